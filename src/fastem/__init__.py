@@ -1,0 +1,24 @@
+"""fastem: fast Expectation-Maximization for latent-variable models.
+
+Gaussian mixtures and k-means with scikit-learn's API, fitted by fused Cython/OpenMP
+kernels that read the data once per EM iteration.
+"""
+
+__version__ = "0.1.0"
+
+from ._config import show_config
+from ._engine import IterationInfo
+from .cluster import KMeans, kmeans_plusplus
+from .exceptions import ConvergenceWarning, NotFittedError
+from .mixture import GaussianMixture
+
+__all__ = [
+    "ConvergenceWarning",
+    "GaussianMixture",
+    "IterationInfo",
+    "KMeans",
+    "NotFittedError",
+    "kmeans_plusplus",
+    "show_config",
+    "__version__",
+]

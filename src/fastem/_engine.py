@@ -1,0 +1,118 @@
+"""The EM driver, shared by every model.
+
+A model hands the driver a *problem*: an object with
+
+    initialize(random_state) -> params
+    step(params) -> (new_params, objective)   # one E pass + M-step; objective at `params`
+    converged(change, tol, old, new) -> bool  # optional, default |change| < tol
+    final_score(params, objective) -> float   # optional, which of n_init runs is best
+
+and the driver runs restarts, the loop, the convergence test, history, verbose output,
+callbacks and the ConvergenceWarning, once for all models.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .exceptions import ConvergenceWarning
+
+
+@dataclass(frozen=True)
+class IterationInfo:
+    """What a callback receives after every iteration."""
+
+    init: int            # which restart (0-based)
+    n_iter: int          # iterations done in this restart (1-based)
+    lower_bound: float   # objective at the parameters the iteration started from
+    change: float        # lower_bound minus the previous one
+    time: float          # seconds spent on this iteration
+
+
+@dataclass
+class EMResult:
+    params: Any
+    lower_bound: float
+    lower_bounds: list = field(default_factory=list)
+    converged: bool = False
+    n_iter: int = 0
+    score: float = -np.inf
+
+
+def _default_converged(change, tol, old, new):
+    return abs(change) < tol
+
+
+def run_em(
+    problem,
+    *,
+    n_init: int,
+    max_iter: int,
+    tol: float,
+    random_state,
+    verbose: int = 0,
+    verbose_interval: int = 10,
+    callback: Callable[[IterationInfo], Any] | None = None,
+    start=None,
+    start_lower_bound: float = -np.inf,
+    warn: bool = True,
+) -> EMResult:
+    """Fit by EM from n_init starts (or from ``start``) and return the best run.
+
+    ``start`` (warm start) skips initialisation and runs once. The best run is the one
+    with the highest ``problem.final_score`` (by default its last lower bound). A callback
+    returning True stops the current run early (it is then not converged).
+    """
+    converged_test = getattr(problem, "converged", _default_converged)
+    final_score = getattr(problem, "final_score", lambda params, objective: objective)
+    runs = 1 if start is not None else n_init
+    best = None
+    for init in range(runs):
+        if verbose:
+            print(f"Initialization {init}")
+        params = start if start is not None else problem.initialize(random_state)
+        lower_bound = start_lower_bound if start is not None else -np.inf
+        history = []
+        converged = False
+        n_iter = 0
+        t_run = time.perf_counter()
+        for n_iter in range(1, max_iter + 1):
+            t0 = time.perf_counter()
+            previous = lower_bound
+            new_params, lower_bound = problem.step(params)
+            history.append(lower_bound)
+            change = lower_bound - previous
+            elapsed = time.perf_counter() - t0
+            if verbose and (n_iter % verbose_interval == 0 or verbose >= 2 or n_iter == 1):
+                print(f"  Iteration {n_iter:5d}  log-likelihood {lower_bound:.8g}  "
+                      f"change {change:.3e}  time {elapsed:.3f}s")
+            stop = callback is not None and callback(
+                IterationInfo(init, n_iter, float(lower_bound), float(change), elapsed)
+            ) is True
+            done = converged_test(change, tol, params, new_params)
+            params = new_params
+            if done:
+                converged = True
+                break
+            if stop:
+                break
+        if verbose:
+            state = "converged" if converged else "did not converge"
+            print(f"Initialization {init} {state}: {n_iter} iterations, lower bound "
+                  f"{lower_bound:.8g}, {time.perf_counter() - t_run:.3f}s")
+        score = final_score(params, lower_bound)
+        if best is None or score > best.score:
+            best = EMResult(params, lower_bound, history, converged, n_iter, score)
+    if warn and not best.converged and max_iter > 0:
+        warnings.warn(
+            "Best performing initialization did not converge. Try different init "
+            "parameters, or increase max_iter, tol, or check for degenerate data.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return best

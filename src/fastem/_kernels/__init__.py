@@ -1,0 +1,1 @@
+"""Compiled kernels. They never validate input: callers pass checked, C-contiguous arrays."""

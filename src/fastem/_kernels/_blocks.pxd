@@ -1,0 +1,100 @@
+# Row partitioning shared by every kernel.
+#
+# Rows are cut into blocks of BLOCK_ROWS; blocks are grouped into at most MAX_PARTITIONS
+# contiguous partitions whose boundaries depend only on the number of rows. Each partition
+# accumulates its blocks in order into its own buffer and partitions are added in index
+# order, so every reduction is bitwise identical for any number of threads.
+
+from cython cimport floating
+
+# A second fused type, resolved independently of `floating`, for helpers that are
+# called on float64 buffers from inside float32 kernels.
+ctypedef fused real:
+    float
+    double
+
+cdef enum:
+    BLOCK_ROWS = 256
+    MAX_PARTITIONS = 64
+
+
+cdef inline Py_ssize_t n_blocks_of(Py_ssize_t n_rows) noexcept nogil:
+    return (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS
+
+
+cdef inline Py_ssize_t n_partitions_of(Py_ssize_t n_rows) noexcept nogil:
+    cdef Py_ssize_t nb = n_blocks_of(n_rows)
+    return nb if nb < MAX_PARTITIONS else MAX_PARTITIONS
+
+
+cdef inline Py_ssize_t partition_first_row(Py_ssize_t p, Py_ssize_t n_rows) noexcept nogil:
+    """First row of partition p (p == n_partitions gives n_rows)."""
+    cdef Py_ssize_t nb = n_blocks_of(n_rows)
+    cdef Py_ssize_t first = ((p * nb) // n_partitions_of(n_rows)) * BLOCK_ROWS
+    return first if first < n_rows else n_rows
+
+
+cdef inline int threads_for(int n_threads, Py_ssize_t n_parts) noexcept nogil:
+    if n_threads < 1:
+        return 1
+    return n_threads if n_threads < n_parts else <int>n_parts
+
+
+cdef inline void transpose_block(const floating* X, Py_ssize_t nb, Py_ssize_t d,
+                                 const floating* shift, floating* xt) noexcept nogil:
+    """xt[i * BLOCK_ROWS + b] = X[b, i] - shift[i] (shift may be NULL).
+
+    Feature-major layout makes the per-feature loops over the rows of a block contiguous,
+    so they vectorise without reassociating sums."""
+    cdef Py_ssize_t b, i
+    if shift == NULL:
+        for b in range(nb):
+            for i in range(d):
+                xt[i * BLOCK_ROWS + b] = X[b * d + i]
+    else:
+        for b in range(nb):
+            for i in range(d):
+                xt[i * BLOCK_ROWS + b] = X[b * d + i] - shift[i]
+
+
+cdef inline double dot_rows(const floating* a, const floating* b, Py_ssize_t n) noexcept nogil:
+    """sum(a * b) with four running sums, accumulated in float64 in a fixed order."""
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t i = 0
+    while i + 4 <= n:
+        s0 += a[i] * b[i]
+        s1 += a[i + 1] * b[i + 1]
+        s2 += a[i + 2] * b[i + 2]
+        s3 += a[i + 3] * b[i + 3]
+        i += 4
+    while i < n:
+        s0 += a[i] * b[i]
+        i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline double sum_rows(const real* a, Py_ssize_t n) noexcept nogil:
+    """sum(a) with four running sums, accumulated in float64 in a fixed order."""
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t i = 0
+    while i + 4 <= n:
+        s0 += a[i]
+        s1 += a[i + 1]
+        s2 += a[i + 2]
+        s3 += a[i + 3]
+        i += 4
+    while i < n:
+        s0 += a[i]
+        i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline void add_partitions(const double* acc, Py_ssize_t n_parts, Py_ssize_t stride,
+                                double* out) noexcept nogil:
+    """out[j] = sum over partitions p, in index order, of acc[p * stride + j]."""
+    cdef Py_ssize_t p, j
+    for j in range(stride):
+        out[j] = 0
+    for p in range(n_parts):
+        for j in range(stride):
+            out[j] += acc[p * stride + j]

@@ -1,0 +1,149 @@
+"""Input checks: user data in, C-contiguous float32/float64 arrays out, or a clear error.
+
+The caller's arrays are never written to: a conversion copies, and the kernels only read.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .exceptions import NotFittedError
+
+_FINITE_CHUNK = 1 << 16
+
+
+def check_array(X, name="X", *, ensure_min_samples=1, allow_nan=False):
+    """Return X as a 2-D C-contiguous native-endian float32 or float64 array.
+
+    float32 stays float32; every other real numeric dtype becomes float64. Raises
+    TypeError for complex, string or object data that is not numeric and ValueError for
+    wrong dimensions, too few rows, or non-finite values.
+    """
+    if hasattr(X, "dtype") and hasattr(X, "shape"):
+        arr = np.asarray(X)
+    else:
+        try:
+            arr = np.asarray(X)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} has complex dtype {arr.dtype}; fastem needs real numbers")
+    if kind in "OUSV" or kind == "M" or kind == "m":
+        try:
+            arr = arr.astype(np.float64)
+        except (ValueError, TypeError):
+            raise TypeError(
+                f"{name} must be numeric, got an array of dtype {arr.dtype} "
+                "that cannot be converted to float"
+            ) from None
+    elif kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        hint = " Reshape a single feature with X.reshape(-1, 1)." if arr.ndim == 1 else ""
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got "
+                         f"{arr.ndim}-D with shape {arr.shape}.{hint}")
+    if arr.shape[0] < ensure_min_samples:
+        raise ValueError(f"{name} has {arr.shape[0]} sample(s) (shape {arr.shape}); at least "
+                         f"{ensure_min_samples} required")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has 0 features (shape {arr.shape}); at least 1 required")
+    dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    arr = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
+    _check_finite(arr, name, allow_nan=allow_nan)
+    return arr
+
+
+def _check_finite(arr, name, *, allow_nan=False):
+    """Reject inf (and NaN unless allowed) without an n x d temporary in the common case."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(arr, dtype=np.float64)
+    if np.isfinite(total):
+        return
+    # Something is non-finite, or the sum overflowed: look chunk by chunk.
+    flat = arr.reshape(-1)
+    for start in range(0, flat.size, _FINITE_CHUNK):
+        chunk = flat[start:start + _FINITE_CHUNK]
+        if not allow_nan and np.isnan(chunk).any():
+            raise ValueError(f"{name} contains NaN. fastem does not yet handle missing values: "
+                             "remove or impute those rows first.")
+        if np.isinf(chunk).any():
+            raise ValueError(f"{name} contains infinity; all values must be finite.")
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """None for unit weights, else a float64 array of n_samples non-negative finite values."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
+        sw = np.full(n_samples, float(sample_weight))
+    else:
+        sw = np.asarray(sample_weight)
+        if sw.dtype.kind == "c":
+            raise TypeError("sample_weight has complex dtype; it must be real")
+        if sw.dtype.kind not in "biuf":
+            try:
+                sw = sw.astype(np.float64)
+            except (ValueError, TypeError):
+                raise TypeError(f"sample_weight must be numeric, got dtype {sw.dtype}") from None
+    if sw.ndim != 1 or sw.shape[0] != n_samples:
+        raise ValueError(f"sample_weight must have shape ({n_samples},) to match X, "
+                         f"got {sw.shape}")
+    sw = np.ascontiguousarray(sw, dtype=np.dtype(np.float64).newbyteorder("="))
+    if not np.isfinite(sw).all():
+        raise ValueError("sample_weight contains NaN or infinity; weights must be finite")
+    if (sw < 0).any():
+        raise ValueError("sample_weight contains negative values; weights must be >= 0")
+    if not sw.sum() > 0:
+        raise ValueError("sample_weight sums to zero; at least one weight must be positive")
+    return sw
+
+
+def check_random_state(seed):
+    """A numpy RandomState from None, an int, or an existing RandomState/Generator."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {seed!r}")
+
+
+def check_int(value, name, *, minimum, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_float(value, name, *, minimum):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not np.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value}")
+    return float(value)
+
+
+def check_option(value, name, options):
+    if not isinstance(value, str) or value not in options:
+        choices = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
+    return value
+
+
+def check_is_fitted(estimator, attribute):
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet; "
+                             "call fit before using this method.")
+
+
+def check_n_features(estimator, X):
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} was "
+                         f"fitted with {estimator.n_features_in_} features")

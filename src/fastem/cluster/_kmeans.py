@@ -1,0 +1,314 @@
+"""k-means (Lloyd's algorithm) as hard-assignment EM on the shared driver."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._base import ParamsMixin
+from .._engine import run_em
+from .._kernels import _kmeans
+from .._kernels._openmp_info import effective_n_threads
+from .._validation import (
+    check_array,
+    check_float,
+    check_int,
+    check_is_fitted,
+    check_n_features,
+    check_random_state,
+    check_sample_weight,
+)
+
+_CHUNK_ROWS = 1 << 16
+
+
+def _unit(sample_weight):
+    return np.empty(0) if sample_weight is None else sample_weight
+
+
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None,
+                    n_local_trials=None, n_threads=None):
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii), on the OpenMP kernels.
+
+    At each step ``n_local_trials`` candidates (default 2 + log(n_clusters)) are drawn with
+    probability proportional to weight times squared distance to the nearest chosen
+    center, and the one that most reduces the potential is kept.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), dtype of X
+    indices : ndarray of shape (n_clusters,), the rows chosen
+    """
+    X = check_array(X)
+    n = X.shape[0]
+    n_clusters = check_int(n_clusters, "n_clusters", minimum=1)
+    if n < n_clusters:
+        raise ValueError(f"n_samples={n} should be >= n_clusters={n_clusters}")
+    sw = check_sample_weight(sample_weight, n)
+    rs = check_random_state(random_state)
+    return _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials,
+                            effective_n_threads(n_threads))
+
+
+def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
+    n, d = X.shape
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    w = _unit(sw)
+    p = np.full(n, 1.0 / n) if sw is None else sw / sw.sum()
+    centers = np.empty((n_clusters, d), dtype=X.dtype)
+    indices = np.empty(n_clusters, dtype=np.intp)
+    indices[0] = rs.choice(n, p=p)
+    del p
+    centers[0] = X[indices[0]]
+    closest = np.full(n, np.inf)
+    potential = _kmeans.kpp_update_closest(X, w, closest, centers[0], n_threads)
+    found = np.empty(n_local_trials, dtype=np.intp)
+    potentials = np.empty(n_local_trials)
+    for c in range(1, n_clusters):
+        targets = rs.uniform(size=n_local_trials) * potential
+        order = np.argsort(targets)
+        _kmeans.weighted_search(w, closest, np.ascontiguousarray(targets[order]), found)
+        candidate_ids = np.empty(n_local_trials, dtype=np.intp)
+        candidate_ids[order] = found
+        candidates = np.ascontiguousarray(X[candidate_ids])
+        _kmeans.kpp_potentials(X, w, closest, candidates, potentials, n_threads)
+        best = int(np.argmin(potentials))
+        indices[c] = candidate_ids[best]
+        centers[c] = candidates[best]
+        potential = _kmeans.kpp_update_closest(X, w, closest, centers[c], n_threads)
+    return centers, indices
+
+
+def _scaled_tolerance(X, tol):
+    """scikit-learn's rule: tol times the mean of the per-feature variances of X."""
+    if tol == 0:
+        return 0.0
+    mean = X.mean(axis=0, dtype=np.float64)
+    sq = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], _CHUNK_ROWS):
+        sq += ((X[start:start + _CHUNK_ROWS] - mean) ** 2).sum(axis=0)
+    return float(np.mean(sq / X.shape[0]) * tol)
+
+
+class _LloydEM:
+    """Lloyd's algorithm as a driver problem: params are the centers (dtype of X)."""
+
+    objective_name = "-inertia"
+
+    def __init__(self, X, sample_weight, n_clusters, init, tol, n_threads):
+        self.X = X
+        self.sw = sample_weight
+        self.w = _unit(sample_weight)
+        self.n_clusters = n_clusters
+        self.init = init
+        self.tol = tol
+        self.n_threads = n_threads
+
+    def initialize(self, rs):
+        X, k = self.X, self.n_clusters
+        if isinstance(self.init, np.ndarray):
+            return self.init.astype(X.dtype, copy=True)
+        if self.init == "k-means++":
+            return _kmeans_plusplus(X, k, self.sw, rs, None, self.n_threads)[0]
+        p = None if self.sw is None else self.sw / self.sw.sum()
+        seeds = rs.choice(X.shape[0], size=k, replace=False, p=p)
+        return np.ascontiguousarray(X[seeds])
+
+    def step(self, centers):
+        k, d = centers.shape
+        sums = np.zeros((k, d))
+        weight = np.zeros(k)
+        empty_i = np.empty(0, dtype=np.intc)
+        inertia = _kmeans.lloyd_pass(self.X, self.w, centers, empty_i, sums, weight,
+                                     np.empty(0), True, self.n_threads)
+        if (weight == 0).any():
+            self._relocate_empty(centers, sums, weight)
+        new = centers.astype(np.float64, copy=True)
+        filled = weight > 0
+        new[filled] = sums[filled] / weight[filled, None]
+        return new.astype(centers.dtype), -inertia
+
+    def _relocate_empty(self, centers, sums, weight):
+        """Move each empty center to one of the rows farthest from their centers."""
+        n = self.X.shape[0]
+        labels = np.empty(n, dtype=np.intc)
+        dist = np.empty(n)
+        _kmeans.lloyd_pass(self.X, self.w, centers, labels, np.zeros_like(sums),
+                           np.zeros_like(weight), dist, False, self.n_threads)
+        empty = np.flatnonzero(weight == 0)
+        far = np.argsort(-dist, kind="stable")[: len(empty)]
+        for new_id, row in zip(empty, far):
+            w = 1.0 if self.sw is None else self.sw[row]
+            old_id = labels[row]
+            sums[old_id] -= w * self.X[row]
+            weight[old_id] -= w
+            sums[new_id] = w * self.X[row]
+            weight[new_id] = w
+
+    def converged(self, change, tol, old, new):
+        shift = ((new.astype(np.float64) - old) ** 2).sum()
+        return shift <= self.tol
+
+    def final_score(self, centers, objective):
+        return -self.inertia(centers)
+
+    def inertia(self, centers, labels=None):
+        k, d = centers.shape
+        return _kmeans.lloyd_pass(
+            self.X, self.w, centers,
+            np.empty(0, dtype=np.intc) if labels is None else labels,
+            np.empty((0, 0)), np.empty(0), np.empty(0), False, self.n_threads,
+        )
+
+
+def lloyd(X, sample_weight, n_clusters, *, init="k-means++", n_init=1, max_iter=300,
+          tol=1e-4, random_state=None, n_threads=1, verbose=0, callback=None):
+    """Run Lloyd's algorithm (validated inputs); returns the driver's best run."""
+    problem = _LloydEM(X, sample_weight, n_clusters, init, _scaled_tolerance(X, tol),
+                       n_threads)
+    result = run_em(problem, n_init=n_init, max_iter=max_iter, tol=tol,
+                    random_state=random_state, verbose=verbose, callback=callback,
+                    warn=False)
+    return problem, result
+
+
+class KMeans(ParamsMixin):
+    """k-means clustering by Lloyd's algorithm on fused, deterministic OpenMP kernels.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters.
+    init : {'k-means++', 'random'} or ndarray of shape (n_clusters, n_features)
+        Seeding: greedy k-means++, rows drawn at random (weighted by sample_weight), or
+        given centers.
+    n_init : 'auto' or int, default='auto'
+        Number of seedings; the run with the lowest inertia is kept. 'auto' is 1 for
+        'k-means++' and given centers, 10 for 'random'.
+    max_iter : int, default=300
+        Maximum number of Lloyd iterations per run.
+    tol : float, default=1e-4
+        Convergence when the squared movement of the centers is at most tol times the
+        mean variance of the features (scikit-learn's rule).
+    verbose : int, default=0
+    random_state : None, int or RandomState
+    n_threads : int or None, default=None
+        OpenMP threads; None uses every usable core. Results do not depend on it.
+    callback : callable or None
+        Called after every iteration with an IterationInfo; returning True stops the run.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+    labels_ : ndarray of shape (n_samples,)
+    inertia_ : float
+        Sum of (weighted) squared distances of the rows to their closest center.
+    n_iter_ : int
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem import KMeans
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+    >>> sorted(km.cluster_centers_[:, 0].tolist())
+    [1.0, 10.0]
+    """
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
+                 tol=1e-4, verbose=0, random_state=None, n_threads=None, callback=None):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.callback = callback
+
+    def _check_params(self, X):
+        k = check_int(self.n_clusters, "n_clusters", minimum=1)
+        if X.shape[0] < k:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}")
+        if isinstance(self.init, str):
+            if self.init not in ("k-means++", "random"):
+                raise ValueError("init must be 'k-means++', 'random' or an array of shape "
+                                 f"(n_clusters, n_features); got {self.init!r}")
+            init = self.init
+        else:
+            init = check_array(self.init, "init")
+            if init.shape != (k, X.shape[1]):
+                raise ValueError(f"init must have shape ({k}, {X.shape[1]}) to match "
+                                 f"n_clusters and X, got {init.shape}")
+        if self.n_init == "auto":
+            n_init = 10 if isinstance(init, str) and init == "random" else 1
+        else:
+            n_init = check_int(self.n_init, "n_init", minimum=1)
+        if not isinstance(init, str):
+            n_init = 1
+        max_iter = check_int(self.max_iter, "max_iter", minimum=1)
+        tol = check_float(self.tol, "tol", minimum=0.0)
+        if self.n_threads is not None:
+            check_int(self.n_threads, "n_threads", minimum=1)
+        if not isinstance(self.verbose, numbers.Integral):
+            raise TypeError(f"verbose must be an integer, got {self.verbose!r}")
+        return k, init, n_init, max_iter, tol
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering; returns self."""
+        X = check_array(X)
+        k, init, n_init, max_iter, tol = self._check_params(X)
+        sw = check_sample_weight(sample_weight, X.shape[0])
+        n_threads = effective_n_threads(self.n_threads)
+        problem, result = lloyd(
+            X, sw, k, init=init, n_init=n_init, max_iter=max_iter, tol=tol,
+            random_state=check_random_state(self.random_state), n_threads=n_threads,
+            verbose=self.verbose, callback=self.callback,
+        )
+        labels = np.empty(X.shape[0], dtype=np.intc)
+        self.inertia_ = float(problem.inertia(result.params, labels))
+        self.cluster_centers_ = result.params
+        self.labels_ = labels
+        self.n_iter_ = result.n_iter
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _checked(self, X):
+        check_is_fitted(self, "cluster_centers_")
+        X = check_array(X)
+        check_n_features(self, X)
+        return X, np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+
+    def predict(self, X):
+        """Index of the closest center for each row of X."""
+        X, centers = self._checked(X)
+        labels = np.empty(X.shape[0], dtype=np.intc)
+        _kmeans.lloyd_pass(X, np.empty(0), centers, labels, np.empty((0, 0)), np.empty(0),
+                           np.empty(0), False, effective_n_threads(self.n_threads))
+        return labels
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return labels_."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def transform(self, X):
+        """Euclidean distances from each row of X to every center, shape (n, n_clusters)."""
+        X, centers = self._checked(X)
+        out = np.empty((X.shape[0], centers.shape[0]))
+        _kmeans.sq_distances(X, centers, out, effective_n_threads(self.n_threads))
+        return np.sqrt(out, out=out)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the inertia of X with respect to the fitted centers."""
+        X, centers = self._checked(X)
+        sw = check_sample_weight(sample_weight, X.shape[0])
+        return -_kmeans.lloyd_pass(X, _unit(sw), centers, np.empty(0, dtype=np.intc),
+                                   np.empty((0, 0)), np.empty(0), np.empty(0), False,
+                                   effective_n_threads(self.n_threads))

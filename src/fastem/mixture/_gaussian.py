@@ -1,0 +1,223 @@
+"""Gaussian mixture parameters: translation to kernel arguments, and the M-step.
+
+Everything here is O(K * D^3) at most; the only pass over the data is the kernel's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._kernels import _gaussian
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+COV_CODE = {
+    "full": _gaussian.FULL,
+    "tied": _gaussian.TIED,
+    "diag": _gaussian.DIAG,
+    "spherical": _gaussian.SPHERICAL,
+}
+_EPS10 = 10 * np.finfo(np.float64).eps
+_LOG_2PI = np.log(2 * np.pi)
+
+
+@dataclass
+class GaussianParams:
+    """Mixture parameters; precisions_cholesky holds upper-triangular factors."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray | None
+    precisions_cholesky: np.ndarray
+    covariance_type: str
+
+
+def cov_shape(covariance_type, n_components, n_features):
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
+
+
+def _singular(component, reg_covar):
+    where = "the tied covariance" if component is None else f"component {component}"
+    return ValueError(
+        f"Fitting the mixture model failed: the covariance of {where} is not positive "
+        "definite (ill-defined empirical covariance, e.g. from singleton or collapsed "
+        f"samples). Increase reg_covar (now {reg_covar:g}), decrease n_components, or scale "
+        "the input data."
+    )
+
+
+def _upper_factor_of_inverse(matrices):
+    """Upper-triangular P with P P^T = inv(S), for a stack of SPD S (as scikit-learn).
+
+    Raises np.linalg.LinAlgError when some S is not positive definite."""
+    lower = np.linalg.cholesky(matrices)
+    inv_lower = np.tril(np.linalg.inv(lower))
+    return np.ascontiguousarray(np.swapaxes(inv_lower, -1, -2))
+
+
+def _first_failing(matrices):
+    for k, m in enumerate(matrices):
+        try:
+            np.linalg.cholesky(m)
+        except np.linalg.LinAlgError:
+            return k
+    return None
+
+
+def precision_cholesky_from_covariances(covariances, covariance_type, reg_covar=0.0):
+    """Upper Cholesky factors of the precisions; ValueError naming a singular component."""
+    if covariance_type in ("full", "tied"):
+        stack = covariances if covariance_type == "full" else covariances[None]
+        if not np.all(np.isfinite(stack)):
+            bad = np.flatnonzero(~np.isfinite(stack).all(axis=(1, 2)))[0]
+            raise _singular(None if covariance_type == "tied" else int(bad), reg_covar)
+        try:
+            factors = _upper_factor_of_inverse(stack)
+        except np.linalg.LinAlgError:
+            k = _first_failing(stack)
+            raise _singular(None if covariance_type == "tied" else k, reg_covar) from None
+        return factors if covariance_type == "full" else factors[0]
+    bad = ~(covariances > 0) | ~np.isfinite(covariances)
+    if bad.any():
+        k = int(np.argwhere(bad)[0][0])
+        raise _singular(k, reg_covar)
+    return 1.0 / np.sqrt(covariances)
+
+
+def precision_cholesky_from_precisions(precisions, covariance_type):
+    """Upper factors P with P P^T = precision, from user-given precisions."""
+    if covariance_type in ("full", "tied"):
+        stack = precisions if covariance_type == "full" else precisions[None]
+        # P = J chol(J A J) J is upper triangular with P P^T = A (J reverses the order).
+        flipped = stack[:, ::-1, ::-1]
+        factors = np.ascontiguousarray(np.linalg.cholesky(flipped)[:, ::-1, ::-1])
+        return factors if covariance_type == "full" else factors[0]
+    return np.sqrt(precisions)
+
+
+def precisions_from_cholesky(prec_chol, covariance_type):
+    if covariance_type == "full":
+        return prec_chol @ np.swapaxes(prec_chol, -1, -2)
+    if covariance_type == "tied":
+        return prec_chol @ prec_chol.T
+    return prec_chol**2
+
+
+def covariances_from_precisions(precisions, covariance_type):
+    if covariance_type in ("full", "tied"):
+        return np.linalg.inv(precisions)
+    return 1.0 / precisions
+
+
+def kernel_arguments(params, dtype):
+    """Means, flat precision factors and per-component log normalisers for the kernel.
+
+    For float32 data the kernel works with float32 copies of the means and factors; the
+    normalisers use those same rounded factors so the density stays consistent."""
+    d = params.means.shape[1]
+    means = np.ascontiguousarray(params.means, dtype=dtype)
+    prec = np.ascontiguousarray(params.precisions_cholesky, dtype=dtype)
+    used = prec.astype(np.float64)
+    ct = params.covariance_type
+    if ct == "full":
+        log_det = np.log(np.diagonal(used, axis1=1, axis2=2)).sum(axis=1)
+    elif ct == "tied":
+        log_det = np.full(means.shape[0], np.log(np.diag(used)).sum())
+    elif ct == "diag":
+        log_det = np.log(used).sum(axis=1)
+    else:
+        log_det = d * np.log(used)
+    with np.errstate(divide="ignore"):
+        log_norm = np.log(params.weights) + log_det - 0.5 * d * _LOG_2PI
+    return means, prec.reshape(-1), np.ascontiguousarray(log_norm, dtype=np.float64)
+
+
+def _run_kernel(X, sample_weight, means, prec, log_norm, covariance_type, *, n_threads,
+                want_stats, resp_in=None, resp_out=None, lse_out=None):
+    k, d = means.shape
+    code = COV_CODE[covariance_type]
+    nk = np.zeros(k)
+    s1 = np.zeros((k, d))
+    s2 = np.zeros(_gaussian.stats_size(code, k, d))
+    empty2 = np.empty((0, 0))
+    loglik = _gaussian.gaussian_pass(
+        X,
+        np.empty(0) if sample_weight is None else sample_weight,
+        means, prec, log_norm, code,
+        empty2 if resp_in is None else resp_in,
+        empty2 if resp_out is None else resp_out,
+        np.empty(0) if lse_out is None else lse_out,
+        nk, s1, s2, want_stats, n_threads,
+    )
+    return loglik, nk, s1, s2
+
+
+def e_pass(X, sample_weight, params, *, n_threads, want_stats=False, resp_out=None,
+           lse_out=None):
+    """The fused E pass at ``params``: returns (loglik_sum, nk, s1, s2, shift).
+
+    The moments are about ``shift``, the means as the kernel saw them (rounded to the
+    dtype of X), which is what params_from_stats needs."""
+    means, prec, log_norm = kernel_arguments(params, X.dtype)
+    loglik, nk, s1, s2 = _run_kernel(
+        X, sample_weight, means, prec, log_norm, params.covariance_type,
+        n_threads=n_threads, want_stats=want_stats, resp_out=resp_out, lse_out=lse_out,
+    )
+    return loglik, nk, s1, s2, means.astype(np.float64)
+
+
+def responsibility_stats(X, sample_weight, resp, shift, covariance_type, *, n_threads):
+    """(nk, s1, s2) for given responsibilities resp (rows of X), moments about shift."""
+    k, d = shift.shape
+    means = np.ascontiguousarray(shift, dtype=X.dtype)
+    prec = np.zeros(_gaussian.stats_size(COV_CODE[covariance_type], k, d) or 1, dtype=X.dtype)
+    _, nk, s1, s2 = _run_kernel(
+        X, sample_weight, means, prec, np.zeros(k), covariance_type,
+        n_threads=n_threads, want_stats=True, resp_in=np.ascontiguousarray(resp),
+    )
+    return nk, s1, s2
+
+
+def params_from_stats(nk, s1, s2, shift, reg_covar, covariance_type):
+    """M-step: parameters from moments about ``shift``.
+
+    mu = shift + s1/nk and Sigma = s2/nk - delta delta^T + reg_covar I, with nk padded by
+    10 machine epsilons as scikit-learn does, so an empty component stays finite."""
+    k, d = s1.shape
+    nk = nk + _EPS10
+    delta = s1 / nk[:, None]
+    means = shift + delta
+    if covariance_type == "full":
+        upper = s2.reshape(k, d, d)
+        second = np.triu(upper) + np.swapaxes(np.triu(upper, 1), 1, 2)
+        cov = second / nk[:, None, None] - delta[:, :, None] * delta[:, None, :]
+        cov += reg_covar * np.eye(d)
+    elif covariance_type == "tied":
+        upper = s2.reshape(d, d)
+        second = np.triu(upper) + np.triu(upper, 1).T
+        cov = (second - (nk[:, None] * delta).T @ delta) / nk.sum()
+        cov += reg_covar * np.eye(d)
+    else:
+        cov = s2.reshape(k, d) / nk[:, None] - delta**2 + reg_covar
+        if covariance_type == "spherical":
+            cov = cov.mean(axis=1)
+    weights = nk / nk.sum()
+    prec_chol = precision_cholesky_from_covariances(cov, covariance_type, reg_covar)
+    return GaussianParams(weights, means, cov, prec_chol, covariance_type)
+
+
+def n_parameters(covariance_type, n_components, n_features):
+    k, d = n_components, n_features
+    cov = {
+        "full": k * d * (d + 1) / 2.0,
+        "tied": d * (d + 1) / 2.0,
+        "diag": k * d,
+        "spherical": k,
+    }[covariance_type]
+    return int(cov + k * d + k - 1)

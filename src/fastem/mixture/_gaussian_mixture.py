@@ -1,0 +1,418 @@
+"""GaussianMixture: scikit-learn's API on the fused EM kernels and the shared driver."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._base import ParamsMixin
+from .._engine import run_em
+from .._kernels import _kmeans
+from .._kernels._openmp_info import effective_n_threads
+from .._validation import (
+    check_array,
+    check_float,
+    check_int,
+    check_is_fitted,
+    check_n_features,
+    check_option,
+    check_random_state,
+    check_sample_weight,
+)
+from ..cluster._kmeans import _kmeans_plusplus, lloyd
+from ._gaussian import (
+    COVARIANCE_TYPES,
+    GaussianParams,
+    cov_shape,
+    covariances_from_precisions,
+    e_pass,
+    n_parameters,
+    params_from_stats,
+    precision_cholesky_from_precisions,
+    precisions_from_cholesky,
+    responsibility_stats,
+)
+
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+_CHUNK_CELLS = 1 << 18  # rows x components per chunk of initial responsibilities
+
+
+def _chunk_rows(n_components):
+    return max(256, (_CHUNK_CELLS // n_components) // 256 * 256)
+
+
+class _GaussianMixtureEM:
+    """The driver's problem for a Gaussian mixture on validated data."""
+
+    def __init__(self, X, sample_weight, *, n_components, covariance_type, reg_covar,
+                 init_params, weights_init, means_init, precisions_init, n_threads):
+        self.X = X
+        self.sw = sample_weight
+        self.total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
+        self.k = n_components
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.n_threads = n_threads
+
+    def step(self, params):
+        loglik, nk, s1, s2, shift = e_pass(self.X, self.sw, params, n_threads=self.n_threads,
+                                           want_stats=True)
+        new = params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
+        return new, loglik / self.total_weight
+
+    # -- initialisation -------------------------------------------------------------
+    def initialize(self, rs):
+        given = (self.weights_init, self.means_init, self.precisions_init)
+        if all(v is not None for v in given):
+            params = self._from_given(None)
+        else:
+            params = self._from_given(self._initial_estimate(rs))
+        return params
+
+    def _from_given(self, estimate):
+        ct = self.covariance_type
+        weights = self.weights_init if self.weights_init is not None else estimate.weights
+        means = self.means_init if self.means_init is not None else estimate.means
+        if self.precisions_init is not None:
+            prec_chol = precision_cholesky_from_precisions(self.precisions_init, ct)
+            cov = covariances_from_precisions(self.precisions_init, ct)
+        else:
+            prec_chol, cov = estimate.precisions_cholesky, estimate.covariances
+        return GaussianParams(weights.copy(), means.copy(), cov, prec_chol, ct)
+
+    def _initial_estimate(self, rs):
+        X, k, n = self.X, self.k, self.X.shape[0]
+        if self.init_params in ("random_from_data", "k-means++"):
+            if self.init_params == "k-means++":
+                indices = _kmeans_plusplus(X, k, self.sw, rs, None, self.n_threads)[1]
+            else:
+                indices = rs.choice(n, size=k, replace=False)
+            return self._from_points(indices)
+        if self.init_params == "kmeans":
+            _, run = lloyd(X, self.sw, k, init="k-means++", n_init=1, max_iter=300,
+                           tol=1e-4, random_state=rs, n_threads=self.n_threads)
+            centers = run.params
+
+            def resp(lo, hi):
+                labels = np.empty(hi - lo, dtype=np.intc)
+                _kmeans.lloyd_pass(X[lo:hi], np.empty(0), centers, labels, np.empty((0, 0)),
+                                   np.empty(0), np.empty(0), False, self.n_threads)
+                r = np.zeros((hi - lo, k))
+                r[np.arange(hi - lo), labels] = 1.0
+                return r
+
+            shift = centers.astype(np.float64)
+        else:  # random responsibilities, drawn chunk by chunk in scikit-learn's order
+
+            def resp(lo, hi):
+                r = rs.uniform(size=(hi - lo, k))
+                r /= r.sum(axis=1)[:, None]
+                return r
+
+            if self.sw is None:
+                center = X.mean(axis=0, dtype=np.float64)
+            else:
+                center = (self.sw @ X) / self.total_weight
+            shift = np.tile(center, (k, 1))
+        return self._from_responsibilities(resp, shift)
+
+    def _from_responsibilities(self, resp, shift):
+        n = self.X.shape[0]
+        step = _chunk_rows(self.k)
+        nk = s1 = s2 = 0.0
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            sw = None if self.sw is None else self.sw[lo:hi]
+            a, b, c = responsibility_stats(self.X[lo:hi], sw, resp(lo, hi), shift,
+                                           self.covariance_type, n_threads=self.n_threads)
+            nk, s1, s2 = nk + a, s1 + b, s2 + c
+        shift = np.ascontiguousarray(shift, dtype=self.X.dtype).astype(np.float64)
+        return params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
+
+    def _from_points(self, indices):
+        """One row per component: means at those rows, covariances reg_covar * I."""
+        d = self.X.shape[1]
+        means = self.X[indices].astype(np.float64)
+        s1 = np.zeros((self.k, d))
+        s2 = np.zeros(int(np.prod(cov_shape(self.covariance_type, self.k, d))) if
+                      self.covariance_type in ("full", "tied") else self.k * d)
+        nk = np.ones(self.k) if self.sw is None else self.sw[indices].astype(np.float64)
+        if not (nk > 0).all():
+            nk = np.ones(self.k)
+        return params_from_stats(nk, s1, s2, means, self.reg_covar, self.covariance_type)
+
+
+class GaussianMixture(ParamsMixin):
+    """Gaussian mixture model fitted by EM on fused Cython/OpenMP kernels.
+
+    Same parameters, attributes and methods as scikit-learn's GaussianMixture; from the
+    same initial parameters the EM iterates are the same. Additions: ``sample_weight`` in
+    fit, ``n_threads``, ``callback``, and bitwise-reproducible results for any n_threads.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    tol : float, default=1e-3
+        EM stops when the mean per-sample log-likelihood changes by less than tol.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance.
+    max_iter : int, default=100
+    n_init : int, default=1
+        Number of initialisations; the best lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    weights_init, means_init, precisions_init : array-like or None
+        User-provided initial parameters (scikit-learn's shapes).
+    random_state : None, int or RandomState
+    warm_start : bool, default=False
+        Continue from the last fit's parameters (n_init is then ignored).
+    verbose : int, default=0
+    verbose_interval : int, default=10
+    n_threads : int or None, default=None
+        OpenMP threads (None: every usable core). Results do not depend on it.
+    callback : callable or None
+        Called after every EM iteration with an IterationInfo (init, n_iter, lower_bound,
+        change, time); returning True stops that run.
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, precisions_, precisions_cholesky_ : ndarray
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean (weighted) log-likelihood per sample of the best run's last E-step.
+    lower_bounds_ : list of float
+        The lower bound at every iteration of the best run.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from fastem import GaussianMixture
+    >>> from fastem.datasets import load_faithful
+    >>> X = load_faithful()
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> round(gm.score(X) * len(X), 1)
+    -1130.3
+    """
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
+                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
+                 means_init=None, precisions_init=None, random_state=None, warm_start=False,
+                 verbose=0, verbose_interval=10, n_threads=None, callback=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+        self.callback = callback
+
+    # -- validation -----------------------------------------------------------------
+    def _check_parameters(self, X):
+        k = check_int(self.n_components, "n_components", minimum=1)
+        ct = check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        check_option(self.init_params, "init_params", INIT_PARAMS)
+        check_float(self.tol, "tol", minimum=0.0)
+        check_float(self.reg_covar, "reg_covar", minimum=0.0)
+        check_int(self.max_iter, "max_iter", minimum=0)
+        check_int(self.n_init, "n_init", minimum=1)
+        check_int(self.verbose_interval, "verbose_interval", minimum=1)
+        check_int(self.n_threads, "n_threads", minimum=1, allow_none=True)
+        if not isinstance(self.verbose, numbers.Integral):
+            raise TypeError(f"verbose must be an integer, got {self.verbose!r}")
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError("callback must be callable or None")
+        n, d = X.shape
+        if n < k:
+            raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, "
+                             f"n_samples = {n}")
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = self._init_array(self.weights_init, "weights_init", (k,))
+            if (weights < 0).any() or (weights > 1).any():
+                raise ValueError("weights_init must be in [0, 1], got "
+                                 f"min {weights.min():g}, max {weights.max():g}")
+            if not np.allclose(weights.sum(), 1.0):
+                raise ValueError(f"weights_init must sum to 1, got sum {weights.sum():.6f}")
+        if self.means_init is not None:
+            means = self._init_array(self.means_init, "means_init", (k, d))
+        if self.precisions_init is not None:
+            precisions = self._init_array(self.precisions_init, "precisions_init",
+                                          cov_shape(ct, k, d))
+            self._check_precisions(precisions, ct)
+        return k, ct, weights, means, precisions
+
+    @staticmethod
+    def _init_array(value, name, shape):
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+        arr = np.array(arr, dtype=np.float64)
+        if arr.shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        return arr
+
+    @staticmethod
+    def _check_precisions(precisions, ct):
+        if ct in ("diag", "spherical"):
+            if not (precisions > 0).all():
+                raise ValueError(f"precisions_init for covariance_type={ct!r} must be "
+                                 "positive")
+            return
+        stack = precisions if ct == "full" else precisions[None]
+        for k, m in enumerate(stack):
+            where = "" if ct == "tied" else f" (component {k})"
+            if not np.allclose(m, m.T):
+                raise ValueError(f"precisions_init{where} must be symmetric")
+            if np.linalg.eigvalsh(m).min() <= 0:
+                raise ValueError(f"precisions_init{where} must be positive definite")
+
+    # -- fitting --------------------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters by EM; returns self.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; an integer weight is the same as repeating the row.
+        """
+        X = check_array(X)
+        k, ct, weights, means, precisions = self._check_parameters(X)
+        sw = check_sample_weight(sample_weight, X.shape[0])
+        warm = bool(self.warm_start) and hasattr(self, "converged_")
+        if warm:
+            check_n_features(self, X)
+        problem = _GaussianMixtureEM(
+            X, sw, n_components=k, covariance_type=ct, reg_covar=float(self.reg_covar),
+            init_params=self.init_params, weights_init=weights, means_init=means,
+            precisions_init=precisions, n_threads=effective_n_threads(self.n_threads),
+        )
+        result = run_em(
+            problem, n_init=self.n_init, max_iter=self.max_iter, tol=float(self.tol),
+            random_state=check_random_state(self.random_state), verbose=self.verbose,
+            verbose_interval=self.verbose_interval, callback=self.callback,
+            start=self._params() if warm else None,
+            start_lower_bound=self.lower_bound_ if warm else -np.inf,
+        )
+        self._set_params(result.params)
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.lower_bound_ = float(result.lower_bound)
+        self.lower_bounds_ = [float(v) for v in result.lower_bounds]
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most probable component of each row."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def _params(self):
+        return GaussianParams(self.weights_, self.means_, self.covariances_,
+                              self.precisions_cholesky_, self.covariance_type)
+
+    def _set_params(self, params):
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.precisions_cholesky_ = params.precisions_cholesky
+        self.precisions_ = precisions_from_cholesky(params.precisions_cholesky,
+                                                    params.covariance_type)
+        self.covariances_ = (params.covariances if params.covariances is not None
+                             else covariances_from_precisions(self.precisions_,
+                                                              params.covariance_type))
+
+    # -- inference ------------------------------------------------------------------
+    def _checked(self, X):
+        check_is_fitted(self, "means_")
+        X = check_array(X)
+        check_n_features(self, X)
+        return X
+
+    def _pass(self, X, **outputs):
+        return e_pass(X, None, self._params(), n_threads=effective_n_threads(self.n_threads),
+                      **outputs)
+
+    def score_samples(self, X):
+        """Log-likelihood of each row, shape (n_samples,)."""
+        X = self._checked(X)
+        out = np.empty(X.shape[0])
+        self._pass(X, lse_out=out)
+        return out
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean (weighted) log-likelihood per row."""
+        X = self._checked(X)
+        sw = check_sample_weight(sample_weight, X.shape[0])
+        loglik = e_pass(X, sw, self._params(),
+                        n_threads=effective_n_threads(self.n_threads))[0]
+        return float(loglik / (X.shape[0] if sw is None else sw.sum()))
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row, shape (n, n_components)."""
+        X = self._checked(X)
+        resp = np.empty((X.shape[0], self.weights_.shape[0]))
+        self._pass(X, resp_out=resp)
+        return resp
+
+    def predict(self, X):
+        """Most probable component of each row."""
+        X = self._checked(X)
+        k = self.weights_.shape[0]
+        labels = np.empty(X.shape[0], dtype=np.intp)
+        step = _chunk_rows(k)
+        resp = np.empty((min(step, X.shape[0]), k))
+        for lo in range(0, X.shape[0], step):
+            hi = min(X.shape[0], lo + step)
+            self._pass(X[lo:hi], resp_out=resp[: hi - lo])
+            labels[lo:hi] = resp[: hi - lo].argmax(axis=1)
+        return labels
+
+    def sample(self, n_samples=1):
+        """Draw n_samples rows from the fitted mixture; returns (X, component labels)."""
+        check_is_fitted(self, "means_")
+        n_samples = check_int(n_samples, "n_samples", minimum=1)
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
+        k, d = self.means_.shape
+        ct = self.covariance_type
+        parts = []
+        for j, count in enumerate(counts):
+            z = rng.standard_normal(size=(count, d))
+            if ct in ("full", "tied"):
+                cov = self.covariances_[j] if ct == "full" else self.covariances_
+                parts.append(self.means_[j] + z @ np.linalg.cholesky(cov).T)
+            else:
+                parts.append(self.means_[j] + z * np.sqrt(self.covariances_[j]))
+        labels = np.repeat(np.arange(k), counts)
+        return np.vstack(parts), labels
+
+    def _n_parameters(self):
+        k, d = self.means_.shape
+        return n_parameters(self.covariance_type, k, d)
+
+    def bic(self, X):
+        """Bayesian information criterion (lower is better)."""
+        X = self._checked(X)
+        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+
+    def aic(self, X):
+        """Akaike information criterion (lower is better)."""
+        X = self._checked(X)
+        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
