@@ -127,15 +127,20 @@ cdef void _block(
             for b in range(nb):
                 if logp[k * BLOCK_ROWS + b] > lse[b]:
                     lse[b] = logp[k * BLOCK_ROWS + b]
+        # logp becomes exp(logp - max), so each density is exponentiated once
         for b in range(nb):
             quad[b] = 0
         for k in range(K):
+            r = logp + k * BLOCK_ROWS
             for b in range(nb):
-                if lse[b] != -INFINITY:
-                    quad[b] += exp(logp[k * BLOCK_ROWS + b] - lse[b])
+                r[b] = 0.0 if lse[b] == -INFINITY else exp(r[b] - lse[b])
+                quad[b] += r[b]
         for b in range(nb):
             if lse[b] != -INFINITY:
                 lse[b] += log(quad[b])
+                quad[b] = 1.0 / quad[b]
+            else:
+                quad[b] = 0
             ww = 1.0 if w == NULL else w[row0 + b]
             if ww != 0:
                 acc[0] += ww * lse[b]
@@ -145,7 +150,7 @@ cdef void _block(
         for k in range(K):
             r = logp + k * BLOCK_ROWS
             for b in range(nb):
-                rk = 0.0 if lse[b] == -INFINITY else exp(r[b] - lse[b])
+                rk = r[b] * quad[b]
                 if resp_out != NULL:
                     resp_out[(row0 + b) * K + k] = rk
                 r[b] = rk if w == NULL else rk * w[row0 + b]

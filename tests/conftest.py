@@ -1,0 +1,23 @@
+import numpy as np
+import pytest
+
+
+def make_blobs(n=600, d=3, seed=0):
+    """Three overlapping, anisotropic Gaussian clusters."""
+    rng = np.random.RandomState(seed)
+    sizes = [n // 2, n // 3, n - n // 2 - n // 3]
+    shift = [np.zeros(d), np.full(d, 3.0), np.r_[-3.0, 2.0, np.ones(d - 2)]]
+    mix = np.eye(d) + 0.4 * np.triu(np.ones((d, d)), 1)
+    parts = [rng.randn(m, d) @ (mix * s) + c for m, s, c in zip(sizes, [1.0, 0.5, 1.2], shift)]
+    X = np.vstack(parts)
+    return X[rng.permutation(len(X))]
+
+
+@pytest.fixture
+def blobs():
+    return make_blobs()
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)

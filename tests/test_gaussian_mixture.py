@@ -1,0 +1,262 @@
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from conftest import make_blobs, rel_err
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+from fastem import ConvergenceWarning, GaussianMixture
+from fastem.datasets import load_faithful
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def start_from(X, k, covariance_type, seed=1):
+    """Initial parameters (weights, means, precisions) from a one-step scikit-learn fit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = SkGaussianMixture(k, covariance_type=covariance_type, max_iter=1,
+                              init_params="random_from_data", random_state=seed).fit(X)
+    return dict(weights_init=g.weights_, means_init=g.means_, precisions_init=g.precisions_,
+                covariance_type=covariance_type)
+
+
+def fit_both(X, k, start, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = SkGaussianMixture(k, **start, **kw).fit(X)
+        fe = GaussianMixture(k, **start, **kw).fit(X)
+    return sk, fe
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_iterates_equal_scikit_learn(blobs, covariance_type):
+    start = start_from(blobs, 3, covariance_type)
+    sk, fe = fit_both(blobs, 3, start, max_iter=20, tol=0)
+    assert fe.n_iter_ == sk.n_iter_ == 20
+    assert len(fe.lower_bounds_) == 20
+    assert rel_err(fe.lower_bounds_, sk.lower_bounds_) < 1e-8
+    assert fe.lower_bound_ == fe.lower_bounds_[-1]
+    for name in ["weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"]:
+        assert rel_err(getattr(fe, name), getattr(sk, name)) < 1e-8, name
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_every_iteration_equals_scikit_learn(covariance_type):
+    X = make_blobs(n=300, d=2, seed=3)
+    start = start_from(X, 3, covariance_type, seed=2)
+    for max_iter in (1, 2, 7):
+        sk, fe = fit_both(X, 3, start, max_iter=max_iter, tol=0)
+        assert rel_err(fe.means_, sk.means_) < 1e-8
+        assert rel_err(fe.covariances_, sk.covariances_) < 1e-8
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_inference_equals_scikit_learn(blobs, covariance_type):
+    start = start_from(blobs, 3, covariance_type)
+    sk, fe = fit_both(blobs, 3, start, max_iter=5, tol=0)
+    X = make_blobs(n=200, seed=7)
+    assert rel_err(fe.score_samples(X), sk.score_samples(X)) < 1e-10
+    assert rel_err(fe.predict_proba(X), sk.predict_proba(X)) < 1e-10
+    np.testing.assert_array_equal(fe.predict(X), sk.predict(X))
+    assert fe.score(X) == pytest.approx(sk.score(X), rel=1e-12)
+    assert fe.bic(X) == pytest.approx(sk.bic(X), rel=1e-12)
+    assert fe.aic(X) == pytest.approx(sk.aic(X), rel=1e-12)
+    np.testing.assert_array_equal(fe.fit_predict(blobs), sk.fit_predict(blobs))
+
+
+def test_random_init_equals_scikit_learn(blobs):
+    kw = dict(init_params="random", random_state=5, max_iter=30, tol=1e-6)
+    sk, fe = fit_both(blobs, 3, {}, **kw)
+    assert fe.n_iter_ == sk.n_iter_
+    assert rel_err(fe.lower_bounds_, sk.lower_bounds_) < 1e-8
+    assert rel_err(fe.means_, sk.means_) < 1e-8
+
+
+def test_faithful_known_maximum_likelihood():
+    X = load_faithful()
+    gm = GaussianMixture(2, reg_covar=0, tol=1e-10, max_iter=1000, n_init=3,
+                         random_state=0).fit(X)
+    assert gm.score(X) * len(X) == pytest.approx(-1130.264, abs=1e-3)
+    order = np.argsort(gm.weights_)
+    np.testing.assert_allclose(gm.weights_[order], [0.3559, 0.6441], atol=1e-4)
+    np.testing.assert_allclose(gm.means_[order], [[2.0364, 54.4785], [4.2897, 79.9681]],
+                               atol=1e-4)
+    assert gm.bic(X) == pytest.approx(2322.192, abs=1e-3)  # mclust reports -2322.192
+
+    waiting = X[:, 1:]
+    gw = GaussianMixture(2, reg_covar=0, tol=1e-12, max_iter=5000, n_init=3,
+                         random_state=0).fit(waiting)
+    assert gw.score(waiting) * len(X) == pytest.approx(-1034.002, abs=1e-3)
+    order = np.argsort(gw.means_[:, 0])
+    np.testing.assert_allclose(gw.means_[order, 0], [54.615, 80.091], atol=2e-3)
+    np.testing.assert_allclose(np.sqrt(gw.covariances_[order, 0, 0]), [5.871, 5.868],
+                               atol=2e-3)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
+def test_log_likelihood_never_decreases(covariance_type, init_params):
+    X = make_blobs(n=500, d=3, seed=11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(4, covariance_type=covariance_type, init_params=init_params,
+                             tol=0, max_iter=40, random_state=0).fit(X)
+    bounds = np.array(gm.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+    assert gm.weights_.sum() == pytest.approx(1.0, abs=1e-12)
+    assert np.all(gm.weights_ > 0)
+    if covariance_type in ("full", "tied"):
+        stack = gm.covariances_ if covariance_type == "full" else gm.covariances_[None]
+        assert all(np.linalg.eigvalsh(c).min() > 0 for c in stack)
+    else:
+        assert np.all(gm.covariances_ > 0)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_bitwise_identical_for_any_thread_count(covariance_type):
+    X = make_blobs(n=40_000, d=4, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fits = [
+            GaussianMixture(3, covariance_type=covariance_type, max_iter=15, tol=0,
+                            random_state=0, n_threads=t).fit(X)
+            for t in (1, 2, 4)
+        ]
+    for other in fits[1:]:
+        assert other.lower_bounds_ == fits[0].lower_bounds_
+        for name in ["weights_", "means_", "covariances_"]:
+            np.testing.assert_array_equal(getattr(other, name), getattr(fits[0], name))
+    probas = [fits[0].set_params(n_threads=t).predict_proba(X) for t in (1, 2, 4)]
+    np.testing.assert_array_equal(probas[0], probas[1])
+    np.testing.assert_array_equal(probas[0], probas[2])
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_integer_weights_equal_repeated_rows(covariance_type):
+    X = make_blobs(n=400, d=3, seed=4)
+    counts = np.random.RandomState(0).randint(0, 4, size=len(X))
+    start = start_from(X, 3, covariance_type)
+    kw = dict(max_iter=10, tol=0, **start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = GaussianMixture(3, **kw).fit(X, sample_weight=counts)
+        repeated = GaussianMixture(3, **kw).fit(np.repeat(X, counts, axis=0))
+    assert rel_err(weighted.lower_bounds_, repeated.lower_bounds_) < 1e-10
+    for name in ["weights_", "means_", "covariances_"]:
+        assert rel_err(getattr(weighted, name), getattr(repeated, name)) < 1e-10, name
+    assert weighted.score(X, sample_weight=counts) == pytest.approx(
+        repeated.score(np.repeat(X, counts, axis=0)), rel=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_float32_agrees_with_float64(covariance_type):
+    X = make_blobs(n=5000, d=4, seed=9)
+    kw = dict(covariance_type=covariance_type, max_iter=30, tol=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        g64 = GaussianMixture(3, **kw).fit(X)
+        g32 = GaussianMixture(3, **kw).fit(X.astype(np.float32))
+    assert g32.means_.dtype == np.float64
+    assert rel_err(g32.lower_bounds_, g64.lower_bounds_) < 1e-4
+    for name in ["weights_", "means_", "covariances_"]:
+        assert rel_err(getattr(g32, name), getattr(g64, name)) < 1e-4, name
+    assert rel_err(g32.score_samples(X.astype(np.float32)), g64.score_samples(X)) < 1e-4
+
+
+def test_singular_component_names_component_and_reg_covar():
+    rng = np.random.RandomState(0)
+    X = np.vstack([np.zeros((10, 2)), rng.randn(100, 2) + 10])
+    start = dict(weights_init=[0.1, 0.9], means_init=[[0, 0], [10, 10]],
+                 precisions_init=np.tile(np.eye(2), (2, 1, 1)))
+    with pytest.raises(ValueError, match=r"component 0.*reg_covar"):
+        GaussianMixture(2, reg_covar=0, **start).fit(X)
+    with pytest.raises(ValueError, match=r"component 1.*reg_covar"):
+        GaussianMixture(2, reg_covar=0, covariance_type="diag", weights_init=[0.9, 0.1],
+                        means_init=[[10, 10], [0, 0]], precisions_init=np.ones((2, 2))).fit(X)
+    GaussianMixture(2, **start).fit(X)  # the default reg_covar copes
+
+
+def test_n_init_keeps_best_run(blobs):
+    last = {}
+
+    def record(info):
+        last[info.init] = info.lower_bound
+
+    best = GaussianMixture(4, init_params="random_from_data", n_init=6, random_state=0,
+                           callback=record).fit(blobs)
+    assert len(last) == 6 and len(set(last.values())) > 1
+    assert best.lower_bound_ == max(last.values())
+    assert best.lower_bounds_[-1] == best.lower_bound_
+    first = GaussianMixture(4, init_params="random_from_data", random_state=0).fit(blobs)
+    assert first.lower_bound_ == last[0]
+
+
+def test_warm_start_continues(blobs):
+    start = start_from(blobs, 3, "full")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        once = GaussianMixture(3, max_iter=10, tol=0, **start).fit(blobs)
+        twice = GaussianMixture(3, max_iter=5, tol=0, warm_start=True, **start)
+        twice.fit(blobs).fit(blobs)
+    np.testing.assert_allclose(twice.means_, once.means_, rtol=1e-12)
+    assert twice.n_iter_ == 5
+
+
+def test_convergence_warning_and_flags(blobs):
+    with pytest.warns(ConvergenceWarning):
+        gm = GaussianMixture(3, max_iter=2, tol=0, random_state=0).fit(blobs)
+    assert not gm.converged_ and gm.n_iter_ == 2
+    gm = GaussianMixture(3, random_state=0).fit(blobs)
+    assert gm.converged_ and abs(gm.lower_bounds_[-1] - gm.lower_bounds_[-2]) < gm.tol
+
+
+def test_verbose_and_callback(blobs, capsys):
+    seen = []
+    GaussianMixture(3, verbose=2, random_state=0, callback=seen.append).fit(blobs)
+    out = capsys.readouterr().out
+    assert "Iteration" in out and "log-likelihood" in out and "change" in out
+    assert [info.n_iter for info in seen] == list(range(1, len(seen) + 1))
+    gm = GaussianMixture(3, tol=0, max_iter=50, random_state=0,
+                         callback=lambda info: info.n_iter == 3).fit(blobs)
+    assert gm.n_iter_ == 3 and not gm.converged_
+
+
+def test_pickle_round_trip(blobs):
+    gm = GaussianMixture(3, random_state=0).fit(blobs)
+    clone = pickle.loads(pickle.dumps(gm))
+    np.testing.assert_array_equal(clone.predict_proba(blobs), gm.predict_proba(blobs))
+    assert clone.get_params() == gm.get_params()
+
+
+def test_sample(blobs):
+    for covariance_type in COV_TYPES:
+        gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(blobs)
+        Xs, ys = gm.sample(20000)
+        assert Xs.shape == (20000, 3) and ys.shape == (20000,)
+        for j in range(3):
+            np.testing.assert_allclose(Xs[ys == j].mean(axis=0), gm.means_[j], atol=0.1)
+        assert np.bincount(ys, minlength=3) / 20000 == pytest.approx(gm.weights_, abs=0.02)
+
+
+def test_params_api():
+    gm = GaussianMixture(2, covariance_type="diag")
+    assert gm.get_params()["covariance_type"] == "diag"
+    assert gm.set_params(n_components=4) is gm and gm.n_components == 4
+    with pytest.raises(ValueError, match="bogus"):
+        gm.set_params(bogus=1)
+    assert "n_components=4" in repr(gm)
+
+
+def test_caller_arrays_are_not_modified(blobs):
+    X = blobs.copy()
+    w = np.ones(len(X))
+    start = start_from(X, 3, "full")
+    frozen = {k: np.array(v, copy=True) for k, v in start.items() if k != "covariance_type"}
+    gm = GaussianMixture(3, **start).fit(X, sample_weight=w)
+    gm.predict_proba(X)
+    np.testing.assert_array_equal(X, blobs)
+    np.testing.assert_array_equal(w, 1.0)
+    for k, v in frozen.items():
+        np.testing.assert_array_equal(start[k], v)

@@ -1,0 +1,121 @@
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from conftest import make_blobs, rel_err
+from sklearn.cluster import KMeans as SkKMeans
+from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
+
+from fastem import KMeans, kmeans_plusplus
+
+
+def grid_data(n=3000, d=4, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.randn(n, d) + 4 * rng.randint(0, 3, size=(n, 1))
+
+
+@pytest.mark.parametrize("max_iter", [1, 2, 5, 300])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lloyd_iterates_equal_scikit_learn(max_iter, dtype):
+    X = grid_data().astype(dtype)
+    init = X[np.random.RandomState(1).choice(len(X), 5, replace=False)]
+    sk = SkKMeans(5, init=init, n_init=1, max_iter=max_iter, algorithm="lloyd").fit(X)
+    fe = KMeans(5, init=init, max_iter=max_iter).fit(X)
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    assert fe.n_iter_ == sk.n_iter_
+    assert fe.cluster_centers_.dtype == sk.cluster_centers_.dtype
+    assert rel_err(fe.cluster_centers_, sk.cluster_centers_) < tol
+    np.testing.assert_array_equal(fe.labels_, sk.labels_)
+    assert fe.inertia_ == pytest.approx(sk.inertia_, rel=tol)
+
+
+def test_weighted_lloyd_equals_scikit_learn():
+    X = grid_data(seed=3)
+    w = np.random.RandomState(0).uniform(0, 3, size=len(X))
+    init = X[:4]
+    sk = SkKMeans(4, init=init, n_init=1, algorithm="lloyd").fit(X, sample_weight=w)
+    fe = KMeans(4, init=init).fit(X, sample_weight=w)
+    assert fe.n_iter_ == sk.n_iter_
+    assert rel_err(fe.cluster_centers_, sk.cluster_centers_) < 1e-10
+    assert fe.inertia_ == pytest.approx(sk.inertia_, rel=1e-10)
+
+
+def test_empty_cluster_is_relocated_like_scikit_learn():
+    X = grid_data(n=500, d=2, seed=5)
+    init = np.vstack([X[:3], [[1e3, 1e3]]])  # the last center attracts no row
+    sk = SkKMeans(4, init=init, n_init=1, max_iter=1, algorithm="lloyd").fit(X)
+    fe = KMeans(4, init=init, max_iter=1).fit(X)
+    assert rel_err(fe.cluster_centers_, sk.cluster_centers_) < 1e-10
+    full = KMeans(4, init=init).fit(X)
+    assert len(np.unique(full.labels_)) == 4
+
+
+def test_kmeans_plusplus_seeding():
+    X = grid_data(seed=2)
+    centers, indices = kmeans_plusplus(X, 6, random_state=0)
+    np.testing.assert_array_equal(centers, X[indices])
+    assert len(set(indices.tolist())) == 6
+    # same greedy rule and random draws as scikit-learn: same potential on this data
+    sk_centers, _ = sk_kmeans_plusplus(X, 6, random_state=0)
+    pot = ((X[:, None] - centers[None]) ** 2).sum(-1).min(1).sum()
+    sk_pot = ((X[:, None] - sk_centers[None]) ** 2).sum(-1).min(1).sum()
+    assert pot == pytest.approx(sk_pot, rel=1e-12)
+    # rows with zero weight are never chosen
+    w = np.zeros(len(X))
+    w[:50] = 1
+    _, idx = kmeans_plusplus(X, 3, sample_weight=w, random_state=0)
+    assert np.all(idx < 50)
+
+
+def test_default_fit_matches_scikit_learn_quality():
+    X = make_blobs(n=3000, d=3, seed=8)
+    for seed in range(3):
+        sk = SkKMeans(3, random_state=seed).fit(X)
+        fe = KMeans(3, random_state=seed).fit(X)
+        assert fe.inertia_ <= sk.inertia_ * (1 + 1e-6)
+
+
+def test_bitwise_identical_for_any_thread_count():
+    X = grid_data(n=50_000, d=5, seed=4)
+    fits = [KMeans(6, random_state=0, n_init=2, n_threads=t).fit(X) for t in (1, 2, 4)]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other.cluster_centers_, fits[0].cluster_centers_)
+        np.testing.assert_array_equal(other.labels_, fits[0].labels_)
+        assert other.inertia_ == fits[0].inertia_
+
+
+def test_integer_weights_equal_repeated_rows():
+    X = grid_data(n=600, seed=6)
+    counts = np.random.RandomState(1).randint(0, 4, size=len(X))
+    init = X[counts > 0][:4]
+    a = KMeans(4, init=init).fit(X, sample_weight=counts)
+    b = KMeans(4, init=init).fit(np.repeat(X, counts, axis=0))
+    assert rel_err(a.cluster_centers_, b.cluster_centers_) < 1e-12
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=1e-12)
+    assert a.n_iter_ == b.n_iter_
+
+
+def test_methods():
+    X = grid_data(seed=7)
+    km = KMeans(3, random_state=0).fit(X)
+    dist = km.transform(X)
+    expected = np.sqrt(((X[:, None] - km.cluster_centers_[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(dist, expected, rtol=1e-12)
+    np.testing.assert_array_equal(km.predict(X), km.labels_)
+    np.testing.assert_array_equal(km.predict(X), dist.argmin(axis=1))
+    assert km.score(X) == pytest.approx(-km.inertia_, rel=1e-12)
+    assert km.inertia_ == pytest.approx((dist.min(axis=1) ** 2).sum(), rel=1e-12)
+    np.testing.assert_array_equal(KMeans(3, random_state=0).fit_predict(X), km.labels_)
+    clone = pickle.loads(pickle.dumps(km))
+    np.testing.assert_array_equal(clone.predict(X), km.labels_)
+
+
+def test_random_init_uses_ten_restarts_by_default():
+    X = grid_data(seed=9)
+    starts = []
+    KMeans(3, init="random", random_state=0, callback=lambda i: starts.append(i.init)).fit(X)
+    assert sorted(set(starts)) == list(range(10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # k-means reaching max_iter does not warn
+        KMeans(3, max_iter=1, random_state=0).fit(X)

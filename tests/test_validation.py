@@ -1,0 +1,163 @@
+"""Every bad input gets a clear error naming the argument; odd layouts give the same fit."""
+
+import numpy as np
+import pytest
+from conftest import make_blobs
+
+from fastem import GaussianMixture, KMeans, NotFittedError
+from fastem._validation import check_array
+
+X = make_blobs(n=200, d=3, seed=1)
+ESTIMATORS = [lambda **kw: GaussianMixture(2, random_state=0, **kw),
+              lambda **kw: KMeans(2, random_state=0, **kw)]
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (np.where(np.arange(600).reshape(200, 3) == 7, np.nan, X), ValueError, "X contains NaN"),
+        (np.where(np.arange(600).reshape(200, 3) == 7, np.inf, X), ValueError, "infinity"),
+        (np.where(np.arange(600).reshape(200, 3) == 7, -np.inf, X), ValueError, "infinity"),
+        (X[:, 0], ValueError, "X must be a 2-D array.*reshape"),
+        (X.reshape(200, 3, 1), ValueError, "X must be a 2-D array.*3-D"),
+        (np.empty((0, 3)), ValueError, "X has 0 sample"),
+        (np.empty((10, 0)), ValueError, "X has 0 features"),
+        (X[:1], ValueError, "n_samples"),
+        (X.astype(np.complex128), TypeError, "X has complex dtype"),
+        (np.array([["a", "b"], ["c", "d"], ["e", "f"]]), TypeError, "X must be numeric"),
+        (np.array([[{}, 1], [2, 3], [4, 5]], dtype=object), TypeError, "X must be numeric"),
+    ],
+)
+def test_bad_X(make, bad, error, match):
+    with pytest.raises(error, match=match):
+        make().fit(bad)
+
+
+def test_huge_finite_values_are_not_mistaken_for_inf():
+    big = np.full((10, 2), 1e308)  # their sum overflows, the values do not
+    np.testing.assert_array_equal(check_array(big), big)
+    with pytest.raises(ValueError, match="infinity"):
+        check_array(np.r_[big, [[np.inf, 0]]])
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+@pytest.mark.parametrize(
+    "weights, error, match",
+    [
+        (-np.ones(200), ValueError, "sample_weight contains negative"),
+        (np.r_[np.ones(199), np.nan], ValueError, "sample_weight contains NaN"),
+        (np.r_[np.ones(199), np.inf], ValueError, "sample_weight contains NaN or infinity"),
+        (np.ones(199), ValueError, r"sample_weight must have shape \(200,\)"),
+        (np.ones((200, 1)), ValueError, "sample_weight must have shape"),
+        (np.zeros(200), ValueError, "sample_weight sums to zero"),
+        (np.ones(200) * 1j, TypeError, "sample_weight has complex dtype"),
+        (np.array(["a"] * 200), TypeError, "sample_weight must be numeric"),
+    ],
+)
+def test_bad_sample_weight(make, weights, error, match):
+    with pytest.raises(error, match=match):
+        make().fit(X, sample_weight=weights)
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(n_components=0), ValueError, "n_components must be >= 1"),
+        (dict(n_components=2.5), TypeError, "n_components must be an integer"),
+        (dict(covariance_type="ful"), ValueError, "covariance_type must be one of"),
+        (dict(init_params="kmeans+"), ValueError, "init_params must be one of"),
+        (dict(tol=-1.0), ValueError, "tol must be"),
+        (dict(reg_covar=-1e-6), ValueError, "reg_covar must be"),
+        (dict(max_iter=-1), ValueError, "max_iter must be"),
+        (dict(n_init=0), ValueError, "n_init must be"),
+        (dict(n_threads=0), ValueError, "n_threads must be"),
+        (dict(weights_init=[0.5, 0.5, 0.0]), ValueError, r"weights_init must have shape \(2,\)"),
+        (dict(weights_init=[0.7, 0.7]), ValueError, "weights_init must sum to 1"),
+        (dict(weights_init=[1.5, -0.5]), ValueError, r"weights_init must be in \[0, 1\]"),
+        (dict(means_init=np.zeros((2, 2))), ValueError, r"means_init must have shape \(2, 3\)"),
+        (dict(means_init=np.full((2, 3), np.nan)), ValueError, "means_init contains NaN"),
+        (dict(precisions_init=np.ones((2, 3))), ValueError,
+         r"precisions_init must have shape \(2, 3, 3\)"),
+        (dict(precisions_init=np.tile(-np.eye(3), (2, 1, 1))), ValueError,
+         "precisions_init.*component 0.*positive definite"),
+        (dict(precisions_init=np.tile(np.triu(np.ones((3, 3))), (2, 1, 1))), ValueError,
+         "precisions_init.*symmetric"),
+        (dict(covariance_type="diag", precisions_init=-np.ones((2, 3))), ValueError,
+         "precisions_init.*positive"),
+        (dict(covariance_type="tied", precisions_init=np.zeros((3, 3))), ValueError,
+         "precisions_init must be positive definite"),
+        (dict(covariance_type="spherical", precisions_init=np.ones((3,))), ValueError,
+         r"precisions_init must have shape \(2,\)"),
+        (dict(n_components=300), ValueError, "n_samples >= n_components"),
+        (dict(callback=3), TypeError, "callback must be callable"),
+    ],
+)
+def test_bad_gaussian_mixture_parameters(params, error, match):
+    params = {"n_components": 2, **params}
+    with pytest.raises(error, match=match):
+        GaussianMixture(**params).fit(X)
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(n_clusters=0), ValueError, "n_clusters must be >= 1"),
+        (dict(n_clusters=500), ValueError, "n_clusters=500"),
+        (dict(init="kmeans"), ValueError, "init must be"),
+        (dict(init=np.zeros((3, 3))), ValueError, r"init must have shape \(2, 3\)"),
+        (dict(n_init=0), ValueError, "n_init must be"),
+        (dict(max_iter=0), ValueError, "max_iter must be"),
+        (dict(tol=-1.0), ValueError, "tol must be"),
+    ],
+)
+def test_bad_kmeans_parameters(params, error, match):
+    params = {"n_clusters": 2, **params}
+    with pytest.raises(error, match=match):
+        KMeans(**params).fit(X)
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_predict_before_fit_and_feature_mismatch(make):
+    est = make()
+    for method in ("predict", "score"):
+        with pytest.raises(NotFittedError, match="not fitted"):
+            getattr(est, method)(X)
+    est.fit(X)
+    with pytest.raises(ValueError, match="X has 2 features, but .* 3 features"):
+        est.predict(X[:, :2])
+    with pytest.raises(ValueError, match="X contains NaN"):
+        est.predict(np.full((2, 3), np.nan))
+
+
+def _layouts(A):
+    yield "int64", np.rint(A * 10).astype(np.int64)
+    yield "fortran", np.asfortranarray(A)
+    yield "strided", np.repeat(A, 2, axis=1)[:, ::2]
+    readonly = A.copy()
+    readonly.setflags(write=False)
+    yield "readonly", readonly
+    yield "big-endian", A.astype(">f8")
+    yield "list", A.tolist()
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_layouts_give_the_same_answer(make):
+    reference = {}
+    for name, arr in _layouts(X):
+        base = np.rint(X * 10) if name.startswith("int") else X
+        expected = reference.setdefault(name[:3], make().fit(np.ascontiguousarray(base)))
+        est = make().fit(arr)
+        for attr in ("means_", "cluster_centers_"):
+            if hasattr(est, attr):
+                np.testing.assert_array_equal(getattr(est, attr), getattr(expected, attr))
+
+
+def test_input_is_never_modified():
+    for name, arr in _layouts(X):
+        if name == "list":
+            continue
+        before = np.array(arr, copy=True)
+        GaussianMixture(2, random_state=0).fit(arr).predict_proba(arr)
+        KMeans(2, random_state=0).fit(arr).transform(arr)
+        np.testing.assert_array_equal(arr, before)
