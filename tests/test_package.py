@@ -33,3 +33,14 @@ def test_main_job_prints_the_old_faithful_fit():
                          check=True).stdout
     assert "log-likelihood -1130.264" in out
     assert "weight 0.3559" in out and "weight 0.6441" in out
+
+
+def test_readme_test_command_is_what_ci_runs():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    ci = (root / ".ci" / "run").read_text()
+    command = 'pip install ".[test]" && python -m pytest tests'
+    assert command in readme and command in ci
+    assert "pip install . && python -m fastem" in readme
