@@ -260,3 +260,26 @@ def test_caller_arrays_are_not_modified(blobs):
     np.testing.assert_array_equal(w, 1.0)
     for k, v in frozen.items():
         np.testing.assert_array_equal(start[k], v)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_fit_allocates_nothing_of_size_n_by_k_or_n_by_d(covariance_type):
+    import tracemalloc
+
+    X = make_blobs(n=100_000, d=4, seed=12)
+    k = 8
+    start = start_from(X[:2000], k, covariance_type)
+    for init in (start, {}):  # from given parameters, and with the k-means initialisation
+        gm = GaussianMixture(k, covariance_type=covariance_type, max_iter=3, tol=0,
+                             random_state=0, **{kk: v for kk, v in init.items()
+                                                if kk != "covariance_type"})
+        tracemalloc.start()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm.fit(X)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        # n x k float64 would be 6.4 MB and n x d 3.2 MB; the k-means++ distances to the
+        # nearest center (one n-vector, 0.8 MB) are allowed during initialisation only.
+        limit = 0.05 if init else 0.3
+        assert peak < limit * X.nbytes, (peak, X.nbytes)

@@ -268,8 +268,9 @@ def kpp_update_closest(
 
 
 def weighted_search(
-    const double[::1] sample_weight,     # IN  (n,) or (0,)
-    const double[::1] closest,           # IN  (n,)
+    const double[::1] sample_weight,     # IN  (n,) or (0,) for unit weights
+    const double[::1] closest,           # IN  (n,) or (0,) for all ones
+    Py_ssize_t n,
     const double[::1] targets,           # IN  (T,) sorted ascending
     Py_ssize_t[::1] out,                 # OUT (T,)
 ):
@@ -277,14 +278,14 @@ def weighted_search(
 
     Samples rows with probability proportional to w * closest without an n-sized cumsum.
     """
-    cdef Py_ssize_t n = closest.shape[0], T = targets.shape[0]
-    cdef bint unit = sample_weight.shape[0] == 0
+    cdef Py_ssize_t T = targets.shape[0]
+    cdef bint unit = sample_weight.shape[0] == 0, ones = closest.shape[0] == 0
     cdef Py_ssize_t i = 0, t
     cdef double run
     with nogil:
-        run = closest[0] if unit else sample_weight[0] * closest[0]
+        run = (1.0 if unit else sample_weight[0]) * (1.0 if ones else closest[0])
         for t in range(T):
             while run < targets[t] and i < n - 1:
                 i += 1
-                run += closest[i] if unit else sample_weight[i] * closest[i]
+                run += (1.0 if unit else sample_weight[i]) * (1.0 if ones else closest[i])
             out[t] = i

@@ -20,7 +20,7 @@ from .._validation import (
     check_sample_weight,
 )
 
-_CHUNK_ROWS = 1 << 16
+_CHUNK_CELLS = 1 << 15  # elements per temporary chunk of rows
 
 
 def _unit(sample_weight):
@@ -56,11 +56,13 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
     w = _unit(sw)
-    p = np.full(n, 1.0 / n) if sw is None else sw / sw.sum()
     centers = np.empty((n_clusters, d), dtype=X.dtype)
     indices = np.empty(n_clusters, dtype=np.intp)
-    indices[0] = rs.choice(n, p=p)
-    del p
+    # first center: a row drawn with probability w / sum(w), one uniform draw as in
+    # RandomState.choice(n, p=w / sum(w)), without its n-sized cumulative sum
+    total = float(n if sw is None else sw.sum())
+    _kmeans.weighted_search(w, np.empty(0), n, np.array([rs.random_sample() * total]),
+                            indices[:1])
     centers[0] = X[indices[0]]
     closest = np.full(n, np.inf)
     potential = _kmeans.kpp_update_closest(X, w, closest, centers[0], n_threads)
@@ -69,7 +71,7 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
     for c in range(1, n_clusters):
         targets = rs.uniform(size=n_local_trials) * potential
         order = np.argsort(targets)
-        _kmeans.weighted_search(w, closest, np.ascontiguousarray(targets[order]), found)
+        _kmeans.weighted_search(w, closest, n, np.ascontiguousarray(targets[order]), found)
         candidate_ids = np.empty(n_local_trials, dtype=np.intp)
         candidate_ids[order] = found
         candidates = np.ascontiguousarray(X[candidate_ids])
@@ -87,8 +89,9 @@ def _scaled_tolerance(X, tol):
         return 0.0
     mean = X.mean(axis=0, dtype=np.float64)
     sq = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], _CHUNK_ROWS):
-        sq += ((X[start:start + _CHUNK_ROWS] - mean) ** 2).sum(axis=0)
+    step = max(256, _CHUNK_CELLS // X.shape[1])
+    for start in range(0, X.shape[0], step):
+        sq += ((X[start:start + step] - mean) ** 2).sum(axis=0)
     return float(np.mean(sq / X.shape[0]) * tol)
 
 

@@ -35,7 +35,7 @@ from ._gaussian import (
 )
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-_CHUNK_CELLS = 1 << 18  # rows x components per chunk of initial responsibilities
+_CHUNK_CELLS = 1 << 15  # rows x components per chunk of initial responsibilities
 
 
 def _chunk_rows(n_components):
