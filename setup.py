@@ -14,7 +14,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_openmp_info", "_gaussian", "_kmeans"]
+KERNELS = ["_parallel", "_gaussian", "_kmeans"]
 
 OPENMP_PROBE = textwrap.dedent(
     """

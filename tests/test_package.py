@@ -15,7 +15,7 @@ def test_show_config(capsys):
 
 
 def test_openmp_is_on_when_available():
-    from fastem._kernels._openmp_info import effective_n_threads, openmp_enabled
+    from fastem._kernels._parallel import effective_n_threads, openmp_enabled
 
     assert effective_n_threads(3) == (3 if openmp_enabled() else 1)
     assert effective_n_threads(None) >= 1

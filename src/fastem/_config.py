@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from ._kernels._openmp_info import effective_n_threads, openmp_enabled, usable_cpus
+from ._kernels._parallel import effective_n_threads, openmp_enabled, usable_cpus
 
 
 def config():

@@ -1,4 +1,4 @@
-# Row partitioning shared by every kernel.
+# Row blocks and partitions, and small loops shared by the kernels (see _parallel.pyx).
 #
 # Rows are cut into blocks of BLOCK_ROWS; blocks are grouped into at most MAX_PARTITIONS
 # contiguous partitions whose boundaries depend only on the number of rows. Each partition

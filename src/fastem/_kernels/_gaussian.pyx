@@ -14,14 +14,11 @@ responsibilities (initialisation), so the statistics code exists once.
 """
 
 from cython cimport floating
-from cython.parallel cimport parallel, prange
 from libc.math cimport exp, log, INFINITY
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport free, malloc
 
-from fastem._kernels._blocks cimport (
-    BLOCK_ROWS, add_partitions, dot_rows, n_partitions_of, partition_first_row,
-    sum_rows, threads_for, transpose_block,
-)
+from fastem._kernels._blocks cimport BLOCK_ROWS, dot_rows, sum_rows, transpose_block
+from fastem._kernels._parallel cimport run_blocks
 
 # Covariance codes shared with fastem.mixture._gaussian.
 FULL = 0
@@ -86,9 +83,15 @@ cdef void _block(
     const floating* X, const double* w, Py_ssize_t row0, Py_ssize_t nb,
     Py_ssize_t d, Py_ssize_t K, const floating* means, const floating* prec,
     const double* log_norm, int cov, const double* resp_in, double* resp_out,
-    double* lse_out, bint want_stats, double* acc,
-    floating* yt, floating* t, double* logp, double* quad, double* lse,
+    double* lse_out, bint want_stats, double* acc, void* scratch,
 ) noexcept nogil:
+    # scratch: logp (K x BLOCK_ROWS), quad, lse (BLOCK_ROWS each) as float64, then
+    # yt (d x BLOCK_ROWS) and t (BLOCK_ROWS) in the data's precision
+    cdef double* logp = <double*>scratch
+    cdef double* quad = logp + K * BLOCK_ROWS
+    cdef double* lse = quad + BLOCK_ROWS
+    cdef floating* yt = <floating*>(lse + BLOCK_ROWS)
+    cdef floating* t = yt + d * BLOCK_ROWS
     cdef Py_ssize_t k, b, i, j
     cdef double m, s, ww, rk, nk_block
     cdef double* r
@@ -188,6 +191,35 @@ cdef void _block(
                 s2k[i] += dot_rows(ti, yt + i * BLOCK_ROWS, nb)
 
 
+cdef struct GaussianPass:
+    const void* X
+    const double* w
+    Py_ssize_t d
+    Py_ssize_t K
+    const void* means
+    const void* prec
+    const double* log_norm
+    int cov
+    const double* resp_in
+    double* resp_out
+    double* lse_out
+    bint want_stats
+    bint single
+
+
+cdef void _gaussian_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double* acc,
+                          void* scratch) noexcept nogil:
+    cdef const GaussianPass* c = <const GaussianPass*>ctx
+    if c.single:
+        _block[float](<const float*>c.X, c.w, row0, nb, c.d, c.K, <const float*>c.means,
+                      <const float*>c.prec, c.log_norm, c.cov, c.resp_in, c.resp_out,
+                      c.lse_out, c.want_stats, acc, scratch)
+    else:
+        _block[double](<const double*>c.X, c.w, row0, nb, c.d, c.K, <const double*>c.means,
+                       <const double*>c.prec, c.log_norm, c.cov, c.resp_in, c.resp_out,
+                       c.lse_out, c.want_stats, acc, scratch)
+
+
 def gaussian_pass(
     const floating[:, ::1] X,            # IN  (n, d)
     const double[::1] sample_weight,     # IN  (n,) or (0,) for unit weights
@@ -211,56 +243,33 @@ def gaussian_pass(
     about ``means``; s2 holds the upper triangle only for full and tied.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = means.shape[0]
-    cdef Py_ssize_t n_parts = n_partitions_of(n)
     cdef Py_ssize_t n_s2 = stats_size(cov_type, K, d)
     cdef Py_ssize_t stride = 1 + K + K * d + n_s2
-    cdef int nt = threads_for(n_threads, n_parts)
-    cdef const double* w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
-    cdef const double* rin = &resp_in[0, 0] if resp_in.shape[0] > 0 else NULL
-    cdef double* rout = &resp_out[0, 0] if resp_out.shape[0] > 0 else NULL
-    cdef double* lout = &lse_out[0] if lse_out.shape[0] > 0 else NULL
-    cdef const floating* px = &X[0, 0]
-    cdef const floating* pm = &means[0, 0]
-    cdef const floating* pp = &prec[0]
-    cdef const double* pln = &log_norm[0]
-    cdef double* acc = <double*>calloc(n_parts * stride, sizeof(double))
+    cdef size_t scratch = ((K + 2) * sizeof(double) + (d + 1) * sizeof(floating)) * BLOCK_ROWS
     cdef double* total = <double*>malloc(stride * sizeof(double))
-    cdef Py_ssize_t p, row, row_end, nb, j
-    cdef floating* yt
-    cdef floating* t
-    cdef double* logp
-    cdef double* quad
-    cdef double* lse
-    cdef double loglik
-    if acc == NULL or total == NULL:
-        free(acc)
+    cdef GaussianPass c
+    cdef Py_ssize_t j
+    cdef int status
+    if total == NULL:
+        raise MemoryError()
+    c.X = &X[0, 0]
+    c.w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
+    c.d = d
+    c.K = K
+    c.means = &means[0, 0]
+    c.prec = &prec[0]
+    c.log_norm = &log_norm[0]
+    c.cov = cov_type
+    c.resp_in = &resp_in[0, 0] if resp_in.shape[0] > 0 else NULL
+    c.resp_out = &resp_out[0, 0] if resp_out.shape[0] > 0 else NULL
+    c.lse_out = &lse_out[0] if lse_out.shape[0] > 0 else NULL
+    c.want_stats = want_stats
+    c.single = floating is float
+    with nogil:
+        status = run_blocks(n, n_threads, _gaussian_block, &c, stride, scratch, total)
+    if status != 0:
         free(total)
         raise MemoryError()
-
-    with nogil, parallel(num_threads=nt):
-        yt = <floating*>malloc(d * BLOCK_ROWS * sizeof(floating))
-        t = <floating*>malloc(BLOCK_ROWS * sizeof(floating))
-        logp = <double*>malloc(K * BLOCK_ROWS * sizeof(double))
-        quad = <double*>malloc(BLOCK_ROWS * sizeof(double))
-        lse = <double*>malloc(BLOCK_ROWS * sizeof(double))
-        for p in prange(n_parts, schedule="static"):
-            row = partition_first_row(p, n)
-            row_end = partition_first_row(p + 1, n)
-            while row < row_end:
-                nb = row_end - row
-                if nb > BLOCK_ROWS:
-                    nb = BLOCK_ROWS
-                _block(px, w, row, nb, d, K, pm, pp, pln, cov_type, rin, rout, lout,
-                       want_stats, acc + p * stride, yt, t, logp, quad, lse)
-                row = row + nb
-        free(yt)
-        free(t)
-        free(logp)
-        free(quad)
-        free(lse)
-
-    add_partitions(acc, n_parts, stride, total)
-    loglik = total[0]
     if want_stats:
         for j in range(K):
             nk[j] = total[1 + j]
@@ -268,6 +277,6 @@ def gaussian_pass(
             s1[j // d, j % d] = total[1 + K + j]
         for j in range(n_s2):
             s2[j] = total[1 + K + K * d + j]
-    free(acc)
+    loglik = total[0]
     free(total)
     return loglik

@@ -1,18 +1,37 @@
 """k-means kernels: Lloyd's assignment/update pass, distances, k-means++ potentials.
 
-Every pass walks fixed row blocks grouped into deterministic partitions (see _blocks.pxd),
-so the sums, the inertia and the potentials are bitwise identical for any thread count.
+Every pass runs on run_blocks (see _parallel.pyx), so the sums, the inertia and the
+potentials are bitwise identical for any thread count.
 """
 
-from cython cimport floating
-from cython.parallel cimport parallel, prange
-from libc.math cimport INFINITY
-from libc.stdlib cimport calloc, free, malloc
+import numpy as np
 
-from fastem._kernels._blocks cimport (
-    BLOCK_ROWS, add_partitions, n_partitions_of, partition_first_row, threads_for,
-    transpose_block,
-)
+from cython cimport floating
+from libc.math cimport INFINITY
+
+from fastem._kernels._blocks cimport BLOCK_ROWS, transpose_block
+from fastem._kernels._parallel cimport run_blocks
+
+cdef enum Task:
+    LLOYD = 0            # nearest center, inertia, per-cluster weighted sums
+    DISTANCES = 1        # squared distances to every center into out (n, K)
+    POTENTIALS = 2       # k-means++ candidate potentials
+    UPDATE_CLOSEST = 3   # fold one new center into the nearest-center distances
+
+
+cdef struct KMeansPass:
+    int task
+    bint single
+    const void* X
+    const double* w
+    Py_ssize_t d
+    Py_ssize_t K             # centers (or candidates)
+    const void* centers      # (K, d) in the data's precision
+    const void* cc           # (K,) squared norms of the centers
+    int* labels              # LLOYD: (n,) or NULL
+    double* dist             # LLOYD: (n,) distance to own center, or NULL; DISTANCES: (n, K)
+    double* closest          # POTENTIALS (read) / UPDATE_CLOSEST (read-write): (n,)
+    bint want_sums
 
 
 cdef void _sqdist_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,
@@ -28,30 +47,28 @@ cdef void _sqdist_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,
             dd[b] += diff * diff
 
 
-cdef void _lloyd_block(
-    const floating* X, const double* w, Py_ssize_t row0, Py_ssize_t nb, Py_ssize_t d,
-    Py_ssize_t K, const floating* centers, const floating* cc, int* labels,
-    double* dist_out, bint want_sums, double* acc,
-    floating* xt, floating* dot, double* best, int* lab,
-) noexcept nogil:
-    cdef Py_ssize_t k, i, b
+cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers,
+                 const floating* cc, Py_ssize_t row0, Py_ssize_t nb, double* acc,
+                 floating* xt, double* best) noexcept nogil:
+    cdef Py_ssize_t d = c.d, K = c.K, k, i, b
     cdef const floating* xb = X + row0 * d
     cdef const floating* ck
-    cdef floating c, diff
+    cdef floating* dot = xt + d * BLOCK_ROWS
+    cdef int* lab = <int*>(best + BLOCK_ROWS)
+    cdef floating ci, diff
     cdef double dist, ww, e
-    transpose_block(xb, nb, d, <const floating*>NULL, xt)
     for b in range(nb):
         best[b] = INFINITY
         lab[b] = 0
-    # nearest center by ||c||^2 - 2 x.c, vectorised over the rows of the block
+    # nearest center by ||c||^2 - 2 x.c (as scikit-learn), vectorised over the block's rows
     for k in range(K):
         ck = centers + k * d
         for b in range(nb):
             dot[b] = 0
         for i in range(d):
-            c = ck[i]
+            ci = ck[i]
             for b in range(nb):
-                dot[b] += c * xt[i * BLOCK_ROWS + b]
+                dot[b] += ci * xt[i * BLOCK_ROWS + b]
         for b in range(nb):
             e = cc[k] - 2 * dot[b]
             if e < best[b]:
@@ -63,16 +80,86 @@ cdef void _lloyd_block(
         for i in range(d):
             diff = xb[b * d + i] - ck[i]
             dist += diff * diff
-        ww = 1.0 if w == NULL else w[row0 + b]
+        ww = 1.0 if c.w == NULL else c.w[row0 + b]
         acc[0] += ww * dist
-        if labels != NULL:
-            labels[row0 + b] = lab[b]
-        if dist_out != NULL:
-            dist_out[row0 + b] = dist
-        if want_sums and ww != 0:
+        if c.labels != NULL:
+            c.labels[row0 + b] = lab[b]
+        if c.dist != NULL:
+            c.dist[row0 + b] = dist
+        if c.want_sums and ww != 0:
             acc[1 + lab[b]] += ww
             for i in range(d):
                 acc[1 + K + lab[b] * d + i] += ww * xb[b * d + i]
+
+
+cdef void _run_task(const KMeansPass* c, const floating* X, const floating* centers,
+                    const floating* cc, Py_ssize_t row0, Py_ssize_t nb, double* acc,
+                    void* scratch) noexcept nogil:
+    # scratch: dd/best (BLOCK_ROWS doubles), labels (BLOCK_ROWS ints), then xt (d x
+    # BLOCK_ROWS) and dot (BLOCK_ROWS) in the data's precision
+    cdef double* dd = <double*>scratch
+    cdef floating* xt = <floating*>(dd + 2 * BLOCK_ROWS)
+    cdef Py_ssize_t k, b, d = c.d
+    cdef double m
+    transpose_block(X + row0 * d, nb, d, <const floating*>NULL, xt)
+    if c.task == LLOYD:
+        _lloyd(c, X, centers, cc, row0, nb, acc, xt, dd)
+    elif c.task == DISTANCES:
+        for k in range(c.K):
+            _sqdist_block(xt, nb, d, centers + k * d, dd)
+            for b in range(nb):
+                c.dist[(row0 + b) * c.K + k] = dd[b]
+    elif c.task == POTENTIALS:
+        for k in range(c.K):
+            _sqdist_block(xt, nb, d, centers + k * d, dd)
+            for b in range(nb):
+                m = dd[b] if dd[b] < c.closest[row0 + b] else c.closest[row0 + b]
+                acc[k] += m if c.w == NULL else c.w[row0 + b] * m
+    else:
+        _sqdist_block(xt, nb, d, centers, dd)
+        for b in range(nb):
+            if dd[b] < c.closest[row0 + b]:
+                c.closest[row0 + b] = dd[b]
+            m = c.closest[row0 + b]
+            acc[0] += m if c.w == NULL else c.w[row0 + b] * m
+
+
+cdef void _kmeans_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double* acc,
+                        void* scratch) noexcept nogil:
+    cdef const KMeansPass* c = <const KMeansPass*>ctx
+    if c.single:
+        _run_task[float](c, <const float*>c.X, <const float*>c.centers, <const float*>c.cc,
+                         row0, nb, acc, scratch)
+    else:
+        _run_task[double](c, <const double*>c.X, <const double*>c.centers,
+                          <const double*>c.cc, row0, nb, acc, scratch)
+
+
+cdef double _run(KMeansPass* c, Py_ssize_t n, int n_threads, Py_ssize_t stride,
+                 double* total, size_t item) except? -1:
+    cdef size_t scratch = (2 * sizeof(double) + (c.d + 1) * item) * BLOCK_ROWS
+    cdef int status
+    with nogil:
+        status = run_blocks(n, n_threads, _kmeans_block, c, stride, scratch, total)
+    if status != 0:
+        raise MemoryError()
+    return 0
+
+
+cdef void _setup(KMeansPass* c, int task, const floating[:, ::1] X,
+                 const double[::1] sample_weight, const floating[:, ::1] centers):
+    c.task = task
+    c.single = floating is float
+    c.X = &X[0, 0]
+    c.w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
+    c.d = X.shape[1]
+    c.K = centers.shape[0]
+    c.centers = &centers[0, 0]
+    c.cc = NULL
+    c.labels = NULL
+    c.dist = NULL
+    c.closest = NULL
+    c.want_sums = False
 
 
 def lloyd_pass(
@@ -87,65 +174,27 @@ def lloyd_pass(
     int n_threads,
 ):
     """Assign every row to its nearest center; returns the inertia of that assignment."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = centers.shape[0]
-    cdef Py_ssize_t n_parts = n_partitions_of(n)
+    cdef Py_ssize_t d = X.shape[1], K = centers.shape[0], j, i
     cdef Py_ssize_t stride = 1 + K + K * d
-    cdef int nt = threads_for(n_threads, n_parts)
-    cdef const double* w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
-    cdef int* plab = &labels[0] if labels.shape[0] > 0 else NULL
-    cdef double* pdist = &dist_out[0] if dist_out.shape[0] > 0 else NULL
-    cdef const floating* px = &X[0, 0]
-    cdef const floating* pc = &centers[0, 0]
-    cdef floating* cc = <floating*>malloc(K * sizeof(floating))
-    cdef double* acc = <double*>calloc(n_parts * stride, sizeof(double))
-    cdef double* total = <double*>malloc(stride * sizeof(double))
-    cdef Py_ssize_t p, row, row_end, nb, j, i
-    cdef floating* xt
-    cdef floating* dot
-    cdef double* best
-    cdef int* lab
-    cdef double inertia
-    if cc == NULL or acc == NULL or total == NULL:
-        free(cc)
-        free(acc)
-        free(total)
-        raise MemoryError()
+    cdef floating[::1] cc = np.empty(K, dtype=np.float32 if floating is float else np.float64)
+    cdef double[::1] total = np.zeros(stride)
+    cdef KMeansPass c
     for j in range(K):
         cc[j] = 0
         for i in range(d):
             cc[j] += centers[j, i] * centers[j, i]
-
-    with nogil, parallel(num_threads=nt):
-        xt = <floating*>malloc(d * BLOCK_ROWS * sizeof(floating))
-        dot = <floating*>malloc(BLOCK_ROWS * sizeof(floating))
-        best = <double*>malloc(BLOCK_ROWS * sizeof(double))
-        lab = <int*>malloc(BLOCK_ROWS * sizeof(int))
-        for p in prange(n_parts, schedule="static"):
-            row = partition_first_row(p, n)
-            row_end = partition_first_row(p + 1, n)
-            while row < row_end:
-                nb = row_end - row
-                if nb > BLOCK_ROWS:
-                    nb = BLOCK_ROWS
-                _lloyd_block(px, w, row, nb, d, K, pc, cc, plab, pdist, want_sums,
-                             acc + p * stride, xt, dot, best, lab)
-                row = row + nb
-        free(xt)
-        free(dot)
-        free(best)
-        free(lab)
-
-    add_partitions(acc, n_parts, stride, total)
-    inertia = total[0]
+    _setup(&c, LLOYD, X, sample_weight, centers)
+    c.cc = &cc[0]
+    c.labels = &labels[0] if labels.shape[0] > 0 else NULL
+    c.dist = &dist_out[0] if dist_out.shape[0] > 0 else NULL
+    c.want_sums = want_sums
+    _run(&c, X.shape[0], n_threads, stride, &total[0], sizeof(floating))
     if want_sums:
         for j in range(K):
             weight_in_clusters[j] = total[1 + j]
         for j in range(K * d):
             sums[j // d, j % d] = total[1 + K + j]
-    free(cc)
-    free(acc)
-    free(total)
-    return inertia
+    return total[0]
 
 
 def sq_distances(
@@ -155,115 +204,42 @@ def sq_distances(
     int n_threads,
 ):
     """out[i, k] = ||X[i] - centers[k]||^2."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = centers.shape[0]
-    cdef Py_ssize_t n_parts = n_partitions_of(n)
-    cdef int nt = threads_for(n_threads, n_parts)
-    cdef Py_ssize_t p, row, row_end, nb, k, b
-    cdef floating* xt
-    cdef double* dd
-    with nogil, parallel(num_threads=nt):
-        xt = <floating*>malloc(d * BLOCK_ROWS * sizeof(floating))
-        dd = <double*>malloc(BLOCK_ROWS * sizeof(double))
-        for p in prange(n_parts, schedule="static"):
-            row = partition_first_row(p, n)
-            row_end = partition_first_row(p + 1, n)
-            while row < row_end:
-                nb = row_end - row
-                if nb > BLOCK_ROWS:
-                    nb = BLOCK_ROWS
-                transpose_block(&X[row, 0], nb, d, <const floating*>NULL, xt)
-                for k in range(K):
-                    _sqdist_block(xt, nb, d, &centers[k, 0], dd)
-                    for b in range(nb):
-                        out[row + b, k] = dd[b]
-                row = row + nb
-        free(xt)
-        free(dd)
+    cdef KMeansPass c
+    cdef double unused
+    cdef double[::1] no_weights = np.empty(0)
+    _setup(&c, DISTANCES, X, no_weights, centers)
+    c.dist = &out[0, 0]
+    _run(&c, X.shape[0], n_threads, 0, &unused, sizeof(floating))
 
 
 def kpp_potentials(
     const floating[:, ::1] X,            # IN  (n, d)
     const double[::1] sample_weight,     # IN  (n,) or (0,)
-    const double[::1] closest,           # IN  (n,) squared distance to the nearest center
+    double[::1] closest,                 # IN  (n,) squared distance to the nearest center
     const floating[:, ::1] candidates,   # IN  (T, d)
     double[::1] potentials,              # OUT (T,)
     int n_threads,
 ):
     """potentials[t] = sum_i w_i min(closest_i, ||X_i - candidates_t||^2)."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], T = candidates.shape[0]
-    cdef Py_ssize_t n_parts = n_partitions_of(n)
-    cdef int nt = threads_for(n_threads, n_parts)
-    cdef const double* w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
-    cdef double* acc = <double*>calloc(n_parts * T, sizeof(double))
-    cdef Py_ssize_t p, row, row_end, nb, t, b
-    cdef double m
-    cdef floating* xt
-    cdef double* dd
-    if acc == NULL:
-        raise MemoryError()
-    with nogil, parallel(num_threads=nt):
-        xt = <floating*>malloc(d * BLOCK_ROWS * sizeof(floating))
-        dd = <double*>malloc(BLOCK_ROWS * sizeof(double))
-        for p in prange(n_parts, schedule="static"):
-            row = partition_first_row(p, n)
-            row_end = partition_first_row(p + 1, n)
-            while row < row_end:
-                nb = row_end - row
-                if nb > BLOCK_ROWS:
-                    nb = BLOCK_ROWS
-                transpose_block(&X[row, 0], nb, d, <const floating*>NULL, xt)
-                for t in range(T):
-                    _sqdist_block(xt, nb, d, &candidates[t, 0], dd)
-                    for b in range(nb):
-                        m = dd[b] if dd[b] < closest[row + b] else closest[row + b]
-                        acc[p * T + t] += m if w == NULL else w[row + b] * m
-                row = row + nb
-        free(xt)
-        free(dd)
-    add_partitions(acc, n_parts, T, &potentials[0])
-    free(acc)
+    cdef KMeansPass c
+    _setup(&c, POTENTIALS, X, sample_weight, candidates)
+    c.closest = &closest[0]
+    _run(&c, X.shape[0], n_threads, candidates.shape[0], &potentials[0], sizeof(floating))
 
 
 def kpp_update_closest(
     const floating[:, ::1] X,            # IN  (n, d)
     const double[::1] sample_weight,     # IN  (n,) or (0,)
     double[::1] closest,                 # INOUT (n,)
-    const floating[::1] center,          # IN  (d,) the center just chosen
+    const floating[:, ::1] center,       # IN  (1, d) the center just chosen
     int n_threads,
 ):
     """closest = min(closest, ||X - center||^2); returns the new potential sum w*closest."""
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
-    cdef Py_ssize_t n_parts = n_partitions_of(n)
-    cdef int nt = threads_for(n_threads, n_parts)
-    cdef const double* w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
-    cdef double* acc = <double*>calloc(n_parts, sizeof(double))
-    cdef Py_ssize_t p, row, row_end, nb, b
+    cdef KMeansPass c
     cdef double total
-    cdef floating* xt
-    cdef double* dd
-    if acc == NULL:
-        raise MemoryError()
-    with nogil, parallel(num_threads=nt):
-        xt = <floating*>malloc(d * BLOCK_ROWS * sizeof(floating))
-        dd = <double*>malloc(BLOCK_ROWS * sizeof(double))
-        for p in prange(n_parts, schedule="static"):
-            row = partition_first_row(p, n)
-            row_end = partition_first_row(p + 1, n)
-            while row < row_end:
-                nb = row_end - row
-                if nb > BLOCK_ROWS:
-                    nb = BLOCK_ROWS
-                transpose_block(&X[row, 0], nb, d, <const floating*>NULL, xt)
-                _sqdist_block(xt, nb, d, &center[0], dd)
-                for b in range(nb):
-                    if dd[b] < closest[row + b]:
-                        closest[row + b] = dd[b]
-                    acc[p] += closest[row + b] if w == NULL else w[row + b] * closest[row + b]
-                row = row + nb
-        free(xt)
-        free(dd)
-    add_partitions(acc, n_parts, 1, &total)
-    free(acc)
+    _setup(&c, UPDATE_CLOSEST, X, sample_weight, center)
+    c.closest = &closest[0]
+    _run(&c, X.shape[0], n_threads, 1, &total, sizeof(floating))
     return total
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from .._base import ParamsMixin
 from .._engine import run_em
 from .._kernels import _kmeans
-from .._kernels._openmp_info import effective_n_threads
+from .._kernels._parallel import effective_n_threads
 from .._validation import (
     check_array,
     check_float,
@@ -65,7 +65,7 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
                             indices[:1])
     centers[0] = X[indices[0]]
     closest = np.full(n, np.inf)
-    potential = _kmeans.kpp_update_closest(X, w, closest, centers[0], n_threads)
+    potential = _kmeans.kpp_update_closest(X, w, closest, centers[:1], n_threads)
     found = np.empty(n_local_trials, dtype=np.intp)
     potentials = np.empty(n_local_trials)
     for c in range(1, n_clusters):
@@ -79,7 +79,7 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
         best = int(np.argmin(potentials))
         indices[c] = candidate_ids[best]
         centers[c] = candidates[best]
-        potential = _kmeans.kpp_update_closest(X, w, closest, centers[c], n_threads)
+        potential = _kmeans.kpp_update_closest(X, w, closest, centers[c:c + 1], n_threads)
     return centers, indices
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from .._base import ParamsMixin
 from .._engine import run_em
 from .._kernels import _kmeans
-from .._kernels._openmp_info import effective_n_threads
+from .._kernels._parallel import effective_n_threads
 from .._validation import (
     check_array,
     check_float,
