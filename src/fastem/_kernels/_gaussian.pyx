@@ -79,6 +79,96 @@ cdef void _quad_diagonal(const floating* yt, Py_ssize_t nb, Py_ssize_t d,
             quad[b] += t[b] * t[b]
 
 
+cdef inline void _log_density(const floating* yt, Py_ssize_t nb, Py_ssize_t d, int cov,
+                              const floating* factor, floating* t, double* quad) noexcept nogil:
+    """quad[b] = squared Mahalanobis length of row b of the shifted block yt.
+
+    factor is the component's upper-triangular precision factor (full, tied), its
+    diagonal (diag) or its single scalar (spherical)."""
+    cdef Py_ssize_t i, b
+    if cov == C_FULL or cov == C_TIED:
+        _quad_triangular(yt, nb, d, factor, t, quad)
+    elif cov == C_DIAG:
+        _quad_diagonal(yt, nb, d, factor, t, quad)
+    else:
+        for b in range(nb):
+            quad[b] = 0
+        for i in range(d):
+            for b in range(nb):
+                quad[b] += yt[i * BLOCK_ROWS + b] * yt[i * BLOCK_ROWS + b]
+        for b in range(nb):
+            quad[b] *= factor[0] * factor[0]
+
+
+cdef void _posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
+                      Py_ssize_t row0, const Py_ssize_t* rows, double* acc,
+                      double* resp_out, double* lse_out, double* quad, double* lse) noexcept nogil:
+    """Turn the block's log-densities logp (K x BLOCK_ROWS) into weighted responsibilities.
+
+    Adds sum_b w_b log p(x_b) to acc[0]; rows[b] (or row0 + b) is the row's index in X
+    for the weights and the optional per-row outputs. Stable when all terms are -inf."""
+    cdef Py_ssize_t k, b, row
+    cdef double* r
+    cdef double ww, rk
+    for b in range(nb):
+        lse[b] = -INFINITY
+    for k in range(K):
+        for b in range(nb):
+            if logp[k * BLOCK_ROWS + b] > lse[b]:
+                lse[b] = logp[k * BLOCK_ROWS + b]
+    # logp becomes exp(logp - max), so each density is exponentiated once
+    for b in range(nb):
+        quad[b] = 0
+    for k in range(K):
+        r = logp + k * BLOCK_ROWS
+        for b in range(nb):
+            r[b] = 0.0 if lse[b] == -INFINITY else exp(r[b] - lse[b])
+            quad[b] += r[b]
+    for b in range(nb):
+        if lse[b] != -INFINITY:
+            lse[b] += log(quad[b])
+            quad[b] = 1.0 / quad[b]
+        else:
+            quad[b] = 0
+        row = rows[b] if rows != NULL else row0 + b
+        ww = 1.0 if w == NULL else w[row]
+        if ww != 0:
+            acc[0] += ww * lse[b]
+        if lse_out != NULL:
+            lse_out[row] = lse[b]
+    for k in range(K):
+        r = logp + k * BLOCK_ROWS
+        for b in range(nb):
+            row = rows[b] if rows != NULL else row0 + b
+            rk = r[b] * quad[b]
+            if resp_out != NULL:
+                resp_out[row * K + k] = rk
+            r[b] = rk if w == NULL else rk * w[row]
+
+
+cdef void _accumulate(const floating* yt, const double* r, Py_ssize_t nb, Py_ssize_t d,
+                      int cov, double* s1, double* s2, floating* t) noexcept nogil:
+    """s1 += sum_b r_b y_b and s2 += sum_b r_b y_b y_b^T (upper triangle, or diagonal)."""
+    cdef Py_ssize_t i, j, b
+    for i in range(d):
+        for b in range(nb):
+            t[b] = <floating>r[b] * yt[i * BLOCK_ROWS + b]
+        s1[i] += sum_rows(t, nb)
+        if cov == C_FULL or cov == C_TIED:
+            for j in range(i, d):
+                s2[i * d + j] += dot_rows(t, yt + j * BLOCK_ROWS, nb)
+        else:
+            s2[i] += dot_rows(t, yt + i * BLOCK_ROWS, nb)
+
+
+cdef inline double* _s2_of(double* s2, int cov, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
+    if cov == C_FULL:
+        return s2 + k * d * d
+    if cov == C_TIED:
+        return s2
+    return s2 + k * d
+
+
 cdef void _block(
     const floating* X, const double* w, Py_ssize_t row0, Py_ssize_t nb,
     Py_ssize_t d, Py_ssize_t K, const floating* means, const floating* prec,
@@ -92,77 +182,25 @@ cdef void _block(
     cdef double* lse = quad + BLOCK_ROWS
     cdef floating* yt = <floating*>(lse + BLOCK_ROWS)
     cdef floating* t = yt + d * BLOCK_ROWS
-    cdef Py_ssize_t k, b, i, j
-    cdef double m, s, ww, rk, nk_block
+    cdef Py_ssize_t k, b, fstride
+    cdef double nk_block
     cdef double* r
-    cdef double* nk = acc + 1
-    cdef double* s1 = acc + 1 + K
-    cdef double* s2 = acc + 1 + K + K * d
-    cdef double* s2k
     cdef const floating* xb = X + row0 * d
-    cdef const floating* P
-    cdef floating* ti
 
     if resp_in == NULL:
-        # log-densities, component-major: logp[k * BLOCK_ROWS + b]
+        fstride = d * d if cov == C_FULL else (d if cov == C_DIAG else (1 if cov == C_SPHERICAL else 0))
         for k in range(K):
             transpose_block(xb, nb, d, means + k * d, yt)
-            if cov == C_FULL:
-                _quad_triangular(yt, nb, d, prec + k * d * d, t, quad)
-            elif cov == C_TIED:
-                _quad_triangular(yt, nb, d, prec, t, quad)
-            elif cov == C_DIAG:
-                _quad_diagonal(yt, nb, d, prec + k * d, t, quad)
-            else:
-                for b in range(nb):
-                    quad[b] = 0
-                for i in range(d):
-                    for b in range(nb):
-                        quad[b] += yt[i * BLOCK_ROWS + b] * yt[i * BLOCK_ROWS + b]
-                for b in range(nb):
-                    quad[b] *= prec[k] * prec[k]
+            _log_density(yt, nb, d, cov, prec + k * fstride, t, quad)
             for b in range(nb):
                 logp[k * BLOCK_ROWS + b] = log_norm[k] - 0.5 * quad[b]
-        # log-sum-exp over components, stable for rows where every term is -inf
-        for b in range(nb):
-            lse[b] = -INFINITY
-        for k in range(K):
-            for b in range(nb):
-                if logp[k * BLOCK_ROWS + b] > lse[b]:
-                    lse[b] = logp[k * BLOCK_ROWS + b]
-        # logp becomes exp(logp - max), so each density is exponentiated once
-        for b in range(nb):
-            quad[b] = 0
-        for k in range(K):
-            r = logp + k * BLOCK_ROWS
-            for b in range(nb):
-                r[b] = 0.0 if lse[b] == -INFINITY else exp(r[b] - lse[b])
-                quad[b] += r[b]
-        for b in range(nb):
-            if lse[b] != -INFINITY:
-                lse[b] += log(quad[b])
-                quad[b] = 1.0 / quad[b]
-            else:
-                quad[b] = 0
-            ww = 1.0 if w == NULL else w[row0 + b]
-            if ww != 0:
-                acc[0] += ww * lse[b]
-            if lse_out != NULL:
-                lse_out[row0 + b] = lse[b]
-        # responsibilities (times the row weight, in place of logp)
-        for k in range(K):
-            r = logp + k * BLOCK_ROWS
-            for b in range(nb):
-                rk = r[b] * quad[b]
-                if resp_out != NULL:
-                    resp_out[(row0 + b) * K + k] = rk
-                r[b] = rk if w == NULL else rk * w[row0 + b]
+        _posteriors(logp, nb, K, w, row0, NULL, acc, resp_out, lse_out, quad, lse)
     else:
         for k in range(K):
             r = logp + k * BLOCK_ROWS
             for b in range(nb):
-                rk = resp_in[(row0 + b) * K + k]
-                r[b] = rk if w == NULL else rk * w[row0 + b]
+                r[b] = resp_in[(row0 + b) * K + k] if w == NULL else (
+                    resp_in[(row0 + b) * K + k] * w[row0 + b])
 
     if not want_stats:
         return
@@ -171,24 +209,9 @@ cdef void _block(
         nk_block = sum_rows(r, nb)
         if nk_block == 0:
             continue
-        nk[k] += nk_block
+        acc[1 + k] += nk_block
         transpose_block(xb, nb, d, means + k * d, yt)
-        if cov == C_FULL:
-            s2k = s2 + k * d * d
-        elif cov == C_TIED:
-            s2k = s2
-        else:
-            s2k = s2 + k * d
-        for i in range(d):
-            ti = t
-            for b in range(nb):
-                ti[b] = <floating>r[b] * yt[i * BLOCK_ROWS + b]
-            s1[k * d + i] += sum_rows(ti, nb)
-            if cov == C_FULL or cov == C_TIED:
-                for j in range(i, d):
-                    s2k[i * d + j] += dot_rows(ti, yt + j * BLOCK_ROWS, nb)
-            else:
-                s2k[i] += dot_rows(ti, yt + i * BLOCK_ROWS, nb)
+        _accumulate(yt, r, nb, d, cov, acc + 1 + K + k * d, _s2_of(acc + 1 + K + K * d, cov, k, d), t)
 
 
 cdef struct GaussianPass:
