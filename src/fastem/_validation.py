@@ -67,8 +67,8 @@ def _check_finite(arr, name, *, allow_nan=False):
     for start in range(0, flat.size, _FINITE_CHUNK):
         chunk = flat[start:start + _FINITE_CHUNK]
         if not allow_nan and np.isnan(chunk).any():
-            raise ValueError(f"{name} contains NaN. fastem does not yet handle missing values: "
-                             "remove or impute those rows first.")
+            raise ValueError(f"{name} contains NaN; this needs complete data (GaussianMixture "
+                             "fits with missing values and can impute them).")
         if np.isinf(chunk).any():
             raise ValueError(f"{name} contains infinity; all values must be finite.")
 

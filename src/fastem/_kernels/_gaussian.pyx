@@ -303,3 +303,212 @@ def gaussian_pass(
     loglik = total[0]
     free(total)
     return loglik
+
+
+# ---------------------------------------------------------------------------------------
+# Missing values: rows grouped by pattern of observed entries (positions in `order`).
+# For pattern p and component k the caller supplies the precision factor of Sigma_oo,
+# the conditional-mean map B = Sigma_mo Sigma_oo^-1 (full/tied only) and the log
+# normaliser. The E-step uses the marginal density of the observed entries; the moments
+# use the completed row (x_o, mu_m + B (x_o - mu_o)), and the conditional covariance is
+# added by the caller from the per-(pattern, component) responsibility sums.
+# ---------------------------------------------------------------------------------------
+
+cdef struct MissingPass:
+    const void* X
+    const double* w
+    Py_ssize_t d
+    Py_ssize_t K
+    int cov
+    bint single
+    const Py_ssize_t* order        # positions -> rows of X, grouped by pattern
+    const Py_ssize_t* seg          # (P + 1,) pattern p holds positions seg[p] .. seg[p+1]-1
+    Py_ssize_t P
+    const Py_ssize_t* obs_start    # (P + 1,) into obs_idx
+    const Py_ssize_t* obs_idx
+    const Py_ssize_t* mis_start    # (P + 1,) into mis_idx
+    const Py_ssize_t* mis_idx
+    const void* factor             # pattern p, component k at factor_start[p] + k * size_p
+    const Py_ssize_t* factor_start
+    const void* bmat               # (m x o) per (p, k) at bmat_start[p] + k * m * o, or NULL
+    const Py_ssize_t* bmat_start
+    const double* log_norm         # (P, K)
+    const void* means              # (K, d)
+    double* resp_out
+    double* lse_out
+    bint want_stats
+
+
+cdef void _missing_segment(const MissingPass* c, const floating* X, const floating* means,
+                           const floating* factor, const floating* bmat, Py_ssize_t p,
+                           Py_ssize_t pos, Py_ssize_t nb, double* acc,
+                           void* scratch) noexcept nogil:
+    cdef Py_ssize_t d = c.d, K = c.K, cov = c.cov
+    cdef Py_ssize_t o = c.obs_start[p + 1] - c.obs_start[p]
+    cdef Py_ssize_t m = c.mis_start[p + 1] - c.mis_start[p]
+    cdef const Py_ssize_t* obs = c.obs_idx + c.obs_start[p]
+    cdef const Py_ssize_t* mis = c.mis_idx + c.mis_start[p]
+    cdef const Py_ssize_t* rows = c.order + pos
+    cdef Py_ssize_t fsize = o * o if (cov == C_FULL or cov == C_TIED) else (
+        o if cov == C_DIAG else 1)
+    # scratch: logp (K x B), quad, lse (B) as float64; xo, yt (d x B), t (B) as floating
+    cdef double* logp = <double*>scratch
+    cdef double* quad = logp + K * BLOCK_ROWS
+    cdef double* lse = quad + BLOCK_ROWS
+    cdef floating* xo = <floating*>(lse + BLOCK_ROWS)
+    cdef floating* yt = xo + d * BLOCK_ROWS
+    cdef floating* t = yt + d * BLOCK_ROWS
+    cdef double* r
+    cdef double nk_block
+    cdef Py_ssize_t k, j, i, b
+    cdef const floating* mu
+    cdef const floating* bk
+    cdef floating v, coef
+    cdef Py_ssize_t stats0 = 1 + K + K * d
+    cdef Py_ssize_t rsum0 = stats0 + (K * d * d if cov == C_FULL else (
+        d * d if cov == C_TIED else K * d))
+
+    for j in range(o):
+        for b in range(nb):
+            xo[j * BLOCK_ROWS + b] = X[rows[b] * d + obs[j]]
+    for k in range(K):
+        mu = means + k * d
+        for j in range(o):
+            v = mu[obs[j]]
+            for b in range(nb):
+                yt[j * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b] - v
+        _log_density(yt, nb, o, cov, factor + c.factor_start[p] + k * fsize, t, quad)
+        for b in range(nb):
+            logp[k * BLOCK_ROWS + b] = c.log_norm[p * K + k] - 0.5 * quad[b]
+    _posteriors(logp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse)
+
+    if not c.want_stats:
+        return
+    for k in range(K):
+        r = logp + k * BLOCK_ROWS
+        nk_block = sum_rows(r, nb)
+        if nk_block == 0:
+            continue
+        acc[1 + k] += nk_block
+        acc[rsum0 + p * K + k] += nk_block
+        mu = means + k * d
+        # the completed row, shifted: observed y_o = x_o - mu_o, missing y_m = B y_o
+        for j in range(o):
+            v = mu[obs[j]]
+            for b in range(nb):
+                yt[obs[j] * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b] - v
+        for i in range(m):
+            for b in range(nb):
+                yt[mis[i] * BLOCK_ROWS + b] = 0
+            if bmat != NULL:
+                bk = bmat + c.bmat_start[p] + k * m * o + i * o
+                for j in range(o):
+                    coef = bk[j]
+                    for b in range(nb):
+                        yt[mis[i] * BLOCK_ROWS + b] += coef * yt[obs[j] * BLOCK_ROWS + b]
+        _accumulate(yt, r, nb, d, cov, acc + 1 + K + k * d, _s2_of(acc + stats0, cov, k, d), t)
+
+
+cdef void _missing_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double* acc,
+                         void* scratch) noexcept nogil:
+    cdef const MissingPass* c = <const MissingPass*>ctx
+    cdef Py_ssize_t lo = 0, hi = c.P, mid, p, pos = row0, end
+    # the pattern holding position row0: last p with seg[p] <= row0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if c.seg[mid] <= row0:
+            lo = mid
+        else:
+            hi = mid
+    p = lo
+    while pos < row0 + nb and p < c.P:
+        end = c.seg[p + 1] if c.seg[p + 1] < row0 + nb else row0 + nb
+        if end > pos:
+            if c.single:
+                _missing_segment[float](c, <const float*>c.X, <const float*>c.means,
+                                        <const float*>c.factor, <const float*>c.bmat,
+                                        p, pos, end - pos, acc, scratch)
+            else:
+                _missing_segment[double](c, <const double*>c.X, <const double*>c.means,
+                                         <const double*>c.factor, <const double*>c.bmat,
+                                         p, pos, end - pos, acc, scratch)
+            pos = end
+        p += 1
+
+
+def gaussian_missing_pass(
+    const floating[:, ::1] X,            # IN  (n, d) with NaN for missing entries
+    const double[::1] sample_weight,     # IN  (n,) or (0,)
+    const Py_ssize_t[::1] order,         # IN  rows of X grouped by pattern
+    const Py_ssize_t[::1] seg,           # IN  (P + 1,) pattern boundaries in order
+    const Py_ssize_t[::1] obs_start,     # IN  (P + 1,)
+    const Py_ssize_t[::1] obs_idx,       # IN  observed columns, pattern after pattern
+    const Py_ssize_t[::1] mis_start,     # IN  (P + 1,)
+    const Py_ssize_t[::1] mis_idx,       # IN  missing columns, pattern after pattern
+    const floating[::1] factor,          # IN  precision factors of Sigma_oo per (p, k)
+    const Py_ssize_t[::1] factor_start,  # IN  (P + 1,)
+    const floating[::1] bmat,            # IN  conditional-mean maps per (p, k), or (0,)
+    const Py_ssize_t[::1] bmat_start,    # IN  (P + 1,)
+    const double[:, ::1] log_norm,       # IN  (P, K)
+    const floating[:, ::1] means,        # IN  (K, d)
+    int cov_type,
+    double[:, ::1] resp_out,             # OUT (n, K) or (0, 0)
+    double[::1] lse_out,                 # OUT (n,) or (0,)
+    double[::1] nk,                      # OUT (K,)
+    double[:, ::1] s1,                   # OUT (K, d)
+    double[::1] s2,                      # OUT flat, stats_size(cov_type, K, d)
+    double[:, ::1] rsum,                 # OUT (P, K) responsibility sums per pattern
+    bint want_stats,
+    int n_threads,
+):
+    """The fused E pass over rows with missing entries; returns sum_b w_b log p(x_b,obs)."""
+    cdef Py_ssize_t d = X.shape[1], K = means.shape[0], P = seg.shape[0] - 1
+    cdef Py_ssize_t n_s2 = stats_size(cov_type, K, d)
+    cdef Py_ssize_t stride = 1 + K + K * d + n_s2 + P * K
+    cdef size_t scratch = ((K + 2) * sizeof(double) + (2 * d + 1) * sizeof(floating)) * BLOCK_ROWS
+    cdef double* total = <double*>malloc(stride * sizeof(double))
+    cdef MissingPass c
+    cdef Py_ssize_t j
+    cdef int status
+    if total == NULL:
+        raise MemoryError()
+    c.X = &X[0, 0]
+    c.w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
+    c.d = d
+    c.K = K
+    c.cov = cov_type
+    c.single = floating is float
+    c.order = &order[0]
+    c.seg = &seg[0]
+    c.P = P
+    c.obs_start = &obs_start[0]
+    c.obs_idx = &obs_idx[0]
+    c.mis_start = &mis_start[0]
+    c.mis_idx = &mis_idx[0] if mis_idx.shape[0] > 0 else NULL
+    c.factor = &factor[0]
+    c.factor_start = &factor_start[0]
+    c.bmat = &bmat[0] if bmat.shape[0] > 0 else NULL
+    c.bmat_start = &bmat_start[0]
+    c.log_norm = &log_norm[0, 0]
+    c.means = &means[0, 0]
+    c.resp_out = &resp_out[0, 0] if resp_out.shape[0] > 0 else NULL
+    c.lse_out = &lse_out[0] if lse_out.shape[0] > 0 else NULL
+    c.want_stats = want_stats
+    with nogil:
+        status = run_blocks(order.shape[0], n_threads, _missing_block, &c, stride, scratch,
+                            total)
+    if status != 0:
+        free(total)
+        raise MemoryError()
+    if want_stats:
+        for j in range(K):
+            nk[j] = total[1 + j]
+        for j in range(K * d):
+            s1[j // d, j % d] = total[1 + K + j]
+        for j in range(n_s2):
+            s2[j] = total[1 + K + K * d + j]
+        for j in range(P * K):
+            rsum[j // K, j % K] = total[1 + K + K * d + n_s2 + j]
+    loglik = total[0]
+    free(total)
+    return loglik

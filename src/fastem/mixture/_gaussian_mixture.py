@@ -21,6 +21,7 @@ from .._validation import (
     check_sample_weight,
 )
 from ..cluster._kmeans import _kmeans_plusplus, lloyd
+from ._missing import MissingPatterns, has_missing, impute, missing_e_pass
 from ._gaussian import (
     COVARIANCE_TYPES,
     GaussianParams,
@@ -35,7 +36,21 @@ from ._gaussian import (
 )
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+_INIT_SAMPLE_ROWS = 20_000  # rows used to initialise when X has missing values
 _CHUNK_CELLS = 1 << 15  # rows x components per chunk of initial responsibilities
+
+
+def _column_means(X):
+    """Mean of the observed entries of each column, without a temporary of X's size."""
+    total = np.zeros(X.shape[1])
+    count = np.zeros(X.shape[1])
+    for lo in range(0, X.shape[0], 1 << 14):
+        chunk = X[lo:lo + (1 << 14)]
+        seen = ~np.isnan(chunk)
+        total += np.where(seen, chunk, 0).sum(axis=0)
+        count += seen.sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
 def _chunk_rows(n_components):
@@ -46,10 +61,17 @@ class _GaussianMixtureEM:
     """The driver's problem for a Gaussian mixture on validated data."""
 
     def __init__(self, X, sample_weight, *, n_components, covariance_type, reg_covar,
-                 init_params, weights_init, means_init, precisions_init, n_threads):
+                 init_params, weights_init, means_init, precisions_init, n_threads,
+                 patterns=None):
         self.X = X
         self.sw = sample_weight
+        self.patterns = patterns
         self.total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
+        if patterns is not None and len(patterns.empty_rows):
+            # rows with nothing observed carry no information and are left out
+            dropped = patterns.empty_rows
+            self.total_weight -= len(dropped) if sample_weight is None else sample_weight[
+                dropped].sum()
         self.k = n_components
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
@@ -60,8 +82,13 @@ class _GaussianMixtureEM:
         self.n_threads = n_threads
 
     def step(self, params):
-        loglik, nk, s1, s2, shift = e_pass(self.X, self.sw, params, n_threads=self.n_threads,
-                                           want_stats=True)
+        if self.patterns is None:
+            loglik, nk, s1, s2, shift = e_pass(self.X, self.sw, params,
+                                               n_threads=self.n_threads, want_stats=True)
+        else:
+            loglik, nk, s1, s2, shift = missing_e_pass(self.X, self.sw, params, self.patterns,
+                                                       n_threads=self.n_threads,
+                                                       want_stats=True)
         new = params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
         return new, loglik / self.total_weight
 
@@ -86,6 +113,8 @@ class _GaussianMixtureEM:
         return GaussianParams(weights.copy(), means.copy(), cov, prec_chol, ct)
 
     def _initial_estimate(self, rs):
+        if self.patterns is not None:
+            return self._initial_estimate_with_missing(rs)
         X, k, n = self.X, self.k, self.X.shape[0]
         if self.init_params in ("random_from_data", "k-means++"):
             if self.init_params == "k-means++":
@@ -120,6 +149,32 @@ class _GaussianMixtureEM:
                 center = (self.sw @ X) / self.total_weight
             shift = np.tile(center, (k, 1))
         return self._from_responsibilities(resp, shift)
+
+    def _initial_estimate_with_missing(self, rs):
+        """Initialise on a bounded sample of complete rows when there are enough of them,
+        else of rows with their missing entries set to the column means."""
+        pat = self.patterns
+        cap = max(_INIT_SAMPLE_ROWS, 50 * self.k)
+        complete = [p for p in range(pat.n_patterns) if not pat.masks[p].any()]
+        rows = (pat.order[pat.seg[complete[0]]:pat.seg[complete[0] + 1]] if complete
+                else np.empty(0, dtype=np.intp))
+        use_complete = len(rows) >= max(10 * self.k, 50)
+        if not use_complete:
+            rows = pat.order
+        if len(rows) > cap:
+            rows = np.sort(rs.choice(rows, size=cap, replace=False))
+        sub = self.X[rows]
+        if not use_complete:
+            sub = np.where(np.isnan(sub), _column_means(self.X), sub).astype(self.X.dtype)
+        sw = None if self.sw is None else self.sw[rows]
+        if sw is not None and not sw.sum() > 0:
+            sw = None
+        sample = _GaussianMixtureEM(
+            np.ascontiguousarray(sub), sw, n_components=self.k,
+            covariance_type=self.covariance_type, reg_covar=self.reg_covar,
+            init_params=self.init_params, weights_init=None, means_init=None,
+            precisions_init=None, n_threads=self.n_threads)
+        return sample._initial_estimate(rs)
 
     def _from_responsibilities(self, resp, shift):
         n = self.X.shape[0]
@@ -294,9 +349,13 @@ class GaussianMixture(ParamsMixin):
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; an integer weight is the same as repeating the row.
         """
-        X = check_array(X)
+        X = check_array(X, allow_nan=True)
         k, ct, weights, means, precisions = self._check_parameters(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
+        patterns = MissingPatterns(X) if has_missing(X) else None
+        if patterns is not None and len(patterns.order) < k:
+            raise ValueError(f"Expected at least n_components = {k} rows with an observed "
+                             f"entry, got {len(patterns.order)}")
         warm = bool(self.warm_start) and hasattr(self, "converged_")
         if warm:
             check_n_features(self, X)
@@ -304,6 +363,7 @@ class GaussianMixture(ParamsMixin):
             X, sw, n_components=k, covariance_type=ct, reg_covar=float(self.reg_covar),
             init_params=self.init_params, weights_init=weights, means_init=means,
             precisions_init=precisions, n_threads=effective_n_threads(self.n_threads),
+            patterns=patterns,
         )
         result = run_em(
             problem, n_init=self.n_init, max_iter=self.max_iter, tol=float(self.tol),
@@ -341,16 +401,21 @@ class GaussianMixture(ParamsMixin):
     # -- inference ------------------------------------------------------------------
     def _checked(self, X):
         check_is_fitted(self, "means_")
-        X = check_array(X)
+        X = check_array(X, allow_nan=True)
         check_n_features(self, X)
         return X
 
-    def _pass(self, X, **outputs):
-        return e_pass(X, None, self._params(), n_threads=effective_n_threads(self.n_threads),
-                      **outputs)
+    def _pass(self, X, sample_weight=None, **outputs):
+        """The E pass at the fitted parameters; rows with NaN use their observed entries."""
+        n_threads = effective_n_threads(self.n_threads)
+        if has_missing(X):
+            patterns = MissingPatterns(X, for_fit=False)
+            return missing_e_pass(X, sample_weight, self._params(), patterns,
+                                  n_threads=n_threads, **outputs)
+        return e_pass(X, sample_weight, self._params(), n_threads=n_threads, **outputs)
 
     def score_samples(self, X):
-        """Log-likelihood of each row, shape (n_samples,)."""
+        """Log-likelihood of each row (of its observed entries), shape (n_samples,)."""
         X = self._checked(X)
         out = np.empty(X.shape[0])
         self._pass(X, lse_out=out)
@@ -360,12 +425,14 @@ class GaussianMixture(ParamsMixin):
         """Mean (weighted) log-likelihood per row."""
         X = self._checked(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
-        loglik = e_pass(X, sw, self._params(),
-                        n_threads=effective_n_threads(self.n_threads))[0]
+        loglik = self._pass(X, sw)[0]
         return float(loglik / (X.shape[0] if sw is None else sw.sum()))
 
     def predict_proba(self, X):
-        """Posterior probability of each component for each row, shape (n, n_components)."""
+        """Posterior probability of each component for each row, shape (n, n_components).
+
+        Rows with missing entries (NaN) use their observed entries; a row with nothing
+        observed gets the mixture weights."""
         X = self._checked(X)
         resp = np.empty((X.shape[0], self.weights_.shape[0]))
         self._pass(X, resp_out=resp)
@@ -383,6 +450,33 @@ class GaussianMixture(ParamsMixin):
             self._pass(X[lo:hi], resp_out=resp[: hi - lo])
             labels[lo:hi] = resp[: hi - lo].argmax(axis=1)
         return labels
+
+    def impute(self, X, method="mean", random_state=None):
+        """Return a copy of X with every NaN filled in under the fitted mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), NaN marking missing entries
+        method : {'mean', 'sample'}, default='mean'
+            'mean': the conditional expectation, sum over components of the posterior
+            probability times the component's conditional mean given the observed
+            entries. 'sample': a draw from the conditional distribution (for multiple
+            imputation; call repeatedly with different random states).
+        random_state : None, int or RandomState
+            Used by method='sample'.
+
+        Observed entries are returned unchanged, bit for bit.
+        """
+        check_option(method, "method", ("mean", "sample"))
+        X = self._checked(X)
+        if not has_missing(X):
+            return X.copy()
+        patterns = MissingPatterns(X, for_fit=False)
+        resp = np.empty((X.shape[0], self.weights_.shape[0]))
+        missing_e_pass(X, None, self._params(), patterns,
+                       n_threads=effective_n_threads(self.n_threads), resp_out=resp)
+        return impute(X, self._params(), resp, patterns, sample=method == "sample",
+                      random_state=check_random_state(random_state))
 
     def sample(self, n_samples=1):
         """Draw n_samples rows from the fitted mixture; returns (X, component labels)."""
