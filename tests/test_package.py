@@ -44,3 +44,14 @@ def test_readme_test_command_is_what_ci_runs():
     command = 'pip install ".[test]" && python -m pytest tests'
     assert command in readme and command in ci
     assert "pip install . && python -m fastem" in readme
+
+
+def test_readme_python_examples_run():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert blocks
+    for block in blocks:
+        subprocess.run([sys.executable, "-c", block], check=True, capture_output=True)
