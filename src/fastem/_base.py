@@ -49,3 +49,15 @@ class ParamsMixin:
             if not same:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
+
+
+def sklearn_tags(estimator, *, estimator_type, allow_nan=False, transformer=False):
+    """scikit-learn's Tags for a fastem estimator (scikit-learn is imported only here)."""
+    from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+    return Tags(
+        estimator_type=estimator_type,
+        target_tags=TargetTags(required=False),
+        transformer_tags=TransformerTags() if transformer else None,
+        input_tags=InputTags(allow_nan=allow_nan),
+    )

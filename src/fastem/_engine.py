@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._validation import interoperable
 from .exceptions import ConvergenceWarning
 
 
@@ -112,7 +113,7 @@ def run_em(
         warnings.warn(
             "Best performing initialization did not converge. Try different init "
             "parameters, or increase max_iter, tol, or check for degenerate data.",
-            ConvergenceWarning,
+            interoperable(ConvergenceWarning),
             stacklevel=3,
         )
     return best

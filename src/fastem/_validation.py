@@ -6,6 +6,7 @@ The caller's arrays are never written to: a conversion copies, and the kernels o
 from __future__ import annotations
 
 import numbers
+import sys
 
 import numpy as np
 
@@ -21,6 +22,9 @@ def check_array(X, name="X", *, ensure_min_samples=1, allow_nan=False):
     TypeError for complex, string or object data that is not numeric and ValueError for
     wrong dimensions, too few rows, or non-finite values.
     """
+    if hasattr(X, "tocsr") or hasattr(X, "tocoo"):
+        raise TypeError(f"Sparse data was passed for {name}, but dense data is required. "
+                        "Use '.toarray()' to convert to a dense numpy array.")
     if hasattr(X, "dtype") and hasattr(X, "shape"):
         arr = np.asarray(X)
     else:
@@ -30,26 +34,30 @@ def check_array(X, name="X", *, ensure_min_samples=1, allow_nan=False):
             raise ValueError(f"{name} could not be converted to an array: {exc}") from None
     kind = arr.dtype.kind
     if kind == "c":
-        raise TypeError(f"{name} has complex dtype {arr.dtype}; fastem needs real numbers")
+        raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}; fastem "
+                         "needs real numbers")
     if kind in "OUSV" or kind == "M" or kind == "m":
         try:
             arr = arr.astype(np.float64)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError) as exc:
             raise TypeError(
                 f"{name} must be numeric, got an array of dtype {arr.dtype} "
-                "that cannot be converted to float"
+                f"that cannot be converted to float ({exc})"
             ) from None
     elif kind not in "biuf":
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     if arr.ndim != 2:
-        hint = " Reshape a single feature with X.reshape(-1, 1)." if arr.ndim == 1 else ""
+        hint = (" Reshape your data either using X.reshape(-1, 1) if your data has a single "
+                "feature or X.reshape(1, -1) if it contains a single sample."
+                if arr.ndim == 1 else "")
         raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got "
                          f"{arr.ndim}-D with shape {arr.shape}.{hint}")
     if arr.shape[0] < ensure_min_samples:
-        raise ValueError(f"{name} has {arr.shape[0]} sample(s) (shape {arr.shape}); at least "
-                         f"{ensure_min_samples} required")
+        raise ValueError(f"{name} has {arr.shape[0]} sample(s) (shape={arr.shape}) while a "
+                         f"minimum of {ensure_min_samples} is required.")
     if arr.shape[1] == 0:
-        raise ValueError(f"{name} has 0 features (shape {arr.shape}); at least 1 required")
+        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 "
+                         "is required.")
     dtype = np.float32 if arr.dtype == np.float32 else np.float64
     arr = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
     _check_finite(arr, name, allow_nan=allow_nan)
@@ -139,11 +147,28 @@ def check_option(value, name, options):
 
 def check_is_fitted(estimator, attribute):
     if not hasattr(estimator, attribute):
-        raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet; "
-                             "call fit before using this method.")
+        raise interoperable(NotFittedError)(
+            f"This {type(estimator).__name__} instance is not fitted yet; call fit before "
+            "using this method.")
 
 
 def check_n_features(estimator, X):
     if X.shape[1] != estimator.n_features_in_:
-        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} was "
-                         f"fitted with {estimator.n_features_in_} features")
+        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
+                         f"expecting {estimator.n_features_in_} features as input.")
+
+
+_BRIDGED = {}
+
+
+def interoperable(cls):
+    """cls, or a subclass of both cls and scikit-learn's class of the same name when
+    scikit-learn is already imported, so that its except clauses and warning filters
+    catch fastem's errors and warnings too. fastem never imports scikit-learn itself."""
+    module = sys.modules.get("sklearn.exceptions")
+    other = getattr(module, cls.__name__, None) if module is not None else None
+    if other is None:
+        return cls
+    if cls not in _BRIDGED:
+        _BRIDGED[cls] = type(cls.__name__, (cls, other), {"__module__": cls.__module__})
+    return _BRIDGED[cls]

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .._base import ParamsMixin
+from .._base import ParamsMixin, sklearn_tags
 from .._engine import run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
@@ -83,16 +83,20 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
     return centers, indices
 
 
-def _scaled_tolerance(X, tol):
-    """scikit-learn's rule: tol times the mean of the per-feature variances of X."""
+def _scaled_tolerance(X, tol, sample_weight=None):
+    """scikit-learn's rule, tol times the mean of the per-feature variances of X, with the
+    variances weighted by sample_weight so that integer weights act as repeated rows."""
     if tol == 0:
         return 0.0
-    mean = X.mean(axis=0, dtype=np.float64)
+    w = sample_weight
+    total = X.shape[0] if w is None else w.sum()
+    mean = (X.sum(axis=0, dtype=np.float64) if w is None else w @ X) / total
     sq = np.zeros(X.shape[1])
     step = max(256, _CHUNK_CELLS // X.shape[1])
     for start in range(0, X.shape[0], step):
-        sq += ((X[start:start + step] - mean) ** 2).sum(axis=0)
-    return float(np.mean(sq / X.shape[0]) * tol)
+        dev2 = (X[start:start + step] - mean) ** 2
+        sq += dev2.sum(axis=0) if w is None else w[start:start + step] @ dev2
+    return float(np.mean(sq / total) * tol)
 
 
 class _LloydEM:
@@ -169,7 +173,8 @@ class _LloydEM:
 def lloyd(X, sample_weight, n_clusters, *, init="k-means++", n_init=1, max_iter=300,
           tol=1e-4, random_state=None, n_threads=1, verbose=0, callback=None):
     """Run Lloyd's algorithm (validated inputs); returns the driver's best run."""
-    problem = _LloydEM(X, sample_weight, n_clusters, init, _scaled_tolerance(X, tol),
+    problem = _LloydEM(X, sample_weight, n_clusters, init,
+                       _scaled_tolerance(X, tol, sample_weight),
                        n_threads)
     result = run_em(problem, n_init=n_init, max_iter=max_iter, tol=tol,
                     random_state=random_state, verbose=verbose, callback=callback,
@@ -232,6 +237,9 @@ class KMeans(ParamsMixin):
         self.random_state = random_state
         self.n_threads = n_threads
         self.callback = callback
+
+    def __sklearn_tags__(self):
+        return sklearn_tags(self, estimator_type="clusterer", transformer=True)
 
     def _check_params(self, X):
         k = check_int(self.n_clusters, "n_clusters", minimum=1)

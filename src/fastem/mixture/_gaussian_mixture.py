@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .._base import ParamsMixin
+from .._base import ParamsMixin, sklearn_tags
 from .._engine import run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
@@ -275,6 +275,9 @@ class GaussianMixture(ParamsMixin):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
         self.callback = callback
+
+    def __sklearn_tags__(self):
+        return sklearn_tags(self, estimator_type="density_estimator", allow_nan=True)
 
     # -- validation -----------------------------------------------------------------
     def _check_parameters(self, X):
