@@ -64,3 +64,44 @@ def test_errors_and_warnings_are_scikit_learns_too():
         GaussianMixture(2, max_iter=1, random_state=0).fit(make_blobs(n=100))
     with pytest.warns(ConvergenceWarning):
         GaussianMixture(2, max_iter=1, random_state=0).fit(make_blobs(n=100))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: GaussianMixture(3, covariance_type="diag", random_state=0, tol=1e-4),
+    lambda: GaussianMixture(3, means_init=make_blobs(n=3, seed=1), random_state=0),
+    lambda: KMeans(3, random_state=0, n_threads=1),
+])
+def test_save_and_load_without_pickle(make, tmp_path):
+    import fastem
+
+    X = make_blobs(n=300, seed=4)
+    X[::7, 1] = np.nan if isinstance(make(), GaussianMixture) else X[::7, 1]
+    model = make().fit(X)
+    path = model.save(tmp_path / "model.npz")
+    loaded = fastem.load(path)
+    assert type(loaded) is type(model)
+    assert loaded.get_params().keys() == model.get_params().keys()
+    for name, value in vars(model).items():
+        if name.endswith("_"):
+            np.testing.assert_array_equal(getattr(loaded, name), value)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.score(X) == model.score(X)
+    with np.load(path, allow_pickle=False) as data:  # nothing in the file needs pickle
+        assert all(data[key].dtype != object for key in data.files)
+
+
+def test_load_refuses_files_that_are_not_models(tmp_path):
+    import fastem
+
+    np.savez(tmp_path / "plain.npz", a=np.arange(3))
+    with pytest.raises(ValueError, match="not a fastem model"):
+        fastem.load(tmp_path / "plain.npz")
+    good = KMeans(2, random_state=0).fit(make_blobs(n=50)).save(tmp_path / "good.npz")
+    with np.load(good) as data:
+        arrays = {key: data[key] for key in data.files}
+    arrays["attr:cluster_centers_"] = np.array([object()], dtype=object)  # needs pickle
+    np.savez(tmp_path / "evil.npz", **arrays)
+    with pytest.raises(ValueError, match="allow_pickle"):
+        fastem.load(tmp_path / "evil.npz")
+    with pytest.raises(ValueError, match="not fitted"):
+        KMeans().save(tmp_path / "x.npz")

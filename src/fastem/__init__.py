@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 from ._config import show_config
 from ._engine import IterationInfo
+from ._io import load
 from .cluster import KMeans, kmeans_plusplus
 from .exceptions import ConvergenceWarning, NotFittedError
 from .mixture import GaussianMixture
@@ -19,6 +20,7 @@ __all__ = [
     "KMeans",
     "NotFittedError",
     "kmeans_plusplus",
+    "load",
     "show_config",
     "__version__",
 ]

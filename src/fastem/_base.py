@@ -33,6 +33,12 @@ class ParamsMixin:
             setattr(self, name, value)
         return self
 
+    def save(self, path):
+        """Save the fitted model to a portable, pickle-free .npz file (see fastem.load)."""
+        from ._io import save
+
+        return save(self, path)
+
     def __repr__(self):
         defaults = {
             p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()

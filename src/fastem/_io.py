@@ -1,0 +1,100 @@
+"""Saving fitted models to a portable, pickle-free file: .npz arrays + JSON metadata.
+
+Loading uses np.load(allow_pickle=False) and builds only the classes listed here, so a
+model file cannot execute code.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "fastem-model"
+FORMAT_VERSION = 1
+_META = "__fastem_metadata__"
+
+
+def _registry():
+    from .cluster import KMeans
+    from .mixture import GaussianMixture
+
+    return {"GaussianMixture": GaussianMixture, "KMeans": KMeans}
+
+
+def _json_value(value):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, numbers.Real) for v in value):
+        return [float(v) for v in value]
+    raise TypeError
+
+
+def save(model, path):
+    """Write a fitted fastem model to ``path`` (.npz); returns the path written."""
+    from . import __version__
+
+    cls = type(model).__name__
+    if _registry().get(cls) is not type(model):
+        raise TypeError(f"save supports fastem's GaussianMixture and KMeans, not {cls}")
+    if not hasattr(model, "n_features_in_"):
+        raise ValueError(f"This {cls} instance is not fitted yet; fit it before saving")
+    arrays, params, attributes, dropped = {}, {}, {}, []
+    for name, value in model.get_params().items():
+        if isinstance(value, np.ndarray) or (isinstance(value, list) and value
+                                             and isinstance(value[0], (list, np.ndarray))):
+            arrays[f"param:{name}"] = np.asarray(value)
+            continue
+        try:
+            params[name] = _json_value(value)
+        except TypeError:
+            params[name] = None  # callables and RandomState objects are not stored
+            dropped.append(name)
+    for name, value in vars(model).items():
+        if not name.endswith("_") or name.startswith("_"):
+            continue
+        if isinstance(value, np.ndarray):
+            arrays[f"attr:{name}"] = value
+        else:
+            attributes[name] = _json_value(value)
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "fastem_version": __version__,
+            "class": cls, "params": params, "attributes": attributes,
+            "params_not_saved": dropped}
+    arrays[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    path = Path(path)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def load(path):
+    """Read a model written by ``model.save(path)``; never unpickles anything."""
+    with np.load(path, allow_pickle=False) as data:
+        if _META not in data.files:
+            raise ValueError(f"{path} is not a fastem model file (no metadata)")
+        meta = json.loads(bytes(data[_META]).decode("utf-8"))
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a fastem model file")
+        if meta.get("format_version", 0) > FORMAT_VERSION:
+            raise ValueError(f"{path} was written by a newer fastem "
+                             f"({meta.get('fastem_version')}); upgrade fastem to read it")
+        cls = _registry().get(meta.get("class"))
+        if cls is None:
+            raise ValueError(f"{path} holds an unknown model class {meta.get('class')!r}")
+        params = dict(meta["params"])
+        for key in data.files:
+            if key.startswith("param:"):
+                params[key[len("param:"):]] = data[key]
+        model = cls(**params)
+        for key in data.files:
+            if key.startswith("attr:"):
+                setattr(model, key[len("attr:"):], data[key])
+        for name, value in meta["attributes"].items():
+            setattr(model, name, value)
+    return model
