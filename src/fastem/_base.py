@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import os
+from pathlib import Path
+from typing import Any
 
 
 class ParamsMixin:
@@ -19,11 +22,11 @@ class ParamsMixin:
             if p.name != "self" and p.kind != p.VAR_KEYWORD
         )
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Parameters of this estimator, as a dict name -> value."""
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> Any:
         """Set parameters by name; returns self."""
         valid = self._param_names()
         for name, value in params.items():
@@ -33,7 +36,7 @@ class ParamsMixin:
             setattr(self, name, value)
         return self
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the fitted model to a portable, pickle-free .npz file (see fastem.load)."""
         from ._io import save
 

@@ -10,7 +10,7 @@ import numpy as np
 from ._kernels._parallel import effective_n_threads, openmp_enabled, usable_cpus
 
 
-def config():
+def config() -> dict[str, object]:
     """The facts show_config prints, as a dict."""
     from . import __version__
 
@@ -26,7 +26,7 @@ def config():
     }
 
 
-def show_config():
+def show_config() -> None:
     """Print version, OpenMP on/off, default thread count and BLAS in use."""
     for key, value in config().items():
         print(f"{key:>16}: {value}")

@@ -72,7 +72,7 @@ def run_em(
     converged_test = getattr(problem, "converged", _default_converged)
     final_score = getattr(problem, "final_score", lambda params, objective: objective)
     runs = 1 if start is not None else n_init
-    best = None
+    best: EMResult | None = None
     for init in range(runs):
         if verbose:
             print(f"Initialization {init}")
@@ -109,6 +109,7 @@ def run_em(
         score = final_score(params, lower_bound)
         if best is None or score > best.score:
             best = EMResult(params, lower_bound, history, converged, n_iter, score)
+    assert best is not None  # runs >= 1
     if warn and not best.converged and max_iter > 0:
         warnings.warn(
             "Best performing initialization did not converge. Try different init "

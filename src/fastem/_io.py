@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import numbers
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +38,7 @@ def _json_value(value):
     raise TypeError
 
 
-def save(model, path):
+def save(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write a fitted fastem model to ``path`` (.npz); returns the path written."""
     from . import __version__
 
@@ -45,7 +47,10 @@ def save(model, path):
         raise TypeError(f"save supports fastem's GaussianMixture and KMeans, not {cls}")
     if not hasattr(model, "n_features_in_"):
         raise ValueError(f"This {cls} instance is not fitted yet; fit it before saving")
-    arrays, params, attributes, dropped = {}, {}, {}, []
+    arrays: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    attributes: dict[str, Any] = {}
+    dropped: list[str] = []
     for name, value in model.get_params().items():
         if isinstance(value, np.ndarray) or (isinstance(value, list) and value
                                              and isinstance(value[0], (list, np.ndarray))):
@@ -67,13 +72,13 @@ def save(model, path):
             "class": cls, "params": params, "attributes": attributes,
             "params_not_saved": dropped}
     arrays[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    path = Path(path)
-    with open(path, "wb") as f:
+    target = Path(path)
+    with open(target, "wb") as f:
         np.savez(f, **arrays)
-    return path
+    return target
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Any:
     """Read a model written by ``model.save(path)``; never unpickles anything."""
     with np.load(path, allow_pickle=False) as data:
         if _META not in data.files:

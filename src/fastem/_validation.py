@@ -158,7 +158,7 @@ def check_n_features(estimator, X):
                          f"expecting {estimator.n_features_in_} features as input.")
 
 
-_BRIDGED = {}
+_BRIDGED: dict[type, type] = {}
 
 
 def interoperable(cls):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
 from .._engine import run_em
@@ -27,8 +29,10 @@ def _unit(sample_weight):
     return np.empty(0) if sample_weight is None else sample_weight
 
 
-def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None,
-                    n_local_trials=None, n_threads=None):
+def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike | None = None,
+                    random_state: int | np.random.RandomState | None = None,
+                    n_local_trials: int | None = None,
+                    n_threads: int | None = None) -> tuple[NDArray[Any], NDArray[np.intp]]:
     """Greedy k-means++ seeding (Arthur & Vassilvitskii), on the OpenMP kernels.
 
     At each step ``n_local_trials`` candidates (default 2 + log(n_clusters)) are drawn with
@@ -226,8 +230,11 @@ class KMeans(ParamsMixin):
     [1.0, 10.0]
     """
 
-    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
-                 tol=1e-4, verbose=0, random_state=None, n_threads=None, callback=None):
+    def __init__(self, n_clusters: int = 8, *, init: str | ArrayLike = "k-means++",
+                 n_init: str | int = "auto", max_iter: int = 300, tol: float = 1e-4,
+                 verbose: int = 0, random_state: int | np.random.RandomState | None = None,
+                 n_threads: int | None = None,
+                 callback: Callable[[Any], Any] | None = None) -> None:
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -269,7 +276,8 @@ class KMeans(ParamsMixin):
             raise TypeError(f"verbose must be an integer, got {self.verbose!r}")
         return k, init, n_init, max_iter, tol
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: Any = None,
+            sample_weight: ArrayLike | None = None) -> KMeans:
         """Compute k-means clustering; returns self."""
         X = check_array(X)
         k, init, n_init, max_iter, tol = self._check_params(X)
@@ -294,7 +302,7 @@ class KMeans(ParamsMixin):
         check_n_features(self, X)
         return X, np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[np.intc]:
         """Index of the closest center for each row of X."""
         X, centers = self._checked(X)
         labels = np.empty(X.shape[0], dtype=np.intc)
@@ -302,21 +310,24 @@ class KMeans(ParamsMixin):
                            np.empty(0), False, effective_n_threads(self.n_threads))
         return labels
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: ArrayLike, y: Any = None,
+                    sample_weight: ArrayLike | None = None) -> NDArray[np.intc]:
         """Fit and return labels_."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> NDArray[np.float64]:
         """Euclidean distances from each row of X to every center, shape (n, n_clusters)."""
         X, centers = self._checked(X)
         out = np.empty((X.shape[0], centers.shape[0]))
         _kmeans.sq_distances(X, centers, out, effective_n_threads(self.n_threads))
         return np.sqrt(out, out=out)
 
-    def fit_transform(self, X, y=None, sample_weight=None):
+    def fit_transform(self, X: ArrayLike, y: Any = None,
+                      sample_weight: ArrayLike | None = None) -> NDArray[np.float64]:
         return self.fit(X, sample_weight=sample_weight).transform(X)
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: Any = None,
+              sample_weight: ArrayLike | None = None) -> float:
         """Opposite of the inertia of X with respect to the fitted centers."""
         X, centers = self._checked(X)
         sw = check_sample_weight(sample_weight, X.shape[0])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 from importlib import resources
 
+from typing import Any
+
 import numpy as np
 
 FAITHFUL_COLUMNS = ("eruptions", "waiting")
 
 
-def load_faithful(*, return_columns=False):
+def load_faithful(*, return_columns: bool = False) -> Any:
     """Old Faithful geyser data: 272 eruptions, columns (eruptions, waiting) in minutes.
 
     The ``faithful`` data set of R's datasets package (Härdle, Smoothing Techniques,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
 from .._engine import run_em
@@ -255,10 +257,15 @@ class GaussianMixture(ParamsMixin):
     -1130.3
     """
 
-    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
-                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
-                 means_init=None, precisions_init=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, n_threads=None, callback=None):
+    def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
+                 tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
+                 n_init: int = 1, init_params: str = "kmeans",
+                 weights_init: ArrayLike | None = None, means_init: ArrayLike | None = None,
+                 precisions_init: ArrayLike | None = None,
+                 random_state: int | np.random.RandomState | None = None,
+                 warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
+                 n_threads: int | None = None,
+                 callback: Callable[[Any], Any] | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -342,7 +349,8 @@ class GaussianMixture(ParamsMixin):
                 raise ValueError(f"precisions_init{where} must be positive definite")
 
     # -- fitting --------------------------------------------------------------------
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: Any = None,
+            sample_weight: ArrayLike | None = None) -> GaussianMixture:
         """Estimate the parameters by EM; returns self.
 
         Parameters
@@ -373,7 +381,8 @@ class GaussianMixture(ParamsMixin):
             random_state=check_random_state(self.random_state), verbose=self.verbose,
             verbose_interval=self.verbose_interval, callback=self.callback,
             start=self._params() if warm else None,
-            start_lower_bound=self.lower_bound_ if warm else -np.inf,
+            start_lower_bound=float(getattr(self, "lower_bound_", -np.inf)) if warm
+            else -np.inf,
         )
         self._set_params(result.params)
         self.converged_ = result.converged
@@ -383,7 +392,8 @@ class GaussianMixture(ParamsMixin):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: ArrayLike, y: Any = None,
+                    sample_weight: ArrayLike | None = None) -> NDArray[np.intp]:
         """Fit, then return the most probable component of each row."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
@@ -417,21 +427,22 @@ class GaussianMixture(ParamsMixin):
                                   n_threads=n_threads, **outputs)
         return e_pass(X, sample_weight, self._params(), n_threads=n_threads, **outputs)
 
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> NDArray[np.float64]:
         """Log-likelihood of each row (of its observed entries), shape (n_samples,)."""
         X = self._checked(X)
         out = np.empty(X.shape[0])
         self._pass(X, lse_out=out)
         return out
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: Any = None,
+              sample_weight: ArrayLike | None = None) -> float:
         """Mean (weighted) log-likelihood per row."""
         X = self._checked(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
         loglik = self._pass(X, sw)[0]
         return float(loglik / (X.shape[0] if sw is None else sw.sum()))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Posterior probability of each component for each row, shape (n, n_components).
 
         Rows with missing entries (NaN) use their observed entries; a row with nothing
@@ -441,7 +452,7 @@ class GaussianMixture(ParamsMixin):
         self._pass(X, resp_out=resp)
         return resp
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Most probable component of each row."""
         X = self._checked(X)
         k = self.weights_.shape[0]
@@ -454,7 +465,8 @@ class GaussianMixture(ParamsMixin):
             labels[lo:hi] = resp[: hi - lo].argmax(axis=1)
         return labels
 
-    def impute(self, X, method="mean", random_state=None):
+    def impute(self, X: ArrayLike, method: str = "mean",
+               random_state: int | np.random.RandomState | None = None) -> NDArray[Any]:
         """Return a copy of X with every NaN filled in under the fitted mixture.
 
         Parameters
@@ -481,7 +493,7 @@ class GaussianMixture(ParamsMixin):
         return impute(X, self._params(), resp, patterns, sample=method == "sample",
                       random_state=check_random_state(random_state))
 
-    def sample(self, n_samples=1):
+    def sample(self, n_samples: int = 1) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
         """Draw n_samples rows from the fitted mixture; returns (X, component labels)."""
         check_is_fitted(self, "means_")
         n_samples = check_int(n_samples, "n_samples", minimum=1)
@@ -504,12 +516,12 @@ class GaussianMixture(ParamsMixin):
         k, d = self.means_.shape
         return n_parameters(self.covariance_type, k, d)
 
-    def bic(self, X):
+    def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion (lower is better)."""
         X = self._checked(X)
         return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
 
-    def aic(self, X):
+    def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion (lower is better)."""
         X = self._checked(X)
         return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()

@@ -1,0 +1,36 @@
+import numpy as np
+from numpy.typing import NDArray
+
+_Float = NDArray[np.float32] | NDArray[np.float64]
+_F64 = NDArray[np.float64]
+
+def lloyd_pass(
+    X: _Float,
+    sample_weight: _F64,
+    centers: _Float,
+    labels: NDArray[np.intc],
+    sums: _F64,
+    weight_in_clusters: _F64,
+    dist_out: _F64,
+    want_sums: bool,
+    n_threads: int,
+) -> float: ...
+def sq_distances(X: _Float, centers: _Float, out: _F64, n_threads: int) -> None: ...
+def kpp_potentials(
+    X: _Float,
+    sample_weight: _F64,
+    closest: _F64,
+    candidates: _Float,
+    potentials: _F64,
+    n_threads: int,
+) -> None: ...
+def kpp_update_closest(
+    X: _Float, sample_weight: _F64, closest: _F64, center: _Float, n_threads: int
+) -> float: ...
+def weighted_search(
+    sample_weight: _F64,
+    closest: _F64,
+    n: int,
+    targets: _F64,
+    out: NDArray[np.intp],
+) -> None: ...
