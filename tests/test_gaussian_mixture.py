@@ -283,3 +283,24 @@ def test_fit_allocates_nothing_of_size_n_by_k_or_n_by_d(covariance_type):
         # nearest center (one n-vector, 0.8 MB) are allowed during initialisation only.
         limit = 0.05 if init else 0.3
         assert peak < limit * X.nbytes, (peak, X.nbytes)
+
+
+def test_concurrent_fits_from_python_threads_equal_sequential_fits():
+    """The kernels release the GIL; models fitted at the same time must not interfere."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastem import KMeans
+
+    datasets = [make_blobs(n=20_000, d=3, seed=s) for s in range(6)]
+
+    def work(X):
+        gm = GaussianMixture(3, covariance_type="full", random_state=0, n_threads=2).fit(X)
+        km = KMeans(3, random_state=0, n_threads=2).fit(X)
+        return gm.means_, gm.predict_proba(X[:100]), km.cluster_centers_
+
+    sequential = [work(X) for X in datasets]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(work, datasets * 2))
+    for i, result in enumerate(concurrent):
+        for got, expected in zip(result, sequential[i % len(datasets)]):
+            np.testing.assert_array_equal(got, expected)
