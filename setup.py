@@ -1,7 +1,8 @@
 """Build the Cython kernels, with OpenMP when the compiler supports it.
 
 Metadata and tool configuration live in pyproject.toml; this file only chooses
-compiler flags. Without OpenMP the kernels are built serial, with a warning.
+compiler flags. Without OpenMP the kernels are built serial, with a warning (or an
+error when FASTEM_REQUIRE_OPENMP=1, as on the wheel-building CI).
 """
 
 import os
@@ -60,6 +61,11 @@ class BuildExtWithOpenMP(build_ext):
         compile_flags, link_flags = openmp_flags(ctype)
         use_openmp = os.environ.get("FASTEM_DISABLE_OPENMP", "0") != "1"
         if use_openmp and not self._openmp_works(compile_flags, link_flags):
+            if os.environ.get("FASTEM_REQUIRE_OPENMP", "0") == "1":
+                raise RuntimeError(
+                    "FASTEM_REQUIRE_OPENMP=1 but OpenMP is not available with this compiler: "
+                    "refusing to build serial (single-threaded) kernels."
+                )
             warnings.warn(
                 "OpenMP is not available with this compiler: fastem's kernels are built "
                 "serial (single-threaded). Install an OpenMP runtime (libgomp/libomp) "
@@ -67,7 +73,10 @@ class BuildExtWithOpenMP(build_ext):
                 stacklevel=1,
             )
             use_openmp = False
-        optimise = ["/O2"] if ctype == "msvc" else ["-O3"]
+        # -fopenmp-simd: the `omp simd` loops of _simd.h vectorise even without OpenMP;
+        # -fno-trapping-math lets branch-free selects in those loops vectorise
+        optimise = (["/O2"] if ctype == "msvc"
+                    else ["-O3", "-fopenmp-simd", "-fno-trapping-math"])
         for ext in self.extensions:
             ext.extra_compile_args = optimise + (compile_flags if use_openmp else [])
             ext.extra_link_args = link_flags if use_openmp else []

@@ -120,7 +120,6 @@ def mixture_data(n, d, k, dtype, seed=0):
 
 def initial_parameters(X, k, covariance_type, seed=1):
     rng = np.random.RandomState(seed)
-    d = X.shape[1]
     means = X[rng.choice(len(X), k, replace=False)].astype(np.float64)
     means = np.where(np.isnan(means), 0.0, means)
     var = np.nanvar(X[: min(len(X), 100_000)].astype(np.float64), axis=0)
@@ -219,7 +218,6 @@ def gmm_case(n, d, k, covariance_type, dtype, iters, threads, missing=0.0, peers
         row.values["pomegranate ms/it"], row.values["pomegranate MB"] = per_iteration(
             lambda m: pomegranate_fit(X, k, covariance_type, init, m), iters)
     row.values["input MB"] = X.nbytes
-    del X
     return row
 
 

@@ -131,7 +131,8 @@ def summary(gm, X, names, source):
             rows = "; ".join(", ".join(f"{v:.4f}" for v in row) for row in gm.covariances_[j])
             lines.append(f"    covariance [{rows}]")
         elif gm.covariance_type in ("diag", "spherical"):
-            lines.append(f"    variance {np.array2string(np.atleast_1d(gm.covariances_[j]), precision=4)}")
+            variance = np.array2string(np.atleast_1d(gm.covariances_[j]), precision=4)
+            lines.append(f"    variance {variance}")
     if gm.covariance_type == "tied":
         rows = "; ".join(", ".join(f"{v:.4f}" for v in row) for row in gm.covariances_)
         lines.append(f"  tied covariance [{rows}]")

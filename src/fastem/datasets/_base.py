@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from importlib import resources
-
 from typing import Any
 
 import numpy as np

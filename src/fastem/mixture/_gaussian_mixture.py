@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -23,7 +24,6 @@ from .._validation import (
     check_sample_weight,
 )
 from ..cluster._kmeans import _kmeans_plusplus, lloyd
-from ._missing import MissingPatterns, has_missing, impute, missing_e_pass
 from ._gaussian import (
     COVARIANCE_TYPES,
     GaussianParams,
@@ -36,6 +36,7 @@ from ._gaussian import (
     precisions_from_cholesky,
     responsibility_stats,
 )
+from ._missing import MissingPatterns, has_missing, impute, missing_e_pass
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _INIT_SAMPLE_ROWS = 20_000  # rows used to initialise when X has missing values

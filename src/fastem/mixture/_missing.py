@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import _gaussian
-from ._gaussian import COV_CODE, _LOG_2PI, _upper_factor_of_inverse
+from ._gaussian import _LOG_2PI, COV_CODE, _upper_factor_of_inverse
 
 _CHUNK_ROWS = 1 << 14
 _BATCH_CELLS = 1 << 20  # parameter entries per kernel call (bounds memory for many patterns)
