@@ -45,8 +45,9 @@ cdef inline void transpose_block(const floating* X, Py_ssize_t nb, Py_ssize_t d,
     """xt[i * BLOCK_ROWS + b] = X[b, i] - shift[i] (shift may be NULL).
 
     Feature-major layout makes the per-feature loops over the rows of a block contiguous,
-    so they vectorise without reassociating sums."""
-    cdef Py_ssize_t b, i
+    so they vectorise without reassociating sums. Rows from nb up to the next multiple
+    of 8 are zeroed: the SIMD loops of _simd.h read whole groups of 8 rows."""
+    cdef Py_ssize_t b, i, padded = (nb + 7) & ~(<Py_ssize_t>7)
     if shift == NULL:
         for b in range(nb):
             for i in range(d):
@@ -55,6 +56,9 @@ cdef inline void transpose_block(const floating* X, Py_ssize_t nb, Py_ssize_t d,
         for b in range(nb):
             for i in range(d):
                 xt[i * BLOCK_ROWS + b] = X[b * d + i] - shift[i]
+    for i in range(d):
+        for b in range(nb, padded):
+            xt[i * BLOCK_ROWS + b] = 0
 
 
 cdef inline double dot_rows(const floating* a, const floating* b, Py_ssize_t n) noexcept nogil:

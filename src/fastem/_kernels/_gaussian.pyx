@@ -20,6 +20,22 @@ from libc.stdlib cimport free, malloc
 from fastem._kernels._blocks cimport BLOCK_ROWS, dot_rows, sum_rows, transpose_block
 from fastem._kernels._parallel cimport run_blocks
 
+
+cdef extern from "_simd.h" nogil:
+    void fastem_quad_triangular_d(const double* yt, Py_ssize_t nb, Py_ssize_t d,
+                                  const double* P, double* quad)
+    void fastem_quad_triangular_f(const float* yt, Py_ssize_t nb, Py_ssize_t d,
+                                  const float* P, double* quad)
+    void fastem_moments_d(const double* yt, const double* w, Py_ssize_t nb, Py_ssize_t d,
+                          double* s1, double* s2, double* wy)
+    void fastem_moments_f(const float* yt, const double* w, Py_ssize_t nb, Py_ssize_t d,
+                          double* s1, double* s2, float* wy)
+    void fastem_exp_rows(double* r, const double* m, double* sum, Py_ssize_t nb)
+    void fastem_moments_diag_d(const double* yt, const double* w, Py_ssize_t nb,
+                               Py_ssize_t d, double* s1, double* s2)
+    void fastem_moments_diag_f(const float* yt, const double* w, Py_ssize_t nb,
+                               Py_ssize_t d, double* s1, double* s2)
+
 # Covariance codes shared with fastem.mixture._gaussian.
 FULL = 0
 TIED = 1
@@ -42,24 +58,13 @@ def stats_size(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):
     return n_components * n_features
 
 
-cdef void _quad_triangular(const floating* yt, Py_ssize_t nb, Py_ssize_t d,
-                           const floating* P, floating* t, double* quad) noexcept nogil:
+cdef inline void _quad_triangular(const floating* yt, Py_ssize_t nb, Py_ssize_t d,
+                                  const floating* P, floating* t, double* quad) noexcept nogil:
     """quad[b] = || y_b @ P ||^2 for upper-triangular P (d x d, row-major)."""
-    cdef Py_ssize_t i, j, b
-    cdef floating c
-    cdef const floating* yi
-    for b in range(nb):
-        quad[b] = 0
-    for j in range(d):
-        for b in range(nb):
-            t[b] = 0
-        for i in range(j + 1):
-            c = P[i * d + j]
-            yi = yt + i * BLOCK_ROWS
-            for b in range(nb):
-                t[b] += c * yi[b]
-        for b in range(nb):
-            quad[b] += t[b] * t[b]
+    if floating is double:
+        fastem_quad_triangular_d(yt, nb, d, P, quad)
+    else:
+        fastem_quad_triangular_f(yt, nb, d, P, quad)
 
 
 cdef void _quad_diagonal(const floating* yt, Py_ssize_t nb, Py_ssize_t d,
@@ -120,10 +125,7 @@ cdef void _posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w
     for b in range(nb):
         quad[b] = 0
     for k in range(K):
-        r = logp + k * BLOCK_ROWS
-        for b in range(nb):
-            r[b] = 0.0 if lse[b] == -INFINITY else exp(r[b] - lse[b])
-            quad[b] += r[b]
+        fastem_exp_rows(logp + k * BLOCK_ROWS, lse, quad, nb)
     for b in range(nb):
         if lse[b] != -INFINITY:
             lse[b] += log(quad[b])
@@ -147,18 +149,19 @@ cdef void _posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w
 
 
 cdef void _accumulate(const floating* yt, const double* r, Py_ssize_t nb, Py_ssize_t d,
-                      int cov, double* s1, double* s2, floating* t) noexcept nogil:
-    """s1 += sum_b r_b y_b and s2 += sum_b r_b y_b y_b^T (upper triangle, or diagonal)."""
-    cdef Py_ssize_t i, j, b
-    for i in range(d):
-        for b in range(nb):
-            t[b] = <floating>r[b] * yt[i * BLOCK_ROWS + b]
-        s1[i] += sum_rows(t, nb)
-        if cov == C_FULL or cov == C_TIED:
-            for j in range(i, d):
-                s2[i * d + j] += dot_rows(t, yt + j * BLOCK_ROWS, nb)
+                      int cov, double* s1, double* s2, floating* wy) noexcept nogil:
+    """s1 += sum_b r_b y_b and s2 += sum_b r_b y_b y_b^T (upper triangle, or diagonal).
+
+    wy is scratch of d x BLOCK_ROWS for the full and tied case."""
+    if cov == C_FULL or cov == C_TIED:
+        if floating is double:
+            fastem_moments_d(yt, r, nb, d, s1, s2, wy)
         else:
-            s2[i] += dot_rows(t, yt + i * BLOCK_ROWS, nb)
+            fastem_moments_f(yt, r, nb, d, s1, s2, wy)
+    elif floating is double:
+        fastem_moments_diag_d(yt, r, nb, d, s1, s2)
+    else:
+        fastem_moments_diag_f(yt, r, nb, d, s1, s2)
 
 
 cdef inline double* _s2_of(double* s2, int cov, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
@@ -169,6 +172,17 @@ cdef inline double* _s2_of(double* s2, int cov, Py_ssize_t k, Py_ssize_t d) noex
     return s2 + k * d
 
 
+cdef inline void _shift_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,
+                              const floating* mu, floating* yt) noexcept nogil:
+    """yt = xt - mu, feature-major, over the rows of the block and its zero padding."""
+    cdef Py_ssize_t i, b, padded = (nb + 7) & ~(<Py_ssize_t>7)
+    cdef floating v
+    for i in range(d):
+        v = mu[i]
+        for b in range(padded):
+            yt[i * BLOCK_ROWS + b] = xt[i * BLOCK_ROWS + b] - v
+
+
 cdef void _block(
     const floating* X, const double* w, Py_ssize_t row0, Py_ssize_t nb,
     Py_ssize_t d, Py_ssize_t K, const floating* means, const floating* prec,
@@ -176,21 +190,24 @@ cdef void _block(
     double* lse_out, bint want_stats, double* acc, void* scratch,
 ) noexcept nogil:
     # scratch: logp (K x BLOCK_ROWS), quad, lse (BLOCK_ROWS each) as float64, then
-    # yt (d x BLOCK_ROWS) and t (BLOCK_ROWS) in the data's precision
+    # xt, yt (d x BLOCK_ROWS), t (BLOCK_ROWS), wy (d x BLOCK_ROWS) in the data's precision
     cdef double* logp = <double*>scratch
     cdef double* quad = logp + K * BLOCK_ROWS
     cdef double* lse = quad + BLOCK_ROWS
-    cdef floating* yt = <floating*>(lse + BLOCK_ROWS)
+    cdef floating* xt = <floating*>(lse + BLOCK_ROWS)
+    cdef floating* yt = xt + d * BLOCK_ROWS
     cdef floating* t = yt + d * BLOCK_ROWS
+    cdef floating* wy = t + BLOCK_ROWS
     cdef Py_ssize_t k, b, fstride
     cdef double nk_block
     cdef double* r
     cdef const floating* xb = X + row0 * d
 
+    transpose_block(xb, nb, d, <const floating*>NULL, xt)
     if resp_in == NULL:
         fstride = d * d if cov == C_FULL else (d if cov == C_DIAG else (1 if cov == C_SPHERICAL else 0))
         for k in range(K):
-            transpose_block(xb, nb, d, means + k * d, yt)
+            _shift_block(xt, nb, d, means + k * d, yt)
             _log_density(yt, nb, d, cov, prec + k * fstride, t, quad)
             for b in range(nb):
                 logp[k * BLOCK_ROWS + b] = log_norm[k] - 0.5 * quad[b]
@@ -210,8 +227,9 @@ cdef void _block(
         if nk_block == 0:
             continue
         acc[1 + k] += nk_block
-        transpose_block(xb, nb, d, means + k * d, yt)
-        _accumulate(yt, r, nb, d, cov, acc + 1 + K + k * d, _s2_of(acc + 1 + K + K * d, cov, k, d), t)
+        _shift_block(xt, nb, d, means + k * d, yt)
+        _accumulate(yt, r, nb, d, cov, acc + 1 + K + k * d,
+                    _s2_of(acc + 1 + K + K * d, cov, k, d), wy)
 
 
 cdef struct GaussianPass:
@@ -268,7 +286,7 @@ def gaussian_pass(
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = means.shape[0]
     cdef Py_ssize_t n_s2 = stats_size(cov_type, K, d)
     cdef Py_ssize_t stride = 1 + K + K * d + n_s2
-    cdef size_t scratch = ((K + 2) * sizeof(double) + (d + 1) * sizeof(floating)) * BLOCK_ROWS
+    cdef size_t scratch = ((K + 2) * sizeof(double) + (3 * d + 1) * sizeof(floating)) * BLOCK_ROWS
     cdef double* total = <double*>malloc(stride * sizeof(double))
     cdef GaussianPass c
     cdef Py_ssize_t j
@@ -358,6 +376,8 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef floating* xo = <floating*>(lse + BLOCK_ROWS)
     cdef floating* yt = xo + d * BLOCK_ROWS
     cdef floating* t = yt + d * BLOCK_ROWS
+    cdef floating* wy = t + BLOCK_ROWS
+    cdef Py_ssize_t padded = (nb + 7) & ~(<Py_ssize_t>7)
     cdef double* r
     cdef double nk_block
     cdef Py_ssize_t k, j, i, b
@@ -377,6 +397,8 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
             v = mu[obs[j]]
             for b in range(nb):
                 yt[j * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b] - v
+            for b in range(nb, padded):
+                yt[j * BLOCK_ROWS + b] = 0
         _log_density(yt, nb, o, cov, factor + c.factor_start[p] + k * fsize, t, quad)
         for b in range(nb):
             logp[k * BLOCK_ROWS + b] = c.log_norm[p * K + k] - 0.5 * quad[b]
@@ -406,7 +428,8 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
                     coef = bk[j]
                     for b in range(nb):
                         yt[mis[i] * BLOCK_ROWS + b] += coef * yt[obs[j] * BLOCK_ROWS + b]
-        _accumulate(yt, r, nb, d, cov, acc + 1 + K + k * d, _s2_of(acc + stats0, cov, k, d), t)
+        _accumulate(yt, r, nb, d, cov, acc + 1 + K + k * d, _s2_of(acc + stats0, cov, k, d),
+                    wy)
 
 
 cdef void _missing_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double* acc,
@@ -465,7 +488,7 @@ def gaussian_missing_pass(
     cdef Py_ssize_t d = X.shape[1], K = means.shape[0], P = seg.shape[0] - 1
     cdef Py_ssize_t n_s2 = stats_size(cov_type, K, d)
     cdef Py_ssize_t stride = 1 + K + K * d + n_s2 + P * K
-    cdef size_t scratch = ((K + 2) * sizeof(double) + (2 * d + 1) * sizeof(floating)) * BLOCK_ROWS
+    cdef size_t scratch = ((K + 2) * sizeof(double) + (3 * d + 1) * sizeof(floating)) * BLOCK_ROWS
     cdef double* total = <double*>malloc(stride * sizeof(double))
     cdef MissingPass c
     cdef Py_ssize_t j
