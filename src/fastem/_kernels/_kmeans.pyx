@@ -12,6 +12,13 @@ from libc.math cimport INFINITY
 from fastem._kernels._blocks cimport BLOCK_ROWS, transpose_block
 from fastem._kernels._parallel cimport run_blocks
 
+
+cdef extern from "_simd.h" nogil:
+    void fastem_nearest_d(const double* xt, Py_ssize_t nb, Py_ssize_t d, const double* centers,
+                          const double* cc, Py_ssize_t K, double* best, int* lab)
+    void fastem_nearest_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* centers,
+                          const float* cc, Py_ssize_t K, double* best, int* lab)
+
 cdef enum Task:
     LLOYD = 0            # nearest center, inertia, per-cluster weighted sums
     DISTANCES = 1        # squared distances to every center into out (n, K)
@@ -50,46 +57,39 @@ cdef void _sqdist_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,
 cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers,
                  const floating* cc, Py_ssize_t row0, Py_ssize_t nb, double* acc,
                  floating* xt, double* best) noexcept nogil:
-    cdef Py_ssize_t d = c.d, K = c.K, k, i, b
+    """Nearest centers of the block's rows, their weighted sums, and the inertia.
+
+    While iterating (want_sums) the inertia is ||x||^2 + min_k(||c_k||^2 - 2 x.c_k), as
+    scikit-learn's Lloyd loop; the final pass (labels, no sums) uses exact distances."""
+    cdef Py_ssize_t d = c.d, K = c.K, i, b
     cdef const floating* xb = X + row0 * d
     cdef const floating* ck
-    cdef floating* dot = xt + d * BLOCK_ROWS
     cdef int* lab = <int*>(best + BLOCK_ROWS)
-    cdef floating ci, diff
-    cdef double dist, ww, e
+    cdef floating diff
+    cdef double dist, ww
+    if floating is double:
+        fastem_nearest_d(xt, nb, d, centers, cc, K, best, lab)
+    else:
+        fastem_nearest_f(xt, nb, d, centers, cc, K, best, lab)
     for b in range(nb):
-        best[b] = INFINITY
-        lab[b] = 0
-    # nearest center by ||c||^2 - 2 x.c (as scikit-learn), vectorised over the block's rows
-    for k in range(K):
-        ck = centers + k * d
-        for b in range(nb):
-            dot[b] = 0
-        for i in range(d):
-            ci = ck[i]
-            for b in range(nb):
-                dot[b] += ci * xt[i * BLOCK_ROWS + b]
-        for b in range(nb):
-            e = cc[k] - 2 * dot[b]
-            if e < best[b]:
-                best[b] = e
-                lab[b] = <int>k
-    for b in range(nb):
-        ck = centers + lab[b] * d
-        dist = 0
-        for i in range(d):
-            diff = xb[b * d + i] - ck[i]
-            dist += diff * diff
         ww = 1.0 if c.w == NULL else c.w[row0 + b]
+        if c.want_sums:
+            dist = best[b]
+            if ww != 0:
+                acc[1 + lab[b]] += ww
+                for i in range(d):
+                    acc[1 + K + lab[b] * d + i] += ww * xb[b * d + i]
+        else:
+            ck = centers + lab[b] * d
+            dist = 0
+            for i in range(d):
+                diff = xb[b * d + i] - ck[i]
+                dist += diff * diff
         acc[0] += ww * dist
         if c.labels != NULL:
             c.labels[row0 + b] = lab[b]
         if c.dist != NULL:
             c.dist[row0 + b] = dist
-        if c.want_sums and ww != 0:
-            acc[1 + lab[b]] += ww
-            for i in range(d):
-                acc[1 + K + lab[b] * d + i] += ww * xb[b * d + i]
 
 
 cdef void _run_task(const KMeansPass* c, const floating* X, const floating* centers,

@@ -32,13 +32,32 @@
 #endif
 
 /* quad[b] = || y_b @ P ||^2 for upper-triangular P (d x d, row-major), rows 0..nb-1.
-   Works on FASTEM_LANES rows at a time so the partial products stay in registers. */
+   Eight rows and two columns of P at a time: the partial products stay in registers,
+   four independent accumulator chains hide the multiply-add latency, and each load of
+   the rows serves both columns. */
 #define FASTEM_QUAD_TRIANGULAR(NAME, T)                                                   \
 FASTEM_CLONES static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P,       \
-                               double* quad) {                                                   \
+                               double* quad) {                                            \
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_LANES) {                                 \
         T q[FASTEM_LANES] = {0};                                                          \
-        for (ptrdiff_t j = 0; j < d; ++j) {                                               \
+        ptrdiff_t j = 0;                                                                  \
+        for (; j + 1 < d; j += 2) {                                                       \
+            T t0[FASTEM_LANES] = {0}, t1[FASTEM_LANES] = {0};                             \
+            for (ptrdiff_t i = 0; i <= j; ++i) {                                          \
+                const T c0 = P[i * d + j], c1 = P[i * d + j + 1];                         \
+                const T* y = yt + i * FASTEM_BLOCK + b0;                                  \
+                FASTEM_PRAGMA(omp simd)                                                   \
+                for (int l = 0; l < FASTEM_LANES; ++l) { t0[l] += c0 * y[l]; t1[l] += c1 * y[l]; } \
+            }                                                                             \
+            const T c = P[(j + 1) * d + j + 1];                                           \
+            const T* y = yt + (j + 1) * FASTEM_BLOCK + b0;                                \
+            FASTEM_PRAGMA(omp simd)                                                       \
+            for (int l = 0; l < FASTEM_LANES; ++l) {                                      \
+                t1[l] += c * y[l];                                                        \
+                q[l] += t0[l] * t0[l] + t1[l] * t1[l];                                    \
+            }                                                                             \
+        }                                                                                 \
+        if (j < d) {                                                                      \
             T t[FASTEM_LANES] = {0};                                                      \
             for (ptrdiff_t i = 0; i <= j; ++i) {                                          \
                 const T c = P[i * d + j];                                                 \
@@ -120,6 +139,65 @@ FASTEM_CLONES static void NAME(const T* yt, const double* w, ptrdiff_t nb, ptrdi
 }
 FASTEM_MOMENTS_DIAG(fastem_moments_diag_d, double)
 FASTEM_MOMENTS_DIAG(fastem_moments_diag_f, float)
+
+/* For the rows of a block (feature-major xt): lab[b] = argmin_k (cc[k] - 2 x_b . c_k),
+   the first k on ties, and best[b] = ||x_b||^2 + that minimum (the squared distance by
+   expansion, clipped at 0). Eight rows against four centers at a
+   time: eight independent accumulators keep the FMA units busy and each load of the rows
+   serves four centers. */
+#define FASTEM_NEAREST(NAME, T)                                                           \
+FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* centers, \
+                               const T* cc, ptrdiff_t K, double* best, int* lab) {        \
+    for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_LANES) {                                 \
+        T bv[FASTEM_LANES];                                                               \
+        int lv[FASTEM_LANES];                                                             \
+        for (int l = 0; l < FASTEM_LANES; ++l) { bv[l] = cc[0]; lv[l] = 0; }              \
+        for (ptrdiff_t k0 = 0; k0 < K; k0 += 4) {                                         \
+            const ptrdiff_t k1 = k0 + 1 < K ? k0 + 1 : k0, k2 = k0 + 2 < K ? k0 + 2 : k0, \
+                            k3 = k0 + 3 < K ? k0 + 3 : k0;                                \
+            const T *c0 = centers + k0 * d, *c1 = centers + k1 * d,                       \
+                    *c2 = centers + k2 * d, *c3 = centers + k3 * d;                       \
+            T a0[FASTEM_LANES] = {0}, a1[FASTEM_LANES] = {0}, a2[FASTEM_LANES] = {0},     \
+              a3[FASTEM_LANES] = {0};                                                     \
+            for (ptrdiff_t i = 0; i < d; ++i) {                                           \
+                const T* x = xt + i * FASTEM_BLOCK + b0;                                  \
+                const T u0 = c0[i], u1 = c1[i], u2 = c2[i], u3 = c3[i];                   \
+                FASTEM_PRAGMA(omp simd)                                                   \
+                for (int l = 0; l < FASTEM_LANES; ++l) {                                  \
+                    a0[l] += u0 * x[l]; a1[l] += u1 * x[l];                               \
+                    a2[l] += u2 * x[l]; a3[l] += u3 * x[l];                               \
+                }                                                                         \
+            }                                                                             \
+            const T e0 = cc[k0], e1 = cc[k1], e2 = cc[k2], e3 = cc[k3];                   \
+            FASTEM_PRAGMA(omp simd)                                                       \
+            for (int l = 0; l < FASTEM_LANES; ++l) {                                      \
+                T e = e0 - 2 * a0[l];                                                     \
+                int take = k0 == 0 || e < bv[l];                                          \
+                bv[l] = take ? e : bv[l]; lv[l] = take ? (int)k0 : lv[l];                 \
+                e = e1 - 2 * a1[l]; take = e < bv[l];                                     \
+                bv[l] = take ? e : bv[l]; lv[l] = take ? (int)k1 : lv[l];                 \
+                e = e2 - 2 * a2[l]; take = e < bv[l];                                     \
+                bv[l] = take ? e : bv[l]; lv[l] = take ? (int)k2 : lv[l];                 \
+                e = e3 - 2 * a3[l]; take = e < bv[l];                                     \
+                bv[l] = take ? e : bv[l]; lv[l] = take ? (int)k3 : lv[l];                 \
+            }                                                                             \
+        }                                                                                 \
+        T xx[FASTEM_LANES] = {0};                                                         \
+        for (ptrdiff_t i = 0; i < d; ++i) {                                               \
+            const T* x = xt + i * FASTEM_BLOCK + b0;                                      \
+            FASTEM_PRAGMA(omp simd)                                                       \
+            for (int l = 0; l < FASTEM_LANES; ++l) xx[l] += x[l] * x[l];                  \
+        }                                                                                 \
+        const ptrdiff_t m = nb - b0 < FASTEM_LANES ? nb - b0 : FASTEM_LANES;              \
+        for (ptrdiff_t l = 0; l < m; ++l) {                                               \
+            const double dist = (double)xx[l] + (double)bv[l];                            \
+            best[b0 + l] = dist > 0 ? dist : 0.0;                                         \
+            lab[b0 + l] = lv[l];                                                          \
+        }                                                                                 \
+    }                                                                                     \
+}
+FASTEM_NEAREST(fastem_nearest_d, double)
+FASTEM_NEAREST(fastem_nearest_f, float)
 
 /* r[b] = exp(r[b] - m[b]) for the rows of a block (0 where m[b] is -inf or the
    difference is below -708), and sum[b] += r[b]. exp is evaluated by range reduction to
