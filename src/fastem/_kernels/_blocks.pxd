@@ -61,22 +61,6 @@ cdef inline void transpose_block(const floating* X, Py_ssize_t nb, Py_ssize_t d,
             xt[i * BLOCK_ROWS + b] = 0
 
 
-cdef inline double dot_rows(const floating* a, const floating* b, Py_ssize_t n) noexcept nogil:
-    """sum(a * b) with four running sums, accumulated in float64 in a fixed order."""
-    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef Py_ssize_t i = 0
-    while i + 4 <= n:
-        s0 += a[i] * b[i]
-        s1 += a[i + 1] * b[i + 1]
-        s2 += a[i + 2] * b[i + 2]
-        s3 += a[i + 3] * b[i + 3]
-        i += 4
-    while i < n:
-        s0 += a[i] * b[i]
-        i += 1
-    return (s0 + s1) + (s2 + s3)
-
-
 cdef inline double sum_rows(const real* a, Py_ssize_t n) noexcept nogil:
     """sum(a) with four running sums, accumulated in float64 in a fixed order."""
     cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0

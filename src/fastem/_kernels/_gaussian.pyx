@@ -17,7 +17,7 @@ from cython cimport floating
 from libc.math cimport exp, log, INFINITY
 from libc.stdlib cimport free, malloc
 
-from fastem._kernels._blocks cimport BLOCK_ROWS, dot_rows, sum_rows, transpose_block
+from fastem._kernels._blocks cimport BLOCK_ROWS, sum_rows, transpose_block
 from fastem._kernels._parallel cimport run_blocks
 
 
@@ -59,7 +59,7 @@ def stats_size(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):
 
 
 cdef inline void _quad_triangular(const floating* yt, Py_ssize_t nb, Py_ssize_t d,
-                                  const floating* P, floating* t, double* quad) noexcept nogil:
+                                  const floating* P, double* quad) noexcept nogil:
     """quad[b] = || y_b @ P ||^2 for upper-triangular P (d x d, row-major)."""
     if floating is double:
         fastem_quad_triangular_d(yt, nb, d, P, quad)
@@ -92,7 +92,7 @@ cdef inline void _log_density(const floating* yt, Py_ssize_t nb, Py_ssize_t d, i
     diagonal (diag) or its single scalar (spherical)."""
     cdef Py_ssize_t i, b
     if cov == C_FULL or cov == C_TIED:
-        _quad_triangular(yt, nb, d, factor, t, quad)
+        _quad_triangular(yt, nb, d, factor, quad)
     elif cov == C_DIAG:
         _quad_diagonal(yt, nb, d, factor, t, quad)
     else:

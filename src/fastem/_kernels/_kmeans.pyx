@@ -96,7 +96,7 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
                     const floating* cc, Py_ssize_t row0, Py_ssize_t nb, double* acc,
                     void* scratch) noexcept nogil:
     # scratch: dd/best (BLOCK_ROWS doubles), labels (BLOCK_ROWS ints), then xt (d x
-    # BLOCK_ROWS) and dot (BLOCK_ROWS) in the data's precision
+    # BLOCK_ROWS) in the data's precision
     cdef double* dd = <double*>scratch
     cdef floating* xt = <floating*>(dd + 2 * BLOCK_ROWS)
     cdef Py_ssize_t k, b, d = c.d
@@ -137,7 +137,7 @@ cdef void _kmeans_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double*
 
 cdef double _run(KMeansPass* c, Py_ssize_t n, int n_threads, Py_ssize_t stride,
                  double* total, size_t item) except? -1:
-    cdef size_t scratch = (2 * sizeof(double) + (c.d + 1) * item) * BLOCK_ROWS
+    cdef size_t scratch = (2 * sizeof(double) + c.d * item) * BLOCK_ROWS
     cdef int status
     with nogil:
         status = run_blocks(n, n_threads, _kmeans_block, c, stride, scratch, total)
