@@ -18,7 +18,7 @@ from libc.math cimport exp, log, INFINITY
 from libc.stdlib cimport free, malloc
 
 from fastem._kernels._blocks cimport BLOCK_ROWS, sum_rows, transpose_block
-from fastem._kernels._parallel cimport run_blocks
+from fastem._kernels._parallel cimport BlockFn, run_blocks
 
 
 cdef extern from "_simd.h" nogil:
@@ -232,6 +232,39 @@ cdef void _block(
                     _s2_of(acc + 1 + K + K * d, cov, k, d), wy)
 
 
+cdef double _run_pass(BlockFn fn, const void* ctx, Py_ssize_t n_rows, int n_threads,
+                      size_t scratch, Py_ssize_t K, Py_ssize_t d, int cov_type,
+                      Py_ssize_t n_extra, bint want_stats, double[::1] nk, double[:, ::1] s1,
+                      double[::1] s2, double* extra) except? -1:
+    """Run a Gaussian block function over the rows; unpack nk, s1, s2 and n_extra more
+    statistics into extra. Returns the log-likelihood sum (accumulator 0)."""
+    cdef Py_ssize_t n_s2 = stats_size(cov_type, K, d)
+    cdef Py_ssize_t stride = 1 + K + K * d + n_s2 + n_extra
+    cdef double* total = <double*>malloc(stride * sizeof(double))
+    cdef Py_ssize_t j
+    cdef int status
+    cdef double loglik
+    if total == NULL:
+        raise MemoryError()
+    with nogil:
+        status = run_blocks(n_rows, n_threads, fn, ctx, stride, scratch, total)
+    if status != 0:
+        free(total)
+        raise MemoryError()
+    if want_stats:
+        for j in range(K):
+            nk[j] = total[1 + j]
+        for j in range(K * d):
+            s1[j // d, j % d] = total[1 + K + j]
+        for j in range(n_s2):
+            s2[j] = total[1 + K + K * d + j]
+        for j in range(n_extra):
+            extra[j] = total[1 + K + K * d + n_s2 + j]
+    loglik = total[0]
+    free(total)
+    return loglik
+
+
 cdef struct GaussianPass:
     const void* X
     const double* w
@@ -284,15 +317,8 @@ def gaussian_pass(
     about ``means``; s2 holds the upper triangle only for full and tied.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = means.shape[0]
-    cdef Py_ssize_t n_s2 = stats_size(cov_type, K, d)
-    cdef Py_ssize_t stride = 1 + K + K * d + n_s2
     cdef size_t scratch = ((K + 2) * sizeof(double) + (3 * d + 1) * sizeof(floating)) * BLOCK_ROWS
-    cdef double* total = <double*>malloc(stride * sizeof(double))
     cdef GaussianPass c
-    cdef Py_ssize_t j
-    cdef int status
-    if total == NULL:
-        raise MemoryError()
     c.X = &X[0, 0]
     c.w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
     c.d = d
@@ -306,21 +332,8 @@ def gaussian_pass(
     c.lse_out = &lse_out[0] if lse_out.shape[0] > 0 else NULL
     c.want_stats = want_stats
     c.single = floating is float
-    with nogil:
-        status = run_blocks(n, n_threads, _gaussian_block, &c, stride, scratch, total)
-    if status != 0:
-        free(total)
-        raise MemoryError()
-    if want_stats:
-        for j in range(K):
-            nk[j] = total[1 + j]
-        for j in range(K * d):
-            s1[j // d, j % d] = total[1 + K + j]
-        for j in range(n_s2):
-            s2[j] = total[1 + K + K * d + j]
-    loglik = total[0]
-    free(total)
-    return loglik
+    return _run_pass(_gaussian_block, &c, n, n_threads, scratch, K, d, cov_type, 0,
+                     want_stats, nk, s1, s2, NULL)
 
 
 # ---------------------------------------------------------------------------------------
@@ -486,15 +499,8 @@ def gaussian_missing_pass(
 ):
     """The fused E pass over rows with missing entries; returns sum_b w_b log p(x_b,obs)."""
     cdef Py_ssize_t d = X.shape[1], K = means.shape[0], P = seg.shape[0] - 1
-    cdef Py_ssize_t n_s2 = stats_size(cov_type, K, d)
-    cdef Py_ssize_t stride = 1 + K + K * d + n_s2 + P * K
     cdef size_t scratch = ((K + 2) * sizeof(double) + (3 * d + 1) * sizeof(floating)) * BLOCK_ROWS
-    cdef double* total = <double*>malloc(stride * sizeof(double))
     cdef MissingPass c
-    cdef Py_ssize_t j
-    cdef int status
-    if total == NULL:
-        raise MemoryError()
     c.X = &X[0, 0]
     c.w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
     c.d = d
@@ -517,21 +523,5 @@ def gaussian_missing_pass(
     c.resp_out = &resp_out[0, 0] if resp_out.shape[0] > 0 else NULL
     c.lse_out = &lse_out[0] if lse_out.shape[0] > 0 else NULL
     c.want_stats = want_stats
-    with nogil:
-        status = run_blocks(order.shape[0], n_threads, _missing_block, &c, stride, scratch,
-                            total)
-    if status != 0:
-        free(total)
-        raise MemoryError()
-    if want_stats:
-        for j in range(K):
-            nk[j] = total[1 + j]
-        for j in range(K * d):
-            s1[j // d, j % d] = total[1 + K + j]
-        for j in range(n_s2):
-            s2[j] = total[1 + K + K * d + j]
-        for j in range(P * K):
-            rsum[j // K, j % K] = total[1 + K + K * d + n_s2 + j]
-    loglik = total[0]
-    free(total)
-    return loglik
+    return _run_pass(_missing_block, &c, order.shape[0], n_threads, scratch, K, d, cov_type,
+                     P * K, want_stats, nk, s1, s2, &rsum[0, 0] if P > 0 else NULL)
