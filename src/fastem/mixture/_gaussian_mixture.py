@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
 from .._engine import run_em
-from .._kernels import _kmeans
+from .._kernels import _gaussian, _kmeans
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
     check_array,
@@ -25,6 +25,7 @@ from .._validation import (
 )
 from ..cluster._kmeans import _kmeans_plusplus, lloyd
 from ._gaussian import (
+    COV_CODE,
     COVARIANCE_TYPES,
     GaussianParams,
     cov_shape,
@@ -197,8 +198,7 @@ class _GaussianMixtureEM:
         d = self.X.shape[1]
         means = self.X[indices].astype(np.float64)
         s1 = np.zeros((self.k, d))
-        s2 = np.zeros(int(np.prod(cov_shape(self.covariance_type, self.k, d))) if
-                      self.covariance_type in ("full", "tied") else self.k * d)
+        s2 = np.zeros(_gaussian.stats_size(COV_CODE[self.covariance_type], self.k, d))
         nk = np.ones(self.k) if self.sw is None else self.sw[indices].astype(np.float64)
         if not (nk > 0).all():
             nk = np.ones(self.k)
