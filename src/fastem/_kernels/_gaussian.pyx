@@ -49,13 +49,19 @@ cdef enum:
     C_SPHERICAL = 3
 
 
+cdef inline Py_ssize_t _n_s2(int cov, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
+    # full and tied: packed upper triangles of d (d + 1) / 2 entries
+    if cov == C_FULL:
+        return K * (d * (d + 1) // 2)
+    if cov == C_TIED:
+        return d * (d + 1) // 2
+    return K * d
+
+
 def stats_size(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):
-    """Length of the flat second-moment array for this covariance type."""
-    if cov_type == C_FULL:
-        return n_components * n_features * n_features
-    if cov_type == C_TIED:
-        return n_features * n_features
-    return n_components * n_features
+    """Length of the flat second-moment array: packed upper triangles (row by row) for
+    full and tied, diagonals for diag and spherical."""
+    return _n_s2(cov_type, n_components, n_features)
 
 
 cdef inline void _quad_triangular(const floating* yt, Py_ssize_t nb, Py_ssize_t d,
@@ -166,7 +172,7 @@ cdef void _accumulate(const floating* yt, const double* r, Py_ssize_t nb, Py_ssi
 
 cdef inline double* _s2_of(double* s2, int cov, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
     if cov == C_FULL:
-        return s2 + k * d * d
+        return s2 + k * (d * (d + 1) // 2)
     if cov == C_TIED:
         return s2
     return s2 + k * d
@@ -314,7 +320,7 @@ def gaussian_pass(
 
     prec holds upper-triangular factors P with P P^T = precision: (K, d, d) for full,
     (d, d) for tied, (K, d) for diag (1/sigma), (K,) for spherical. s1 and s2 are moments
-    about ``means``; s2 holds the upper triangle only for full and tied.
+    about ``means``; s2 holds packed upper triangles for full and tied.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = means.shape[0]
     cdef size_t scratch = ((K + 2) * sizeof(double) + (3 * d + 1) * sizeof(floating)) * BLOCK_ROWS
@@ -398,8 +404,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef const floating* bk
     cdef floating v, coef
     cdef Py_ssize_t stats0 = 1 + K + K * d
-    cdef Py_ssize_t rsum0 = stats0 + (K * d * d if cov == C_FULL else (
-        d * d if cov == C_TIED else K * d))
+    cdef Py_ssize_t rsum0 = stats0 + _n_s2(cov, K, d)
 
     for j in range(o):
         for b in range(nb):

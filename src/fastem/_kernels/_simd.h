@@ -13,6 +13,8 @@
 #include <string.h>
 
 #define FASTEM_BLOCK 256
+/* Position of (i, j), j >= i, in a packed upper triangle of a d x d matrix (row by row). */
+#define FASTEM_TRI(i, j, d) ((i) * (2 * (d) - (i) + 1) / 2 + ((j) - (i)))
 #define FASTEM_LANES 8
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -75,7 +77,7 @@ FASTEM_CLONES static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* 
 FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular_d, double)
 FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular_f, float)
 
-/* s2[i * d + j] += sum_b w[b] y[i, b] y[j, b] for j >= i (upper triangle), and
+/* s2[tri(i, j)] += sum_b w[b] y[i, b] y[j, b] for j >= i (packed upper triangle), and
    s1[i] += sum_b w[b] y[i, b]. wy is scratch of d * FASTEM_BLOCK. Two rows of the
    result at a time against four columns: six loads per eight multiply-adds. */
 #define FASTEM_MOMENTS(NAME, T)                                                           \
@@ -111,8 +113,8 @@ FASTEM_CLONES static void NAME(const T* yt, const double* w, ptrdiff_t nb, ptrdi
             const T a0[4] = {a00, a01, a02, a03}, a1[4] = {a10, a11, a12, a13};           \
             const ptrdiff_t js[4] = {j, j1, j2, j3};                                      \
             for (int c = 0; c < 4 && j + c < d; ++c) {                                    \
-                s2[i * d + js[c]] += (double)a0[c];                                       \
-                if (i1 != i && js[c] >= i1) s2[i1 * d + js[c]] += (double)a1[c];          \
+                s2[FASTEM_TRI(i, js[c], d)] += (double)a0[c];                             \
+                if (i1 != i && js[c] >= i1) s2[FASTEM_TRI(i1, js[c], d)] += (double)a1[c]; \
             }                                                                             \
         }                                                                                 \
     }                                                                                     \

@@ -184,6 +184,22 @@ def responsibility_stats(X, sample_weight, resp, shift, covariance_type, *, n_th
     return nk, s1, s2
 
 
+def unpack_symmetric(packed, d):
+    """Symmetric d x d matrices from packed upper triangles (row by row), batched."""
+    rows, cols = np.triu_indices(d)
+    out = np.zeros(packed.shape[:-1] + (d, d))
+    out[..., rows, cols] = packed
+    out[..., cols, rows] = packed
+    return out
+
+
+def pack_upper(matrices):
+    """Packed upper triangles (row by row) of symmetric d x d matrices, batched."""
+    d = matrices.shape[-1]
+    rows, cols = np.triu_indices(d)
+    return matrices[..., rows, cols]
+
+
 def params_from_stats(nk, s1, s2, shift, reg_covar, covariance_type):
     """M-step: parameters from moments about ``shift``.
 
@@ -194,13 +210,11 @@ def params_from_stats(nk, s1, s2, shift, reg_covar, covariance_type):
     delta = s1 / nk[:, None]
     means = shift + delta
     if covariance_type == "full":
-        upper = s2.reshape(k, d, d)
-        second = np.triu(upper) + np.swapaxes(np.triu(upper, 1), 1, 2)
+        second = unpack_symmetric(s2.reshape(k, -1), d)
         cov = second / nk[:, None, None] - delta[:, :, None] * delta[:, None, :]
         cov += reg_covar * np.eye(d)
     elif covariance_type == "tied":
-        upper = s2.reshape(d, d)
-        second = np.triu(upper) + np.triu(upper, 1).T
+        second = unpack_symmetric(s2, d)
         cov = (second - (nk[:, None] * delta).T @ delta) / nk.sum()
         cov += reg_covar * np.eye(d)
     else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import _gaussian
-from ._gaussian import _LOG_2PI, COV_CODE, _upper_factor_of_inverse
+from ._gaussian import _LOG_2PI, COV_CODE, _upper_factor_of_inverse, pack_upper
 
 _CHUNK_ROWS = 1 << 14
 _BATCH_CELLS = 1 << 20  # parameter entries per kernel call (bounds memory for many patterns)
@@ -201,7 +201,7 @@ def _add_conditional_covariances(s2, ct, k, d, rsum, mis_list, cond_covs):
                 extra[:, m[:, None], m[None, :]] += rsum[p][:, None, None] * cond
         if ct == "tied":
             extra = extra.sum(axis=0)
-        s2 += np.triu(extra).reshape(-1)
+        s2 += pack_upper(extra).reshape(-1)
     else:
         extra = np.zeros((k, d))
         for p, (m, cond) in enumerate(zip(mis_list, cond_covs)):
