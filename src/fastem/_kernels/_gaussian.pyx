@@ -14,7 +14,7 @@ responsibilities (initialisation), so the statistics code exists once.
 """
 
 from cython cimport floating
-from libc.math cimport exp, log, INFINITY
+from libc.math cimport log, INFINITY
 from libc.stdlib cimport free, malloc
 
 from fastem._kernels._blocks cimport BLOCK_ROWS, sum_rows, transpose_block
@@ -189,26 +189,45 @@ cdef inline void _shift_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,
             yt[i * BLOCK_ROWS + b] = xt[i * BLOCK_ROWS + b] - v
 
 
+cdef inline size_t _scratch_bytes(Py_ssize_t K, Py_ssize_t d, size_t item) noexcept nogil:
+    return ((K + 2) * sizeof(double) + (3 * d + 1) * item) * BLOCK_ROWS
+
+
+cdef inline void _scratch_layout(void* scratch, Py_ssize_t K, Py_ssize_t d, double** logp,
+                                 double** quad, double** lse, floating** xt, floating** yt,
+                                 floating** t, floating** wy) noexcept nogil:
+    """Per-thread scratch of both Gaussian passes (_scratch_bytes long): logp (K x BLOCK_ROWS),
+    quad, lse (BLOCK_ROWS each) as float64, then the block's rows xt and their shifted
+    copy yt (d x BLOCK_ROWS each), t (BLOCK_ROWS) and wy (d x BLOCK_ROWS) in the data's
+    precision."""
+    logp[0] = <double*>scratch
+    quad[0] = logp[0] + K * BLOCK_ROWS
+    lse[0] = quad[0] + BLOCK_ROWS
+    xt[0] = <floating*>(lse[0] + BLOCK_ROWS)
+    yt[0] = xt[0] + d * BLOCK_ROWS
+    t[0] = yt[0] + d * BLOCK_ROWS
+    wy[0] = t[0] + BLOCK_ROWS
+
+
 cdef void _block(
     const floating* X, const double* w, Py_ssize_t row0, Py_ssize_t nb,
     Py_ssize_t d, Py_ssize_t K, const floating* means, const floating* prec,
     const double* log_norm, int cov, const double* resp_in, double* resp_out,
     double* lse_out, bint want_stats, double* acc, void* scratch,
 ) noexcept nogil:
-    # scratch: logp (K x BLOCK_ROWS), quad, lse (BLOCK_ROWS each) as float64, then
-    # xt, yt (d x BLOCK_ROWS), t (BLOCK_ROWS), wy (d x BLOCK_ROWS) in the data's precision
-    cdef double* logp = <double*>scratch
-    cdef double* quad = logp + K * BLOCK_ROWS
-    cdef double* lse = quad + BLOCK_ROWS
-    cdef floating* xt = <floating*>(lse + BLOCK_ROWS)
-    cdef floating* yt = xt + d * BLOCK_ROWS
-    cdef floating* t = yt + d * BLOCK_ROWS
-    cdef floating* wy = t + BLOCK_ROWS
+    cdef double* logp
+    cdef double* quad
+    cdef double* lse
+    cdef floating* xt
+    cdef floating* yt
+    cdef floating* t
+    cdef floating* wy
     cdef Py_ssize_t k, b, fstride
     cdef double nk_block
     cdef double* r
     cdef const floating* xb = X + row0 * d
 
+    _scratch_layout(scratch, K, d, &logp, &quad, &lse, &xt, &yt, &t, &wy)
     transpose_block(xb, nb, d, <const floating*>NULL, xt)
     if resp_in == NULL:
         fstride = d * d if cov == C_FULL else (d if cov == C_DIAG else (1 if cov == C_SPHERICAL else 0))
@@ -323,7 +342,7 @@ def gaussian_pass(
     about ``means``; s2 holds packed upper triangles for full and tied.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = means.shape[0]
-    cdef size_t scratch = ((K + 2) * sizeof(double) + (3 * d + 1) * sizeof(floating)) * BLOCK_ROWS
+    cdef size_t scratch = _scratch_bytes(K, d, sizeof(floating))
     cdef GaussianPass c
     c.X = &X[0, 0]
     c.w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
@@ -388,14 +407,13 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef const Py_ssize_t* rows = c.order + pos
     cdef Py_ssize_t fsize = o * o if (cov == C_FULL or cov == C_TIED) else (
         o if cov == C_DIAG else 1)
-    # scratch: logp (K x B), quad, lse (B) as float64; xo, yt (d x B), t (B) as floating
-    cdef double* logp = <double*>scratch
-    cdef double* quad = logp + K * BLOCK_ROWS
-    cdef double* lse = quad + BLOCK_ROWS
-    cdef floating* xo = <floating*>(lse + BLOCK_ROWS)
-    cdef floating* yt = xo + d * BLOCK_ROWS
-    cdef floating* t = yt + d * BLOCK_ROWS
-    cdef floating* wy = t + BLOCK_ROWS
+    cdef double* logp
+    cdef double* quad
+    cdef double* lse
+    cdef floating* xo
+    cdef floating* yt
+    cdef floating* t
+    cdef floating* wy
     cdef Py_ssize_t padded = (nb + 7) & ~(<Py_ssize_t>7)
     cdef double* r
     cdef double nk_block
@@ -406,6 +424,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef Py_ssize_t stats0 = 1 + K + K * d
     cdef Py_ssize_t rsum0 = stats0 + _n_s2(cov, K, d)
 
+    _scratch_layout(scratch, K, d, &logp, &quad, &lse, &xo, &yt, &t, &wy)
     for j in range(o):
         for b in range(nb):
             xo[j * BLOCK_ROWS + b] = X[rows[b] * d + obs[j]]
@@ -504,7 +523,7 @@ def gaussian_missing_pass(
 ):
     """The fused E pass over rows with missing entries; returns sum_b w_b log p(x_b,obs)."""
     cdef Py_ssize_t d = X.shape[1], K = means.shape[0], P = seg.shape[0] - 1
-    cdef size_t scratch = ((K + 2) * sizeof(double) + (3 * d + 1) * sizeof(floating)) * BLOCK_ROWS
+    cdef size_t scratch = _scratch_bytes(K, d, sizeof(floating))
     cdef MissingPass c
     c.X = &X[0, 0]
     c.w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL

@@ -7,7 +7,6 @@ potentials are bitwise identical for any thread count.
 import numpy as np
 
 from cython cimport floating
-from libc.math cimport INFINITY
 
 from fastem._kernels._blocks cimport BLOCK_ROWS, transpose_block
 from fastem._kernels._parallel cimport run_blocks
