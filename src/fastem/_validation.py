@@ -15,8 +15,11 @@ from .exceptions import NotFittedError
 _FINITE_CHUNK = 1 << 16
 
 
-def check_array(X, name="X", *, ensure_min_samples=1, allow_nan=False):
+def check_array(X, name="X", *, ensure_min_samples=1, allow_nan=False, return_missing=False):
     """Return X as a 2-D C-contiguous native-endian float32 or float64 array.
+
+    With return_missing (which allows NaN) return (X, whether X holds a NaN), found by the
+    same pass that checks for infinity.
 
     float32 stays float32; every other real numeric dtype becomes float64. Raises
     TypeError for complex, string or object data that is not numeric and ValueError for
@@ -60,25 +63,32 @@ def check_array(X, name="X", *, ensure_min_samples=1, allow_nan=False):
                          "is required.")
     dtype = np.float32 if arr.dtype == np.float32 else np.float64
     arr = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
-    _check_finite(arr, name, allow_nan=allow_nan)
-    return arr
+    missing = _check_finite(arr, name, allow_nan=allow_nan or return_missing)
+    return (arr, missing) if return_missing else arr
 
 
 def _check_finite(arr, name, *, allow_nan=False):
-    """Reject inf (and NaN unless allowed) without an n x d temporary in the common case."""
+    """Reject inf (and NaN unless allowed); return whether a NaN was seen.
+
+    One summing pass, without an n x d temporary, in the common all-finite case."""
     with np.errstate(over="ignore", invalid="ignore"):
         total = np.sum(arr, dtype=np.float64)
     if np.isfinite(total):
-        return
+        return False
     # Something is non-finite, or the sum overflowed: look chunk by chunk.
     flat = arr.reshape(-1)
+    seen_nan = False
     for start in range(0, flat.size, _FINITE_CHUNK):
         chunk = flat[start:start + _FINITE_CHUNK]
-        if not allow_nan and np.isnan(chunk).any():
-            raise ValueError(f"{name} contains NaN; this needs complete data (GaussianMixture "
-                             "fits with missing values and can impute them).")
         if np.isinf(chunk).any():
             raise ValueError(f"{name} contains infinity; all values must be finite.")
+        if not seen_nan and np.isnan(chunk).any():
+            if not allow_nan:
+                raise ValueError(f"{name} contains NaN; this needs complete data "
+                                 "(GaussianMixture fits with missing values and can impute "
+                                 "them).")
+            seen_nan = True
+    return seen_nan
 
 
 def check_sample_weight(sample_weight, n_samples):

@@ -37,7 +37,7 @@ from ._gaussian import (
     precisions_from_cholesky,
     responsibility_stats,
 )
-from ._missing import MissingPatterns, has_missing, impute, missing_e_pass
+from ._missing import MissingPatterns, impute, missing_e_pass
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _INIT_SAMPLE_ROWS = 20_000  # rows used to initialise when X has missing values
@@ -361,10 +361,10 @@ class GaussianMixture(ParamsMixin):
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; an integer weight is the same as repeating the row.
         """
-        X = check_array(X, allow_nan=True)
+        X, missing = check_array(X, return_missing=True)
         k, ct, weights, means, precisions = self._check_parameters(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
-        patterns = MissingPatterns(X) if has_missing(X) else None
+        patterns = MissingPatterns(X) if missing else None
         if patterns is not None and len(patterns.order) < k:
             raise ValueError(f"Expected at least n_components = {k} rows with an observed "
                              f"entry, got {len(patterns.order)}")
@@ -414,15 +414,16 @@ class GaussianMixture(ParamsMixin):
 
     # -- inference ------------------------------------------------------------------
     def _checked(self, X):
+        """(X validated, whether it holds a NaN) for a fitted model."""
         check_is_fitted(self, "means_")
-        X = check_array(X, allow_nan=True)
+        X, missing = check_array(X, return_missing=True)
         check_n_features(self, X)
-        return X
+        return X, missing
 
-    def _pass(self, X, sample_weight=None, **outputs):
+    def _pass(self, X, missing, sample_weight=None, **outputs):
         """The E pass at the fitted parameters; rows with NaN use their observed entries."""
         n_threads = effective_n_threads(self.n_threads)
-        if has_missing(X):
+        if missing:
             patterns = MissingPatterns(X, for_fit=False)
             return missing_e_pass(X, sample_weight, self._params(), patterns,
                                   n_threads=n_threads, **outputs)
@@ -430,39 +431,44 @@ class GaussianMixture(ParamsMixin):
 
     def score_samples(self, X: ArrayLike) -> NDArray[np.float64]:
         """Log-likelihood of each row (of its observed entries), shape (n_samples,)."""
-        X = self._checked(X)
+        X, missing = self._checked(X)
         out = np.empty(X.shape[0])
-        self._pass(X, lse_out=out)
+        self._pass(X, missing, lse_out=out)
         return out
 
     def score(self, X: ArrayLike, y: Any = None,
               sample_weight: ArrayLike | None = None) -> float:
         """Mean (weighted) log-likelihood per row."""
-        X = self._checked(X)
+        loglik, total = self._log_likelihood(X, sample_weight)
+        return loglik / total
+
+    def _log_likelihood(self, X, sample_weight=None):
+        """(sum of the weighted per-row log-likelihoods, sum of the weights) of X."""
+        X, missing = self._checked(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
-        loglik = self._pass(X, sw)[0]
-        return float(loglik / (X.shape[0] if sw is None else sw.sum()))
+        loglik = self._pass(X, missing, sw)[0]
+        return float(loglik), float(X.shape[0] if sw is None else sw.sum())
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Posterior probability of each component for each row, shape (n, n_components).
 
         Rows with missing entries (NaN) use their observed entries; a row with nothing
         observed gets the mixture weights."""
-        X = self._checked(X)
+        X, missing = self._checked(X)
         resp = np.empty((X.shape[0], self.weights_.shape[0]))
-        self._pass(X, resp_out=resp)
+        self._pass(X, missing, resp_out=resp)
         return resp
 
     def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Most probable component of each row."""
-        X = self._checked(X)
+        X, missing = self._checked(X)
         k = self.weights_.shape[0]
         labels = np.empty(X.shape[0], dtype=np.intp)
         step = _chunk_rows(k)
         resp = np.empty((min(step, X.shape[0]), k))
         for lo in range(0, X.shape[0], step):
             hi = min(X.shape[0], lo + step)
-            self._pass(X[lo:hi], resp_out=resp[: hi - lo])
+            self._pass(X[lo:hi], missing, resp_out=resp[: hi - lo])
             labels[lo:hi] = resp[: hi - lo].argmax(axis=1)
         return labels
 
@@ -484,8 +490,8 @@ class GaussianMixture(ParamsMixin):
         Observed entries are returned unchanged, bit for bit.
         """
         check_option(method, "method", ("mean", "sample"))
-        X = self._checked(X)
-        if not has_missing(X):
+        X, missing = self._checked(X)
+        if not missing:
             return X.copy()
         patterns = MissingPatterns(X, for_fit=False)
         resp = np.empty((X.shape[0], self.weights_.shape[0]))
@@ -519,10 +525,10 @@ class GaussianMixture(ParamsMixin):
 
     def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion (lower is better)."""
-        X = self._checked(X)
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+        loglik, n = self._log_likelihood(X)
+        return -2 * loglik + self._n_parameters() * np.log(n)
 
     def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion (lower is better)."""
-        X = self._checked(X)
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+        loglik, _ = self._log_likelihood(X)
+        return -2 * loglik + 2 * self._n_parameters()

@@ -19,11 +19,6 @@ _CHUNK_ROWS = 1 << 14
 _BATCH_CELLS = 1 << 20  # parameter entries per kernel call (bounds memory for many patterns)
 
 
-def has_missing(X):
-    """True when X (validated: no inf) holds a NaN. One pass, no temporary of X's size."""
-    return bool(np.isnan(np.sum(X, dtype=np.float64)))
-
-
 class MissingPatterns:
     """The rows of X grouped by their pattern of missing entries.
 
