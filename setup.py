@@ -15,7 +15,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_parallel", "_gaussian", "_kmeans"]
+KERNELS = ["_parallel", "_gaussian", "_kmeans", "_hmm"]
 
 OPENMP_PROBE = textwrap.dedent(
     """

@@ -1,7 +1,7 @@
 """fastem: fast Expectation-Maximization for latent-variable models.
 
-Gaussian mixtures and k-means with scikit-learn's API, fitted by fused Cython/OpenMP
-kernels that read the data once per EM iteration.
+Gaussian mixtures and k-means with scikit-learn's API, and hidden Markov models with
+hmmlearn's, fitted by fused Cython/OpenMP kernels.
 """
 
 __version__ = "0.1.0"
@@ -11,10 +11,13 @@ from ._engine import IterationInfo
 from ._io import load
 from .cluster import KMeans, kmeans_plusplus
 from .exceptions import ConvergenceWarning, NotFittedError
+from .hmm import CategoricalHMM, GaussianHMM
 from .mixture import GaussianMixture
 
 __all__ = [
+    "CategoricalHMM",
     "ConvergenceWarning",
+    "GaussianHMM",
     "GaussianMixture",
     "IterationInfo",
     "KMeans",

@@ -21,6 +21,7 @@ def gaussian_pass(
     resp_in: _F64,
     resp_out: _F64,
     lse_out: _F64,
+    logp_out: _F64,
     nk: _F64,
     s1: _F64,
     s2: _F64,

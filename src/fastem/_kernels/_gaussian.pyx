@@ -213,7 +213,7 @@ cdef void _block(
     const floating* X, const double* w, Py_ssize_t row0, Py_ssize_t nb,
     Py_ssize_t d, Py_ssize_t K, const floating* means, const floating* prec,
     const double* log_norm, int cov, const double* resp_in, double* resp_out,
-    double* lse_out, bint want_stats, double* acc, void* scratch,
+    double* lse_out, double* logp_out, bint want_stats, double* acc, void* scratch,
 ) noexcept nogil:
     cdef double* logp
     cdef double* quad
@@ -236,6 +236,12 @@ cdef void _block(
             _log_density(yt, nb, d, cov, prec + k * fstride, t, quad)
             for b in range(nb):
                 logp[k * BLOCK_ROWS + b] = log_norm[k] - 0.5 * quad[b]
+        if logp_out != NULL:
+            # per-component log-densities only (emissions of a hidden Markov model)
+            for b in range(nb):
+                for k in range(K):
+                    logp_out[(row0 + b) * K + k] = logp[k * BLOCK_ROWS + b]
+            return
         _posteriors(logp, nb, K, w, row0, NULL, acc, resp_out, lse_out, quad, lse)
     else:
         for k in range(K):
@@ -302,6 +308,7 @@ cdef struct GaussianPass:
     const double* resp_in
     double* resp_out
     double* lse_out
+    double* logp_out
     bint want_stats
     bint single
 
@@ -312,11 +319,11 @@ cdef void _gaussian_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, doubl
     if c.single:
         _block[float](<const float*>c.X, c.w, row0, nb, c.d, c.K, <const float*>c.means,
                       <const float*>c.prec, c.log_norm, c.cov, c.resp_in, c.resp_out,
-                      c.lse_out, c.want_stats, acc, scratch)
+                      c.lse_out, c.logp_out, c.want_stats, acc, scratch)
     else:
         _block[double](<const double*>c.X, c.w, row0, nb, c.d, c.K, <const double*>c.means,
                        <const double*>c.prec, c.log_norm, c.cov, c.resp_in, c.resp_out,
-                       c.lse_out, c.want_stats, acc, scratch)
+                       c.lse_out, c.logp_out, c.want_stats, acc, scratch)
 
 
 def gaussian_pass(
@@ -329,13 +336,17 @@ def gaussian_pass(
     const double[:, ::1] resp_in,        # IN  (n, K) given responsibilities, or (0, 0)
     double[:, ::1] resp_out,             # OUT (n, K) responsibilities, or (0, 0)
     double[::1] lse_out,                 # OUT (n,) per-row log-likelihood, or (0,)
+    double[:, ::1] logp_out,             # OUT (n, K) log_norm[k] + log N(x | k), or (0, 0)
     double[::1] nk,                      # OUT (K,)
     double[:, ::1] s1,                   # OUT (K, d)
     double[::1] s2,                      # OUT flat, stats_size(cov_type, K, d)
     bint want_stats,
     int n_threads,
 ):
-    """One pass over X; returns sum_b w_b log p(x_b) (0 when resp_in is given).
+    """One pass over X; returns sum_b w_b log p(x_b) (0 when resp_in or logp_out is given).
+
+    With logp_out the pass only writes each component's log-density term (nothing else
+    is computed).
 
     prec holds upper-triangular factors P with P P^T = precision: (K, d, d) for full,
     (d, d) for tied, (K, d) for diag (1/sigma), (K,) for spherical. s1 and s2 are moments
@@ -355,7 +366,8 @@ def gaussian_pass(
     c.resp_in = &resp_in[0, 0] if resp_in.shape[0] > 0 else NULL
     c.resp_out = &resp_out[0, 0] if resp_out.shape[0] > 0 else NULL
     c.lse_out = &lse_out[0] if lse_out.shape[0] > 0 else NULL
-    c.want_stats = want_stats
+    c.logp_out = &logp_out[0, 0] if logp_out.shape[0] > 0 else NULL
+    c.want_stats = want_stats and c.logp_out == NULL
     c.single = floating is float
     return _run_pass(_gaussian_block, &c, n, n_threads, scratch, K, d, cov_type, 0,
                      want_stats, nk, s1, s2, NULL)

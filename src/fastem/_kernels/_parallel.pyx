@@ -1,9 +1,10 @@
-"""The parallel row loop every kernel runs on, and how many threads it uses.
+"""The parallel loops every kernel runs on, and how many threads they use.
 
 run_blocks cuts the rows into blocks of BLOCK_ROWS, groups the blocks into partitions
 whose boundaries depend only on the number of rows, hands the partitions to OpenMP
 threads, and adds the per-partition accumulators in partition order: every reduction is
-bitwise identical for any thread count.
+bitwise identical for any thread count. run_tasks runs independent tasks (one
+sequence of a hidden Markov model each) that write disjoint outputs.
 """
 
 import os
@@ -51,6 +52,26 @@ cdef int run_blocks(Py_ssize_t n_rows, int n_threads, BlockFn fn, const void* ct
     if stride > 0:
         add_partitions(acc, n_parts, stride, total)
     free(acc)
+    return -1 if failed else 0
+
+
+cdef int run_tasks(Py_ssize_t n_tasks, const Py_ssize_t* order, int n_threads, TaskFn fn,
+                   const void* ctx, size_t scratch_bytes) noexcept nogil:
+    """Call fn(ctx, task, scratch) for every task, in the given order (or 0..n_tasks-1)
+    as threads become free; scratch is a per-thread buffer of scratch_bytes. Returns -1
+    when memory ran out."""
+    cdef int nt = threads_for(n_threads, n_tasks)
+    cdef int failed = 0
+    cdef Py_ssize_t i
+    cdef void* scratch
+    with parallel(num_threads=nt):
+        scratch = malloc(scratch_bytes + 1)
+        for i in prange(n_tasks, schedule="dynamic"):
+            if scratch == NULL:
+                failed = 1
+            else:
+                fn(ctx, order[i] if order != NULL else i, scratch)
+        free(scratch)
     return -1 if failed else 0
 
 

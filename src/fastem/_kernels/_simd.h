@@ -201,44 +201,58 @@ FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* 
 FASTEM_NEAREST(fastem_nearest_d, double)
 FASTEM_NEAREST(fastem_nearest_f, float)
 
-/* r[b] = exp(r[b] - m[b]) for the rows of a block (0 where m[b] is -inf or the
-   difference is below -708), and sum[b] += r[b]. exp is evaluated by range reduction to
-   |t| <= ln2/2 and a degree-12 Taylor polynomial (relative error below 2e-16), with
+/* exp(diff) for diff <= 0 (0 below -708, and for NaN from -inf - -inf): range reduction
+   to |t| <= ln2/2 and a degree-12 Taylor polynomial (relative error below 2e-16), with
    branch-free arithmetic and 2^n built from the bits of the rounding constant, so that
-   the loop vectorises. */
+   loops calling it vectorise. */
+static inline double fastem_exp_core(double diff) {
+    const double log2e = 1.4426950408889634, ln2_hi = 0.6931471805599453,
+                 ln2_lo = 2.3190468138462996e-17, magic = 6755399441055744.0; /* 1.5 * 2^52 */
+    const double x = diff >= -708.0 ? diff : -708.0;
+    const double shifted = x * log2e + magic;
+    const double n = shifted - magic;                  /* round(x / ln 2) */
+    const double t = (x - n * ln2_hi) - n * ln2_lo;
+    double p = 1.0 / 479001600.0;
+    p = p * t + 1.0 / 39916800.0;
+    p = p * t + 1.0 / 3628800.0;
+    p = p * t + 1.0 / 362880.0;
+    p = p * t + 1.0 / 40320.0;
+    p = p * t + 1.0 / 5040.0;
+    p = p * t + 1.0 / 720.0;
+    p = p * t + 1.0 / 120.0;
+    p = p * t + 1.0 / 24.0;
+    p = p * t + 1.0 / 6.0;
+    p = p * t + 0.5;
+    p = p * t + 1.0;
+    p = p * t + 1.0;
+    unsigned long long bits;
+    double scale;
+    memcpy(&bits, &shifted, sizeof bits);
+    bits = (bits - 0x4338000000000000ULL + 1023ULL) << 52;
+    memcpy(&scale, &bits, sizeof scale);
+    return diff >= -708.0 ? p * scale : 0.0;
+}
+
+/* r[b] = exp(r[b] - m[b]) for the rows of a block (0 where m[b] is -inf or the
+   difference is below -708), and sum[b] += r[b]. */
 FASTEM_CLONES static void fastem_exp_rows(double* FASTEM_RESTRICT r,
                                           const double* FASTEM_RESTRICT m,
                                           double* FASTEM_RESTRICT sum, ptrdiff_t nb) {
-    const double log2e = 1.4426950408889634, ln2_hi = 0.6931471805599453,
-                 ln2_lo = 2.3190468138462996e-17, magic = 6755399441055744.0; /* 1.5 * 2^52 */
     FASTEM_PRAGMA(omp simd)
     for (ptrdiff_t b = 0; b < nb; ++b) {
-        const double diff = r[b] - m[b];
-        const double x = diff >= -708.0 ? diff : -708.0;   /* NaN (from -inf - -inf) too */
-        const double shifted = x * log2e + magic;
-        const double n = shifted - magic;                  /* round(x / ln 2) */
-        const double t = (x - n * ln2_hi) - n * ln2_lo;
-        double p = 1.0 / 479001600.0;
-        p = p * t + 1.0 / 39916800.0;
-        p = p * t + 1.0 / 3628800.0;
-        p = p * t + 1.0 / 362880.0;
-        p = p * t + 1.0 / 40320.0;
-        p = p * t + 1.0 / 5040.0;
-        p = p * t + 1.0 / 720.0;
-        p = p * t + 1.0 / 120.0;
-        p = p * t + 1.0 / 24.0;
-        p = p * t + 1.0 / 6.0;
-        p = p * t + 0.5;
-        p = p * t + 1.0;
-        p = p * t + 1.0;
-        unsigned long long bits;
-        double scale;
-        memcpy(&bits, &shifted, sizeof bits);
-        bits = (bits - 0x4338000000000000ULL + 1023ULL) << 52;
-        memcpy(&scale, &bits, sizeof scale);
-        const double e = diff >= -708.0 ? p * scale : 0.0;
+        const double e = fastem_exp_core(r[b] - m[b]);
         r[b] = e;
         sum[b] += e;
+    }
+}
+
+/* r[j] = exp(min(r[j] - m, 0)) for j < n: one time step of a hidden Markov model, its
+   log emission probabilities scaled by their largest reachable value m. */
+FASTEM_CLONES static void fastem_exp_below(double* FASTEM_RESTRICT r, double m, ptrdiff_t n) {
+    FASTEM_PRAGMA(omp simd)
+    for (ptrdiff_t j = 0; j < n; ++j) {
+        const double diff = r[j] - m;
+        r[j] = fastem_exp_core(diff <= 0.0 ? diff : 0.0);
     }
 }
 

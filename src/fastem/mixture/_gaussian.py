@@ -139,7 +139,7 @@ def kernel_arguments(params, dtype):
 
 
 def _run_kernel(X, sample_weight, means, prec, log_norm, covariance_type, *, n_threads,
-                want_stats, resp_in=None, resp_out=None, lse_out=None):
+                want_stats, resp_in=None, resp_out=None, lse_out=None, logp_out=None):
     k, d = means.shape
     code = COV_CODE[covariance_type]
     nk = np.zeros(k)
@@ -153,6 +153,7 @@ def _run_kernel(X, sample_weight, means, prec, log_norm, covariance_type, *, n_t
         empty2 if resp_in is None else resp_in,
         empty2 if resp_out is None else resp_out,
         np.empty(0) if lse_out is None else lse_out,
+        empty2 if logp_out is None else logp_out,
         nk, s1, s2, want_stats, n_threads,
     )
     return loglik, nk, s1, s2
@@ -170,6 +171,16 @@ def e_pass(X, sample_weight, params, *, n_threads, want_stats=False, resp_out=No
         n_threads=n_threads, want_stats=want_stats, resp_out=resp_out, lse_out=lse_out,
     )
     return loglik, nk, s1, s2, means.astype(np.float64)
+
+
+def log_densities(X, params, out, *, n_threads):
+    """out[n, k] = log weights[k] + log N(x_n | means[k], covariance k), one pass over X.
+
+    With unit weights these are the emission log-probabilities of a Gaussian HMM."""
+    means, prec, log_norm = kernel_arguments(params, X.dtype)
+    _run_kernel(X, None, means, prec, log_norm, params.covariance_type,
+                n_threads=n_threads, want_stats=False, logp_out=out)
+    return out
 
 
 def responsibility_stats(X, sample_weight, resp, shift, covariance_type, *, n_threads):

@@ -1,0 +1,343 @@
+"""Hidden Markov model kernels: forward-backward with per-step scaling, Viterbi.
+
+One sequence is one task of _parallel.run_tasks; a task writes only the rows of its
+sequence and its own slot of the per-sequence outputs, so every result is bitwise
+identical for any number of threads. The per-sequence outputs (log-likelihoods,
+expected transition counts) are added by the caller in sequence order.
+
+Scaling. At step t the forward pass forms pred = alpha_{t-1} A (or the start
+probabilities), takes m_t, the largest log emission probability among the states pred
+can reach, and replaces row t of the emission buffer with B_t = exp(min(logB_t - m_t, 0)).
+alpha_t = pred * B_t is normalised by its sum c_t, and log p(x) = sum_t (log c_t + m_t).
+No quantity can underflow to a zero sum: the state that attains m_t has B = 1 and
+pred > 0. The backward pass reuses B_t and c_t, so alpha_t * beta_t sums to one.
+"""
+
+from libc.math cimport log, INFINITY, NAN
+from libc.stdlib cimport free, malloc
+
+from fastem._kernels._parallel cimport run_blocks, run_tasks
+
+
+cdef extern from "_simd.h" nogil:
+    void fastem_exp_below(double* r, double m, Py_ssize_t n)
+
+
+cdef struct ForwardBackward:
+    double* frame              # (T, K) log emission probabilities in, scaled out
+    double* post               # (T, K) posteriors out, or NULL (forward only)
+    double* scale              # (T,) c_t
+    double* xi                 # (S, K, K) expected transitions out, or NULL
+    double* loglik             # (S,)
+    const Py_ssize_t* starts   # (S + 1,)
+    const double* startprob    # (K,)
+    const double* A            # (K, K) transition matrix
+    const double* AT           # its transpose
+    Py_ssize_t K
+
+
+cdef void _forward_backward_task(const void* ctx, Py_ssize_t s, void* scratch) noexcept nogil:
+    cdef const ForwardBackward* c = <const ForwardBackward*>ctx
+    cdef Py_ssize_t K = c.K, t0 = c.starts[s], t1 = c.starts[s + 1]
+    cdef double* pred = <double*>scratch
+    cdef double* buf0 = pred + K
+    cdef double* buf1 = buf0 + K
+    cdef double* beta = buf1 + K
+    cdef double* u = beta + K
+    cdef double* a_prev = NULL
+    cdef double* a_cur
+    cdef double* lb
+    cdef double* M = NULL
+    cdef const double* row
+    cdef double m, total, inv, ai, uj, ll = 0
+    cdef Py_ssize_t t, i, j
+
+    for t in range(t0, t1):
+        lb = c.frame + t * K
+        if c.post != NULL:
+            a_cur = c.post + t * K
+        else:
+            a_cur = buf0 if a_prev != buf0 else buf1
+        if t == t0:
+            for j in range(K):
+                pred[j] = c.startprob[j]
+        else:
+            for j in range(K):
+                pred[j] = 0
+            for i in range(K):
+                ai = a_prev[i]
+                if ai != 0:
+                    row = c.A + i * K
+                    for j in range(K):
+                        pred[j] += ai * row[j]
+        m = -INFINITY
+        for j in range(K):
+            if pred[j] > 0 and lb[j] > m:
+                m = lb[j]
+        if m == -INFINITY:
+            # the sequence has probability zero under these parameters
+            c.loglik[s] = -INFINITY
+            if c.post != NULL:
+                for i in range(t0 * K, t1 * K):
+                    c.post[i] = NAN
+            if c.xi != NULL:
+                M = c.xi + s * K * K
+                for i in range(K * K):
+                    M[i] = 0
+            return
+        fastem_exp_below(lb, m, K)
+        total = 0
+        for j in range(K):
+            a_cur[j] = pred[j] * lb[j]
+            total += a_cur[j]
+        inv = 1.0 / total
+        for j in range(K):
+            a_cur[j] *= inv
+        c.scale[t] = total
+        ll += log(total) + m
+        a_prev = a_cur
+    c.loglik[s] = ll
+    if c.post == NULL:
+        return
+
+    if c.xi != NULL:
+        M = c.xi + s * K * K
+        for i in range(K * K):
+            M[i] = 0
+    for j in range(K):
+        beta[j] = 1
+    for t in range(t1 - 2, t0 - 1, -1):
+        # u_j = B_{t+1, j} beta_{t+1, j} / c_{t+1}
+        lb = c.frame + (t + 1) * K
+        inv = 1.0 / c.scale[t + 1]
+        for j in range(K):
+            u[j] = lb[j] * beta[j] * inv
+        a_cur = c.post + t * K
+        if M != NULL:
+            # xi_ij = A_ij sum_t alpha_t(i) u_{t+1}(j): A_ij is applied once at the end
+            for i in range(K):
+                ai = a_cur[i]
+                if ai != 0:
+                    for j in range(K):
+                        M[i * K + j] += ai * u[j]
+        # beta_t = A u
+        for i in range(K):
+            beta[i] = 0
+        for j in range(K):
+            uj = u[j]
+            if uj != 0:
+                row = c.AT + j * K
+                for i in range(K):
+                    beta[i] += row[i] * uj
+        total = 0
+        for i in range(K):
+            a_cur[i] = a_cur[i] * beta[i]
+            total += a_cur[i]
+        if total > 0:
+            inv = 1.0 / total
+            for i in range(K):
+                a_cur[i] *= inv
+    if M != NULL:
+        for i in range(K * K):
+            M[i] *= c.A[i]
+
+
+def forward_backward(
+    double[:, ::1] frame,              # IN/OUT (T, K) log emission probabilities; destroyed
+    const Py_ssize_t[::1] starts,      # IN  (S + 1,) sequence boundaries
+    const Py_ssize_t[::1] order,       # IN  (S,) the order to start sequences in
+    const double[::1] startprob,       # IN  (K,)
+    const double[:, ::1] transmat,     # IN  (K, K)
+    double[:, ::1] post,               # OUT (T, K) posteriors, or (0, 0) for forward only
+    double[:, :, ::1] xi,              # OUT (S, K, K) expected transitions, or (0, 0, 0)
+    double[::1] loglik,                # OUT (S,) log-likelihood of each sequence
+    int n_threads,
+):
+    """Forward-backward over every sequence, one task each.
+
+    A sequence with probability zero gets loglik -inf and NaN posteriors."""
+    cdef Py_ssize_t T = frame.shape[0], K = frame.shape[1], S = starts.shape[0] - 1
+    cdef Py_ssize_t i, j
+    cdef ForwardBackward c
+    cdef int status
+    cdef double* AT = <double*>malloc((K * K + 1) * sizeof(double))
+    cdef double* scale = <double*>malloc((T + 1) * sizeof(double))
+    if AT == NULL or scale == NULL:
+        free(AT)
+        free(scale)
+        raise MemoryError()
+    for i in range(K):
+        for j in range(K):
+            AT[j * K + i] = transmat[i, j]
+    c.frame = &frame[0, 0]
+    c.post = &post[0, 0] if post.shape[0] > 0 else NULL
+    c.scale = scale
+    c.xi = &xi[0, 0, 0] if xi.shape[0] > 0 else NULL
+    c.loglik = &loglik[0]
+    c.starts = &starts[0]
+    c.startprob = &startprob[0]
+    c.A = &transmat[0, 0]
+    c.AT = AT
+    c.K = K
+    with nogil:
+        status = run_tasks(S, &order[0], n_threads, _forward_backward_task, &c,
+                           5 * K * sizeof(double))
+    free(AT)
+    free(scale)
+    if status != 0:
+        raise MemoryError()
+
+
+cdef struct Viterbi:
+    const double* frame        # (T, K) log emission probabilities
+    const Py_ssize_t* starts
+    const double* log_startprob
+    const double* log_A
+    int* back                  # (T, K) best predecessor of each state
+    Py_ssize_t* path           # (T,)
+    double* logprob            # (S,)
+    Py_ssize_t K
+
+
+cdef void _viterbi_task(const void* ctx, Py_ssize_t s, void* scratch) noexcept nogil:
+    cdef const Viterbi* c = <const Viterbi*>ctx
+    cdef Py_ssize_t K = c.K, t0 = c.starts[s], t1 = c.starts[s + 1]
+    cdef double* v = <double*>scratch
+    cdef double* w = v + K
+    cdef const double* lb = c.frame + t0 * K
+    cdef const double* row
+    cdef int* back
+    cdef double vi, cand
+    cdef Py_ssize_t t, i, j, best
+
+    for j in range(K):
+        v[j] = c.log_startprob[j] + lb[j]
+    for t in range(t0 + 1, t1):
+        back = c.back + t * K
+        for j in range(K):
+            w[j] = -INFINITY
+            back[j] = 0
+        # the first best predecessor wins ties, as numpy's argmax
+        for i in range(K):
+            vi = v[i]
+            row = c.log_A + i * K
+            for j in range(K):
+                cand = vi + row[j]
+                if cand > w[j]:
+                    w[j] = cand
+                    back[j] = <int>i
+        lb = c.frame + t * K
+        for j in range(K):
+            v[j] = w[j] + lb[j]
+    best = 0
+    for j in range(1, K):
+        if v[j] > v[best]:
+            best = j
+    c.logprob[s] = v[best]
+    c.path[t1 - 1] = best
+    for t in range(t1 - 1, t0, -1):
+        best = c.back[t * K + best]
+        c.path[t - 1] = best
+
+
+def viterbi(
+    const double[:, ::1] frame,        # IN  (T, K) log emission probabilities
+    const Py_ssize_t[::1] starts,      # IN  (S + 1,)
+    const Py_ssize_t[::1] order,       # IN  (S,)
+    const double[::1] log_startprob,   # IN  (K,)
+    const double[:, ::1] log_transmat, # IN  (K, K)
+    int[:, ::1] back,                  # SCRATCH (T, K)
+    Py_ssize_t[::1] path,              # OUT (T,) most likely states
+    double[::1] logprob,               # OUT (S,) log-probability of each best path
+    int n_threads,
+):
+    """Viterbi decoding in log space, one task per sequence."""
+    cdef Viterbi c
+    cdef int status
+    c.frame = &frame[0, 0]
+    c.starts = &starts[0]
+    c.log_startprob = &log_startprob[0]
+    c.log_A = &log_transmat[0, 0]
+    c.back = &back[0, 0]
+    c.path = &path[0]
+    c.logprob = &logprob[0]
+    c.K = frame.shape[1]
+    with nogil:
+        status = run_tasks(starts.shape[0] - 1, &order[0], n_threads, _viterbi_task, &c,
+                           2 * c.K * sizeof(double))
+    if status != 0:
+        raise MemoryError()
+
+
+cdef struct SymbolCounts:
+    const Py_ssize_t* symbols  # (T,)
+    const double* post         # (T, K)
+    Py_ssize_t K
+    Py_ssize_t M
+
+
+cdef void _symbol_counts_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb,
+                               double* acc, void* scratch) noexcept nogil:
+    cdef const SymbolCounts* c = <const SymbolCounts*>ctx
+    cdef Py_ssize_t b, k, K = c.K
+    cdef double* out
+    cdef const double* p
+    for b in range(row0, row0 + nb):
+        out = acc + c.symbols[b] * K
+        p = c.post + b * K
+        for k in range(K):
+            out[k] += p[k]
+
+
+def symbol_counts(
+    const Py_ssize_t[::1] symbols,     # IN  (T,) in [0, M)
+    const double[:, ::1] post,         # IN  (T, K)
+    double[:, ::1] out,                # OUT (M, K) sum of posteriors per symbol
+    int n_threads,
+):
+    """out[s, k] = sum over steps t with symbols[t] == s of post[t, k]."""
+    cdef SymbolCounts c
+    cdef Py_ssize_t M = out.shape[0], K = out.shape[1], j
+    cdef int status
+    cdef double* total = <double*>malloc((M * K + 1) * sizeof(double))
+    if total == NULL:
+        raise MemoryError()
+    c.symbols = &symbols[0]
+    c.post = &post[0, 0]
+    c.K = K
+    c.M = M
+    with nogil:
+        status = run_blocks(symbols.shape[0], n_threads, _symbol_counts_block, &c, M * K, 0,
+                            total)
+    if status == 0:
+        for j in range(M * K):
+            out[j // K, j % K] = total[j]
+    free(total)
+    if status != 0:
+        raise MemoryError()
+
+
+def sample_chain(
+    const double[::1] start_cdf,       # IN  (K,) cumulative start probabilities, last 1
+    const double[:, ::1] trans_cdf,    # IN  (K, K) cumulative rows, last column 1
+    const double[::1] uniforms,        # IN  (n,) in [0, 1)
+    Py_ssize_t first,                  # IN  first state, or -1 to draw it
+    Py_ssize_t[::1] states,            # OUT (n,)
+):
+    """A Markov chain: each state is the first whose cumulative probability exceeds
+    its uniform draw."""
+    cdef Py_ssize_t n = states.shape[0], K = start_cdf.shape[0], t, j, state = 0
+    with nogil:
+        for t in range(n):
+            if t == 0 and first >= 0:
+                state = first
+            else:
+                j = 0
+                if t == 0:
+                    while j < K - 1 and not (start_cdf[j] > uniforms[t]):
+                        j += 1
+                else:
+                    while j < K - 1 and not (trans_cdf[state, j] > uniforms[t]):
+                        j += 1
+                state = j
+            states[t] = state

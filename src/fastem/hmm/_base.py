@@ -1,0 +1,409 @@
+"""What every hidden Markov model shares: sequences, Baum-Welch on the EM driver,
+scoring, decoding and sampling. Models add only their emissions.
+
+The E-step of Baum-Welch is a sequence of passes over batches of whole sequences
+(emission log-probabilities, then forward-backward with one OpenMP task per sequence,
+then the emission statistics); the statistics of the batches are added in order, so a
+fit is bitwise identical for any number of threads. Batches bound the memory: two
+(rows x states) buffers for at most max(BATCH_ROWS, longest sequence) rows.
+"""
+
+from __future__ import annotations
+
+import numbers
+import sys
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._base import ParamsMixin
+from .._engine import run_em
+from .._kernels import _hmm
+from .._kernels._parallel import effective_n_threads
+from .._validation import check_int, check_is_fitted, check_option, check_random_state
+
+BATCH_ROWS = 8192
+DECODER_ALGORITHMS = ("viterbi", "map")
+
+
+class ConvergenceMonitor:
+    """Convergence history of a fit, as hmmlearn's ConvergenceMonitor.
+
+    ``history`` holds the log-likelihood before each iteration's M-step; ``converged``
+    is True when the last gain was below ``tol`` or ``n_iter`` iterations were run.
+    """
+
+    _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
+
+    def __init__(self, tol: float, n_iter: int, verbose: bool):
+        self.tol = tol
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.history: deque[float] = deque()
+        self.iter = 0
+
+    def __repr__(self):
+        params = sorted(dict(vars(self), history=list(self.history)).items())
+        body = "".join(f"    {k}={v},\n" for k, v in params)
+        return f"{type(self).__name__}(\n{body})"
+
+    def _reset(self):
+        self.iter = 0
+        self.history.clear()
+
+    def report(self, log_prob: float) -> None:
+        """Record one iteration's log-likelihood (printed to stderr when verbose)."""
+        if self.verbose:
+            delta = log_prob - self.history[-1] if self.history else np.nan
+            print(self._template.format(iter=self.iter + 1, log_prob=log_prob, delta=delta),
+                  file=sys.stderr)
+        self.history.append(log_prob)
+        self.iter += 1
+
+    @property
+    def converged(self) -> bool:
+        return (self.iter == self.n_iter
+                or (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol))
+
+
+@dataclass
+class HMMParams:
+    startprob: np.ndarray
+    transmat: np.ndarray
+    emission: Any          # the model's own emission parameters
+
+
+def sequence_starts(lengths, n_samples):
+    """(S + 1,) boundaries of the sequences in X from hmmlearn's ``lengths``."""
+    if lengths is None:
+        return np.array([0, n_samples], dtype=np.intp)
+    arr = np.asarray(lengths)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"lengths must be a non-empty 1-D sequence of integers, got shape "
+                         f"{arr.shape}")
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(f"lengths must hold integers, got dtype {arr.dtype}")
+    if (arr <= 0).any():
+        bad = int(np.flatnonzero(arr <= 0)[0])
+        raise ValueError(f"lengths must be positive: lengths[{bad}] = {int(arr[bad])}")
+    starts = np.zeros(arr.size + 1, dtype=np.intp)
+    np.cumsum(arr, out=starts[1:])
+    if starts[-1] != n_samples:
+        raise ValueError(f"lengths sum to {int(starts[-1])}, but X has {n_samples} samples; "
+                         "they must be equal")
+    return starts
+
+
+def batches(starts, budget=BATCH_ROWS):
+    """(first, last) sequence ranges in order, each at most max(budget, one sequence)
+    rows long; they depend only on the lengths."""
+    out = []
+    first = 0
+    S = starts.size - 1
+    while first < S:
+        last = first + 1
+        while last < S and starts[last + 1] - starts[first] <= budget:
+            last += 1
+        out.append((first, last))
+        first = last
+    return out
+
+
+def _normalize_rows(counts, previous):
+    """Rows of counts scaled to sum to one; a row with nothing in it keeps ``previous``."""
+    sums = counts.sum(axis=-1, keepdims=True)
+    empty = ~(sums > 0)
+    out = counts / np.where(empty, 1.0, sums)
+    return np.where(empty, previous, out)
+
+
+def _check_stochastic(value, name, shape):
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)) or (arr < 0).any():
+        raise ValueError(f"{name} must hold finite probabilities >= 0")
+    sums = arr.sum(axis=-1)
+    if not np.allclose(sums, 1):
+        what = "must sum to 1" if arr.ndim == 1 else "rows must sum to 1"
+        raise ValueError(f"{name} {what} (got {np.array2string(np.atleast_1d(sums))})")
+    return np.ascontiguousarray(arr)
+
+
+class _BaumWelch:
+    """The EM problem the driver runs for a hidden Markov model."""
+
+    def __init__(self, model, X, starts, n_threads):
+        self.model = model
+        self.X = X
+        self.starts = starts
+        self.n_threads = n_threads
+        self.batches = batches(starts)
+
+    def initialize(self, random_state):
+        self.model._init(self.X, self.starts)
+        return self.model._current_params()
+
+    def step(self, params):
+        model = self.model
+        K = model.n_components
+        letters = model.params
+        start = np.zeros(K)
+        trans = np.zeros((K, K))
+        stats = model._emission_stats_begin(params.emission)
+        loglik = 0.0
+        for part in _forward_backward(model, self.X, self.starts, self.batches, params,
+                                      posteriors=True, transitions="t" in letters,
+                                      n_threads=self.n_threads):
+            lo, local, post, xi, seq_ll = part
+            loglik += float(seq_ll.sum())
+            start += post[local[:-1]].sum(axis=0)
+            if xi.shape[0]:
+                trans += xi.sum(axis=0)
+            model._emission_stats_add(stats, self.X[lo:lo + post.shape[0]], post,
+                                      params.emission, self.n_threads)
+        if not np.isfinite(loglik):
+            raise ValueError("The data has probability zero under the current parameters "
+                             "(some observation cannot be emitted from any reachable state); "
+                             "check startprob_, transmat_ and the emission parameters.")
+        startprob, transmat = params.startprob, params.transmat
+        if "s" in letters:
+            new = np.maximum(model.startprob_prior - 1 + start, 0)
+            new = np.where(startprob == 0, 0, new)
+            startprob = _normalize_rows(new, startprob)
+        if "t" in letters:
+            new = np.maximum(model.transmat_prior - 1 + trans, 0)
+            new = np.where(transmat == 0, 0, new)
+            transmat = _normalize_rows(new, transmat)
+        emission = model._emission_mstep(stats, params.emission)
+        return HMMParams(startprob, transmat, emission), loglik
+
+    @staticmethod
+    def converged(change, tol, old, new):
+        return change < tol     # hmmlearn's rule: a gain below tol, or a loss
+
+
+def _forward_backward(model, X, starts, parts, params, *, posteriors, transitions, n_threads):
+    """Yield (first row, local starts, posteriors, xi, per-sequence log-likelihoods) per
+    batch of sequences. The buffers are reused from batch to batch."""
+    K = model.n_components
+    rows = max(int(starts[b] - starts[a]) for a, b in parts)
+    frame_buf = np.empty(rows * K)
+    post_buf = np.empty(rows * K) if posteriors else None
+    for a, b in parts:
+        lo, hi = int(starts[a]), int(starts[b])
+        local = np.ascontiguousarray(starts[a:b + 1] - lo)
+        n = hi - lo
+        frame = frame_buf[:n * K].reshape(n, K)
+        model._log_emission(X[lo:hi], params.emission, frame, n_threads)
+        post = post_buf[:n * K].reshape(n, K) if posteriors else np.empty((0, 0))
+        xi = np.empty((b - a, K, K)) if transitions else np.empty((0, 0, 0))
+        seq_ll = np.empty(b - a)
+        order = np.argsort(-np.diff(local), kind="stable").astype(np.intp)
+        _hmm.forward_backward(frame, local, order, params.startprob, params.transmat,
+                              post, xi, seq_ll, n_threads)
+        yield lo, local, post, xi, seq_ll
+
+
+class BaseHMM(ParamsMixin):
+    """Hidden Markov model API shared by GaussianHMM and CategoricalHMM (hmmlearn's).
+
+    Subclasses provide the emission: _validate_X, _init_emission, _check_emission,
+    _emission_params, _set_emission, _log_emission, _emission_stats_begin/_add,
+    _emission_mstep, _sample_emission and _n_emission_parameters.
+    """
+
+    _emission_letters = ""
+
+    # ----------------------------------------------------------------- validation
+    def _validate_settings(self):
+        check_int(self.n_components, "n_components", minimum=1)
+        check_int(self.n_iter, "n_iter", minimum=0)
+        if not isinstance(self.tol, numbers.Real) or isinstance(self.tol, bool) or (
+                np.isnan(self.tol)):
+            raise TypeError(f"tol must be a real number (-inf never stops early), "
+                            f"got {self.tol!r}")
+        check_option(self.algorithm, "algorithm", DECODER_ALGORITHMS)
+        check_option(self.implementation, "implementation", ("log", "scaling"))
+        letters = "st" + self._emission_letters
+        for name in ("params", "init_params"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a string of the letters {letters!r}, "
+                                f"got {value!r}")
+        check_int(self.n_threads, "n_threads", minimum=1, allow_none=True)
+
+    def _threads(self):
+        return effective_n_threads(self.n_threads)
+
+    def _needs_init(self, code, name):
+        return code in self.init_params or not hasattr(self, name)
+
+    def _init(self, X, starts):
+        K = self.n_components
+        rs = check_random_state(self.random_state)
+        if self._needs_init("s", "startprob_"):
+            self.startprob_ = rs.dirichlet(np.full(K, 1.0 / K))
+        if self._needs_init("t", "transmat_"):
+            self.transmat_ = rs.dirichlet(np.full(K, 1.0 / K), size=K)
+        self._init_emission(X, starts)
+        self._check()
+
+    def _check(self):
+        K = self.n_components
+        self.startprob_ = _check_stochastic(self.startprob_, "startprob_", (K,))
+        self.transmat_ = _check_stochastic(self.transmat_, "transmat_", (K, K))
+        self._check_emission()
+
+    def _current_params(self):
+        return HMMParams(self.startprob_, self.transmat_, self._emission_params())
+
+    def _fitted_params(self):
+        check_is_fitted(self, "startprob_")
+        self._validate_settings()
+        self._check()
+        return self._current_params()
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, X, lengths=None):
+        """Estimate the parameters by Baum-Welch (EM) from X, sequences of ``lengths``.
+
+        Parameters named in ``init_params`` (or not yet set) are initialised first;
+        those in ``params`` are updated. Returns self."""
+        self._validate_settings()
+        X = self._validate_X(X, fitting=True)
+        starts = sequence_starts(lengths, X.shape[0])
+        problem = _BaumWelch(self, X, starts, self._threads())
+        result = run_em(problem, n_init=1, max_iter=self.n_iter, tol=self.tol,
+                        random_state=None, verbose=int(bool(self.verbose)), warn=False)
+        params = result.params
+        self.startprob_ = params.startprob
+        self.transmat_ = params.transmat
+        self._set_emission(params.emission)
+        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        self.monitor_.history.extend(result.lower_bounds)
+        self.monitor_.iter = result.n_iter
+        return self
+
+    # ----------------------------------------------------------------- inference
+    def _score(self, X, lengths, posteriors):
+        params = self._fitted_params()
+        X = self._validate_X(X, fitting=False)
+        starts = sequence_starts(lengths, X.shape[0])
+        n_threads = self._threads()
+        log_prob = 0.0
+        out = np.empty((X.shape[0], self.n_components)) if posteriors else None
+        for lo, _, post, _, seq_ll in _forward_backward(
+                self, X, starts, batches(starts), params, posteriors=posteriors,
+                transitions=False, n_threads=n_threads):
+            log_prob += float(seq_ll.sum())
+            if posteriors:
+                out[lo:lo + post.shape[0]] = post
+        return log_prob, out
+
+    def score(self, X, lengths=None) -> float:
+        """Log-likelihood of X (sum over its sequences), by the forward algorithm."""
+        return self._score(X, lengths, False)[0]
+
+    def score_samples(self, X, lengths=None):
+        """(log-likelihood of X, posteriors of the states at every step: (n_samples, K))."""
+        return self._score(X, lengths, True)
+
+    def predict_proba(self, X, lengths=None):
+        """Posterior probability of every state at every step, (n_samples, n_components)."""
+        return self._score(X, lengths, True)[1]
+
+    def decode(self, X, lengths=None, algorithm=None):
+        """(log-probability, most likely states) of X.
+
+        "viterbi" gives the jointly most likely path and its log-probability; "map" the
+        individually most likely state at each step and the sum of the log posteriors
+        of those states (hmmlearn reports their plain sum instead)."""
+        algorithm = check_option(algorithm or self.algorithm, "algorithm", DECODER_ALGORITHMS)
+        if algorithm == "map":
+            _, post = self.score_samples(X, lengths)
+            best = np.argmax(post, axis=1)
+            with np.errstate(divide="ignore"):
+                log_prob = float(np.log(post[np.arange(post.shape[0]), best]).sum())
+            return log_prob, best
+        params = self._fitted_params()
+        X = self._validate_X(X, fitting=False)
+        starts = sequence_starts(lengths, X.shape[0])
+        K = self.n_components
+        n_threads = self._threads()
+        with np.errstate(divide="ignore"):
+            log_start = np.log(params.startprob)
+            log_trans = np.log(params.transmat)
+        path = np.empty(X.shape[0], dtype=np.intp)
+        log_prob = 0.0
+        parts = batches(starts)
+        rows = max(int(starts[b] - starts[a]) for a, b in parts)
+        frame_buf = np.empty(rows * K)
+        back_buf = np.empty(rows * K, dtype=np.intc)
+        for a, b in parts:
+            lo, hi = int(starts[a]), int(starts[b])
+            n = hi - lo
+            local = np.ascontiguousarray(starts[a:b + 1] - lo)
+            frame = frame_buf[:n * K].reshape(n, K)
+            self._log_emission(X[lo:hi], params.emission, frame, n_threads)
+            seq_lp = np.empty(b - a)
+            order = np.argsort(-np.diff(local), kind="stable").astype(np.intp)
+            _hmm.viterbi(frame, local, order, log_start, log_trans,
+                         back_buf[:n * K].reshape(n, K), path[lo:hi], seq_lp, n_threads)
+            log_prob += float(seq_lp.sum())
+        return log_prob, path
+
+    def predict(self, X, lengths=None):
+        """Most likely state at every step (by ``algorithm``)."""
+        return self.decode(X, lengths)[1]
+
+    def sample(self, n_samples=1, random_state=None, currstate=None):
+        """(X, states): n_samples steps of one sequence drawn from the model."""
+        params = self._fitted_params()
+        n = check_int(n_samples, "n_samples", minimum=1)
+        K = self.n_components
+        rs = check_random_state(self.random_state if random_state is None else random_state)
+        first = -1
+        if currstate is not None:
+            first = check_int(currstate, "currstate", minimum=0)
+            if first >= K:
+                raise ValueError(f"currstate must be < n_components = {K}, got {first}")
+        start_cdf = np.cumsum(params.startprob)
+        trans_cdf = np.cumsum(params.transmat, axis=1)
+        start_cdf[-1] = 1.0
+        trans_cdf[:, -1] = 1.0
+        states = np.empty(n, dtype=np.intp)
+        _hmm.sample_chain(start_cdf, np.ascontiguousarray(trans_cdf), rs.random_sample(n),
+                          first, states)
+        X = self._sample_emission(states, params.emission, rs)
+        return X, states.astype(int)
+
+    # ----------------------------------------------------------------- model selection
+    def _n_parameters(self):
+        K = self.n_components
+        free = {"s": K - 1, "t": K * (K - 1)}
+        free.update(self._n_emission_parameters())
+        return sum(v for k, v in free.items() if k in self.params)
+
+    def aic(self, X, lengths=None) -> float:
+        """Akaike information criterion (free parameters are those in ``params``)."""
+        return -2 * self.score(X, lengths) + 2 * self._n_parameters()
+
+    def bic(self, X, lengths=None) -> float:
+        """Bayesian information criterion (free parameters are those in ``params``)."""
+        n = len(self._validate_X(X, fitting=False))
+        return -2 * self.score(X, lengths) + self._n_parameters() * np.log(n)
+
+    def get_stationary_distribution(self):
+        """The stationary distribution of transmat_ (left eigenvector of eigenvalue 1)."""
+        check_is_fitted(self, "transmat_")
+        eigvals, eigvecs = np.linalg.eig(np.asarray(self.transmat_).T)
+        vec = np.real_if_close(eigvecs[:, np.argmax(eigvals.real)])
+        return np.real(vec / vec.sum())

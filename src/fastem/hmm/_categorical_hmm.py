@@ -1,0 +1,130 @@
+"""Hidden Markov model with categorical emissions (hmmlearn's CategoricalHMM)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._kernels import _hmm
+from .._validation import check_int, check_random_state
+from ._base import BaseHMM, _check_stochastic, _normalize_rows
+
+
+class CategoricalHMM(BaseHMM):
+    """Hidden Markov model with categorical (discrete) emissions, fitted by Baum-Welch.
+
+    X is an integer array of shape (n_samples, 1) with symbols in [0, n_features). The
+    parameters, attributes and methods are hmmlearn's ``hmm.CategoricalHMM``: switch by
+    changing the import. When n_features is None it is set from the data at the first
+    fit, as hmmlearn does. ``n_threads`` (None: all usable cores) is fastem's addition.
+
+    Attributes: startprob_ (K,), transmat_ (K, K), emissionprob_ (K, n_features),
+    monitor_.
+    """
+
+    _emission_letters = "e"
+
+    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *,
+                 emissionprob_prior=1.0, n_features=None, algorithm="viterbi",
+                 random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
+                 init_params="ste", implementation="log", n_threads=None):
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.emissionprob_prior = emissionprob_prior
+        self.n_features = n_features
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        self.n_threads = n_threads
+
+    def _validate_settings(self):
+        super()._validate_settings()
+        check_int(self.n_features, "n_features", minimum=1, allow_none=True)
+
+    def _validate_X(self, X, fitting):
+        arr = np.asarray(X)
+        if arr.ndim == 1:
+            raise ValueError("X must be a 2-D array of shape (n_samples, 1) holding symbols; "
+                             "reshape it with X.reshape(-1, 1)")
+        if arr.ndim != 2 or arr.shape[1] != 1:
+            raise ValueError(f"X must have shape (n_samples, 1), got {arr.shape}")
+        if arr.shape[0] < 1:
+            raise ValueError("X has 0 samples; at least one is required")
+        if arr.dtype.kind not in "iu":
+            raise ValueError(f"X must hold integer symbols, got dtype {arr.dtype}")
+        symbols = np.ascontiguousarray(arr[:, 0], dtype=np.intp)
+        low, high = int(symbols.min()), int(symbols.max())
+        if low < 0:
+            raise ValueError(f"X holds the symbol {low}; symbols must be >= 0")
+        n_features = self.n_features
+        if n_features is None and hasattr(self, "emissionprob_") and not (
+                fitting and "e" in self.init_params):
+            n_features = np.shape(self.emissionprob_)[1]
+        if n_features is not None and high >= n_features:
+            raise ValueError(f"X holds the symbol {high}, but the model emits symbols "
+                             f"0 .. {n_features - 1} only (n_features={n_features})")
+        if fitting and self.n_features is None:
+            self.n_features = high + 1
+        return symbols
+
+    def _init_emission(self, X, starts):
+        if self._needs_init("e", "emissionprob_"):
+            # hmmlearn draws the emissions from a fresh generator of the same seed
+            rs = check_random_state(self.random_state)
+            emission = rs.rand(self.n_components, self.n_features)
+            self.emissionprob_ = emission / emission.sum(axis=1, keepdims=True)
+
+    def _check_emission(self):
+        if not hasattr(self, "emissionprob_"):
+            raise ValueError("emissionprob_ must be set when 'e' is not in init_params")
+        shape = np.shape(np.atleast_2d(self.emissionprob_))
+        if self.n_features is None:
+            self.n_features = shape[1]
+        self.emissionprob_ = _check_stochastic(np.atleast_2d(self.emissionprob_),
+                                               "emissionprob_",
+                                               (self.n_components, self.n_features))
+
+    def _emission_params(self):
+        return self.emissionprob_
+
+    def _set_emission(self, emission):
+        self.emissionprob_ = emission
+
+    def _log_emission(self, X, emission, out, n_threads):
+        with np.errstate(divide="ignore"):
+            log_emission = np.ascontiguousarray(np.log(emission).T)   # (n_features, K)
+        np.take(log_emission, X, axis=0, out=out)
+
+    def _emission_stats_begin(self, emission):
+        return np.zeros((emission.shape[1], self.n_components))
+
+    def _emission_stats_add(self, stats, X, post, emission, n_threads):
+        if "e" in self.params:
+            part = np.empty_like(stats)
+            _hmm.symbol_counts(X, post, part, n_threads)
+            stats += part
+
+    def _emission_mstep(self, stats, emission):
+        if "e" not in self.params:
+            return emission
+        counts = np.maximum(self.emissionprob_prior - 1 + stats.T, 0)
+        return _normalize_rows(counts, emission)
+
+    def _sample_emission(self, states, emission, rs):
+        cdf = np.cumsum(emission, axis=1)
+        cdf[:, -1] = 1.0
+        u = rs.random_sample(states.shape[0])
+        symbols = np.empty(states.shape[0], dtype=int)
+        for k in range(self.n_components):
+            rows = np.flatnonzero(states == k)
+            if rows.size:
+                symbols[rows] = np.searchsorted(cdf[k], u[rows], side="right")
+        return symbols[:, None]
+
+    def _n_emission_parameters(self):
+        return {"e": self.n_components * (self.n_features - 1)}

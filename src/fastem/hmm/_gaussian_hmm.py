@@ -1,0 +1,292 @@
+"""Hidden Markov model with Gaussian emissions (hmmlearn's GaussianHMM).
+
+The emission log-probabilities and the emission statistics come from the Gaussian
+mixture kernels (fastem.mixture._gaussian): a state is a mixture component with unit
+weight, and the posteriors of the states are its responsibilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .._validation import check_array, check_float, check_option
+from ..cluster import KMeans
+from ..mixture._gaussian import (
+    COVARIANCE_TYPES,
+    GaussianParams,
+    cov_shape,
+    log_densities,
+    precision_cholesky_from_covariances,
+    responsibility_stats,
+    unpack_symmetric,
+)
+from ._base import BaseHMM
+
+
+def _full_from(covars, covariance_type, n_components, n_features):
+    """(K, d, d) covariance matrices from the type's own shape (hmmlearn's covars_)."""
+    if covariance_type == "full":
+        return covars.copy()
+    if covariance_type == "tied":
+        return np.tile(covars, (n_components, 1, 1))
+    if covariance_type == "diag":
+        return np.array([np.diag(c) for c in covars]).reshape(n_components, n_features,
+                                                             n_features)
+    return covars[:, None, None] * np.eye(n_features)[None]
+
+
+def _check_covars(covars, covariance_type, n_components, n_features=None):
+    """Covariances in the type's shape, checked: positive, symmetric positive-definite."""
+    cv = np.array(covars, dtype=np.float64)
+    if not np.all(np.isfinite(cv)):
+        raise ValueError("covars_ must be finite")
+    if covariance_type in ("spherical", "diag") and cv.ndim == 3:
+        # full matrices given (as covars_ returns them): take their diagonals
+        diag = np.diagonal(cv, axis1=1, axis2=2)
+        cv = diag.mean(axis=1) if covariance_type == "spherical" else diag.copy()
+    if covariance_type == "spherical" and cv.ndim == 2:
+        cv = cv.mean(axis=1)
+    d = n_features
+    expected = {
+        "spherical": (n_components,),
+        "diag": (n_components, d if d is not None else (cv.shape[1] if cv.ndim == 2 else -1)),
+        "full": (n_components, cv.shape[-1], cv.shape[-1]) if cv.ndim == 3 else None,
+        "tied": (cv.shape[0], cv.shape[0]) if cv.ndim == 2 else None,
+    }[covariance_type]
+    if expected is None or cv.shape != expected or (
+            d is not None and covariance_type in ("full", "tied") and cv.shape[-1] != d):
+        want = cov_shape(covariance_type, n_components, d if d is not None else "n_features")
+        raise ValueError(f"'{covariance_type}' covars_ must have shape {want}, got {cv.shape}")
+    if covariance_type in ("spherical", "diag"):
+        if (cv <= 0).any():
+            raise ValueError(f"'{covariance_type}' covars_ must be positive")
+    else:
+        stack = cv if covariance_type == "full" else cv[None]
+        for k, m in enumerate(stack):
+            if not np.allclose(m, m.T) or np.linalg.eigvalsh(m)[0] <= 0:
+                where = "" if covariance_type == "tied" else f" (state {k})"
+                raise ValueError(f"'{covariance_type}' covars_ must be symmetric, "
+                                 f"positive-definite{where}")
+    return cv
+
+
+class GaussianHMM(BaseHMM):
+    """Hidden Markov model with Gaussian emissions, fitted by Baum-Welch.
+
+    The parameters, attributes and methods are hmmlearn's ``hmm.GaussianHMM``: switch by
+    changing the import. ``n_threads`` (None: all usable cores) is fastem's addition;
+    ``implementation`` is accepted for compatibility (both values run the same scaled
+    forward-backward, which does not underflow).
+
+    Attributes: startprob_ (K,), transmat_ (K, K), means_ (K, d), covars_ (K, d, d)
+    whatever the covariance_type (its own shape is in _covars_), n_features, monitor_.
+    """
+
+    _emission_letters = "mc"
+
+    def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3,
+                 startprob_prior=1.0, transmat_prior=1.0, means_prior=0, means_weight=0,
+                 covars_prior=1e-2, covars_weight=1, algorithm="viterbi", random_state=None,
+                 n_iter=10, tol=1e-2, verbose=False, params="stmc", init_params="stmc",
+                 implementation="log", n_threads=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        self.n_threads = n_threads
+
+    # covars_ reads as full matrices, as hmmlearn's; it accepts the type's own shape
+    @property
+    def covars_(self):
+        return _full_from(self._covars_, self.covariance_type, self.n_components,
+                          np.shape(self.means_)[1])
+
+    @covars_.setter
+    def covars_(self, covars):
+        self._covars_ = _check_covars(covars, self.covariance_type, self.n_components)
+
+    def _validate_settings(self):
+        super()._validate_settings()
+        check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        check_float(self.min_covar, "min_covar", minimum=0.0)
+
+    def _validate_X(self, X, fitting):
+        X = check_array(X, "X")
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if not (fitting and "m" in self.init_params) and hasattr(self, "means_"):
+            d = np.shape(self.means_)[1]
+            if X.shape[1] != d:
+                raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} "
+                                 f"is expecting {d} features as input.")
+        return X
+
+    def _init_emission(self, X, starts):
+        K, d = self.n_components, X.shape[1]
+        if self._needs_init("m", "means_"):
+            if X.shape[0] < K:
+                raise ValueError(f"X has {X.shape[0]} samples, fewer than n_components={K}")
+            kmeans = KMeans(n_clusters=K, n_init=10, random_state=self.random_state,
+                            n_threads=self.n_threads)
+            self.means_ = kmeans.fit(X).cluster_centers_
+        if self._needs_init("c", "covars_"):
+            cv = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(d)
+            if self.covariance_type == "spherical":
+                self._covars_ = np.full(K, np.trace(cv) / d)
+            elif self.covariance_type == "diag":
+                self._covars_ = np.tile(np.diag(cv), (K, 1))
+            elif self.covariance_type == "tied":
+                self._covars_ = cv
+            else:
+                self._covars_ = np.tile(cv, (K, 1, 1))
+
+    def _check_emission(self):
+        K = self.n_components
+        means = np.array(self.means_, dtype=np.float64)
+        if means.ndim != 2 or means.shape[0] != K or not np.all(np.isfinite(means)):
+            raise ValueError(f"means_ must be a finite array of shape (n_components={K}, "
+                             f"n_features), got shape {means.shape}")
+        self.means_ = means
+        self.n_features = means.shape[1]
+        if not hasattr(self, "_covars_"):
+            raise ValueError("covars_ must be set when 'c' is not in init_params")
+        self._covars_ = _check_covars(self._covars_, self.covariance_type, K, means.shape[1])
+
+    def _emission_params(self):
+        cov = self._covars_
+        prec = precision_cholesky_from_covariances(cov, self.covariance_type)
+        return GaussianParams(np.ones(self.n_components), self.means_, cov, prec,
+                              self.covariance_type)
+
+    def _set_emission(self, emission):
+        self.means_ = emission.means
+        self._covars_ = emission.covariances
+        self.n_features = emission.means.shape[1]
+
+    def _log_emission(self, X, emission, out, n_threads):
+        log_densities(X, emission, out, n_threads=n_threads)
+
+    # ----------------------------------------------------------------- M-step
+    def _emission_stats_begin(self, emission):
+        return []
+
+    def _emission_stats_add(self, stats, X, post, emission, n_threads):
+        """Add the batch's (post sum, first, second moments about the means) to stats."""
+        if "m" not in self.params and "c" not in self.params:
+            return
+        batch = responsibility_stats(X, None, post, emission.means, self.covariance_type,
+                                     n_threads=n_threads)
+        if not stats:
+            stats.extend(batch)
+        else:
+            for total, part in zip(stats, batch):
+                total += part
+
+    def _emission_mstep(self, stats, emission):
+        if not stats:
+            return emission
+        nk, s1, s2 = stats
+        K, d = s1.shape
+        ct = self.covariance_type
+        shift = emission.means
+        obs = s1 + nk[:, None] * shift
+        mw = np.broadcast_to(np.asarray(self.means_weight, dtype=np.float64), (K,))[:, None]
+        mp = np.asarray(self.means_prior, dtype=np.float64)
+        means = shift
+        if "m" in self.params:
+            denom = mw + nk[:, None]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                fresh = (mw * mp + obs) / denom
+            means = np.where(denom > 0, fresh, shift)
+        cov = emission.covariances
+        if "c" in self.params:
+            cov = self._covariance_mstep(nk, s1, s2, shift, means, mw, mp, cov, K, d)
+        prec = precision_cholesky_from_covariances(cov, ct)
+        return replace(emission, means=means, covariances=cov, precisions_cholesky=prec)
+
+    def _covariance_mstep(self, nk, s1, s2, shift, means, mw, mp, old, K, d):
+        """hmmlearn's covariance update (its priors), from moments about ``shift``; a
+        state with no weight keeps its covariance, and a result that is not positive
+        definite gets min_covar added to its diagonal."""
+        ct = self.covariance_type
+        cp = np.asarray(self.covars_prior, dtype=np.float64)
+        cw = np.asarray(self.covars_weight, dtype=np.float64)
+        delta = means - shift                     # (K, d)
+        meandiff = means - mp
+        if ct in ("spherical", "diag"):
+            second = s2.reshape(K, d)
+            scatter = second - 2 * delta * s1 + nk[:, None] * delta**2
+            c_n = mw * meandiff**2 + scatter
+            c_d = np.maximum(cw - 1, 0) + nk[:, None]
+            cov = (cp + c_n) / np.maximum(c_d, 1e-5)
+            if ct == "spherical":
+                cov = cov.mean(axis=1)
+            bad = ~(cov > 0) | ~np.isfinite(cov)
+            return np.where(bad, np.maximum(old, self.min_covar), cov)
+        second = unpack_symmetric(s2.reshape(K, -1) if ct == "full" else s2, d)
+        if ct == "tied":
+            # the tied pass sums the moments of all states in one matrix
+            cross = np.einsum("ki,kj->ij", s1, delta)
+            scatter = second - cross - cross.T + np.einsum("k,ki,kj->ij", nk, delta, delta)
+            c_n = scatter + np.einsum("k,ki,kj->ij", mw[:, 0], meandiff, meandiff)
+            cvweight = np.maximum(cw - d, 0)
+            cov = (cp + c_n) / (cvweight + nk.sum())
+            return self._positive_definite(cov[None], old[None])[0]
+        cross = s1[:, :, None] * delta[:, None, :]
+        scatter = (second - cross - np.swapaxes(cross, 1, 2)
+                   + nk[:, None, None] * delta[:, :, None] * delta[:, None, :])
+        c_n = mw[:, :, None] * meandiff[:, :, None] * meandiff[:, None, :] + scatter
+        cvweight = np.maximum(cw - d, 0)
+        denom = cvweight + nk[:, None, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov = (cp + c_n) / denom
+        cov = np.where(denom > 0, cov, old)
+        return self._positive_definite(cov, old)
+
+    def _positive_definite(self, stack, old):
+        out = stack.copy()
+        eye = np.eye(stack.shape[-1])
+        for k in range(stack.shape[0]):
+            for candidate in (out[k], out[k] + self.min_covar * eye, old[k]):
+                if np.all(np.isfinite(candidate)):
+                    try:
+                        np.linalg.cholesky(candidate)
+                    except np.linalg.LinAlgError:
+                        continue
+                    out[k] = candidate
+                    break
+        return out
+
+    # ----------------------------------------------------------------- the rest
+    def _sample_emission(self, states, emission, rs):
+        K, d = emission.means.shape
+        n = states.shape[0]
+        z = rs.standard_normal((n, d))
+        X = np.empty((n, d))
+        full = _full_from(emission.covariances, self.covariance_type, K, d)
+        for k in range(K):
+            rows = np.flatnonzero(states == k)
+            if rows.size:
+                factor = np.linalg.cholesky(full[k])
+                X[rows] = emission.means[k] + z[rows] @ factor.T
+        return X
+
+    def _n_emission_parameters(self):
+        K, d = self.n_components, self.n_features
+        cov = {"spherical": K, "diag": K * d, "full": K * d * (d + 1) // 2,
+               "tied": d * (d + 1) // 2}[self.covariance_type]
+        return {"m": K * d, "c": cov}
