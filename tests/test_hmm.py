@@ -1,0 +1,392 @@
+"""GaussianHMM and CategoricalHMM: hmmlearn's iterates, Viterbi paths and API; EM's
+invariants; recovery; long sequences; thread determinism; bad input."""
+
+import copy
+
+import numpy as np
+import pytest
+from conftest import rel_err
+
+import fastem
+from fastem.hmm import ConvergenceMonitor
+
+try:
+    from hmmlearn import hmm as hmm_ref
+except ImportError:   # hmmlearn has no wheels for Python 3.14 yet (see the test extra)
+    hmm_ref = None
+needs_hmmlearn = pytest.mark.skipif(hmm_ref is None, reason="hmmlearn is not installed")
+
+K, D = 3, 2
+STARTPROB = np.array([0.5, 0.3, 0.2])
+TRANSMAT = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7]])
+MEANS = np.array([[0.0, 0.0], [3.0, 3.0], [-3.0, 2.0]])
+COVARS = {
+    "diag": np.array([[1.0, 0.5], [0.7, 1.2], [0.4, 0.4]]),
+    "full": np.array([[[1.0, 0.3], [0.3, 0.6]], [[0.8, -0.2], [-0.2, 1.1]],
+                      [[0.5, 0.0], [0.0, 0.5]]]),
+    "spherical": np.array([1.0, 0.6, 0.9]),
+    "tied": np.array([[1.0, 0.2], [0.2, 0.7]]),
+}
+LENGTHS = [400, 700, 300, 600]
+
+
+def set_gaussian(model, covariance_type, means=MEANS):
+    model.startprob_ = STARTPROB.copy()
+    model.transmat_ = TRANSMAT.copy()
+    model.means_ = means.copy()
+    model.covars_ = COVARS[covariance_type].copy()
+    return model
+
+
+def gaussian_data(covariance_type="full", n=sum(LENGTHS), seed=3):
+    gen = set_gaussian(fastem.GaussianHMM(K, covariance_type=covariance_type), covariance_type)
+    return gen.sample(n, random_state=seed)
+
+
+def internal_covars(model, covariance_type):
+    cv = np.asarray(model._covars_)
+    return cv[:, 0] if covariance_type == "spherical" and cv.ndim == 2 else cv
+
+
+# ------------------------------------------------------------------ equal to hmmlearn
+@needs_hmmlearn
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_gaussian_iterates_equal_hmmlearn(covariance_type):
+    X, _ = gaussian_data(covariance_type)
+    # start away from the truth so that the 10 iterations move every parameter
+    start = MEANS + np.array([0.7, -0.5])
+    kwargs = dict(covariance_type=covariance_type, n_iter=10, tol=-np.inf, init_params="",
+                  means_prior=0.5, means_weight=0.1, covars_prior=0.02)
+    ref = set_gaussian(hmm_ref.GaussianHMM(K, **kwargs), covariance_type, start)
+    ours = set_gaussian(fastem.GaussianHMM(K, **kwargs), covariance_type, start)
+    ref.fit(X, LENGTHS)
+    ours.fit(X, LENGTHS)
+    assert ours.monitor_.iter == 10
+    assert rel_err(list(ours.monitor_.history), list(ref.monitor_.history)) < 1e-7
+    assert rel_err(ours.startprob_, ref.startprob_) < 1e-7
+    assert rel_err(ours.transmat_, ref.transmat_) < 1e-7
+    assert rel_err(ours.means_, ref.means_) < 1e-7
+    assert rel_err(internal_covars(ours, covariance_type),
+                   internal_covars(ref, covariance_type)) < 1e-7
+    if covariance_type != "spherical":   # hmmlearn's spherical covars_ has a wrong shape
+        assert rel_err(ours.covars_, ref.covars_) < 1e-7
+    assert rel_err(ours.score(X, LENGTHS), ref.score(X, LENGTHS)) < 1e-10
+    _, post = ours.score_samples(X, LENGTHS)
+    assert np.max(np.abs(post - ref.predict_proba(X, LENGTHS))) < 1e-9
+    lp, path = ours.decode(X, LENGTHS)
+    ref_lp, ref_path = ref.decode(X, LENGTHS)
+    np.testing.assert_array_equal(path, ref_path)
+    assert rel_err(lp, ref_lp) < 1e-10
+
+
+@needs_hmmlearn
+def test_gaussian_default_fit_equals_hmmlearn():
+    """Same seed: the same random start, k-means means and covariance start."""
+    X, _ = gaussian_data("diag")
+    ref = hmm_ref.GaussianHMM(K, n_iter=8, random_state=7).fit(X, LENGTHS)
+    ours = fastem.GaussianHMM(K, n_iter=8, random_state=7).fit(X, LENGTHS)
+    assert rel_err(list(ours.monitor_.history), list(ref.monitor_.history)) < 1e-7
+    assert rel_err(ours.means_, ref.means_) < 1e-7
+    assert rel_err(ours.transmat_, ref.transmat_) < 1e-7
+    assert ours.monitor_.converged == ref.monitor_.converged
+    assert ours.monitor_.iter == ref.monitor_.iter
+
+
+def categorical_pair(n_iter=10, **kwargs):
+    rng = np.random.RandomState(0)
+    emission = rng.dirichlet(np.ones(5), size=K)
+    models = []
+    for cls in (hmm_ref.CategoricalHMM if hmm_ref else None, fastem.CategoricalHMM):
+        if cls is None:
+            models.append(None)
+            continue
+        m = cls(K, n_iter=n_iter, tol=-np.inf, init_params="", **kwargs)
+        m.startprob_, m.transmat_, m.emissionprob_ = STARTPROB.copy(), TRANSMAT.copy(), emission
+        models.append(m)
+    return models
+
+
+@needs_hmmlearn
+def test_categorical_iterates_equal_hmmlearn():
+    ref, ours = categorical_pair(emissionprob_prior=1.2, transmat_prior=1.1)
+    X, _ = ours.sample(2000, random_state=5)
+    start = np.random.RandomState(9).dirichlet(np.ones(5), size=K)
+    ref.emissionprob_ = start
+    ours.emissionprob_ = start
+    ref.fit(X, LENGTHS)
+    ours.fit(X, LENGTHS)
+    assert rel_err(list(ours.monitor_.history), list(ref.monitor_.history)) < 1e-7
+    assert rel_err(ours.emissionprob_, ref.emissionprob_) < 1e-7
+    assert rel_err(ours.transmat_, ref.transmat_) < 1e-7
+    assert rel_err(ours.startprob_, ref.startprob_) < 1e-7
+    np.testing.assert_array_equal(ours.predict(X, LENGTHS), ref.predict(X, LENGTHS))
+    assert rel_err(ours.decode(X, LENGTHS)[0], ref.decode(X, LENGTHS)[0]) < 1e-10
+
+
+@needs_hmmlearn
+def test_categorical_default_fit_equals_hmmlearn():
+    _, gen = categorical_pair()
+    X, _ = gen.sample(3000, random_state=1)
+    ref = hmm_ref.CategoricalHMM(4, n_iter=6, random_state=11).fit(X, [1000, 2000])
+    ours = fastem.CategoricalHMM(4, n_iter=6, random_state=11).fit(X, [1000, 2000])
+    assert ours.n_features == ref.n_features == 5
+    assert rel_err(list(ours.monitor_.history), list(ref.monitor_.history)) < 1e-7
+    assert rel_err(ours.emissionprob_, ref.emissionprob_) < 1e-7
+
+
+# ------------------------------------------------------------------ EM's invariants
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_log_likelihood_never_decreases(covariance_type):
+    X, _ = gaussian_data(covariance_type, n=3000, seed=8)
+    m = fastem.GaussianHMM(4, covariance_type=covariance_type, n_iter=40, tol=-np.inf,
+                           covars_prior=0.0, random_state=2).fit(X, [1000, 1000, 1000])
+    hist = np.array(m.monitor_.history)
+    assert hist.size == 40
+    assert np.all(np.diff(hist) >= -1e-9 * np.abs(hist[1:]))
+    assert np.allclose(m.transmat_.sum(axis=1), 1) and np.isclose(m.startprob_.sum(), 1)
+    for cv in m.covars_:
+        assert np.linalg.eigvalsh(cv)[0] > 0
+
+
+def test_categorical_log_likelihood_never_decreases():
+    _, gen = categorical_pair()
+    X, _ = gen.sample(3000, random_state=4)
+    m = fastem.CategoricalHMM(3, n_iter=30, tol=-np.inf, random_state=0).fit(X)
+    assert np.all(np.diff(m.monitor_.history) >= -1e-9 * abs(m.monitor_.history[-1]))
+    assert np.allclose(m.emissionprob_.sum(axis=1), 1)
+
+
+def test_recovers_generating_parameters_on_a_long_sequence():
+    gen = set_gaussian(fastem.GaussianHMM(K, covariance_type="full"), "full")
+    X, states = gen.sample(100_000, random_state=0)
+    # k-means means and the data's covariance; uniform start and transition probabilities
+    m = fastem.GaussianHMM(K, covariance_type="full", n_iter=100, tol=1e-4, random_state=1,
+                           init_params="mc")
+    m.startprob_, m.transmat_ = np.full(K, 1 / K), np.full((K, K), 1 / K)
+    m.fit(X)
+    assert m.monitor_.converged
+    order = np.argsort(m.means_[:, 0] * 10 + m.means_[:, 1])
+    truth = np.argsort(MEANS[:, 0] * 10 + MEANS[:, 1])
+    perm = np.empty(K, dtype=int)
+    perm[truth] = order
+    assert np.max(np.abs(m.means_[perm] - MEANS)) < 0.03
+    assert np.max(np.abs(m.covars_[perm] - COVARS["full"])) < 0.03
+    assert np.max(np.abs(m.transmat_[np.ix_(perm, perm)] - TRANSMAT)) < 0.01
+    # decoding recovers the hidden states of well-separated emissions
+    assert np.mean(perm[m.predict(X)] == states) > 0.97 or np.mean(
+        np.argsort(perm)[m.predict(X)] == states) > 0.97
+
+
+def test_million_step_sequence_does_not_underflow():
+    """With identical transition rows the HMM is an i.i.d. mixture, whose likelihood is a
+    plain log-sum-exp per step: the scaled forward pass must match it on 10^6 steps."""
+    w = np.array([0.3, 0.7])
+    m = fastem.GaussianHMM(2, covariance_type="diag", init_params="")
+    m.startprob_, m.transmat_ = w, np.tile(w, (2, 1))
+    m.means_, m.covars_ = np.array([[-1.0], [2.0]]), np.array([[0.5], [2.0]])
+    X = np.random.RandomState(0).randn(1_000_000, 1) * 2
+    var = np.array([0.5, 2.0])
+    logp = (np.log(w) - 0.5 * np.log(2 * np.pi * var)
+            - 0.5 * (X - m.means_[:, 0]) ** 2 / var)
+    top = logp.max(axis=1)
+    expected = float(np.sum(top + np.log(np.exp(logp - top[:, None]).sum(axis=1))))
+    score = m.score(X)
+    assert np.isfinite(score) and expected < -1e6
+    assert rel_err(score, expected) < 1e-9
+    post = m.predict_proba(X[:200_000])
+    assert np.allclose(post.sum(axis=1), 1)
+
+
+def test_bitwise_identical_for_any_thread_count():
+    X, _ = gaussian_data("full", n=6000, seed=2)
+    lengths = [1500, 500, 2000, 1000, 1000]
+    fits = [fastem.GaussianHMM(K, covariance_type="full", n_iter=5, tol=-np.inf,
+                               random_state=0, n_threads=t).fit(X, lengths)
+            for t in (1, 2, 4)]
+    for f in fits[1:]:
+        assert list(f.monitor_.history) == list(fits[0].monitor_.history)
+        np.testing.assert_array_equal(f.means_, fits[0].means_)
+        np.testing.assert_array_equal(f.covars_, fits[0].covars_)
+        np.testing.assert_array_equal(f.transmat_, fits[0].transmat_)
+        np.testing.assert_array_equal(f.predict(X, lengths), fits[0].predict(X, lengths))
+
+
+def test_unvisited_state_keeps_valid_parameters():
+    """State 2 cannot be entered (start 0, no transitions into it): it gets no weight,
+    and keeps normalised, positive-definite parameters."""
+    X, _ = gaussian_data("full", n=2000, seed=6)
+    for ct in ("full", "diag"):
+        m = set_gaussian(fastem.GaussianHMM(K, covariance_type=ct, n_iter=5, init_params="",
+                                            covars_prior=0.0), ct)
+        m.startprob_ = np.array([0.5, 0.5, 0.0])
+        m.transmat_ = np.array([[0.9, 0.1, 0.0], [0.1, 0.9, 0.0], [0.3, 0.3, 0.4]])
+        m.fit(X)
+        np.testing.assert_array_equal(m.means_[2], MEANS[2])
+        assert np.allclose(m.transmat_.sum(axis=1), 1) and m.startprob_[2] == 0
+        assert np.all(np.isfinite(m.covars_))
+        for cv in m.covars_:
+            assert np.linalg.eigvalsh(cv)[0] > 0
+    # a state that is entered but never left: its transition row is kept
+    c = fastem.CategoricalHMM(2, n_iter=3, init_params="e", random_state=0)
+    c.startprob_ = np.array([1.0, 0.0])
+    c.transmat_ = np.array([[1.0, 0.0], [0.5, 0.5]])
+    c.fit(np.array([[0], [1], [0], [1]]))
+    np.testing.assert_array_equal(c.transmat_, [[1.0, 0.0], [0.5, 0.5]])
+
+
+def test_collapsed_state_gets_min_covar_floor():
+    """A state fitted to identical points has a singular scatter: without a prior the
+    covariance is floored by min_covar instead of failing."""
+    X = np.vstack([np.zeros((50, 2)), np.random.RandomState(0).randn(200, 2) + 5])
+    m = fastem.GaussianHMM(2, covariance_type="full", covars_prior=0.0, min_covar=1e-3,
+                           n_iter=5, random_state=0).fit(X)
+    for cv in m.covars_:
+        assert np.linalg.eigvalsh(cv)[0] > 0
+
+
+# ------------------------------------------------------------------ API
+def test_api_and_shapes():
+    X, states = gaussian_data("diag", n=1000)
+    assert X.shape == (1000, D) and states.shape == (1000,)
+    m = fastem.GaussianHMM(K, n_iter=5, random_state=0)
+    assert m.get_params()["n_components"] == K
+    assert "n_components=3" in repr(m)
+    assert m.fit(X, [500, 500]) is m
+    assert m.n_features == D
+    assert m.covars_.shape == (K, D, D) and m._covars_.shape == (K, D)
+    assert isinstance(m.monitor_, ConvergenceMonitor)
+    assert m.monitor_.iter == len(m.monitor_.history) <= 5
+    lp, post = m.score_samples(X, [500, 500])
+    assert post.shape == (1000, K) and np.allclose(post.sum(axis=1), 1)
+    assert lp == pytest.approx(m.score(X, [500, 500]))
+    np.testing.assert_array_equal(post, m.predict_proba(X, [500, 500]))
+    vit = m.predict(X, [500, 500])
+    assert vit.shape == (1000,) and vit.min() >= 0 and vit.max() < K
+    lp_map, path_map = m.decode(X, [500, 500], algorithm="map")
+    np.testing.assert_array_equal(path_map, post.argmax(axis=1))
+    assert lp_map == pytest.approx(np.log(post.max(axis=1)).sum())
+    assert m.decode(X, [500, 500])[0] <= lp
+    assert m.bic(X) > m.aic(X) > -2 * m.score(X)
+    stationary = m.get_stationary_distribution()
+    assert np.allclose(stationary @ m.transmat_, stationary)
+    S1, Z1 = m.sample(50, random_state=3)
+    S2, Z2 = m.sample(50, random_state=3)
+    np.testing.assert_array_equal(S1, S2)
+    np.testing.assert_array_equal(Z1, Z2)
+    assert m.sample(5, currstate=2)[1][0] == 2
+    clone = copy.deepcopy(m).set_params(n_iter=2)
+    assert clone.n_iter == 2 and m.n_iter == 5
+
+
+def test_sklearn_clone_and_params_letters():
+    from sklearn.base import clone
+
+    X, _ = gaussian_data("diag", n=800)
+    m = fastem.GaussianHMM(K, n_iter=5, params="st", init_params="st", random_state=0)
+    set_gaussian(m, "diag")
+    m.fit(X)
+    np.testing.assert_array_equal(m.means_, MEANS)     # 'm' and 'c' not in params
+    np.testing.assert_array_equal(m._covars_, COVARS["diag"])
+    c = clone(m)
+    assert c.get_params() == m.get_params() and not hasattr(c, "startprob_")
+
+
+def test_sampling_frequencies():
+    _, gen = categorical_pair()
+    X, Z = gen.sample(200_000, random_state=0)
+    assert X.shape == (200_000, 1) and X.dtype.kind == "i"
+    for k in range(K):
+        freq = np.bincount(X[Z == k, 0], minlength=5) / np.sum(Z == k)
+        assert np.max(np.abs(freq - gen.emissionprob_[k])) < 0.01
+    trans = np.zeros((K, K))
+    np.add.at(trans, (Z[:-1], Z[1:]), 1)
+    assert np.max(np.abs(trans / trans.sum(axis=1, keepdims=True) - TRANSMAT)) < 0.01
+
+
+def test_inputs_are_not_modified():
+    X, _ = gaussian_data("full", n=600)
+    X_before = X.copy()
+    lengths = np.array([300, 300])
+    m = fastem.GaussianHMM(K, n_iter=3, random_state=0)
+    m.fit(X, lengths)
+    m.score_samples(X, lengths)
+    m.decode(X, lengths)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(lengths, [300, 300])
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("lengths, message", [
+    ([300, 300], "lengths sum to 600, but X has 500 samples"),
+    ([600, -100], r"lengths must be positive: lengths\[1\] = -100"),
+    ([500, 0], r"lengths must be positive: lengths\[1\] = 0"),
+    ([[250, 250]], "1-D"),
+    ([250.5, 249.5], "integers"),
+])
+def test_bad_lengths(lengths, message):
+    X, _ = gaussian_data("diag", n=500)
+    with pytest.raises((ValueError, TypeError), match=message):
+        fastem.GaussianHMM(K, n_iter=2).fit(X, lengths)
+    with pytest.raises((ValueError, TypeError), match=message):
+        set_gaussian(fastem.GaussianHMM(K), "diag").score(X, lengths)
+
+
+def test_bad_gaussian_input():
+    X, _ = gaussian_data("diag", n=500)
+    bad = X.copy()
+    bad[7, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        fastem.GaussianHMM(K).fit(bad)
+    bad[7, 1] = np.inf
+    with pytest.raises(ValueError, match="X"):
+        fastem.GaussianHMM(K).fit(bad)
+    m = set_gaussian(fastem.GaussianHMM(K, init_params=""), "diag")
+    m.transmat_ = np.array([[0.5, 0.4, 0.0], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7]])
+    with pytest.raises(ValueError, match="transmat_ rows must sum to 1"):
+        m.fit(X)
+    m = set_gaussian(fastem.GaussianHMM(K, init_params=""), "diag")
+    m.startprob_ = np.array([0.5, 0.6, -0.1])
+    with pytest.raises(ValueError, match="startprob_"):
+        m.fit(X)
+    with pytest.raises(ValueError, match="X has 3 features, but GaussianHMM is expecting 2"):
+        set_gaussian(fastem.GaussianHMM(K), "diag").score(np.ones((5, 3)))
+    with pytest.raises(ValueError, match="covars_ must be positive"):
+        fastem.GaussianHMM(K).covars_ = -np.ones((K, D))
+    m = fastem.GaussianHMM(K, covariance_type="full")
+    with pytest.raises(ValueError, match="positive-definite"):
+        m.covars_ = np.tile([[1.0, 2.0], [2.0, 1.0]], (K, 1, 1))
+    with pytest.raises(ValueError, match="covariance_type"):
+        fastem.GaussianHMM(K, covariance_type="round").fit(X)
+    with pytest.raises(ValueError, match="algorithm"):
+        set_gaussian(fastem.GaussianHMM(K), "diag").decode(X, algorithm="best")
+    with pytest.raises(fastem.NotFittedError):
+        fastem.GaussianHMM(K).score(X)
+    with pytest.raises(ValueError, match="n_components"):
+        fastem.GaussianHMM(0).fit(X)
+
+
+def test_bad_categorical_input():
+    with pytest.raises(ValueError, match="symbol 5, but the model emits symbols 0 .. 4"):
+        fastem.CategoricalHMM(2, n_features=5).fit(np.array([[0], [5], [1]]))
+    with pytest.raises(ValueError, match="symbol -1; symbols must be >= 0"):
+        fastem.CategoricalHMM(2).fit(np.array([[0], [-1], [1]]))
+    with pytest.raises(ValueError, match="integer symbols"):
+        fastem.CategoricalHMM(2).fit(np.array([[0.0], [1.5]]))
+    with pytest.raises(ValueError, match=r"shape \(n_samples, 1\)"):
+        fastem.CategoricalHMM(2).fit(np.array([0, 1, 1]))
+    _, m = categorical_pair()
+    with pytest.raises(ValueError, match="symbol 7"):
+        m.score(np.array([[0], [7]]))
+    m.emissionprob_ = np.full((K, 5), 0.3)
+    with pytest.raises(ValueError, match="emissionprob_ rows must sum to 1"):
+        m.fit(np.array([[0], [1], [2]]))
+
+
+def test_impossible_data_is_reported():
+    m = fastem.CategoricalHMM(2, init_params="", n_iter=3)
+    m.startprob_ = np.array([1.0, 0.0])
+    m.transmat_ = np.array([[1.0, 0.0], [0.0, 1.0]])
+    m.emissionprob_ = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert m.score(np.array([[0], [1]])) == -np.inf
+    with pytest.raises(ValueError, match="probability zero"):
+        m.fit(np.array([[0], [1]]))
