@@ -3,13 +3,15 @@
     python benchmarks/run.py            # the full case matrix (tens of minutes)
     python benchmarks/run.py --quick    # a small smoke run (about a minute)
     python benchmarks/run.py --only missing kmeans
+    python benchmarks/run.py --only hmm
 
 Per case it fits every library from identical initial parameters with tol=0 for two
 values of max_iter and reports the difference per iteration, the peak memory beyond the
 input during fit (Linux VmHWM, reset before each fit), the achieved GFLOP/s of the
 full-covariance work (4 n k d^2 flops per iteration) as a share of this machine's DGEMM
 rate (measured here), and fastem's speed-up from 1 to all threads. Peers: scikit-learn
-(GaussianMixture, KMeans) and, when importable, pomegranate's GeneralMixtureModel.
+(GaussianMixture, KMeans), hmmlearn (GaussianHMM, CategoricalHMM; its default "log"
+implementation) and, when importable, pomegranate's GeneralMixtureModel.
 The tables are printed, written to benchmarks/results/latest.md, and the ratios are
 plotted to benchmarks/results/ratios.png when matplotlib is installed.
 """
@@ -164,6 +166,14 @@ def pomegranate_fit(X, k, covariance_type, init, max_iter):
     return max_iter  # tol is -inf: every iteration runs
 
 
+def hmmlearn_available():
+    try:
+        import hmmlearn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def pomegranate_available():
     try:
         import pomegranate  # noqa: F401
@@ -272,6 +282,69 @@ def kmeans_case(n, d, k, dtype, iters, threads, peers=()):
     return row
 
 
+def hmm_case(T, n_seq, d, k, kind, iters, threads, peers=()):
+    """Baum-Welch per iteration from identical parameters, fastem against hmmlearn.
+
+    kind is a covariance type (GaussianHMM, d features) or "categorical" (d symbols)."""
+    rng = np.random.RandomState(11)
+    startprob = np.full(k, 1.0 / k)
+    transmat = rng.dirichlet(np.ones(k), size=k) + 4 * np.eye(k)
+    transmat /= transmat.sum(axis=1, keepdims=True)
+    lengths = np.full(n_seq, T // n_seq)
+    if kind == "categorical":
+        emission = {"emissionprob_": rng.dirichlet(np.ones(d), size=k)}
+        gen = fastem.CategoricalHMM(k, init_params="")
+        name = f"CategoricalHMM T={T:,} in {n_seq} seqs, {d} symbols, k={k}"
+    else:
+        truth = {"means_": rng.uniform(-4, 4, size=(k, d)),
+                 "covars_": np.tile(rng.uniform(0.5, 1.5, size=d), (k, 1))}
+        gen = fastem.GaussianHMM(k, covariance_type="diag", init_params="")
+        name = f"GaussianHMM T={T:,} in {n_seq} seqs, d={d}, k={k} {kind}"
+    gen.startprob_, gen.transmat_ = startprob, transmat
+    for key, value in (emission if kind == "categorical" else truth).items():
+        setattr(gen, key, value)
+    X, _ = gen.sample(T, random_state=0)
+    if kind != "categorical":
+        # start from perturbed means and unit covariances of the requested type
+        var = X.var(axis=0)
+        covars = {"diag": np.tile(var, (k, 1)), "full": np.tile(np.diag(var), (k, 1, 1)),
+                  "spherical": np.full(k, var.mean()), "tied": np.diag(var)}[kind]
+        start = {"means_": truth["means_"] + rng.normal(0, 0.5, size=(k, d)),
+                 "covars_": covars}
+    else:
+        start = {"emissionprob_": rng.dirichlet(np.ones(d), size=k)}
+    row = Row(name)
+
+    def make(cls, max_iter, **kw):
+        extra = {} if kind == "categorical" else {"covariance_type": kind}
+        m = cls(k, n_iter=max_iter, tol=-np.inf, init_params="", **extra, **kw)
+        m.startprob_, m.transmat_ = startprob.copy(), transmat.copy()
+        for key, value in start.items():
+            setattr(m, key, value.copy())
+        return m
+
+    fe_cls = fastem.CategoricalHMM if kind == "categorical" else fastem.GaussianHMM
+
+    def fe(max_iter, n_threads=threads):
+        return make(fe_cls, max_iter, n_threads=n_threads).fit(X, lengths).monitor_.iter
+
+    row.values["fastem ms/it"], row.values["fastem MB"] = per_iteration(fe, iters)
+    if threads > 1:
+        one, _ = per_iteration(lambda m: fe(m, 1), iters)
+        row.values["threads speed-up"] = one / row.values["fastem ms/it"]
+    if "hmmlearn" in peers:
+        from hmmlearn import hmm
+
+        hl_cls = hmm.CategoricalHMM if kind == "categorical" else hmm.GaussianHMM
+
+        def hl(max_iter):
+            return make(hl_cls, max_iter).fit(X, lengths).monitor_.iter
+
+        row.values["hmmlearn ms/it"], row.values["hmmlearn MB"] = per_iteration(hl, iters)
+    row.values["input MB"] = X.nbytes
+    return row
+
+
 GMM_MATRIX = [
     (200_000, 16, 16, "full"),
     (1_000_000, 8, 8, "full"),
@@ -284,6 +357,12 @@ GMM_MATRIX = [
 ]
 KMEANS_MATRIX = [(1_000_000, 8, 8), (200_000, 50, 100)]
 MISSING_CASE = (200_000, 8, 8, "full")
+HMM_MATRIX = [
+    (100_000, 100, 4, 8, "diag"),
+    (100_000, 100, 4, 8, "full"),
+    (200_000, 200, 10, 16, "diag"),
+    (200_000, 200, 20, 16, "categorical"),
+]
 DEFAULT_FITS = [(200_000, 16, 16, "full"), (1_000_000, 8, 8, "diag")]
 
 
@@ -317,10 +396,10 @@ def add_ratios(rows, peak):
     for row in rows:
         v = row.values
         fe = v.get("fastem ms/it")
-        for peer in ("sklearn", "pomegranate"):
+        for peer in ("sklearn", "pomegranate", "hmmlearn"):
             if f"{peer} ms/it" in v:
                 v[f"vs {peer}"] = ratio(fe, v[f"{peer} ms/it"])
-        for who in ("fastem", "sklearn", "pomegranate"):
+        for who in ("fastem", "sklearn", "pomegranate", "hmmlearn"):
             if f"{who} MB" in v:
                 v[f"{who} mem/X"] = v[f"{who} MB"] / v["input MB"]
         if "GFLOP/s" in v:
@@ -339,7 +418,8 @@ def plot(rows, path):
     except ImportError:
         print("matplotlib is not installed: no plot (pip install matplotlib)")
         return
-    labeled = [(r.case, r.values["vs sklearn"]) for r in rows if "vs sklearn" in r.values]
+    labeled = [(r.case, r.values.get("vs sklearn", r.values.get("vs hmmlearn")))
+               for r in rows if "vs sklearn" in r.values or "vs hmmlearn" in r.values]
     if not labeled:
         return
     names, values = zip(*labeled)
@@ -349,7 +429,8 @@ def plot(rows, path):
     ax.invert_yaxis()
     ax.axvline(1, color="black", lw=0.8)
     ax.set_xscale("log")
-    ax.set_xlabel("speed-up per EM iteration vs scikit-learn (higher is better)")
+    ax.set_xlabel("speed-up per EM iteration vs scikit-learn (HMMs: vs hmmlearn); "
+                  "higher is better")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"plot written to {path}")
@@ -359,7 +440,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
     parser.add_argument("--only", nargs="*", default=None,
-                        choices=["gmm", "float32", "missing", "kmeans", "default"],
+                        choices=["gmm", "float32", "missing", "kmeans", "default", "hmm"],
                         help="run only these groups")
     parser.add_argument("--threads", type=int, default=None, help="threads (default: all)")
     parser.add_argument("--no-peers", action="store_true", help="time fastem alone")
@@ -369,12 +450,13 @@ def main(argv=None):
     threads = fastem._kernels._parallel.effective_n_threads(args.threads)
     peers = () if args.no_peers else tuple(
         p for p, ok in (("sklearn", sklearn_available()),
-                        ("pomegranate", pomegranate_available())) if ok)
+                        ("pomegranate", pomegranate_available()),
+                        ("hmmlearn", hmmlearn_available())) if ok)
     global REPEATS
     scale = 20 if args.quick else 1
     iters = (1, 5) if args.quick else (2, 6)
     REPEATS = 3 if args.quick else 2
-    groups = set(args.only or ["gmm", "float32", "missing", "kmeans", "default"])
+    groups = set(args.only or ["gmm", "float32", "missing", "kmeans", "default", "hmm"])
     peak = dgemm_gflops(1000 if args.quick else 3000)
     header = [
         "# fastem benchmark",
@@ -423,6 +505,12 @@ def main(argv=None):
             ["fastem ms/it", "sklearn ms/it", "vs sklearn", "fastem mem/X", "sklearn mem/X",
              "fastem k-means++ ms", "sklearn k-means++ ms", "k-means++ vs sklearn",
              "threads speed-up"])
+    if "hmm" in groups:
+        run("Hidden Markov models, per Baum-Welch iteration",
+            [lambda c=c: hmm_case(c[0] // scale, max(c[1] // scale, 1), *c[2:], iters=iters,
+                                  threads=threads, peers=peers) for c in HMM_MATRIX],
+            ["fastem ms/it", "hmmlearn ms/it", "vs hmmlearn", "fastem mem/X",
+             "hmmlearn mem/X", "threads speed-up"])
     if "default" in groups and "sklearn" in peers:
         run("Whole default fit (initialisation + EM to convergence)",
             [lambda c=c: default_fit_case(c[0] // scale, *c[1:], threads=threads)
@@ -465,6 +553,11 @@ def _summary(sections):
     if f32:
         lines.append(f"- float32 vs float64 speed-up: median {np.median(f32):.2f}x, "
                      f"min {min(f32):.2f}x")
+    hmm = [r.values["vs hmmlearn"] for t, rows, _ in sections
+           if t.startswith("Hidden Markov") for r in rows if "vs hmmlearn" in r.values]
+    if hmm:
+        lines.append(f"- HMMs vs hmmlearn per Baum-Welch iteration: median "
+                     f"{np.median(hmm):.1f}x, min {min(hmm):.1f}x over {len(hmm)} cases")
     return "\n".join(lines)
 
 
