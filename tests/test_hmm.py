@@ -38,7 +38,7 @@ def set_gaussian(model, covariance_type, means=MEANS):
     return model
 
 
-def gaussian_data(covariance_type="full", n=sum(LENGTHS), seed=3):
+def gaussian_data(covariance_type="full", n=2000, seed=3):
     gen = set_gaussian(fastem.GaussianHMM(K, covariance_type=covariance_type), covariance_type)
     return gen.sample(n, random_state=seed)
 
@@ -390,3 +390,20 @@ def test_impossible_data_is_reported():
     assert m.score(np.array([[0], [1]])) == -np.inf
     with pytest.raises(ValueError, match="probability zero"):
         m.fit(np.array([[0], [1]]))
+
+
+def test_save_and_load(tmp_path):
+    X, _ = gaussian_data("full", n=600)
+    m = fastem.GaussianHMM(K, covariance_type="full", n_iter=4, random_state=0).fit(X)
+    back = fastem.load(m.save(tmp_path / "g.npz"))
+    assert type(back) is fastem.GaussianHMM and back.get_params() == m.get_params()
+    np.testing.assert_array_equal(back.covars_, m.covars_)
+    assert back.score(X) == m.score(X)
+    assert list(back.monitor_.history) == list(m.monitor_.history)
+    _, gen = categorical_pair()
+    S, _ = gen.sample(500, random_state=0)
+    c = fastem.CategoricalHMM(2, n_iter=3, random_state=0).fit(S)
+    back = fastem.load(c.save(tmp_path / "c.npz"))
+    np.testing.assert_array_equal(back.predict(S), c.predict(S))
+    with pytest.raises(ValueError, match="not fitted"):
+        fastem.GaussianHMM(K).save(tmp_path / "x.npz")

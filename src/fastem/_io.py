@@ -21,9 +21,11 @@ _META = "__fastem_metadata__"
 
 def _registry():
     from .cluster import KMeans
+    from .hmm import CategoricalHMM, GaussianHMM
     from .mixture import GaussianMixture
 
-    return {"GaussianMixture": GaussianMixture, "KMeans": KMeans}
+    return {"GaussianMixture": GaussianMixture, "KMeans": KMeans,
+            "GaussianHMM": GaussianHMM, "CategoricalHMM": CategoricalHMM}
 
 
 def _json_value(value):
@@ -44,8 +46,9 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
 
     cls = type(model).__name__
     if _registry().get(cls) is not type(model):
-        raise TypeError(f"save supports fastem's GaussianMixture and KMeans, not {cls}")
-    if not hasattr(model, "n_features_in_"):
+        raise TypeError(f"save supports fastem's GaussianMixture, KMeans, GaussianHMM and "
+                        f"CategoricalHMM, not {cls}")
+    if not hasattr(model, getattr(model, "_fitted_attribute", "n_features_in_")):
         raise ValueError(f"This {cls} instance is not fitted yet; fit it before saving")
     arrays: dict[str, Any] = {}
     params: dict[str, Any] = {}
@@ -61,10 +64,15 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
         except TypeError:
             params[name] = None  # callables and RandomState objects are not stored
             dropped.append(name)
+    saved_private = getattr(model, "_saved_private", ())
     for name, value in vars(model).items():
-        if not name.endswith("_") or name.startswith("_"):
+        if not name.endswith("_") or (name.startswith("_") and name not in saved_private):
             continue
-        if isinstance(value, np.ndarray):
+        if hasattr(value, "history") and hasattr(value, "n_iter"):   # an HMM's monitor_
+            attributes[name] = {"tol": float(value.tol), "n_iter": int(value.n_iter),
+                                "verbose": bool(value.verbose), "iter": int(value.iter),
+                                "history": [float(v) for v in value.history]}
+        elif isinstance(value, np.ndarray):
             arrays[f"attr:{name}"] = value
         else:
             attributes[name] = _json_value(value)
@@ -101,5 +109,12 @@ def load(path: str | os.PathLike[str]) -> Any:
             if key.startswith("attr:"):
                 setattr(model, key[len("attr:"):], data[key])
         for name, value in meta["attributes"].items():
+            if name == "monitor_" and isinstance(value, dict):
+                from .hmm import ConvergenceMonitor
+
+                monitor = ConvergenceMonitor(value["tol"], value["n_iter"], value["verbose"])
+                monitor.history.extend(value["history"])
+                monitor.iter = value["iter"]
+                value = monitor
             setattr(model, name, value)
     return model

@@ -5,7 +5,7 @@ The E-step of Baum-Welch is a sequence of passes over batches of whole sequences
 (emission log-probabilities, then forward-backward with one OpenMP task per sequence,
 then the emission statistics); the statistics of the batches are added in order, so a
 fit is bitwise identical for any number of threads. Batches bound the memory: two
-(rows x states) buffers for at most max(BATCH_ROWS, longest sequence) rows.
+(rows x states) buffers of at most max(BATCH_ELEMENTS, longest sequence x states) values.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .._kernels import _hmm
 from .._kernels._parallel import effective_n_threads
 from .._validation import check_int, check_is_fitted, check_option, check_random_state
 
-BATCH_ROWS = 8192
+BATCH_ELEMENTS = 1 << 15
 DECODER_ALGORITHMS = ("viterbi", "map")
 
 
@@ -101,9 +101,10 @@ def sequence_starts(lengths, n_samples):
     return starts
 
 
-def batches(starts, budget=BATCH_ROWS):
-    """(first, last) sequence ranges in order, each at most max(budget, one sequence)
-    rows long; they depend only on the lengths."""
+def batches(starts, n_states):
+    """(first, last) sequence ranges in order, each at most max(BATCH_ELEMENTS / n_states,
+    one sequence) rows long; they depend only on the lengths."""
+    budget = max(BATCH_ELEMENTS // n_states, 1)
     out = []
     first = 0
     S = starts.size - 1
@@ -145,7 +146,7 @@ class _BaumWelch:
         self.X = X
         self.starts = starts
         self.n_threads = n_threads
-        self.batches = batches(starts)
+        self.batches = batches(starts, model.n_components)
 
     def initialize(self, random_state):
         self.model._init(self.X, self.starts)
@@ -221,6 +222,8 @@ class BaseHMM(ParamsMixin):
     """
 
     _emission_letters = ""
+    _fitted_attribute = "startprob_"      # for save()
+    _saved_private: tuple[str, ...] = ()
 
     # ----------------------------------------------------------------- validation
     def _validate_settings(self):
@@ -301,8 +304,8 @@ class BaseHMM(ParamsMixin):
         log_prob = 0.0
         out = np.empty((X.shape[0], self.n_components)) if posteriors else None
         for lo, _, post, _, seq_ll in _forward_backward(
-                self, X, starts, batches(starts), params, posteriors=posteriors,
-                transitions=False, n_threads=n_threads):
+                self, X, starts, batches(starts, self.n_components), params,
+                posteriors=posteriors, transitions=False, n_threads=n_threads):
             log_prob += float(seq_ll.sum())
             if posteriors:
                 out[lo:lo + post.shape[0]] = post
@@ -343,7 +346,7 @@ class BaseHMM(ParamsMixin):
             log_trans = np.log(params.transmat)
         path = np.empty(X.shape[0], dtype=np.intp)
         log_prob = 0.0
-        parts = batches(starts)
+        parts = batches(starts, K)
         rows = max(int(starts[b] - starts[a]) for a, b in parts)
         frame_buf = np.empty(rows * K)
         back_buf = np.empty(rows * K, dtype=np.intc)

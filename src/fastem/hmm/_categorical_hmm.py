@@ -98,7 +98,8 @@ class CategoricalHMM(BaseHMM):
     def _log_emission(self, X, emission, out, n_threads):
         with np.errstate(divide="ignore"):
             log_emission = np.ascontiguousarray(np.log(emission).T)   # (n_features, K)
-        np.take(log_emission, X, axis=0, out=out)
+        # symbols are validated: "clip" writes straight into out (mode "raise" buffers)
+        np.take(log_emission, X, axis=0, out=out, mode="clip")
 
     def _emission_stats_begin(self, emission):
         return np.zeros((emission.shape[1], self.n_components))
