@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNELS = ["fastem._kernels._parallel", "fastem._kernels._gaussian", "fastem._kernels._kmeans"]
+KERNELS = ["fastem._kernels._parallel", "fastem._kernels._gaussian", "fastem._kernels._kmeans",
+           "fastem._kernels._hmm"]
 
 
 def _run(*args):

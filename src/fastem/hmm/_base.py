@@ -216,14 +216,54 @@ def _forward_backward(model, X, starts, parts, params, *, posteriors, transition
 class BaseHMM(ParamsMixin):
     """Hidden Markov model API shared by GaussianHMM and CategoricalHMM (hmmlearn's).
 
-    Subclasses provide the emission: _validate_X, _init_emission, _check_emission,
-    _emission_params, _set_emission, _log_emission, _emission_stats_begin/_add,
-    _emission_mstep, _sample_emission and _n_emission_parameters.
+    Subclasses provide the emission through the hooks below.
     """
 
     _emission_letters = ""
     _fitted_attribute = "startprob_"      # for save()
     _saved_private: tuple[str, ...] = ()
+
+    # ----------------------------------------------------------------- emission hooks
+    def _validate_X(self, X, fitting):
+        """X checked and converted for the kernels (fitting: may set n_features)."""
+        raise NotImplementedError
+
+    def _init_emission(self, X, starts):
+        """Initialise the emission attributes named in init_params (or unset)."""
+        raise NotImplementedError
+
+    def _check_emission(self):
+        """Validate the emission attributes; ValueError naming the attribute."""
+        raise NotImplementedError
+
+    def _emission_params(self):
+        """The emission attributes as the object the hooks below pass around."""
+        raise NotImplementedError
+
+    def _set_emission(self, emission):
+        raise NotImplementedError
+
+    def _log_emission(self, X, emission, out, n_threads):
+        """out[t, k] = log p(x_t | state k) for the rows of one batch."""
+        raise NotImplementedError
+
+    def _emission_stats_begin(self, emission):
+        """An empty, mutable accumulator for the emission statistics."""
+        raise NotImplementedError
+
+    def _emission_stats_add(self, stats, X, post, emission, n_threads):
+        """Add one batch's emission statistics, for posteriors post, to stats."""
+        raise NotImplementedError
+
+    def _emission_mstep(self, stats, emission):
+        """New emission parameters from the accumulated statistics."""
+        raise NotImplementedError
+
+    def _sample_emission(self, states, emission, rs):
+        raise NotImplementedError
+
+    def _n_emission_parameters(self) -> dict[str, int]:
+        raise NotImplementedError
 
     # ----------------------------------------------------------------- validation
     def _validate_settings(self):
