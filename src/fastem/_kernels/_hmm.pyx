@@ -13,20 +13,22 @@ No quantity can underflow to a zero sum: the state that attains m_t has B = 1 an
 pred > 0. The backward pass reuses B_t and c_t, so alpha_t * beta_t sums to one.
 """
 
-from libc.math cimport log, INFINITY, NAN
+from libc.math cimport INFINITY, NAN
 from libc.stdlib cimport free, malloc
 
 from fastem._kernels._parallel cimport run_blocks, run_tasks
 
 
-cdef extern from "_simd.h" nogil:
-    void fastem_exp_below(double* r, double m, Py_ssize_t n)
+cdef extern from "_hmm_steps.h" nogil:
+    double fastem_forward_backward(double* frame, double* post, double* scale, double* xi,
+                                   const double* start, const double* A, const double* AT,
+                                   Py_ssize_t T, Py_ssize_t K, double* work)
 
 
 cdef struct ForwardBackward:
     double* frame              # (T, K) log emission probabilities in, scaled out
     double* post               # (T, K) posteriors out, or NULL (forward only)
-    double* scale              # (T,) c_t
+    double* scale              # (T,) 1 / c_t
     double* xi                 # (S, K, K) expected transitions out, or NULL
     double* loglik             # (S,)
     const Py_ssize_t* starts   # (S + 1,)
@@ -38,108 +40,20 @@ cdef struct ForwardBackward:
 
 cdef void _forward_backward_task(const void* ctx, Py_ssize_t s, void* scratch) noexcept nogil:
     cdef const ForwardBackward* c = <const ForwardBackward*>ctx
-    cdef Py_ssize_t K = c.K, t0 = c.starts[s], t1 = c.starts[s + 1]
-    cdef double* pred = <double*>scratch
-    cdef double* buf0 = pred + K
-    cdef double* buf1 = buf0 + K
-    cdef double* beta = buf1 + K
-    cdef double* u = beta + K
-    cdef double* a_prev = NULL
-    cdef double* a_cur
-    cdef double* lb
-    cdef double* M = NULL
-    cdef const double* row
-    cdef double m, total, inv, ai, uj, ll = 0
-    cdef Py_ssize_t t, i, j
-
-    for t in range(t0, t1):
-        lb = c.frame + t * K
-        if c.post != NULL:
-            a_cur = c.post + t * K
-        else:
-            a_cur = buf0 if a_prev != buf0 else buf1
-        if t == t0:
-            for j in range(K):
-                pred[j] = c.startprob[j]
-        else:
-            for j in range(K):
-                pred[j] = 0
-            for i in range(K):
-                ai = a_prev[i]
-                if ai != 0:
-                    row = c.A + i * K
-                    for j in range(K):
-                        pred[j] += ai * row[j]
-        m = -INFINITY
-        for j in range(K):
-            if pred[j] > 0 and lb[j] > m:
-                m = lb[j]
-        if m == -INFINITY:
-            # the sequence has probability zero under these parameters
-            c.loglik[s] = -INFINITY
-            if c.post != NULL:
-                for i in range(t0 * K, t1 * K):
-                    c.post[i] = NAN
-            if c.xi != NULL:
-                M = c.xi + s * K * K
-                for i in range(K * K):
-                    M[i] = 0
-            return
-        fastem_exp_below(lb, m, K)
-        total = 0
-        for j in range(K):
-            a_cur[j] = pred[j] * lb[j]
-            total += a_cur[j]
-        inv = 1.0 / total
-        for j in range(K):
-            a_cur[j] *= inv
-        c.scale[t] = total
-        ll += log(total) + m
-        a_prev = a_cur
+    cdef Py_ssize_t K = c.K, t0 = c.starts[s], t1 = c.starts[s + 1], i
+    cdef double* xi = c.xi + s * K * K if c.xi != NULL else NULL
+    cdef double ll = fastem_forward_backward(
+        c.frame + t0 * K, c.post + t0 * K if c.post != NULL else NULL, c.scale + t0, xi,
+        c.startprob, c.A, c.AT, t1 - t0, K, <double*>scratch)
     c.loglik[s] = ll
-    if c.post == NULL:
-        return
-
-    if c.xi != NULL:
-        M = c.xi + s * K * K
-        for i in range(K * K):
-            M[i] = 0
-    for j in range(K):
-        beta[j] = 1
-    for t in range(t1 - 2, t0 - 1, -1):
-        # u_j = B_{t+1, j} beta_{t+1, j} / c_{t+1}
-        lb = c.frame + (t + 1) * K
-        inv = 1.0 / c.scale[t + 1]
-        for j in range(K):
-            u[j] = lb[j] * beta[j] * inv
-        a_cur = c.post + t * K
-        if M != NULL:
-            # xi_ij = A_ij sum_t alpha_t(i) u_{t+1}(j): A_ij is applied once at the end
-            for i in range(K):
-                ai = a_cur[i]
-                if ai != 0:
-                    for j in range(K):
-                        M[i * K + j] += ai * u[j]
-        # beta_t = A u
-        for i in range(K):
-            beta[i] = 0
-        for j in range(K):
-            uj = u[j]
-            if uj != 0:
-                row = c.AT + j * K
-                for i in range(K):
-                    beta[i] += row[i] * uj
-        total = 0
-        for i in range(K):
-            a_cur[i] = a_cur[i] * beta[i]
-            total += a_cur[i]
-        if total > 0:
-            inv = 1.0 / total
-            for i in range(K):
-                a_cur[i] *= inv
-    if M != NULL:
-        for i in range(K * K):
-            M[i] *= c.A[i]
+    if ll == -INFINITY:
+        # the sequence has probability zero under these parameters
+        if c.post != NULL:
+            for i in range(t0 * K, t1 * K):
+                c.post[i] = NAN
+        if xi != NULL:
+            for i in range(K * K):
+                xi[i] = 0
 
 
 def forward_backward(

@@ -246,14 +246,4 @@ FASTEM_CLONES static void fastem_exp_rows(double* FASTEM_RESTRICT r,
     }
 }
 
-/* r[j] = exp(min(r[j] - m, 0)) for j < n: one time step of a hidden Markov model, its
-   log emission probabilities scaled by their largest reachable value m. */
-FASTEM_CLONES static void fastem_exp_below(double* FASTEM_RESTRICT r, double m, ptrdiff_t n) {
-    FASTEM_PRAGMA(omp simd)
-    for (ptrdiff_t j = 0; j < n; ++j) {
-        const double diff = r[j] - m;
-        r[j] = fastem_exp_core(diff <= 0.0 ? diff : 0.0);
-    }
-}
-
 #endif
