@@ -223,6 +223,21 @@ class BaseHMM(ParamsMixin):
     _fitted_attribute = "startprob_"      # for save()
     _saved_private: tuple[str, ...] = ()
 
+    def __init__(self, n_components, startprob_prior, transmat_prior, algorithm, random_state,
+                 n_iter, tol, verbose, params, init_params, implementation, n_threads):
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        self.n_threads = n_threads
+
     # ----------------------------------------------------------------- emission hooks
     def _validate_X(self, X, fitting):
         """X checked and converted for the kernels (fitting: may set n_features)."""

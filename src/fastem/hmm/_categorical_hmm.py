@@ -27,20 +27,11 @@ class CategoricalHMM(BaseHMM):
                  emissionprob_prior=1.0, n_features=None, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
                  init_params="ste", implementation="log", n_threads=None):
-        self.n_components = n_components
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
+        super().__init__(n_components, startprob_prior, transmat_prior, algorithm,
+                         random_state, n_iter, tol, verbose, params, init_params,
+                         implementation, n_threads)
         self.emissionprob_prior = emissionprob_prior
         self.n_features = n_features
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_threads = n_threads
 
     def _validate_settings(self):
         super()._validate_settings()
