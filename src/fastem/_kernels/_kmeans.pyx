@@ -17,6 +17,12 @@ cdef extern from "_simd.h" nogil:
                           const double* cc, Py_ssize_t K, double* best, int* lab)
     void fastem_nearest_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* centers,
                           const float* cc, Py_ssize_t K, double* best, int* lab)
+    void fastem_kpp_d(const double* xt, Py_ssize_t nb, Py_ssize_t d, const double* C,
+                      const double* cc, Py_ssize_t nc, const double* w, double* closest,
+                      int update, double* pot)
+    void fastem_kpp_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* C,
+                      const float* cc, Py_ssize_t nc, const double* w, double* closest,
+                      int update, double* pot)
 
 cdef enum Task:
     LLOYD = 0            # nearest center, inertia, per-cluster weighted sums
@@ -108,19 +114,15 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
             _sqdist_block(xt, nb, d, centers + k * d, dd)
             for b in range(nb):
                 c.dist[(row0 + b) * c.K + k] = dd[b]
-    elif c.task == POTENTIALS:
-        for k in range(c.K):
-            _sqdist_block(xt, nb, d, centers + k * d, dd)
-            for b in range(nb):
-                m = dd[b] if dd[b] < c.closest[row0 + b] else c.closest[row0 + b]
-                acc[k] += m if c.w == NULL else c.w[row0 + b] * m
     else:
-        _sqdist_block(xt, nb, d, centers, dd)
-        for b in range(nb):
-            if dd[b] < c.closest[row0 + b]:
-                c.closest[row0 + b] = dd[b]
-            m = c.closest[row0 + b]
-            acc[0] += m if c.w == NULL else c.w[row0 + b] * m
+        # POTENTIALS, or UPDATE_CLOSEST with its one center: distances by expansion, as
+        # scikit-learn's k-means++
+        if floating is double:
+            fastem_kpp_d(xt, nb, d, centers, cc, c.K, c.w + row0 if c.w != NULL else NULL,
+                         c.closest + row0, c.task == UPDATE_CLOSEST, acc)
+        else:
+            fastem_kpp_f(xt, nb, d, centers, cc, c.K, c.w + row0 if c.w != NULL else NULL,
+                         c.closest + row0, c.task == UPDATE_CLOSEST, acc)
 
 
 cdef void _kmeans_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double* acc,
@@ -161,6 +163,15 @@ cdef void _setup(KMeansPass* c, int task, const floating[:, ::1] X,
     c.want_sums = False
 
 
+cdef floating[::1] _squared_norms(const floating[:, ::1] centers):
+    cdef Py_ssize_t K = centers.shape[0], d = centers.shape[1], j, i
+    cdef floating[::1] cc = np.zeros(K, dtype=np.float32 if floating is float else np.float64)
+    for j in range(K):
+        for i in range(d):
+            cc[j] += centers[j, i] * centers[j, i]
+    return cc
+
+
 def lloyd_pass(
     const floating[:, ::1] X,            # IN  (n, d)
     const double[::1] sample_weight,     # IN  (n,) or (0,) for unit weights
@@ -175,13 +186,9 @@ def lloyd_pass(
     """Assign every row to its nearest center; returns the inertia of that assignment."""
     cdef Py_ssize_t d = X.shape[1], K = centers.shape[0], j, i
     cdef Py_ssize_t stride = 1 + K + K * d
-    cdef floating[::1] cc = np.empty(K, dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] cc = _squared_norms(centers)
     cdef double[::1] total = np.zeros(stride)
     cdef KMeansPass c
-    for j in range(K):
-        cc[j] = 0
-        for i in range(d):
-            cc[j] += centers[j, i] * centers[j, i]
     _setup(&c, LLOYD, X, sample_weight, centers)
     c.cc = &cc[0]
     c.labels = &labels[0] if labels.shape[0] > 0 else NULL
@@ -221,7 +228,9 @@ def kpp_potentials(
 ):
     """potentials[t] = sum_i w_i min(closest_i, ||X_i - candidates_t||^2)."""
     cdef KMeansPass c
+    cdef floating[::1] cc = _squared_norms(candidates)
     _setup(&c, POTENTIALS, X, sample_weight, candidates)
+    c.cc = &cc[0]
     c.closest = &closest[0]
     _run(&c, X.shape[0], n_threads, candidates.shape[0], &potentials[0], sizeof(floating))
 
@@ -236,7 +245,9 @@ def kpp_update_closest(
     """closest = min(closest, ||X - center||^2); returns the new potential sum w*closest."""
     cdef KMeansPass c
     cdef double total
+    cdef floating[::1] cc = _squared_norms(center)
     _setup(&c, UPDATE_CLOSEST, X, sample_weight, center)
+    c.cc = &cc[0]
     c.closest = &closest[0]
     _run(&c, X.shape[0], n_threads, 1, &total, sizeof(floating))
     return total

@@ -142,11 +142,31 @@ FASTEM_CLONES static void NAME(const T* yt, const double* w, ptrdiff_t nb, ptrdi
 FASTEM_MOMENTS_DIAG(fastem_moments_diag_d, double)
 FASTEM_MOMENTS_DIAG(fastem_moments_diag_f, float)
 
+/* The dot products of eight rows of a block (feature-major xt, from row b0) with four
+   centers c0..c3, accumulated into a0..a3: eight independent accumulators keep the FMA
+   units busy and each load of the rows serves four centers. */
+#define FASTEM_DOT_TILE(T, xt, b0, d, c0, c1, c2, c3, a0, a1, a2, a3)                     \
+    for (ptrdiff_t i = 0; i < (d); ++i) {                                                 \
+        const T* x = (xt) + i * FASTEM_BLOCK + (b0);                                      \
+        const T u0 = (c0)[i], u1 = (c1)[i], u2 = (c2)[i], u3 = (c3)[i];                   \
+        FASTEM_PRAGMA(omp simd)                                                           \
+        for (int l = 0; l < FASTEM_LANES; ++l) {                                          \
+            a0[l] += u0 * x[l]; a1[l] += u1 * x[l];                                       \
+            a2[l] += u2 * x[l]; a3[l] += u3 * x[l];                                       \
+        }                                                                                 \
+    }
+
+/* xx[l] = squared norm of row b0 + l of a block. */
+#define FASTEM_ROW_NORMS(T, xt, b0, d, xx)                                                \
+    for (ptrdiff_t i = 0; i < (d); ++i) {                                                 \
+        const T* x = (xt) + i * FASTEM_BLOCK + (b0);                                      \
+        FASTEM_PRAGMA(omp simd)                                                           \
+        for (int l = 0; l < FASTEM_LANES; ++l) xx[l] += x[l] * x[l];                      \
+    }
+
 /* For the rows of a block (feature-major xt): lab[b] = argmin_k (cc[k] - 2 x_b . c_k),
    the first k on ties, and best[b] = ||x_b||^2 + that minimum (the squared distance by
-   expansion, clipped at 0). Eight rows against four centers at a
-   time: eight independent accumulators keep the FMA units busy and each load of the rows
-   serves four centers. */
+   expansion, clipped at 0). Eight rows against four centers at a time. */
 #define FASTEM_NEAREST(NAME, T)                                                           \
 FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* centers, \
                                const T* cc, ptrdiff_t K, double* best, int* lab) {        \
@@ -157,19 +177,10 @@ FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* 
         for (ptrdiff_t k0 = 0; k0 < K; k0 += 4) {                                         \
             const ptrdiff_t k1 = k0 + 1 < K ? k0 + 1 : k0, k2 = k0 + 2 < K ? k0 + 2 : k0, \
                             k3 = k0 + 3 < K ? k0 + 3 : k0;                                \
-            const T *c0 = centers + k0 * d, *c1 = centers + k1 * d,                       \
-                    *c2 = centers + k2 * d, *c3 = centers + k3 * d;                       \
             T a0[FASTEM_LANES] = {0}, a1[FASTEM_LANES] = {0}, a2[FASTEM_LANES] = {0},     \
               a3[FASTEM_LANES] = {0};                                                     \
-            for (ptrdiff_t i = 0; i < d; ++i) {                                           \
-                const T* x = xt + i * FASTEM_BLOCK + b0;                                  \
-                const T u0 = c0[i], u1 = c1[i], u2 = c2[i], u3 = c3[i];                   \
-                FASTEM_PRAGMA(omp simd)                                                   \
-                for (int l = 0; l < FASTEM_LANES; ++l) {                                  \
-                    a0[l] += u0 * x[l]; a1[l] += u1 * x[l];                               \
-                    a2[l] += u2 * x[l]; a3[l] += u3 * x[l];                               \
-                }                                                                         \
-            }                                                                             \
+            FASTEM_DOT_TILE(T, xt, b0, d, centers + k0 * d, centers + k1 * d,             \
+                            centers + k2 * d, centers + k3 * d, a0, a1, a2, a3)           \
             const T e0 = cc[k0], e1 = cc[k1], e2 = cc[k2], e3 = cc[k3];                   \
             FASTEM_PRAGMA(omp simd)                                                       \
             for (int l = 0; l < FASTEM_LANES; ++l) {                                      \
@@ -185,11 +196,7 @@ FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* 
             }                                                                             \
         }                                                                                 \
         T xx[FASTEM_LANES] = {0};                                                         \
-        for (ptrdiff_t i = 0; i < d; ++i) {                                               \
-            const T* x = xt + i * FASTEM_BLOCK + b0;                                      \
-            FASTEM_PRAGMA(omp simd)                                                       \
-            for (int l = 0; l < FASTEM_LANES; ++l) xx[l] += x[l] * x[l];                  \
-        }                                                                                 \
+        FASTEM_ROW_NORMS(T, xt, b0, d, xx)                                                \
         const ptrdiff_t m = nb - b0 < FASTEM_LANES ? nb - b0 : FASTEM_LANES;              \
         for (ptrdiff_t l = 0; l < m; ++l) {                                               \
             const double dist = (double)xx[l] + (double)bv[l];                            \
@@ -200,6 +207,43 @@ FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* 
 }
 FASTEM_NEAREST(fastem_nearest_d, double)
 FASTEM_NEAREST(fastem_nearest_f, float)
+
+/* k-means++ over the rows of a block (feature-major xt, rows row0.. of the data): for
+   each candidate t < nc (rows of C, squared norms cc), dist = max(||x_b||^2 + cc[t] -
+   2 x_b . c_t, 0) and pot[t] += w_b min(closest_b, dist); with update, closest_b becomes
+   that minimum (nc is then 1). w may be NULL (unit weights). */
+#define FASTEM_KPP(NAME, T)                                                               \
+FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* C,      \
+                               const T* cc, ptrdiff_t nc, const double* w,               \
+                               double* closest, int update, double* pot) {               \
+    for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_LANES) {                                 \
+        const ptrdiff_t m = nb - b0 < FASTEM_LANES ? nb - b0 : FASTEM_LANES;              \
+        T xx[FASTEM_LANES] = {0};                                                         \
+        FASTEM_ROW_NORMS(T, xt, b0, d, xx)                                                \
+        for (ptrdiff_t k0 = 0; k0 < nc; k0 += 4) {                                        \
+            const ptrdiff_t k1 = k0 + 1 < nc ? k0 + 1 : k0, k2 = k0 + 2 < nc ? k0 + 2 : k0, \
+                            k3 = k0 + 3 < nc ? k0 + 3 : k0;                               \
+            T a[4][FASTEM_LANES] = {{0}};                                                 \
+            FASTEM_DOT_TILE(T, xt, b0, d, C + k0 * d, C + k1 * d, C + k2 * d, C + k3 * d, \
+                            a[0], a[1], a[2], a[3])                                       \
+            const ptrdiff_t ks = nc - k0 < 4 ? nc - k0 : 4;                               \
+            for (ptrdiff_t j = 0; j < ks; ++j) {                                          \
+                const T e = cc[k0 + j];                                                   \
+                double sum = 0.0;                                                         \
+                for (ptrdiff_t l = 0; l < m; ++l) {                                       \
+                    double dist = (double)xx[l] + (double)(e - 2 * a[j][l]);              \
+                    dist = dist > 0 ? dist : 0.0;                                         \
+                    const double near = dist < closest[b0 + l] ? dist : closest[b0 + l];  \
+                    if (update) closest[b0 + l] = near;                                   \
+                    sum += w == NULL ? near : w[b0 + l] * near;                           \
+                }                                                                         \
+                pot[k0 + j] += sum;                                                       \
+            }                                                                             \
+        }                                                                                 \
+    }                                                                                     \
+}
+FASTEM_KPP(fastem_kpp_d, double)
+FASTEM_KPP(fastem_kpp_f, float)
 
 /* exp(diff) for diff <= 0 (0 below -708, and for NaN from -inf - -inf): range reduction
    to |t| <= ln2/2 and a degree-12 Taylor polynomial (relative error below 2e-16), with
