@@ -31,10 +31,14 @@ cdef extern from "_simd.h" nogil:
     void fastem_moments_f(const float* yt, const double* w, Py_ssize_t nb, Py_ssize_t d,
                           double* s1, double* s2, float* wy)
     void fastem_exp_rows(double* r, const double* m, double* sum, Py_ssize_t nb)
-    void fastem_moments_diag_d(const double* yt, const double* w, Py_ssize_t nb,
-                               Py_ssize_t d, double* s1, double* s2)
-    void fastem_moments_diag_f(const float* yt, const double* w, Py_ssize_t nb,
-                               Py_ssize_t d, double* s1, double* s2)
+    void fastem_moments_diag_d(const double* xt, const double* mu, const double* w,
+                               Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2)
+    void fastem_moments_diag_f(const float* xt, const float* mu, const double* w,
+                               Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2)
+    void fastem_quad_diag_d(const double* xt, Py_ssize_t nb, Py_ssize_t d, const double* mu,
+                            const double* p, Py_ssize_t ps, double* quad)
+    void fastem_quad_diag_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* mu,
+                            const float* p, Py_ssize_t ps, double* quad)
 
 # Covariance codes shared with fastem.mixture._gaussian.
 FULL = 0
@@ -73,42 +77,21 @@ cdef inline void _quad_triangular(const floating* yt, Py_ssize_t nb, Py_ssize_t 
         fastem_quad_triangular_f(yt, nb, d, P, quad)
 
 
-cdef void _quad_diagonal(const floating* yt, Py_ssize_t nb, Py_ssize_t d,
-                         const floating* p, floating* t, double* quad) noexcept nogil:
-    """quad[b] = sum_i (y_bi p_i)^2."""
-    cdef Py_ssize_t i, b
-    cdef floating c
-    cdef const floating* yi
-    for b in range(nb):
-        quad[b] = 0
-    for i in range(d):
-        c = p[i]
-        yi = yt + i * BLOCK_ROWS
-        for b in range(nb):
-            t[b] = c * yi[b]
-        for b in range(nb):
-            quad[b] += t[b] * t[b]
-
-
 cdef inline void _log_density(const floating* yt, Py_ssize_t nb, Py_ssize_t d, int cov,
-                              const floating* factor, floating* t, double* quad) noexcept nogil:
-    """quad[b] = squared Mahalanobis length of row b of the shifted block yt.
+                              const floating* factor, const floating* mu,
+                              double* quad) noexcept nogil:
+    """quad[b] = squared Mahalanobis length of row b of the block.
 
     factor is the component's upper-triangular precision factor (full, tied), its
-    diagonal (diag) or its single scalar (spherical)."""
-    cdef Py_ssize_t i, b
+    diagonal (diag) or its single scalar (spherical). For full and tied yt holds the
+    rows shifted by the mean (mu is NULL); for diag and spherical the shift by mu (which
+    may be NULL) is applied on the fly."""
     if cov == C_FULL or cov == C_TIED:
         _quad_triangular(yt, nb, d, factor, quad)
-    elif cov == C_DIAG:
-        _quad_diagonal(yt, nb, d, factor, t, quad)
+    elif floating is double:
+        fastem_quad_diag_d(yt, nb, d, mu, factor, 1 if cov == C_DIAG else 0, quad)
     else:
-        for b in range(nb):
-            quad[b] = 0
-        for i in range(d):
-            for b in range(nb):
-                quad[b] += yt[i * BLOCK_ROWS + b] * yt[i * BLOCK_ROWS + b]
-        for b in range(nb):
-            quad[b] *= factor[0] * factor[0]
+        fastem_quad_diag_f(yt, nb, d, mu, factor, 1 if cov == C_DIAG else 0, quad)
 
 
 cdef void _posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
@@ -154,20 +137,22 @@ cdef void _posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w
             r[b] = rk if w == NULL else rk * w[row]
 
 
-cdef void _accumulate(const floating* yt, const double* r, Py_ssize_t nb, Py_ssize_t d,
-                      int cov, double* s1, double* s2, floating* wy) noexcept nogil:
+cdef void _accumulate(const floating* yt, const floating* mu, const double* r, Py_ssize_t nb,
+                      Py_ssize_t d, int cov, double* s1, double* s2,
+                      floating* wy) noexcept nogil:
     """s1 += sum_b r_b y_b and s2 += sum_b r_b y_b y_b^T (upper triangle, or diagonal).
 
-    wy is scratch of d x BLOCK_ROWS for the full and tied case."""
+    Full and tied: yt holds the shifted rows (mu is NULL) and wy is scratch of
+    d x BLOCK_ROWS. Diag and spherical: y = yt - mu on the fly (mu may be NULL)."""
     if cov == C_FULL or cov == C_TIED:
         if floating is double:
             fastem_moments_d(yt, r, nb, d, s1, s2, wy)
         else:
             fastem_moments_f(yt, r, nb, d, s1, s2, wy)
     elif floating is double:
-        fastem_moments_diag_d(yt, r, nb, d, s1, s2)
+        fastem_moments_diag_d(yt, mu, r, nb, d, s1, s2)
     else:
-        fastem_moments_diag_f(yt, r, nb, d, s1, s2)
+        fastem_moments_diag_f(yt, mu, r, nb, d, s1, s2)
 
 
 cdef inline double* _s2_of(double* s2, int cov, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
@@ -226,14 +211,19 @@ cdef void _block(
     cdef double nk_block
     cdef double* r
     cdef const floating* xb = X + row0 * d
+    # full and tied work on rows shifted by each mean; diag and spherical shift on the fly
+    cdef bint shifted = cov == C_FULL or cov == C_TIED
 
     _scratch_layout(scratch, K, d, &logp, &quad, &lse, &xt, &yt, &t, &wy)
     transpose_block(xb, nb, d, <const floating*>NULL, xt)
     if resp_in == NULL:
         fstride = d * d if cov == C_FULL else (d if cov == C_DIAG else (1 if cov == C_SPHERICAL else 0))
         for k in range(K):
-            _shift_block(xt, nb, d, means + k * d, yt)
-            _log_density(yt, nb, d, cov, prec + k * fstride, t, quad)
+            if shifted:
+                _shift_block(xt, nb, d, means + k * d, yt)
+                _log_density(yt, nb, d, cov, prec + k * fstride, NULL, quad)
+            else:
+                _log_density(xt, nb, d, cov, prec + k * fstride, means + k * d, quad)
             for b in range(nb):
                 logp[k * BLOCK_ROWS + b] = log_norm[k] - 0.5 * quad[b]
         if logp_out != NULL:
@@ -258,9 +248,13 @@ cdef void _block(
         if nk_block == 0:
             continue
         acc[1 + k] += nk_block
-        _shift_block(xt, nb, d, means + k * d, yt)
-        _accumulate(yt, r, nb, d, cov, acc + 1 + K + k * d,
-                    _s2_of(acc + 1 + K + K * d, cov, k, d), wy)
+        if shifted:
+            _shift_block(xt, nb, d, means + k * d, yt)
+            _accumulate(yt, NULL, r, nb, d, cov, acc + 1 + K + k * d,
+                        _s2_of(acc + 1 + K + K * d, cov, k, d), wy)
+        else:
+            _accumulate(xt, means + k * d, r, nb, d, cov, acc + 1 + K + k * d,
+                        _s2_of(acc + 1 + K + K * d, cov, k, d), wy)
 
 
 cdef double _run_pass(BlockFn fn, const void* ctx, Py_ssize_t n_rows, int n_threads,
@@ -448,7 +442,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
                 yt[j * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b] - v
             for b in range(nb, padded):
                 yt[j * BLOCK_ROWS + b] = 0
-        _log_density(yt, nb, o, cov, factor + c.factor_start[p] + k * fsize, t, quad)
+        _log_density(yt, nb, o, cov, factor + c.factor_start[p] + k * fsize, NULL, quad)
         for b in range(nb):
             logp[k * BLOCK_ROWS + b] = c.log_norm[p * K + k] - 0.5 * quad[b]
     _posteriors(logp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse)
@@ -477,8 +471,8 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
                     coef = bk[j]
                     for b in range(nb):
                         yt[mis[i] * BLOCK_ROWS + b] += coef * yt[obs[j] * BLOCK_ROWS + b]
-        _accumulate(yt, r, nb, d, cov, acc + 1 + K + k * d, _s2_of(acc + stats0, cov, k, d),
-                    wy)
+        _accumulate(yt, NULL, r, nb, d, cov, acc + 1 + K + k * d,
+                    _s2_of(acc + stats0, cov, k, d), wy)
 
 
 cdef void _missing_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double* acc,

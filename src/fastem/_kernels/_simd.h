@@ -122,18 +122,21 @@ FASTEM_CLONES static void NAME(const T* yt, const double* w, ptrdiff_t nb, ptrdi
 FASTEM_MOMENTS(fastem_moments_d, double)
 FASTEM_MOMENTS(fastem_moments_f, float)
 
-/* s1[i] += sum_b w[b] y[i, b] and s2[i] += sum_b w[b] y[i, b]^2 (diagonal moments). */
+/* With y = x - mu (mu may be NULL for rows already shifted): s1[i] += sum_b w[b] y[i, b]
+   and s2[i] += sum_b w[b] y[i, b]^2 (diagonal moments). */
 #define FASTEM_MOMENTS_DIAG(NAME, T)                                                      \
-FASTEM_CLONES static void NAME(const T* yt, const double* w, ptrdiff_t nb, ptrdiff_t d,  \
-                               double* s1, double* s2) {                                  \
+FASTEM_CLONES static void NAME(const T* xt, const T* mu, const double* w, ptrdiff_t nb,  \
+                               ptrdiff_t d, double* s1, double* s2) {                     \
     for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
-        const T* y = yt + i * FASTEM_BLOCK;                                               \
+        const T* x = xt + i * FASTEM_BLOCK;                                               \
+        const T m = mu != NULL ? mu[i] : (T)0;                                            \
         T a = 0, q = 0;                                                                   \
         FASTEM_PRAGMA(omp simd reduction(+:a,q))                                          \
         for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
-            const T u = (T)w[b] * y[b];                                                   \
+            const T y = x[b] - m;                                                         \
+            const T u = (T)w[b] * y;                                                      \
             a += u;                                                                       \
-            q += u * y[b];                                                                \
+            q += u * y;                                                                   \
         }                                                                                 \
         s1[i] += (double)a;                                                               \
         s2[i] += (double)q;                                                               \
@@ -141,6 +144,25 @@ FASTEM_CLONES static void NAME(const T* yt, const double* w, ptrdiff_t nb, ptrdi
 }
 FASTEM_MOMENTS_DIAG(fastem_moments_diag_d, double)
 FASTEM_MOMENTS_DIAG(fastem_moments_diag_f, float)
+
+/* quad[b] = sum_i ((x[i, b] - mu[i]) p[i * ps])^2 for b < nb: the diagonal (ps = 1) or
+   spherical (ps = 0) Mahalanobis length; mu may be NULL for rows already shifted. */
+#define FASTEM_QUAD_DIAG(NAME, T)                                                         \
+FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* mu,      \
+                               const T* p, ptrdiff_t ps, double* quad) {                  \
+    for (ptrdiff_t b = 0; b < nb; ++b) quad[b] = 0.0;                                     \
+    for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
+        const T* x = xt + i * FASTEM_BLOCK;                                               \
+        const T m = mu != NULL ? mu[i] : (T)0, c = p[i * ps];                             \
+        FASTEM_PRAGMA(omp simd)                                                           \
+        for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
+            const T t = (x[b] - m) * c;                                                   \
+            quad[b] += (double)(t * t);                                                   \
+        }                                                                                 \
+    }                                                                                     \
+}
+FASTEM_QUAD_DIAG(fastem_quad_diag_d, double)
+FASTEM_QUAD_DIAG(fastem_quad_diag_f, float)
 
 /* The dot products of eight rows of a block (feature-major xt, from row b0) with four
    centers c0..c3, accumulated into a0..a3: eight independent accumulators keep the FMA
