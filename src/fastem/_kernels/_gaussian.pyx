@@ -30,7 +30,9 @@ cdef extern from "_simd.h" nogil:
                           double* s1, double* s2, double* wy)
     void fastem_moments_f(const float* yt, const double* w, Py_ssize_t nb, Py_ssize_t d,
                           double* s1, double* s2, float* wy)
-    void fastem_exp_rows(double* r, const double* m, double* sum, Py_ssize_t nb)
+    double fastem_posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
+                             const Py_ssize_t* rows, Py_ssize_t row0, double* resp_out,
+                             double* lse_out, double* lse, double* scale)
     void fastem_moments_diag_d(const double* xt, const double* mu, const double* w,
                                Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2)
     void fastem_moments_diag_f(const float* xt, const float* mu, const double* w,
@@ -94,47 +96,13 @@ cdef inline void _log_density(const floating* yt, Py_ssize_t nb, Py_ssize_t d, i
         fastem_quad_diag_f(yt, nb, d, mu, factor, 1 if cov == C_DIAG else 0, quad)
 
 
-cdef void _posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
-                      Py_ssize_t row0, const Py_ssize_t* rows, double* acc,
-                      double* resp_out, double* lse_out, double* quad, double* lse) noexcept nogil:
-    """Turn the block's log-densities logp (K x BLOCK_ROWS) into weighted responsibilities.
-
-    Adds sum_b w_b log p(x_b) to acc[0]; rows[b] (or row0 + b) is the row's index in X
-    for the weights and the optional per-row outputs. Stable when all terms are -inf."""
-    cdef Py_ssize_t k, b, row
-    cdef double* r
-    cdef double ww, rk
-    for b in range(nb):
-        lse[b] = -INFINITY
-    for k in range(K):
-        for b in range(nb):
-            if logp[k * BLOCK_ROWS + b] > lse[b]:
-                lse[b] = logp[k * BLOCK_ROWS + b]
-    # logp becomes exp(logp - max), so each density is exponentiated once
-    for b in range(nb):
-        quad[b] = 0
-    for k in range(K):
-        fastem_exp_rows(logp + k * BLOCK_ROWS, lse, quad, nb)
-    for b in range(nb):
-        if lse[b] != -INFINITY:
-            lse[b] += log(quad[b])
-            quad[b] = 1.0 / quad[b]
-        else:
-            quad[b] = 0
-        row = rows[b] if rows != NULL else row0 + b
-        ww = 1.0 if w == NULL else w[row]
-        if ww != 0:
-            acc[0] += ww * lse[b]
-        if lse_out != NULL:
-            lse_out[row] = lse[b]
-    for k in range(K):
-        r = logp + k * BLOCK_ROWS
-        for b in range(nb):
-            row = rows[b] if rows != NULL else row0 + b
-            rk = r[b] * quad[b]
-            if resp_out != NULL:
-                resp_out[row * K + k] = rk
-            r[b] = rk if w == NULL else rk * w[row]
+cdef inline void _posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
+                             Py_ssize_t row0, const Py_ssize_t* rows, double* acc,
+                             double* resp_out, double* lse_out, double* quad,
+                             double* lse) noexcept nogil:
+    """Turn the block's log-densities logp (K x BLOCK_ROWS) into weighted responsibilities
+    and add sum_b w_b log p(x_b) to acc[0] (see fastem_posteriors in _simd.h)."""
+    acc[0] += fastem_posteriors(logp, nb, K, w, rows, row0, resp_out, lse_out, lse, quad)
 
 
 cdef void _accumulate(const floating* yt, const floating* mu, const double* r, Py_ssize_t nb,

@@ -9,6 +9,7 @@
 #ifndef FASTEM_SIMD_H
 #define FASTEM_SIMD_H
 
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -127,6 +128,9 @@ FASTEM_MOMENTS(fastem_moments_f, float)
 #define FASTEM_MOMENTS_DIAG(NAME, T)                                                      \
 FASTEM_CLONES static void NAME(const T* xt, const T* mu, const double* w, ptrdiff_t nb,  \
                                ptrdiff_t d, double* s1, double* s2) {                     \
+    T wt[FASTEM_BLOCK];     /* the weights in the data's precision, converted once */     \
+    FASTEM_PRAGMA(omp simd)                                                               \
+    for (ptrdiff_t b = 0; b < nb; ++b) wt[b] = (T)w[b];                                   \
     for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
         const T* x = xt + i * FASTEM_BLOCK;                                               \
         const T m = mu != NULL ? mu[i] : (T)0;                                            \
@@ -134,7 +138,7 @@ FASTEM_CLONES static void NAME(const T* xt, const T* mu, const double* w, ptrdif
         FASTEM_PRAGMA(omp simd reduction(+:a,q))                                          \
         for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
             const T y = x[b] - m;                                                         \
-            const T u = (T)w[b] * y;                                                      \
+            const T u = wt[b] * y;                                                      \
             a += u;                                                                       \
             q += u * y;                                                                   \
         }                                                                                 \
@@ -299,17 +303,65 @@ static inline double fastem_exp_core(double diff) {
     return diff >= -708.0 ? p * scale : 0.0;
 }
 
-/* r[b] = exp(r[b] - m[b]) for the rows of a block (0 where m[b] is -inf or the
-   difference is below -708), and sum[b] += r[b]. */
-FASTEM_CLONES static void fastem_exp_rows(double* FASTEM_RESTRICT r,
-                                          const double* FASTEM_RESTRICT m,
-                                          double* FASTEM_RESTRICT sum, ptrdiff_t nb) {
-    FASTEM_PRAGMA(omp simd)
-    for (ptrdiff_t b = 0; b < nb; ++b) {
-        const double e = fastem_exp_core(r[b] - m[b]);
-        r[b] = e;
-        sum[b] += e;
+/* The block's log-densities logp (K x FASTEM_BLOCK) become responsibilities, weighted
+   by w (per row of the data, or NULL for unit weights); row b of the block is row
+   rows[b] (or row0 + b) of the data. lse[b] receives the row's log-likelihood (also
+   written to lse_out[row], and the unweighted responsibilities to resp_out[row, k], when
+   those are not NULL); scale is scratch of FASTEM_BLOCK. Returns sum_b w_b lse[b],
+   skipping zero weights. Stable when every term of a row is -inf. */
+FASTEM_CLONES static double fastem_posteriors(double* FASTEM_RESTRICT logp, ptrdiff_t nb,
+                                              ptrdiff_t K, const double* w,
+                                              const ptrdiff_t* rows, ptrdiff_t row0,
+                                              double* resp_out, double* lse_out,
+                                              double* FASTEM_RESTRICT lse,
+                                              double* FASTEM_RESTRICT scale) {
+    for (ptrdiff_t b = 0; b < nb; ++b) lse[b] = -INFINITY;
+    for (ptrdiff_t k = 0; k < K; ++k) {
+        const double* r = logp + k * FASTEM_BLOCK;
+        FASTEM_PRAGMA(omp simd)
+        for (ptrdiff_t b = 0; b < nb; ++b) lse[b] = r[b] > lse[b] ? r[b] : lse[b];
     }
+    for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = 0.0;
+    /* each density is exponentiated once, relative to the row's largest */
+    for (ptrdiff_t k = 0; k < K; ++k) {
+        double* r = logp + k * FASTEM_BLOCK;
+        FASTEM_PRAGMA(omp simd)
+        for (ptrdiff_t b = 0; b < nb; ++b) {
+            const double e = fastem_exp_core(r[b] - lse[b]);
+            r[b] = e;
+            scale[b] += e;
+        }
+    }
+    double total = 0.0;
+    for (ptrdiff_t b = 0; b < nb; ++b) {
+        const ptrdiff_t row = rows != NULL ? rows[b] : row0 + b;
+        if (lse[b] != -INFINITY) {
+            lse[b] += log(scale[b]);
+            scale[b] = 1.0 / scale[b];
+        } else {
+            scale[b] = 0.0;
+        }
+        const double ww = w != NULL ? w[row] : 1.0;
+        if (ww != 0.0) total += ww * lse[b];
+        if (lse_out != NULL) lse_out[row] = lse[b];
+    }
+    for (ptrdiff_t k = 0; k < K; ++k) {
+        double* r = logp + k * FASTEM_BLOCK;
+        FASTEM_PRAGMA(omp simd)
+        for (ptrdiff_t b = 0; b < nb; ++b) r[b] *= scale[b];
+        if (resp_out != NULL)
+            for (ptrdiff_t b = 0; b < nb; ++b)
+                resp_out[(rows != NULL ? rows[b] : row0 + b) * K + k] = r[b];
+    }
+    if (w != NULL) {
+        for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = w[rows != NULL ? rows[b] : row0 + b];
+        for (ptrdiff_t k = 0; k < K; ++k) {
+            double* r = logp + k * FASTEM_BLOCK;
+            FASTEM_PRAGMA(omp simd)
+            for (ptrdiff_t b = 0; b < nb; ++b) r[b] *= scale[b];
+        }
+    }
+    return total;
 }
 
 #endif
