@@ -14,7 +14,7 @@ responsibilities (initialisation), so the statistics code exists once.
 """
 
 from cython cimport floating
-from libc.math cimport log, INFINITY
+from libc.math cimport INFINITY
 from libc.stdlib cimport free, malloc
 
 from fastem._kernels._blocks cimport BLOCK_ROWS, sum_rows, transpose_block
@@ -22,6 +22,10 @@ from fastem._kernels._parallel cimport BlockFn, run_blocks
 
 
 cdef extern from "_simd.h" nogil:
+    void fastem_shift_d(const double* xt, Py_ssize_t padded, Py_ssize_t d, const double* mu,
+                        double* yt)
+    void fastem_shift_f(const float* xt, Py_ssize_t padded, Py_ssize_t d, const float* mu,
+                        float* yt)
     void fastem_quad_triangular_d(const double* yt, Py_ssize_t nb, Py_ssize_t d,
                                   const double* P, double* quad)
     void fastem_quad_triangular_f(const float* yt, Py_ssize_t nb, Py_ssize_t d,
@@ -134,12 +138,11 @@ cdef inline double* _s2_of(double* s2, int cov, Py_ssize_t k, Py_ssize_t d) noex
 cdef inline void _shift_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,
                               const floating* mu, floating* yt) noexcept nogil:
     """yt = xt - mu, feature-major, over the rows of the block and its zero padding."""
-    cdef Py_ssize_t i, b, padded = (nb + 7) & ~(<Py_ssize_t>7)
-    cdef floating v
-    for i in range(d):
-        v = mu[i]
-        for b in range(padded):
-            yt[i * BLOCK_ROWS + b] = xt[i * BLOCK_ROWS + b] - v
+    cdef Py_ssize_t padded = (nb + 7) & ~(<Py_ssize_t>7)
+    if floating is double:
+        fastem_shift_d(xt, padded, d, mu, yt)
+    else:
+        fastem_shift_f(xt, padded, d, mu, yt)
 
 
 cdef inline size_t _scratch_bytes(Py_ssize_t K, Py_ssize_t d, size_t item) noexcept nogil:

@@ -34,6 +34,21 @@
 #define FASTEM_CLONES
 #endif
 
+/* yt = xt - mu, feature by feature, over `padded` rows of a block. */
+#define FASTEM_SHIFT(NAME, T)                                                             \
+FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t padded, ptrdiff_t d, const T* mu,  \
+                               T* yt) {                                                   \
+    for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
+        const T* FASTEM_RESTRICT x = xt + i * FASTEM_BLOCK;                               \
+        T* FASTEM_RESTRICT y = yt + i * FASTEM_BLOCK;                                     \
+        const T m = mu[i];                                                                \
+        FASTEM_PRAGMA(omp simd)                                                           \
+        for (ptrdiff_t b = 0; b < padded; ++b) y[b] = x[b] - m;                           \
+    }                                                                                     \
+}
+FASTEM_SHIFT(fastem_shift_d, double)
+FASTEM_SHIFT(fastem_shift_f, float)
+
 /* quad[b] = || y_b @ P ||^2 for upper-triangular P (d x d, row-major), rows 0..nb-1.
    Eight rows and two columns of P at a time: the partial products stay in registers,
    four independent accumulator chains hide the multiply-add latency, and each load of
