@@ -17,12 +17,21 @@ cdef extern from "_simd.h" nogil:
                           const double* cc, Py_ssize_t K, double* best, int* lab)
     void fastem_nearest_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* centers,
                           const float* cc, Py_ssize_t K, double* best, int* lab)
-    void fastem_kpp_d(const double* xt, Py_ssize_t nb, Py_ssize_t d, const double* C,
+    void fastem_kpp_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* C,
                       const double* cc, Py_ssize_t nc, const double* w, double* closest,
                       int update, double* pot)
-    void fastem_kpp_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* C,
+    void fastem_kpp_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* C,
                       const float* cc, Py_ssize_t nc, const double* w, double* closest,
                       int update, double* pot)
+    void fastem_kpp_tile_d(const double* xt, Py_ssize_t nb, Py_ssize_t d, const double* C,
+                           const double* cc, Py_ssize_t nc, const double* w, double* closest,
+                           int update, double* pot)
+    void fastem_kpp_tile_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* C,
+                           const float* cc, Py_ssize_t nc, const double* w, double* closest,
+                           int update, double* pot)
+
+cdef enum:
+    KPP_ROWWISE_MIN_D = 16   # k-means++ potentials along the rows from this many features
 
 cdef enum Task:
     LLOYD = 0            # nearest center, inertia, per-cluster weighted sums
@@ -105,24 +114,35 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
     cdef double* dd = <double*>scratch
     cdef floating* xt = <floating*>(dd + 2 * BLOCK_ROWS)
     cdef Py_ssize_t k, b, d = c.d
-    cdef double m
+
+    if (c.task == POTENTIALS and d >= KPP_ROWWISE_MIN_D) or c.task == UPDATE_CLOSEST:
+        # k-means++: a few candidates, so dot products along the rows as stored (no
+        # transposed copy); distances by expansion, as scikit-learn's k-means++
+        if floating is double:
+            fastem_kpp_d(X + row0 * d, nb, d, centers, cc, c.K,
+                         c.w + row0 if c.w != NULL else NULL, c.closest + row0,
+                         c.task == UPDATE_CLOSEST, acc)
+        else:
+            fastem_kpp_f(X + row0 * d, nb, d, centers, cc, c.K,
+                         c.w + row0 if c.w != NULL else NULL, c.closest + row0,
+                         c.task == UPDATE_CLOSEST, acc)
+        return
     transpose_block(X + row0 * d, nb, d, <const floating*>NULL, xt)
     if c.task == LLOYD:
         _lloyd(c, X, centers, cc, row0, nb, acc, xt, dd)
-    elif c.task == DISTANCES:
+    elif c.task == POTENTIALS:
+        # short rows, several candidates: four at a time on the transposed block
+        if floating is double:
+            fastem_kpp_tile_d(xt, nb, d, centers, cc, c.K,
+                              c.w + row0 if c.w != NULL else NULL, c.closest + row0, 0, acc)
+        else:
+            fastem_kpp_tile_f(xt, nb, d, centers, cc, c.K,
+                              c.w + row0 if c.w != NULL else NULL, c.closest + row0, 0, acc)
+    else:
         for k in range(c.K):
             _sqdist_block(xt, nb, d, centers + k * d, dd)
             for b in range(nb):
                 c.dist[(row0 + b) * c.K + k] = dd[b]
-    else:
-        # POTENTIALS, or UPDATE_CLOSEST with its one center: distances by expansion, as
-        # scikit-learn's k-means++
-        if floating is double:
-            fastem_kpp_d(xt, nb, d, centers, cc, c.K, c.w + row0 if c.w != NULL else NULL,
-                         c.closest + row0, c.task == UPDATE_CLOSEST, acc)
-        else:
-            fastem_kpp_f(xt, nb, d, centers, cc, c.K, c.w + row0 if c.w != NULL else NULL,
-                         c.closest + row0, c.task == UPDATE_CLOSEST, acc)
 
 
 cdef void _kmeans_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double* acc,

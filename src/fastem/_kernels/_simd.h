@@ -254,11 +254,43 @@ FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* 
 FASTEM_NEAREST(fastem_nearest_d, double)
 FASTEM_NEAREST(fastem_nearest_f, float)
 
-/* k-means++ over the rows of a block (feature-major xt, rows row0.. of the data): for
+/* k-means++ over nb rows of the data as stored (row-major X, from the block's first
+   row): for each candidate t < nc (rows of C, squared norms cc),
+   dist = max(||x_b||^2 + cc[t] - 2 x_b . c_t, 0) and pot[t] += w_b min(closest_b, dist);
+   with update, closest_b becomes that minimum (nc is then 1). w may be NULL. With only a
+   few candidates the rows are read once, in place, with no transposed copy. */
+#define FASTEM_KPP(NAME, T)                                                               \
+FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* C,        \
+                               const T* cc, ptrdiff_t nc, const double* w,               \
+                               double* closest, int update, double* pot) {               \
+    for (ptrdiff_t b = 0; b < nb; ++b) {                                                  \
+        const T* FASTEM_RESTRICT x = X + b * d;                                           \
+        T xx = 0;                                                                         \
+        FASTEM_PRAGMA(omp simd reduction(+:xx))                                           \
+        for (ptrdiff_t i = 0; i < d; ++i) xx += x[i] * x[i];                              \
+        const double cl = closest[b];                                                     \
+        for (ptrdiff_t t = 0; t < nc; ++t) {                                              \
+            const T* FASTEM_RESTRICT c = C + t * d;                                       \
+            T dot = 0;                                                                    \
+            FASTEM_PRAGMA(omp simd reduction(+:dot))                                      \
+            for (ptrdiff_t i = 0; i < d; ++i) dot += x[i] * c[i];                         \
+            double dist = (double)xx + (double)(cc[t] - 2 * dot);                         \
+            dist = dist > 0 ? dist : 0.0;                                                 \
+            const double near = dist < cl ? dist : cl;                                    \
+            if (update) closest[b] = near;                                                \
+            pot[t] += w == NULL ? near : w[b] * near;                                     \
+        }                                                                                 \
+    }                                                                                     \
+}
+FASTEM_KPP(fastem_kpp_d, double)
+FASTEM_KPP(fastem_kpp_f, float)
+
+/* The same on a transposed block (feature-major xt), four candidates at a time on the
+   shared dot tile: faster when the rows are short and there are several candidates. For
    each candidate t < nc (rows of C, squared norms cc), dist = max(||x_b||^2 + cc[t] -
    2 x_b . c_t, 0) and pot[t] += w_b min(closest_b, dist); with update, closest_b becomes
    that minimum (nc is then 1). w may be NULL (unit weights). */
-#define FASTEM_KPP(NAME, T)                                                               \
+#define FASTEM_KPP_TILE(NAME, T)                                                               \
 FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* C,      \
                                const T* cc, ptrdiff_t nc, const double* w,               \
                                double* closest, int update, double* pot) {               \
@@ -288,8 +320,8 @@ FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* 
         }                                                                                 \
     }                                                                                     \
 }
-FASTEM_KPP(fastem_kpp_d, double)
-FASTEM_KPP(fastem_kpp_f, float)
+FASTEM_KPP_TILE(fastem_kpp_tile_d, double)
+FASTEM_KPP_TILE(fastem_kpp_tile_f, float)
 
 /* exp(diff) for diff <= 0 (0 below -708, and for NaN from -inf - -inf): range reduction
    to |t| <= ln2/2 and a degree-12 Taylor polynomial (relative error below 2e-16), with
