@@ -23,6 +23,8 @@ def kpp_potentials(
     candidates: _Float,
     potentials: _F64,
     n_threads: int,
+    xx: _F64 | None = ...,
+    dist_out: _F64 | None = ...,
 ) -> None: ...
 def kpp_update_closest(
     X: _Float, sample_weight: _F64, closest: _F64, center: _Float, n_threads: int

@@ -18,11 +18,13 @@ cdef extern from "_simd.h" nogil:
     void fastem_nearest_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* centers,
                           const float* cc, Py_ssize_t K, double* best, int* lab)
     void fastem_kpp_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* C,
-                      const double* cc, Py_ssize_t nc, const double* w, double* closest,
-                      int update, double* pot)
+                      const double* cc, Py_ssize_t nc, const double* w, const double* xx,
+                      double* closest, int update, double* pot, double* D,
+                      Py_ssize_t dstride)
     void fastem_kpp_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* C,
-                      const float* cc, Py_ssize_t nc, const double* w, double* closest,
-                      int update, double* pot)
+                      const float* cc, Py_ssize_t nc, const double* w, const double* xx,
+                      double* closest, int update, double* pot, double* D,
+                      Py_ssize_t dstride)
     void fastem_kpp_tile_d(const double* xt, Py_ssize_t nb, Py_ssize_t d, const double* C,
                            const double* cc, Py_ssize_t nc, const double* w, double* closest,
                            int update, double* pot)
@@ -50,7 +52,10 @@ cdef struct KMeansPass:
     const void* centers      # (K, d) in the data's precision
     const void* cc           # (K,) squared norms of the centers
     int* labels              # LLOYD: (n,) or NULL
-    double* dist             # LLOYD: (n,) distance to own center, or NULL; DISTANCES: (n, K)
+    double* dist             # LLOYD: (n,) distance to own center, or NULL; DISTANCES: (n, K);
+                             # POTENTIALS: (K, n) candidate distances, or NULL
+    const double* xx         # POTENTIALS: (n,) squared row norms, or NULL
+    Py_ssize_t n
     double* closest          # POTENTIALS (read) / UPDATE_CLOSEST (read-write): (n,)
     bint want_sums
 
@@ -120,12 +125,16 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
         # transposed copy); distances by expansion, as scikit-learn's k-means++
         if floating is double:
             fastem_kpp_d(X + row0 * d, nb, d, centers, cc, c.K,
-                         c.w + row0 if c.w != NULL else NULL, c.closest + row0,
-                         c.task == UPDATE_CLOSEST, acc)
+                         c.w + row0 if c.w != NULL else NULL,
+                         c.xx + row0 if c.xx != NULL else NULL, c.closest + row0,
+                         c.task == UPDATE_CLOSEST, acc,
+                         c.dist + row0 if c.dist != NULL else NULL, c.n)
         else:
             fastem_kpp_f(X + row0 * d, nb, d, centers, cc, c.K,
-                         c.w + row0 if c.w != NULL else NULL, c.closest + row0,
-                         c.task == UPDATE_CLOSEST, acc)
+                         c.w + row0 if c.w != NULL else NULL,
+                         c.xx + row0 if c.xx != NULL else NULL, c.closest + row0,
+                         c.task == UPDATE_CLOSEST, acc,
+                         c.dist + row0 if c.dist != NULL else NULL, c.n)
         return
     transpose_block(X + row0 * d, nb, d, <const floating*>NULL, xt)
     if c.task == LLOYD:
@@ -180,6 +189,8 @@ cdef void _setup(KMeansPass* c, int task, const floating[:, ::1] X,
     c.labels = NULL
     c.dist = NULL
     c.closest = NULL
+    c.xx = NULL
+    c.n = X.shape[0]
     c.want_sums = False
 
 
@@ -245,13 +256,22 @@ def kpp_potentials(
     const floating[:, ::1] candidates,   # IN  (T, d)
     double[::1] potentials,              # OUT (T,)
     int n_threads,
+    const double[::1] xx=None,           # IN  (n,) squared norms of the rows, optional
+    double[:, ::1] dist_out=None,        # OUT (T, n) the candidates' distances, optional
 ):
-    """potentials[t] = sum_i w_i min(closest_i, ||X_i - candidates_t||^2)."""
+    """potentials[t] = sum_i w_i min(closest_i, ||X_i - candidates_t||^2).
+
+    xx and dist_out are used when d >= 16 (the pass along the rows), else ignored."""
     cdef KMeansPass c
     cdef floating[::1] cc = _squared_norms(candidates)
     _setup(&c, POTENTIALS, X, sample_weight, candidates)
     c.cc = &cc[0]
     c.closest = &closest[0]
+    if X.shape[1] >= KPP_ROWWISE_MIN_D:
+        if xx is not None:
+            c.xx = &xx[0]
+        if dist_out is not None:
+            c.dist = &dist_out[0, 0]
     _run(&c, X.shape[0], n_threads, candidates.shape[0], &potentials[0], sizeof(floating))
 
 

@@ -257,25 +257,35 @@ FASTEM_NEAREST(fastem_nearest_f, float)
 /* k-means++ over nb rows of the data as stored (row-major X, from the block's first
    row): for each candidate t < nc (rows of C, squared norms cc),
    dist = max(||x_b||^2 + cc[t] - 2 x_b . c_t, 0) and pot[t] += w_b min(closest_b, dist);
-   with update, closest_b becomes that minimum (nc is then 1). w may be NULL. With only a
-   few candidates the rows are read once, in place, with no transposed copy. */
+   with update, closest_b becomes that minimum (nc is then 1). w may be NULL; xx, when
+   not NULL, holds the rows' squared norms; D, when not NULL, receives dist at
+   D[t * dstride + b]. With only a few candidates the rows are read once, in place, with
+   no transposed copy. */
 #define FASTEM_KPP(NAME, T)                                                               \
 FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* C,        \
                                const T* cc, ptrdiff_t nc, const double* w,               \
-                               double* closest, int update, double* pot) {               \
+                               const double* xx, double* closest, int update,            \
+                               double* pot, double* D, ptrdiff_t dstride) {              \
     for (ptrdiff_t b = 0; b < nb; ++b) {                                                  \
         const T* FASTEM_RESTRICT x = X + b * d;                                           \
-        T xx = 0;                                                                         \
-        FASTEM_PRAGMA(omp simd reduction(+:xx))                                           \
-        for (ptrdiff_t i = 0; i < d; ++i) xx += x[i] * x[i];                              \
+        double norm;                                                                      \
+        if (xx != NULL) {                                                                 \
+            norm = xx[b];                                                                 \
+        } else {                                                                          \
+            T s = 0;                                                                      \
+            FASTEM_PRAGMA(omp simd reduction(+:s))                                        \
+            for (ptrdiff_t i = 0; i < d; ++i) s += x[i] * x[i];                           \
+            norm = (double)s;                                                             \
+        }                                                                                 \
         const double cl = closest[b];                                                     \
         for (ptrdiff_t t = 0; t < nc; ++t) {                                              \
             const T* FASTEM_RESTRICT c = C + t * d;                                       \
             T dot = 0;                                                                    \
             FASTEM_PRAGMA(omp simd reduction(+:dot))                                      \
             for (ptrdiff_t i = 0; i < d; ++i) dot += x[i] * c[i];                         \
-            double dist = (double)xx + (double)(cc[t] - 2 * dot);                         \
+            double dist = norm + (double)(cc[t] - 2 * dot);                               \
             dist = dist > 0 ? dist : 0.0;                                                 \
+            if (D != NULL) D[t * dstride + b] = dist;                                     \
             const double near = dist < cl ? dist : cl;                                    \
             if (update) closest[b] = near;                                                \
             pot[t] += w == NULL ? near : w[b] * near;                                     \

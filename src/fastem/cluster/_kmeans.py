@@ -73,6 +73,12 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
     potential = _kmeans.kpp_update_closest(X, w, closest, centers[:1], n_threads)
     found = np.empty(n_local_trials, dtype=np.intp)
     potentials = np.empty(n_local_trials)
+    # Wide rows: the potentials pass (along the rows) keeps the candidates' distances, so
+    # the chosen one updates `closest` without another pass over X; only when those
+    # distances take at most a quarter of the memory of X.
+    keep = d >= 16 and n_local_trials * n * 8 <= X.nbytes // 4
+    xx = np.einsum("ij,ij->i", X, X, dtype=np.float64) if keep else None
+    dist = np.empty((n_local_trials, n)) if keep else None
     for c in range(1, n_clusters):
         targets = rs.uniform(size=n_local_trials) * potential
         order = np.argsort(targets)
@@ -80,11 +86,15 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
         candidate_ids = np.empty(n_local_trials, dtype=np.intp)
         candidate_ids[order] = found
         candidates = np.ascontiguousarray(X[candidate_ids])
-        _kmeans.kpp_potentials(X, w, closest, candidates, potentials, n_threads)
+        _kmeans.kpp_potentials(X, w, closest, candidates, potentials, n_threads, xx, dist)
         best = int(np.argmin(potentials))
         indices[c] = candidate_ids[best]
         centers[c] = candidates[best]
-        potential = _kmeans.kpp_update_closest(X, w, closest, centers[c:c + 1], n_threads)
+        if keep:
+            np.minimum(closest, dist[best], out=closest)
+            potential = float(potentials[best])
+        else:
+            potential = _kmeans.kpp_update_closest(X, w, closest, centers[c:c + 1], n_threads)
     return centers, indices
 
 
