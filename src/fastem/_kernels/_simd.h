@@ -213,8 +213,8 @@ FASTEM_QUAD_DIAG(fastem_quad_diag_f, float)
 /* For the rows of a block (feature-major xt): lab[b] = argmin_k (cc[k] - 2 x_b . c_k),
    the first k on ties, and best[b] = ||x_b||^2 + that minimum (the squared distance by
    expansion, clipped at 0). Eight rows against four centers at a time. */
-#define FASTEM_NEAREST(NAME, T)                                                           \
-FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* centers, \
+#define FASTEM_NEAREST(NAME, T, CLONES)                                                           \
+CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* centers, \
                                const T* cc, ptrdiff_t K, double* best, int* lab) {        \
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_LANES) {                                 \
         T bv[FASTEM_LANES];                                                               \
@@ -251,8 +251,8 @@ FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* 
         }                                                                                 \
     }                                                                                     \
 }
-FASTEM_NEAREST(fastem_nearest_d, double)
-FASTEM_NEAREST(fastem_nearest_f, float)
+FASTEM_NEAREST(fastem_nearest_d, double, FASTEM_CLONES_AVX2)
+FASTEM_NEAREST(fastem_nearest_f, float, FASTEM_CLONES)
 
 /* k-means++ over nb rows of the data as stored (row-major X, from the block's first
    row): for each candidate t < nc (rows of C, squared norms cc),
