@@ -17,6 +17,17 @@ cdef extern from "_simd.h" nogil:
                           const double* cc, Py_ssize_t K, double* best, int* lab)
     void fastem_nearest_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* centers,
                           const float* cc, Py_ssize_t K, double* best, int* lab)
+    void fastem_nearest4_d(const double* xt, Py_ssize_t nb, Py_ssize_t d,
+                           const double* centers, const double* cc, Py_ssize_t K,
+                           double* best, int* lab)
+    void fastem_nearest4_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* centers,
+                           const float* cc, Py_ssize_t K, double* best, int* lab)
+    void fastem_lloyd_sums_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const int* lab,
+                             const double* w, const double* best, double* inertia,
+                             double* counts, double* sums)
+    void fastem_lloyd_sums_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const int* lab,
+                             const double* w, const double* best, double* inertia,
+                             double* counts, double* sums)
     void fastem_kpp_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* C,
                       const double* cc, Py_ssize_t nc, const double* w, const double* xx,
                       double* closest, int update, double* pot, double* D,
@@ -86,25 +97,33 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
     cdef int* lab = <int*>(best + BLOCK_ROWS)
     cdef floating diff
     cdef double dist, ww
-    if floating is double:
+    if K <= 16:
+        if floating is double:
+            fastem_nearest4_d(xt, nb, d, centers, cc, K, best, lab)
+        else:
+            fastem_nearest4_f(xt, nb, d, centers, cc, K, best, lab)
+    elif floating is double:
         fastem_nearest_d(xt, nb, d, centers, cc, K, best, lab)
     else:
         fastem_nearest_f(xt, nb, d, centers, cc, K, best, lab)
+    if c.want_sums:
+        if floating is double:
+            fastem_lloyd_sums_d(xb, nb, d, lab, c.w + row0 if c.w != NULL else NULL, best,
+                                acc, acc + 1, acc + 1 + K)
+        else:
+            fastem_lloyd_sums_f(xb, nb, d, lab, c.w + row0 if c.w != NULL else NULL, best,
+                                acc, acc + 1, acc + 1 + K)
     for b in range(nb):
-        ww = 1.0 if c.w == NULL else c.w[row0 + b]
         if c.want_sums:
             dist = best[b]
-            if ww != 0:
-                acc[1 + lab[b]] += ww
-                for i in range(d):
-                    acc[1 + K + lab[b] * d + i] += ww * xb[b * d + i]
         else:
+            ww = 1.0 if c.w == NULL else c.w[row0 + b]
             ck = centers + lab[b] * d
             dist = 0
             for i in range(d):
                 diff = xb[b * d + i] - ck[i]
                 dist += diff * diff
-        acc[0] += ww * dist
+            acc[0] += ww * dist
         if c.labels != NULL:
             c.labels[row0 + b] = lab[b]
         if c.dist != NULL:
