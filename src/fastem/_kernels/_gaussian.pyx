@@ -30,6 +30,10 @@ cdef extern from "_simd.h" nogil:
                                   const double* P, double* quad)
     void fastem_quad_triangular_f(const float* yt, Py_ssize_t nb, Py_ssize_t d,
                                   const float* P, double* quad)
+    void fastem_quad_triangular4_d(const double* yt, Py_ssize_t nb, Py_ssize_t d,
+                                   const double* P, double* quad)
+    void fastem_quad_triangular4_f(const float* yt, Py_ssize_t nb, Py_ssize_t d,
+                                   const float* P, double* quad)
     void fastem_moments_d(const double* yt, const double* w, Py_ssize_t nb, Py_ssize_t d,
                           double* s1, double* s2, double* wy)
     void fastem_moments_f(const float* yt, const double* w, Py_ssize_t nb, Py_ssize_t d,
@@ -51,6 +55,9 @@ FULL = 0
 TIED = 1
 DIAG = 2
 SPHERICAL = 3
+
+cdef enum:
+    QUAD_TILE6_MIN_D = 24    # six-column tiles of P from this d on (or when 6 divides d)
 
 cdef enum:
     C_FULL = 0
@@ -77,7 +84,12 @@ def stats_size(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):
 cdef inline void _quad_triangular(const floating* yt, Py_ssize_t nb, Py_ssize_t d,
                                   const floating* P, double* quad) noexcept nogil:
     """quad[b] = || y_b @ P ||^2 for upper-triangular P (d x d, row-major)."""
-    if floating is double:
+    if d % 6 != 0 and d < QUAD_TILE6_MIN_D:
+        if floating is double:
+            fastem_quad_triangular4_d(yt, nb, d, P, quad)
+        else:
+            fastem_quad_triangular4_f(yt, nb, d, P, quad)
+    elif floating is double:
         fastem_quad_triangular_d(yt, nb, d, P, quad)
     else:
         fastem_quad_triangular_f(yt, nb, d, P, quad)

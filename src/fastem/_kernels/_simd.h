@@ -56,49 +56,46 @@ FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t padded, ptrdiff_t d, const
 FASTEM_SHIFT(fastem_shift_d, double)
 FASTEM_SHIFT(fastem_shift_f, float)
 
-/* quad[b] = || y_b @ P ||^2 for upper-triangular P (d x d, row-major), rows 0..nb-1.
-   Eight rows and two columns of P at a time: the partial products stay in registers,
-   four independent accumulator chains hide the multiply-add latency, and each load of
-   the rows serves both columns. */
-#define FASTEM_QUAD_TRIANGULAR(NAME, T, CLONES)                                                   \
-CLONES static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P,       \
-                               double* quad) {                                            \
+/* quad[b] = || y_b @ P ||^2 for upper-triangular P (d x d, row-major, exact zeros below
+   the diagonal), rows 0..nb-1. Eight rows and six columns of P at a
+   time (four for narrow P): the partial products stay in registers and enough independent accumulator
+   chains hide the multiply-add latency; within a tile the zeros below the diagonal are
+   multiplied rather than skipped, so every column runs the same loop. */
+#define FASTEM_QUAD_TRIANGULAR(NAME, T, CLONES, TILE)                                     \
+CLONES static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P,               \
+                        double* quad) {                                                   \
+    enum { TC = TILE };                                                                   \
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_LANES) {                                 \
         T q[FASTEM_LANES] = {0};                                                          \
-        ptrdiff_t j = 0;                                                                  \
-        for (; j + 1 < d; j += 2) {                                                       \
-            T t0[FASTEM_LANES] = {0}, t1[FASTEM_LANES] = {0};                             \
-            for (ptrdiff_t i = 0; i <= j; ++i) {                                          \
-                const T c0 = P[i * d + j], c1 = P[i * d + j + 1];                         \
+        for (ptrdiff_t j0 = 0; j0 < d; j0 += TC) {                                        \
+            ptrdiff_t jj[TC];                                                             \
+            for (int t = 0; t < TC; ++t) jj[t] = j0 + t < d ? j0 + t : d - 1;             \
+            const ptrdiff_t iend = j0 + TC < d ? j0 + TC : d;                             \
+            T a[TC][FASTEM_LANES] = {{0}};                                                \
+            for (ptrdiff_t i = 0; i < iend; ++i) {                                        \
                 const T* y = yt + i * FASTEM_BLOCK + b0;                                  \
+                const T* row = P + i * d;                                                 \
+                T u[TC];                                                                  \
+                for (int t = 0; t < TC; ++t) u[t] = row[jj[t]];                           \
+                for (int t = 0; t < TC; ++t) {                                            \
+                    FASTEM_PRAGMA(omp simd)                                               \
+                    for (int l = 0; l < FASTEM_LANES; ++l) a[t][l] += u[t] * y[l];        \
+                }                                                                         \
+            }                                                                             \
+            for (int t = 0; t < TC; ++t) {                                                \
+                if (j0 + t >= d) break;                                                   \
                 FASTEM_PRAGMA(omp simd)                                                   \
-                for (int l = 0; l < FASTEM_LANES; ++l) { t0[l] += c0 * y[l]; t1[l] += c1 * y[l]; } \
+                for (int l = 0; l < FASTEM_LANES; ++l) q[l] += a[t][l] * a[t][l];         \
             }                                                                             \
-            const T c = P[(j + 1) * d + j + 1];                                           \
-            const T* y = yt + (j + 1) * FASTEM_BLOCK + b0;                                \
-            FASTEM_PRAGMA(omp simd)                                                       \
-            for (int l = 0; l < FASTEM_LANES; ++l) {                                      \
-                t1[l] += c * y[l];                                                        \
-                q[l] += t0[l] * t0[l] + t1[l] * t1[l];                                    \
-            }                                                                             \
-        }                                                                                 \
-        if (j < d) {                                                                      \
-            T t[FASTEM_LANES] = {0};                                                      \
-            for (ptrdiff_t i = 0; i <= j; ++i) {                                          \
-                const T c = P[i * d + j];                                                 \
-                const T* y = yt + i * FASTEM_BLOCK + b0;                                  \
-                FASTEM_PRAGMA(omp simd)                                                   \
-                for (int l = 0; l < FASTEM_LANES; ++l) t[l] += c * y[l];                  \
-            }                                                                             \
-            FASTEM_PRAGMA(omp simd)                                                       \
-            for (int l = 0; l < FASTEM_LANES; ++l) q[l] += t[l] * t[l];                   \
         }                                                                                 \
         const ptrdiff_t m = nb - b0 < FASTEM_LANES ? nb - b0 : FASTEM_LANES;              \
         for (ptrdiff_t l = 0; l < m; ++l) quad[b0 + l] = (double)q[l];                    \
     }                                                                                     \
 }
-FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular_d, double, FASTEM_CLONES_AVX2)
-FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular_f, float, FASTEM_CLONES)
+FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular_d, double, FASTEM_CLONES_AVX2, 6)
+FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular_f, float, FASTEM_CLONES, 6)
+FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular4_d, double, FASTEM_CLONES_AVX2, 4)
+FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular4_f, float, FASTEM_CLONES, 4)
 
 /* s2[tri(i, j)] += sum_b w[b] y[i, b] y[j, b] for j >= i (packed upper triangle), and
    s1[i] += sum_b w[b] y[i, b]. wy is scratch of d * FASTEM_BLOCK. Two rows of the
