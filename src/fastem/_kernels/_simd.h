@@ -103,12 +103,15 @@ FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular4_f, float, FASTEM_CLONES, 4)
 #define FASTEM_MOMENTS(NAME, T, CLONES)                                                           \
 CLONES static void NAME(const T* yt, const double* w, ptrdiff_t nb, ptrdiff_t d,  \
                                double* s1, double* s2, T* wy) {                                  \
+    T wt[FASTEM_BLOCK];     /* the weights in the data's precision, converted once */     \
+    FASTEM_PRAGMA(omp simd)                                                               \
+    for (ptrdiff_t b = 0; b < nb; ++b) wt[b] = (T)w[b];                                   \
     for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
         const T* y = yt + i * FASTEM_BLOCK;                                               \
         T* o = wy + i * FASTEM_BLOCK;                                                     \
         T s = 0;                                                                          \
         FASTEM_PRAGMA(omp simd reduction(+:s))                                            \
-        for (ptrdiff_t b = 0; b < nb; ++b) { o[b] = (T)w[b] * y[b]; s += o[b]; }          \
+        for (ptrdiff_t b = 0; b < nb; ++b) { o[b] = wt[b] * y[b]; s += o[b]; }            \
         s1[i] += (double)s;                                                               \
     }                                                                                     \
     for (ptrdiff_t i = 0; i < d; i += 2) {                                                \
