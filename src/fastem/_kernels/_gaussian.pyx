@@ -27,13 +27,13 @@ cdef extern from "_simd.h" nogil:
     void fastem_shift_f(const float* xt, Py_ssize_t padded, Py_ssize_t d, const float* mu,
                         float* yt)
     void fastem_quad_triangular_d(const double* yt, Py_ssize_t nb, Py_ssize_t d,
-                                  const double* P, double* quad)
+                                  const double* P, const double* cs, double* quad)
     void fastem_quad_triangular_f(const float* yt, Py_ssize_t nb, Py_ssize_t d,
-                                  const float* P, double* quad)
+                                  const float* P, const float* cs, double* quad)
     void fastem_quad_triangular4_d(const double* yt, Py_ssize_t nb, Py_ssize_t d,
-                                   const double* P, double* quad)
+                                   const double* P, const double* cs, double* quad)
     void fastem_quad_triangular4_f(const float* yt, Py_ssize_t nb, Py_ssize_t d,
-                                   const float* P, double* quad)
+                                   const float* P, const float* cs, double* quad)
     void fastem_moments_d(const double* yt, const double* w, Py_ssize_t nb, Py_ssize_t d,
                           double* s1, double* s2, double* wy)
     void fastem_moments_f(const float* yt, const double* w, Py_ssize_t nb, Py_ssize_t d,
@@ -82,30 +82,39 @@ def stats_size(int cov_type, Py_ssize_t n_components, Py_ssize_t n_features):
 
 
 cdef inline void _quad_triangular(const floating* yt, Py_ssize_t nb, Py_ssize_t d,
-                                  const floating* P, double* quad) noexcept nogil:
-    """quad[b] = || y_b @ P ||^2 for upper-triangular P (d x d, row-major)."""
+                                  const floating* P, const floating* cs,
+                                  double* quad) noexcept nogil:
+    """quad[b] = || y_b @ P - cs ||^2 for upper-triangular P (d x d, row-major)."""
     if d % 6 != 0 and d < QUAD_TILE6_MIN_D:
         if floating is double:
-            fastem_quad_triangular4_d(yt, nb, d, P, quad)
+            fastem_quad_triangular4_d(yt, nb, d, P, cs, quad)
         else:
-            fastem_quad_triangular4_f(yt, nb, d, P, quad)
+            fastem_quad_triangular4_f(yt, nb, d, P, cs, quad)
     elif floating is double:
-        fastem_quad_triangular_d(yt, nb, d, P, quad)
+        fastem_quad_triangular_d(yt, nb, d, P, cs, quad)
     else:
-        fastem_quad_triangular_f(yt, nb, d, P, quad)
+        fastem_quad_triangular_f(yt, nb, d, P, cs, quad)
 
 
 cdef inline void _log_density(const floating* yt, Py_ssize_t nb, Py_ssize_t d, int cov,
-                              const floating* factor, const floating* mu,
+                              const floating* factor, const floating* mu, floating* cs,
                               double* quad) noexcept nogil:
-    """quad[b] = squared Mahalanobis length of row b of the block.
+    """quad[b] = squared Mahalanobis length of row b of the block, about the mean mu
+    (NULL when the rows are already shifted).
 
     factor is the component's upper-triangular precision factor (full, tied), its
-    diagonal (diag) or its single scalar (spherical). For full and tied yt holds the
-    rows shifted by the mean (mu is NULL); for diag and spherical the shift by mu (which
-    may be NULL) is applied on the fly."""
+    diagonal (diag) or its single scalar (spherical). Full and tied subtract
+    cs = mu @ factor (d values of scratch) from the rows' product with the factor."""
+    cdef Py_ssize_t i, j
+    cdef floating v
     if cov == C_FULL or cov == C_TIED:
-        _quad_triangular(yt, nb, d, factor, quad)
+        if mu != NULL:
+            for j in range(d):
+                v = 0
+                for i in range(j + 1):
+                    v = v + mu[i] * factor[i * d + j]
+                cs[j] = v
+        _quad_triangular(yt, nb, d, factor, cs if mu != NULL else NULL, quad)
     elif floating is double:
         fastem_quad_diag_d(yt, nb, d, mu, factor, 1 if cov == C_DIAG else 0, quad)
     else:
@@ -158,23 +167,22 @@ cdef inline void _shift_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,
 
 
 cdef inline size_t _scratch_bytes(Py_ssize_t K, Py_ssize_t d, size_t item) noexcept nogil:
-    return ((K + 2) * sizeof(double) + (3 * d + 1) * item) * BLOCK_ROWS
+    return ((K + 2) * sizeof(double) + 3 * d * item) * BLOCK_ROWS + d * item
 
 
 cdef inline void _scratch_layout(void* scratch, Py_ssize_t K, Py_ssize_t d, double** logp,
                                  double** quad, double** lse, floating** xt, floating** yt,
-                                 floating** t, floating** wy) noexcept nogil:
+                                 floating** wy, floating** cs) noexcept nogil:
     """Per-thread scratch of both Gaussian passes (_scratch_bytes long): logp (K x BLOCK_ROWS),
-    quad, lse (BLOCK_ROWS each) as float64, then the block's rows xt and their shifted
-    copy yt (d x BLOCK_ROWS each), t (BLOCK_ROWS) and wy (d x BLOCK_ROWS) in the data's
-    precision."""
+    quad, lse (BLOCK_ROWS each) as float64, then the block's rows xt, their shifted copy
+    yt and wy (d x BLOCK_ROWS each), and cs (d) in the data's precision."""
     logp[0] = <double*>scratch
     quad[0] = logp[0] + K * BLOCK_ROWS
     lse[0] = quad[0] + BLOCK_ROWS
     xt[0] = <floating*>(lse[0] + BLOCK_ROWS)
     yt[0] = xt[0] + d * BLOCK_ROWS
-    t[0] = yt[0] + d * BLOCK_ROWS
-    wy[0] = t[0] + BLOCK_ROWS
+    wy[0] = yt[0] + d * BLOCK_ROWS
+    cs[0] = wy[0] + d * BLOCK_ROWS
 
 
 cdef void _block(
@@ -188,25 +196,21 @@ cdef void _block(
     cdef double* lse
     cdef floating* xt
     cdef floating* yt
-    cdef floating* t
+    cdef floating* cs
     cdef floating* wy
     cdef Py_ssize_t k, b, fstride
     cdef double nk_block
     cdef double* r
     cdef const floating* xb = X + row0 * d
-    # full and tied work on rows shifted by each mean; diag and spherical shift on the fly
+    # full and tied moments use rows shifted by each mean; diag and spherical shift on the fly
     cdef bint shifted = cov == C_FULL or cov == C_TIED
 
-    _scratch_layout(scratch, K, d, &logp, &quad, &lse, &xt, &yt, &t, &wy)
+    _scratch_layout(scratch, K, d, &logp, &quad, &lse, &xt, &yt, &wy, &cs)
     transpose_block(xb, nb, d, <const floating*>NULL, xt)
     if resp_in == NULL:
         fstride = d * d if cov == C_FULL else (d if cov == C_DIAG else (1 if cov == C_SPHERICAL else 0))
         for k in range(K):
-            if shifted:
-                _shift_block(xt, nb, d, means + k * d, yt)
-                _log_density(yt, nb, d, cov, prec + k * fstride, NULL, quad)
-            else:
-                _log_density(xt, nb, d, cov, prec + k * fstride, means + k * d, quad)
+            _log_density(xt, nb, d, cov, prec + k * fstride, means + k * d, cs, quad)
             for b in range(nb):
                 logp[k * BLOCK_ROWS + b] = log_norm[k] - 0.5 * quad[b]
         if logp_out != NULL:
@@ -401,7 +405,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef double* lse
     cdef floating* xo
     cdef floating* yt
-    cdef floating* t
+    cdef floating* cs
     cdef floating* wy
     cdef Py_ssize_t padded = (nb + 7) & ~(<Py_ssize_t>7)
     cdef double* r
@@ -413,7 +417,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef Py_ssize_t stats0 = 1 + K + K * d
     cdef Py_ssize_t rsum0 = stats0 + _n_s2(cov, K, d)
 
-    _scratch_layout(scratch, K, d, &logp, &quad, &lse, &xo, &yt, &t, &wy)
+    _scratch_layout(scratch, K, d, &logp, &quad, &lse, &xo, &yt, &wy, &cs)
     for j in range(o):
         for b in range(nb):
             xo[j * BLOCK_ROWS + b] = X[rows[b] * d + obs[j]]
@@ -425,7 +429,8 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
                 yt[j * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b] - v
             for b in range(nb, padded):
                 yt[j * BLOCK_ROWS + b] = 0
-        _log_density(yt, nb, o, cov, factor + c.factor_start[p] + k * fsize, NULL, quad)
+        _log_density(yt, nb, o, cov, factor + c.factor_start[p] + k * fsize, NULL, NULL,
+                     quad)
         for b in range(nb):
             logp[k * BLOCK_ROWS + b] = c.log_norm[p * K + k] - 0.5 * quad[b]
     _posteriors(logp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse)

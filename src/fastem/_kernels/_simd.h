@@ -56,14 +56,15 @@ FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t padded, ptrdiff_t d, const
 FASTEM_SHIFT(fastem_shift_d, double)
 FASTEM_SHIFT(fastem_shift_f, float)
 
-/* quad[b] = || y_b @ P ||^2 for upper-triangular P (d x d, row-major, exact zeros below
-   the diagonal), rows 0..nb-1. Eight rows and six columns of P at a
+/* quad[b] = || y_b @ P - cs ||^2 for upper-triangular P (d x d, row-major, exact zeros
+   below the diagonal), rows 0..nb-1; cs = mu @ P makes it the length of (x_b - mu) @ P
+   without a shifted copy of the rows (as scikit-learn computes it), or is NULL. Eight rows and six columns of P at a
    time (four for narrow P): the partial products stay in registers and enough independent accumulator
    chains hide the multiply-add latency; within a tile the zeros below the diagonal are
    multiplied rather than skipped, so every column runs the same loop. */
 #define FASTEM_QUAD_TRIANGULAR(NAME, T, CLONES, TILE)                                     \
 CLONES static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P,               \
-                        double* quad) {                                                   \
+                        const T* cs, double* quad) {                                      \
     enum { TC = TILE };                                                                   \
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_LANES) {                                 \
         T q[FASTEM_LANES] = {0};                                                          \
@@ -84,8 +85,12 @@ CLONES static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P,     
             }                                                                             \
             for (int t = 0; t < TC; ++t) {                                                \
                 if (j0 + t >= d) break;                                                   \
+                const T c = cs != NULL ? cs[j0 + t] : (T)0;                               \
                 FASTEM_PRAGMA(omp simd)                                                   \
-                for (int l = 0; l < FASTEM_LANES; ++l) q[l] += a[t][l] * a[t][l];         \
+                for (int l = 0; l < FASTEM_LANES; ++l) {                                  \
+                    const T v = a[t][l] - c;                                              \
+                    q[l] += v * v;                                                        \
+                }                                                                         \
             }                                                                             \
         }                                                                                 \
         const ptrdiff_t m = nb - b0 < FASTEM_LANES ? nb - b0 : FASTEM_LANES;              \
