@@ -1,9 +1,11 @@
 # Row blocks and partitions, and small loops shared by the kernels (see _parallel.pyx).
 #
 # Rows are cut into blocks of BLOCK_ROWS; blocks are grouped into at most MAX_PARTITIONS
-# contiguous partitions whose boundaries depend only on the number of rows. Each partition
-# accumulates its blocks in order into its own buffer and partitions are added in index
-# order, so every reduction is bitwise identical for any number of threads.
+# contiguous partitions whose boundaries depend only on the number of rows and the size
+# of the accumulators (large accumulators, as full covariances at large d, get fewer
+# partitions: at most PARTITION_BUDGET doubles in all, but at least MIN_PARTITIONS). Each
+# partition accumulates its blocks in order into its own buffer and partitions are added
+# in index order, so every reduction is bitwise identical for any number of threads.
 
 from cython cimport floating
 
@@ -16,21 +18,29 @@ ctypedef fused real:
 cdef enum:
     BLOCK_ROWS = 256
     MAX_PARTITIONS = 64
+    MIN_PARTITIONS = 8
+    PARTITION_BUDGET = 262144     # doubles (2 MiB) of per-partition accumulators
 
 
 cdef inline Py_ssize_t n_blocks_of(Py_ssize_t n_rows) noexcept nogil:
     return (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS
 
 
-cdef inline Py_ssize_t n_partitions_of(Py_ssize_t n_rows) noexcept nogil:
-    cdef Py_ssize_t nb = n_blocks_of(n_rows)
-    return nb if nb < MAX_PARTITIONS else MAX_PARTITIONS
+cdef inline Py_ssize_t n_partitions_of(Py_ssize_t n_rows, Py_ssize_t stride) noexcept nogil:
+    """Partitions of n_rows rows whose accumulators hold stride doubles each."""
+    cdef Py_ssize_t nb = n_blocks_of(n_rows), cap = MAX_PARTITIONS
+    if stride > 0 and PARTITION_BUDGET // stride < cap:
+        cap = PARTITION_BUDGET // stride
+        if cap < MIN_PARTITIONS:
+            cap = MIN_PARTITIONS
+    return nb if nb < cap else cap
 
 
-cdef inline Py_ssize_t partition_first_row(Py_ssize_t p, Py_ssize_t n_rows) noexcept nogil:
-    """First row of partition p (p == n_partitions gives n_rows)."""
+cdef inline Py_ssize_t partition_first_row(Py_ssize_t p, Py_ssize_t n_rows,
+                                           Py_ssize_t n_parts) noexcept nogil:
+    """First row of partition p of n_parts (p == n_parts gives n_rows)."""
     cdef Py_ssize_t nb = n_blocks_of(n_rows)
-    cdef Py_ssize_t first = ((p * nb) // n_partitions_of(n_rows)) * BLOCK_ROWS
+    cdef Py_ssize_t first = ((p * nb) // n_parts) * BLOCK_ROWS
     return first if first < n_rows else n_rows
 
 

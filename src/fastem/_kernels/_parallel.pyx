@@ -1,7 +1,7 @@
 """The parallel loops every kernel runs on, and how many threads they use.
 
 run_blocks cuts the rows into blocks of BLOCK_ROWS, groups the blocks into partitions
-whose boundaries depend only on the number of rows, hands the partitions to OpenMP
+whose boundaries depend only on the number of rows (and the accumulator size), hands the partitions to OpenMP
 threads, and adds the per-partition accumulators in partition order: every reduction is
 bitwise identical for any thread count. run_tasks runs independent tasks (one
 sequence of a hidden Markov model each) that write disjoint outputs.
@@ -26,7 +26,7 @@ cdef int run_blocks(Py_ssize_t n_rows, int n_threads, BlockFn fn, const void* ct
     scratch a per-thread buffer of scratch_bytes. The accumulators are summed in
     partition order into total (stride doubles). Returns -1 when memory ran out.
     """
-    cdef Py_ssize_t n_parts = n_partitions_of(n_rows)
+    cdef Py_ssize_t n_parts = n_partitions_of(n_rows, stride)
     cdef int nt = threads_for(n_threads, n_parts)
     cdef double* acc = <double*>calloc(n_parts * stride + 1, sizeof(double))
     cdef int failed = 0
@@ -36,12 +36,12 @@ cdef int run_blocks(Py_ssize_t n_rows, int n_threads, BlockFn fn, const void* ct
         return -1
     with parallel(num_threads=nt):
         scratch = malloc(scratch_bytes + 1)
-        for p in prange(n_parts, schedule="static"):
+        for p in prange(n_parts, schedule="dynamic"):
             if scratch == NULL:
                 failed = 1
             else:
-                row = partition_first_row(p, n_rows)
-                row_end = partition_first_row(p + 1, n_rows)
+                row = partition_first_row(p, n_rows, n_parts)
+                row_end = partition_first_row(p + 1, n_rows, n_parts)
                 while row < row_end:
                     nb = row_end - row
                     if nb > BLOCK_ROWS:

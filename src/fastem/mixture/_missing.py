@@ -96,26 +96,41 @@ def pattern_parameters(params, masks, dtype):
     cov = _covariance_stack(params)
     with np.errstate(divide="ignore"):
         log_w = np.log(params.weights)
-    obs_list, mis_list, factors, bmats, cond_covs = [], [], [], [], []
-    log_norm = np.empty((len(masks), k))
-    for p, missing in enumerate(masks):
-        o = np.flatnonzero(~missing)
-        m = np.flatnonzero(missing)
-        obs_list.append(o)
-        mis_list.append(m)
-        if dense and len(o) == 0:
-            factor, log_det = np.empty((k, 0, 0)), np.zeros(k)
-            cond = np.array(cov[:, m][:, :, m])
-            bmats.append(np.zeros((k, len(m), 0)))
-        elif dense:
-            s_oo = cov[:, o][:, :, o]
-            factor = _upper_factor_of_inverse(s_oo)
-            log_det = np.log(np.diagonal(factor, axis1=1, axis2=2)).sum(axis=1)
-            s_mo = cov[:, m][:, :, o]
-            b = s_mo @ (factor @ np.swapaxes(factor, 1, 2))
-            cond = cov[:, m][:, :, m] - b @ np.swapaxes(s_mo, 1, 2)
-            bmats.append(b)
-        else:
+    n_pat = len(masks)
+    obs_list = [np.flatnonzero(~missing) for missing in masks]
+    mis_list = [np.flatnonzero(missing) for missing in masks]
+    factors: list = [None] * n_pat
+    bmats: list = [None] * n_pat
+    cond_covs: list = [None] * n_pat
+    log_norm = np.empty((n_pat, k))
+    if dense:
+        # patterns with the same number of observed entries are factorised together
+        n_obs = np.array([len(o) for o in obs_list], dtype=np.intp)
+        for count in np.unique(n_obs):
+            group = np.flatnonzero(n_obs == count)
+            O = np.array([obs_list[p] for p in group], dtype=np.intp).reshape(len(group), count)
+            M = np.array([mis_list[p] for p in group], dtype=np.intp).reshape(
+                len(group), d - count)
+            s_mm = np.swapaxes(cov[:, M[:, :, None], M[:, None, :]], 0, 1)   # (G, k, m, m)
+            if count == 0:
+                factor = np.empty((len(group), k, 0, 0))
+                log_det = np.zeros((len(group), k))
+                b = np.zeros((len(group), k, d, 0))
+                cond = np.array(s_mm)
+            else:
+                s_oo = np.swapaxes(cov[:, O[:, :, None], O[:, None, :]], 0, 1)
+                factor = _upper_factor_of_inverse(s_oo)
+                log_det = np.log(np.diagonal(factor, axis1=-2, axis2=-1)).sum(axis=-1)
+                s_mo = np.swapaxes(cov[:, M[:, :, None], O[:, None, :]], 0, 1)
+                b = s_mo @ (factor @ np.swapaxes(factor, -1, -2))
+                cond = s_mm - b @ np.swapaxes(s_mo, -1, -2)
+            for g, p in enumerate(group):
+                factors[p] = np.asarray(factor[g], dtype=dtype).reshape(-1)
+                bmats[p] = b[g]
+                cond_covs[p] = cond[g]
+                log_norm[p] = log_w + log_det[g] - 0.5 * count * _LOG_2PI
+    else:
+        for p, (o, m) in enumerate(zip(obs_list, mis_list)):
             var = cov
             if ct == "spherical":
                 factor = 1.0 / np.sqrt(var[:, :1])
@@ -123,11 +138,9 @@ def pattern_parameters(params, masks, dtype):
             else:
                 factor = 1.0 / np.sqrt(var[:, o])
                 log_det = np.log(factor).sum(axis=1)
-            cond = var[:, m]
-            bmats.append(None)
-        factors.append(np.asarray(factor, dtype=dtype).reshape(-1))
-        cond_covs.append(cond)
-        log_norm[p] = log_w + log_det - 0.5 * len(o) * _LOG_2PI
+            factors[p] = np.asarray(factor, dtype=dtype).reshape(-1)
+            cond_covs[p] = var[:, m]
+            log_norm[p] = log_w + log_det - 0.5 * len(o) * _LOG_2PI
 
     def flat(parts, dt):
         starts = np.concatenate([[0], np.cumsum([len(x) for x in parts])]).astype(np.intp)
