@@ -108,20 +108,21 @@ def pattern_parameters(params, masks, dtype):
         n_obs = np.array([len(o) for o in obs_list], dtype=np.intp)
         for count in np.unique(n_obs):
             group = np.flatnonzero(n_obs == count)
-            O = np.array([obs_list[p] for p in group], dtype=np.intp).reshape(len(group), count)
-            M = np.array([mis_list[p] for p in group], dtype=np.intp).reshape(
+            oi = np.array([obs_list[p] for p in group], dtype=np.intp).reshape(
+                len(group), count)
+            mi = np.array([mis_list[p] for p in group], dtype=np.intp).reshape(
                 len(group), d - count)
-            s_mm = np.swapaxes(cov[:, M[:, :, None], M[:, None, :]], 0, 1)   # (G, k, m, m)
+            s_mm = np.swapaxes(cov[:, mi[:, :, None], mi[:, None, :]], 0, 1)   # (G, k, m, m)
             if count == 0:
                 factor = np.empty((len(group), k, 0, 0))
                 log_det = np.zeros((len(group), k))
                 b = np.zeros((len(group), k, d, 0))
                 cond = np.array(s_mm)
             else:
-                s_oo = np.swapaxes(cov[:, O[:, :, None], O[:, None, :]], 0, 1)
+                s_oo = np.swapaxes(cov[:, oi[:, :, None], oi[:, None, :]], 0, 1)
                 factor = _upper_factor_of_inverse(s_oo)
                 log_det = np.log(np.diagonal(factor, axis1=-2, axis2=-1)).sum(axis=-1)
-                s_mo = np.swapaxes(cov[:, M[:, :, None], O[:, None, :]], 0, 1)
+                s_mo = np.swapaxes(cov[:, mi[:, :, None], oi[:, None, :]], 0, 1)
                 b = s_mo @ (factor @ np.swapaxes(factor, -1, -2))
                 cond = s_mm - b @ np.swapaxes(s_mo, -1, -2)
             for g, p in enumerate(group):
