@@ -217,9 +217,23 @@ FASTEM_QUAD_DIAG(fastem_quad_diag_f, float)
         for (int l = 0; l < FASTEM_LANES; ++l) xx[l] += x[l] * x[l];                      \
     }
 
+/* The end of a nearest-center tile: best[b] = ||x_b||^2 + bv (clipped at 0), lab = lv. */
+#define FASTEM_NEAREST_STORE(T, xt, b0, d, nb, bv, lv, best, lab)                         \
+    {                                                                                     \
+        T xx[FASTEM_LANES] = {0};                                                         \
+        FASTEM_ROW_NORMS(T, xt, b0, d, xx)                                                \
+        const ptrdiff_t m = (nb) - (b0) < FASTEM_LANES ? (nb) - (b0) : FASTEM_LANES;      \
+        for (ptrdiff_t l = 0; l < m; ++l) {                                               \
+            const double dist = (double)xx[l] + (double)(bv)[l];                          \
+            (best)[(b0) + l] = dist > 0 ? dist : 0.0;                                     \
+            (lab)[(b0) + l] = (lv)[l];                                                    \
+        }                                                                                 \
+    }
+
 /* For the rows of a block (feature-major xt): lab[b] = argmin_k (cc[k] - 2 x_b . c_k),
    the first k on ties, and best[b] = ||x_b||^2 + that minimum (the squared distance by
-   expansion, clipped at 0). Eight rows against four centers at a time. */
+   expansion, clipped at 0). Eight rows against FASTEM_TILE_CENTERS (six) centers at a
+   time: twelve accumulator chains with AVX2. */
 #define FASTEM_NEAREST(NAME, T, CLONES)                                                   \
 CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* centers,        \
                         const T* cc, ptrdiff_t K, double* best, int* lab) {               \
@@ -254,14 +268,7 @@ CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* centers
                 }                                                                         \
             }                                                                             \
         }                                                                                 \
-        T xx[FASTEM_LANES] = {0};                                                         \
-        FASTEM_ROW_NORMS(T, xt, b0, d, xx)                                                \
-        const ptrdiff_t m = nb - b0 < FASTEM_LANES ? nb - b0 : FASTEM_LANES;              \
-        for (ptrdiff_t l = 0; l < m; ++l) {                                               \
-            const double dist = (double)xx[l] + (double)bv[l];                            \
-            best[b0 + l] = dist > 0 ? dist : 0.0;                                         \
-            lab[b0 + l] = lv[l];                                                          \
-        }                                                                                 \
+        FASTEM_NEAREST_STORE(T, xt, b0, d, nb, bv, lv, best, lab)                         \
     }                                                                                     \
 }
 FASTEM_NEAREST(fastem_nearest_d, double, FASTEM_CLONES_AVX2)
@@ -297,14 +304,7 @@ CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* centers
                 bv[l] = take ? e : bv[l]; lv[l] = take ? (int)k3 : lv[l];                 \
             }                                                                             \
         }                                                                                 \
-        T xx[FASTEM_LANES] = {0};                                                         \
-        FASTEM_ROW_NORMS(T, xt, b0, d, xx)                                                \
-        const ptrdiff_t m = nb - b0 < FASTEM_LANES ? nb - b0 : FASTEM_LANES;              \
-        for (ptrdiff_t l = 0; l < m; ++l) {                                               \
-            const double dist = (double)xx[l] + (double)bv[l];                            \
-            best[b0 + l] = dist > 0 ? dist : 0.0;                                         \
-            lab[b0 + l] = lv[l];                                                          \
-        }                                                                                 \
+        FASTEM_NEAREST_STORE(T, xt, b0, d, nb, bv, lv, best, lab)                         \
     }                                                                                     \
 }
 FASTEM_NEAREST4(fastem_nearest4_d, double, FASTEM_CLONES_AVX2)
