@@ -22,12 +22,12 @@ cdef extern from "_simd.h" nogil:
                            double* best, int* lab)
     void fastem_nearest4_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* centers,
                            const float* cc, Py_ssize_t K, double* best, int* lab)
-    void fastem_lloyd_sums_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const int* lab,
-                             const double* w, const double* best, double* inertia,
-                             double* counts, double* sums)
-    void fastem_lloyd_sums_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const int* lab,
-                             const double* w, const double* best, double* inertia,
-                             double* counts, double* sums)
+    void fastem_lloyd_sums_d(const double* X, Py_ssize_t nb, Py_ssize_t d, Py_ssize_t K,
+                             const int* lab, const double* w, const double* best,
+                             double* inertia, double* counts, double* sums)
+    void fastem_lloyd_sums_f(const float* X, Py_ssize_t nb, Py_ssize_t d, Py_ssize_t K,
+                             const int* lab, const double* w, const double* best,
+                             double* inertia, double* counts, double* sums)
     void fastem_kpp_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* C,
                       const double* cc, Py_ssize_t nc, const double* w, const double* xx,
                       double* closest, int update, double* pot, double* D,
@@ -108,11 +108,11 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
         fastem_nearest_f(xt, nb, d, centers, cc, K, best, lab)
     if c.want_sums:
         if floating is double:
-            fastem_lloyd_sums_d(xb, nb, d, lab, c.w + row0 if c.w != NULL else NULL, best,
-                                acc, acc + 1, acc + 1 + K)
+            fastem_lloyd_sums_d(xb, nb, d, K, lab, c.w + row0 if c.w != NULL else NULL,
+                                best, acc, acc + 1, acc + 1 + K)
         else:
-            fastem_lloyd_sums_f(xb, nb, d, lab, c.w + row0 if c.w != NULL else NULL, best,
-                                acc, acc + 1, acc + 1 + K)
+            fastem_lloyd_sums_f(xb, nb, d, K, lab, c.w + row0 if c.w != NULL else NULL,
+                                best, acc, acc + 1, acc + 1 + K)
     for b in range(nb):
         if c.want_sums:
             dist = best[b]

@@ -312,22 +312,51 @@ FASTEM_NEAREST4(fastem_nearest4_f, float, FASTEM_CLONES)
 
 /* Lloyd's update for the rows of a block (row-major X), given their nearest centers
    lab and squared distances best: counts[lab] += w_b, sums[lab, :] += w_b x_b and
-   inertia[0] += w_b best[b], row after row. w may be NULL. */
+   inertia[0] += w_b best[b]. w may be NULL. When the K x d sums are small, rows go
+   round-robin to four private copies, added at the end, so that consecutive rows of
+   the same center do not wait for each other's stores. */
+#define FASTEM_LLOYD_COPIES 4
+#define FASTEM_LLOYD_SMALL 256
 #define FASTEM_LLOYD_SUMS(NAME, T)                                                        \
-FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const int* lab,    \
-                               const double* w, const double* best, double* inertia,     \
-                               double* counts, double* sums) {                            \
-    for (ptrdiff_t b = 0; b < nb; ++b) {                                                  \
-        const double ww = w != NULL ? w[b] : 1.0;                                         \
-        if (ww != 0.0) {                                                                  \
+FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, ptrdiff_t K,       \
+                               const int* lab, const double* w, const double* best,      \
+                               double* inertia, double* counts, double* sums) {          \
+    double part[FASTEM_LLOYD_COPIES] = {0};                                               \
+    if (K * d <= FASTEM_LLOYD_SMALL && K <= FASTEM_LLOYD_SMALL) {                         \
+        double cs[FASTEM_LLOYD_COPIES][FASTEM_LLOYD_SMALL];                               \
+        double cn[FASTEM_LLOYD_COPIES][FASTEM_LLOYD_SMALL];                               \
+        for (int c = 0; c < FASTEM_LLOYD_COPIES; ++c) {                                   \
+            for (ptrdiff_t j = 0; j < K * d; ++j) cs[c][j] = 0.0;                         \
+            for (ptrdiff_t j = 0; j < K; ++j) cn[c][j] = 0.0;                             \
+        }                                                                                 \
+        for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
+            const int c = (int)(b % FASTEM_LLOYD_COPIES);                                 \
+            const double ww = w != NULL ? w[b] : 1.0;                                     \
+            part[c] += ww * best[b];                                                      \
+            if (ww == 0.0) continue;                                                      \
+            cn[c][lab[b]] += ww;                                                          \
+            double* FASTEM_RESTRICT s = cs[c] + (ptrdiff_t)lab[b] * d;                    \
+            const T* FASTEM_RESTRICT x = X + b * d;                                       \
+            FASTEM_PRAGMA(omp simd)                                                       \
+            for (ptrdiff_t i = 0; i < d; ++i) s[i] += ww * x[i];                          \
+        }                                                                                 \
+        for (int c = 0; c < FASTEM_LLOYD_COPIES; ++c) {                                   \
+            for (ptrdiff_t j = 0; j < K * d; ++j) sums[j] += cs[c][j];                    \
+            for (ptrdiff_t j = 0; j < K; ++j) counts[j] += cn[c][j];                      \
+        }                                                                                 \
+    } else {                                                                              \
+        for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
+            const double ww = w != NULL ? w[b] : 1.0;                                     \
+            part[b % FASTEM_LLOYD_COPIES] += ww * best[b];                                \
+            if (ww == 0.0) continue;                                                      \
             counts[lab[b]] += ww;                                                         \
             double* FASTEM_RESTRICT s = sums + (ptrdiff_t)lab[b] * d;                     \
             const T* FASTEM_RESTRICT x = X + b * d;                                       \
             FASTEM_PRAGMA(omp simd)                                                       \
             for (ptrdiff_t i = 0; i < d; ++i) s[i] += ww * x[i];                          \
         }                                                                                 \
-        inertia[0] += ww * best[b];                                                       \
     }                                                                                     \
+    inertia[0] += (part[0] + part[1]) + (part[2] + part[3]);                              \
 }
 FASTEM_LLOYD_SUMS(fastem_lloyd_sums_d, double)
 FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
