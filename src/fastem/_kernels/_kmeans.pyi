@@ -1,6 +1,8 @@
 import numpy as np
 from numpy.typing import NDArray
 
+KPP_ROWWISE_MIN_D: int
+
 _Float = NDArray[np.float32] | NDArray[np.float64]
 _F64 = NDArray[np.float64]
 

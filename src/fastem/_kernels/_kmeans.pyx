@@ -37,14 +37,17 @@ cdef extern from "_simd.h" nogil:
                       double* closest, int update, double* pot, double* D,
                       Py_ssize_t dstride)
     void fastem_kpp_tile_d(const double* xt, Py_ssize_t nb, Py_ssize_t d, const double* C,
-                           const double* cc, Py_ssize_t nc, const double* w, double* closest,
-                           int update, double* pot)
+                           const double* cc, Py_ssize_t nc, const double* w,
+                           const double* closest, double* pot)
     void fastem_kpp_tile_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* C,
-                           const float* cc, Py_ssize_t nc, const double* w, double* closest,
-                           int update, double* pot)
+                           const float* cc, Py_ssize_t nc, const double* w,
+                           const double* closest, double* pot)
 
 cdef enum:
-    KPP_ROWWISE_MIN_D = 16   # k-means++ potentials along the rows from this many features
+    _KPP_ROWWISE_MIN_D = 16  # k-means++ potentials along the rows from this many features
+
+# Python-visible: the caller keeps the candidates' distances only on that path.
+KPP_ROWWISE_MIN_D = _KPP_ROWWISE_MIN_D
 
 cdef enum Task:
     LLOYD = 0            # nearest center, inertia, per-cluster weighted sums
@@ -139,7 +142,7 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
     cdef floating* xt = <floating*>(dd + 2 * BLOCK_ROWS)
     cdef Py_ssize_t k, b, d = c.d
 
-    if (c.task == POTENTIALS and d >= KPP_ROWWISE_MIN_D) or c.task == UPDATE_CLOSEST:
+    if (c.task == POTENTIALS and d >= _KPP_ROWWISE_MIN_D) or c.task == UPDATE_CLOSEST:
         # k-means++: a few candidates, so dot products along the rows as stored (no
         # transposed copy); distances by expansion, as scikit-learn's k-means++
         if floating is double:
@@ -162,10 +165,10 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
         # short rows, several candidates: four at a time on the transposed block
         if floating is double:
             fastem_kpp_tile_d(xt, nb, d, centers, cc, c.K,
-                              c.w + row0 if c.w != NULL else NULL, c.closest + row0, 0, acc)
+                              c.w + row0 if c.w != NULL else NULL, c.closest + row0, acc)
         else:
             fastem_kpp_tile_f(xt, nb, d, centers, cc, c.K,
-                              c.w + row0 if c.w != NULL else NULL, c.closest + row0, 0, acc)
+                              c.w + row0 if c.w != NULL else NULL, c.closest + row0, acc)
     else:
         for k in range(c.K):
             _sqdist_block(xt, nb, d, centers + k * d, dd)
@@ -280,13 +283,14 @@ def kpp_potentials(
 ):
     """potentials[t] = sum_i w_i min(closest_i, ||X_i - candidates_t||^2).
 
-    xx and dist_out are used when d >= 16 (the pass along the rows), else ignored."""
+    xx and dist_out are used when d >= KPP_ROWWISE_MIN_D (the pass along the rows), else
+    ignored."""
     cdef KMeansPass c
     cdef floating[::1] cc = _squared_norms(candidates)
     _setup(&c, POTENTIALS, X, sample_weight, candidates)
     c.cc = &cc[0]
     c.closest = &closest[0]
-    if X.shape[1] >= KPP_ROWWISE_MIN_D:
+    if X.shape[1] >= _KPP_ROWWISE_MIN_D:
         if xx is not None:
             c.xx = &xx[0]
         if dist_out is not None:

@@ -405,12 +405,11 @@ FASTEM_KPP(fastem_kpp_f, float)
 /* The same on a transposed block (feature-major xt), four candidates at a time on the
    shared dot tile: faster when the rows are short and there are several candidates. For
    each candidate t < nc (rows of C, squared norms cc), dist = max(||x_b||^2 + cc[t] -
-   2 x_b . c_t, 0) and pot[t] += w_b min(closest_b, dist); with update, closest_b becomes
-   that minimum (nc is then 1). w may be NULL (unit weights). */
-#define FASTEM_KPP_TILE(NAME, T)                                                               \
+   2 x_b . c_t, 0) and pot[t] += w_b min(closest_b, dist). w may be NULL (unit weights). */
+#define FASTEM_KPP_TILE(NAME, T)                                                          \
 FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* C,      \
                                const T* cc, ptrdiff_t nc, const double* w,               \
-                               double* closest, int update, double* pot) {               \
+                               const double* closest, double* pot) {                     \
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_LANES) {                                 \
         const ptrdiff_t m = nb - b0 < FASTEM_LANES ? nb - b0 : FASTEM_LANES;              \
         T xx[FASTEM_LANES] = {0};                                                         \
@@ -429,7 +428,6 @@ FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* 
                     double dist = (double)xx[l] + (double)(e - 2 * a[j][l]);              \
                     dist = dist > 0 ? dist : 0.0;                                         \
                     const double near = dist < closest[b0 + l] ? dist : closest[b0 + l];  \
-                    if (update) closest[b0 + l] = near;                                   \
                     sum += w == NULL ? near : w[b0 + l] * near;                           \
                 }                                                                         \
                 pot[k0 + j] += sum;                                                       \

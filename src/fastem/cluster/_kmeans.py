@@ -76,7 +76,7 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
     # Wide rows: the potentials pass (along the rows) keeps the candidates' distances, so
     # the chosen one updates `closest` without another pass over X; only when those
     # distances take at most a quarter of the memory of X.
-    keep = d >= 16 and n_local_trials * n * 8 <= X.nbytes // 4
+    keep = d >= _kmeans.KPP_ROWWISE_MIN_D and n_local_trials * n * 8 <= X.nbytes // 4
     xx = np.einsum("ij,ij->i", X, X, dtype=np.float64) if keep else None
     dist = np.empty((n_local_trials, n)) if keep else None
     for c in range(1, n_clusters):

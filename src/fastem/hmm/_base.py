@@ -146,7 +146,6 @@ class _BaumWelch:
         self.X = X
         self.starts = starts
         self.n_threads = n_threads
-        self.batches = batches(starts, model.n_components)
 
     def initialize(self, random_state):
         self.model._init(self.X, self.starts)
@@ -160,9 +159,8 @@ class _BaumWelch:
         trans = np.zeros((K, K))
         stats = model._emission_stats_begin(params.emission)
         loglik = 0.0
-        for part in _forward_backward(model, self.X, self.starts, self.batches, params,
-                                      posteriors=True, transitions="t" in letters,
-                                      n_threads=self.n_threads):
+        for part in _forward_backward(model, self.X, self.starts, params, posteriors=True,
+                                      transitions="t" in letters, n_threads=self.n_threads):
             lo, local, post, xi, seq_ll = part
             loglik += float(seq_ll.sum())
             start += post[local[:-1]].sum(axis=0)
@@ -191,23 +189,35 @@ class _BaumWelch:
         return change < tol     # hmmlearn's rule: a gain below tol, or a loss
 
 
-def _forward_backward(model, X, starts, parts, params, *, posteriors, transitions, n_threads):
+def _largest_batch(starts, n_states):
+    """Rows of the largest batch: the size of the per-batch (rows x states) buffers."""
+    return max(int(starts[b] - starts[a]) for a, b in batches(starts, n_states))
+
+
+def _emission_batches(model, X, starts, params, n_threads):
+    """Yield (first row, local sequence starts, task order, log emission probabilities)
+    per batch of whole sequences; the emission buffer is reused from batch to batch."""
+    K = model.n_components
+    frame_buf = np.empty(_largest_batch(starts, K) * K)
+    for a, b in batches(starts, K):
+        lo, hi = int(starts[a]), int(starts[b])
+        local = np.ascontiguousarray(starts[a:b + 1] - lo)
+        frame = frame_buf[:(hi - lo) * K].reshape(hi - lo, K)
+        model._log_emission(X[lo:hi], params.emission, frame, n_threads)
+        order = np.argsort(-np.diff(local), kind="stable").astype(np.intp)
+        yield lo, local, order, frame
+
+
+def _forward_backward(model, X, starts, params, *, posteriors, transitions, n_threads):
     """Yield (first row, local starts, posteriors, xi, per-sequence log-likelihoods) per
     batch of sequences. The buffers are reused from batch to batch."""
     K = model.n_components
-    rows = max(int(starts[b] - starts[a]) for a, b in parts)
-    frame_buf = np.empty(rows * K)
-    post_buf = np.empty(rows * K) if posteriors else None
-    for a, b in parts:
-        lo, hi = int(starts[a]), int(starts[b])
-        local = np.ascontiguousarray(starts[a:b + 1] - lo)
-        n = hi - lo
-        frame = frame_buf[:n * K].reshape(n, K)
-        model._log_emission(X[lo:hi], params.emission, frame, n_threads)
+    post_buf = np.empty(_largest_batch(starts, K) * K if posteriors else 0)
+    for lo, local, order, frame in _emission_batches(model, X, starts, params, n_threads):
+        n, S = frame.shape[0], local.size - 1
         post = post_buf[:n * K].reshape(n, K) if posteriors else np.empty((0, 0))
-        xi = np.empty((b - a, K, K)) if transitions else np.empty((0, 0, 0))
-        seq_ll = np.empty(b - a)
-        order = np.argsort(-np.diff(local), kind="stable").astype(np.intp)
+        xi = np.empty((S, K, K)) if transitions else np.empty((0, 0, 0))
+        seq_ll = np.empty(S)
         _hmm.forward_backward(frame, local, order, params.startprob, params.transmat,
                               post, xi, seq_ll, n_threads)
         yield lo, local, post, xi, seq_ll
@@ -351,32 +361,48 @@ class BaseHMM(ParamsMixin):
         return self
 
     # ----------------------------------------------------------------- inference
-    def _score(self, X, lengths, posteriors):
+    def _prepared(self, X, lengths):
         params = self._fitted_params()
         X = self._validate_X(X, fitting=False)
-        starts = sequence_starts(lengths, X.shape[0])
-        n_threads = self._threads()
-        log_prob = 0.0
-        out = np.empty((X.shape[0], self.n_components)) if posteriors else None
+        return params, X, sequence_starts(lengths, X.shape[0])
+
+    def _score(self, X, lengths, per_step=None):
+        """(log-likelihood, per-step output) by forward-backward, batch by batch.
+
+        per_step None: no per-step output (forward pass only); "posteriors": the
+        (n_samples, K) posteriors; "map": the most likely state at each step, and the
+        sum of the log posteriors of those states instead of the log-likelihood."""
+        params, X, starts = self._prepared(X, lengths)
+        n = X.shape[0]
+        out = (np.empty((n, self.n_components)) if per_step == "posteriors"
+               else np.empty(n, dtype=np.intp) if per_step == "map" else None)
+        total = 0.0
         for lo, _, post, _, seq_ll in _forward_backward(
-                self, X, starts, batches(starts, self.n_components), params,
-                posteriors=posteriors, transitions=False, n_threads=n_threads):
-            log_prob += float(seq_ll.sum())
-            if posteriors:
-                out[lo:lo + post.shape[0]] = post
-        return log_prob, out
+                self, X, starts, params, posteriors=per_step is not None,
+                transitions=False, n_threads=self._threads()):
+            rows = slice(lo, lo + post.shape[0])
+            if per_step == "posteriors":
+                out[rows] = post
+            elif per_step == "map":
+                best = np.argmax(post, axis=1)
+                out[rows] = best
+                with np.errstate(divide="ignore"):
+                    total += float(np.log(post[np.arange(best.size), best]).sum())
+            if per_step != "map":
+                total += float(seq_ll.sum())
+        return total, out
 
     def score(self, X, lengths=None) -> float:
         """Log-likelihood of X (sum over its sequences), by the forward algorithm."""
-        return self._score(X, lengths, False)[0]
+        return self._score(X, lengths)[0]
 
     def score_samples(self, X, lengths=None):
         """(log-likelihood of X, posteriors of the states at every step: (n_samples, K))."""
-        return self._score(X, lengths, True)
+        return self._score(X, lengths, "posteriors")
 
     def predict_proba(self, X, lengths=None):
         """Posterior probability of every state at every step, (n_samples, n_components)."""
-        return self._score(X, lengths, True)[1]
+        return self._score(X, lengths, "posteriors")[1]
 
     def decode(self, X, lengths=None, algorithm=None):
         """(log-probability, most likely states) of X.
@@ -386,35 +412,21 @@ class BaseHMM(ParamsMixin):
         of those states (hmmlearn reports their plain sum instead)."""
         algorithm = check_option(algorithm or self.algorithm, "algorithm", DECODER_ALGORITHMS)
         if algorithm == "map":
-            _, post = self.score_samples(X, lengths)
-            best = np.argmax(post, axis=1)
-            with np.errstate(divide="ignore"):
-                log_prob = float(np.log(post[np.arange(post.shape[0]), best]).sum())
-            return log_prob, best
-        params = self._fitted_params()
-        X = self._validate_X(X, fitting=False)
-        starts = sequence_starts(lengths, X.shape[0])
+            return self._score(X, lengths, "map")
+        params, X, starts = self._prepared(X, lengths)
         K = self.n_components
-        n_threads = self._threads()
         with np.errstate(divide="ignore"):
             log_start = np.log(params.startprob)
             log_trans = np.log(params.transmat)
         path = np.empty(X.shape[0], dtype=np.intp)
         log_prob = 0.0
-        parts = batches(starts, K)
-        rows = max(int(starts[b] - starts[a]) for a, b in parts)
-        frame_buf = np.empty(rows * K)
-        back_buf = np.empty(rows * K, dtype=np.intc)
-        for a, b in parts:
-            lo, hi = int(starts[a]), int(starts[b])
-            n = hi - lo
-            local = np.ascontiguousarray(starts[a:b + 1] - lo)
-            frame = frame_buf[:n * K].reshape(n, K)
-            self._log_emission(X[lo:hi], params.emission, frame, n_threads)
-            seq_lp = np.empty(b - a)
-            order = np.argsort(-np.diff(local), kind="stable").astype(np.intp)
+        n_threads = self._threads()
+        back_buf = np.empty(_largest_batch(starts, K) * K, dtype=np.intc)
+        for lo, local, order, frame in _emission_batches(self, X, starts, params, n_threads):
+            seq_lp = np.empty(local.size - 1)
             _hmm.viterbi(frame, local, order, log_start, log_trans,
-                         back_buf[:n * K].reshape(n, K), path[lo:hi], seq_lp, n_threads)
+                         back_buf[:frame.size].reshape(frame.shape),
+                         path[lo:lo + frame.shape[0]], seq_lp, n_threads)
             log_prob += float(seq_lp.sum())
         return log_prob, path
 
@@ -456,8 +468,7 @@ class BaseHMM(ParamsMixin):
 
     def bic(self, X, lengths=None) -> float:
         """Bayesian information criterion (free parameters are those in ``params``)."""
-        n = len(self._validate_X(X, fitting=False))
-        return -2 * self.score(X, lengths) + self._n_parameters() * np.log(n)
+        return -2 * self.score(X, lengths) + self._n_parameters() * np.log(np.shape(X)[0])
 
     def get_stationary_distribution(self):
         """The stationary distribution of transmat_ (left eigenvector of eigenvalue 1)."""

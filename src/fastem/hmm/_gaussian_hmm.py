@@ -48,16 +48,9 @@ def _check_covars(covars, covariance_type, n_components, n_features=None):
         cv = diag.mean(axis=1) if covariance_type == "spherical" else diag.copy()
     if covariance_type == "spherical" and cv.ndim == 2:
         cv = cv.mean(axis=1)
-    d = n_features
-    expected = {
-        "spherical": (n_components,),
-        "diag": (n_components, d if d is not None else (cv.shape[1] if cv.ndim == 2 else -1)),
-        "full": (n_components, cv.shape[-1], cv.shape[-1]) if cv.ndim == 3 else None,
-        "tied": (cv.shape[0], cv.shape[0]) if cv.ndim == 2 else None,
-    }[covariance_type]
-    if expected is None or cv.shape != expected or (
-            d is not None and covariance_type in ("full", "tied") and cv.shape[-1] != d):
-        want = cov_shape(covariance_type, n_components, d if d is not None else "n_features")
+    d = n_features if n_features is not None else (cv.shape[-1] if cv.ndim else 0)
+    if cv.shape != cov_shape(covariance_type, n_components, d):
+        want = cov_shape(covariance_type, n_components, d if n_features else "n_features")
         raise ValueError(f"'{covariance_type}' covars_ must have shape {want}, got {cv.shape}")
     if covariance_type in ("spherical", "diag"):
         if (cv <= 0).any():

@@ -129,20 +129,23 @@ class _GaussianMixtureEM:
         if self.init_params == "kmeans":
             _, run = lloyd(X, self.sw, k, init="k-means++", n_init=1, max_iter=300,
                            tol=1e-4, random_state=rs, n_threads=self.n_threads)
-            return self._from_labels(run.params)
+            centers = run.params
+            return self._from_responsibilities(
+                lambda lo, hi: self._labelled_chunk(lo, hi, centers),
+                centers.astype(np.float64))
         else:  # random responsibilities, drawn chunk by chunk in scikit-learn's order
 
-            def resp(lo, hi):
+            def chunk(lo, hi):
                 r = rs.uniform(size=(hi - lo, k))
                 r /= r.sum(axis=1)[:, None]
-                return r
+                return X[lo:hi], None if self.sw is None else self.sw[lo:hi], r
 
             if self.sw is None:
                 center = X.mean(axis=0, dtype=np.float64)
             else:
                 center = (self.sw @ X) / self.total_weight
             shift = np.tile(center, (k, 1))
-        return self._from_responsibilities(resp, shift)
+        return self._from_responsibilities(chunk, shift)
 
     def _initial_estimate_with_missing(self, rs):
         """Initialise on a bounded sample of complete rows when there are enough of them,
@@ -170,43 +173,35 @@ class _GaussianMixtureEM:
             precisions_init=None, n_threads=self.n_threads)
         return sample._initial_estimate(rs)
 
-    def _from_labels(self, centers):
-        """Parameters from the hard assignment of every row to its nearest center (the
-        one-hot responsibilities of scikit-learn's k-means initialisation). For full and
-        tied covariances the rows of each chunk are ordered by center, so that a block of
-        rows meets only a few components and the kernel skips the others."""
-        X, k, n = self.X, self.k, self.X.shape[0]
-        step = _chunk_rows(k)
-        nk = s1 = s2 = 0.0
-        labels = np.empty(min(n, step), dtype=np.intc)
-        for lo in range(0, n, step):
-            hi = min(n, lo + step)
-            lab = labels[:hi - lo]
-            _kmeans.lloyd_pass(X[lo:hi], np.empty(0), centers, lab, np.empty((0, 0)),
-                               np.empty(0), np.empty(0), False, self.n_threads)
-            rows, sw = X[lo:hi], None if self.sw is None else self.sw[lo:hi]
-            if self.covariance_type in ("full", "tied"):   # d^2 moments: worth the sort
-                order = np.argsort(lab, kind="stable")
-                lab = lab[order]
-                rows = np.ascontiguousarray(rows[order])
-                sw = None if sw is None else np.ascontiguousarray(sw[order])
-            resp = np.zeros((hi - lo, k))
-            resp[np.arange(hi - lo), lab] = 1.0
-            a, b, c = responsibility_stats(rows, sw, resp, centers.astype(np.float64),
-                                           self.covariance_type, n_threads=self.n_threads)
-            nk, s1, s2 = nk + a, s1 + b, s2 + c
-        shift = np.ascontiguousarray(centers, dtype=X.dtype).astype(np.float64)
-        return params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
+    def _labelled_chunk(self, lo, hi, centers):
+        """Rows lo..hi, their weights and their one-hot responsibilities for the nearest
+        of ``centers`` (scikit-learn's k-means initialisation). For full and tied
+        covariances the rows are ordered by center, so that a block of rows meets only a
+        few components and the kernel skips the others."""
+        X, k = self.X, self.k
+        lab = np.empty(hi - lo, dtype=np.intc)
+        _kmeans.lloyd_pass(X[lo:hi], np.empty(0), centers, lab, np.empty((0, 0)),
+                           np.empty(0), np.empty(0), False, self.n_threads)
+        rows, sw = X[lo:hi], None if self.sw is None else self.sw[lo:hi]
+        if self.covariance_type in ("full", "tied"):   # d^2 moments: worth the sort
+            order = np.argsort(lab, kind="stable")
+            lab = lab[order]
+            rows = np.ascontiguousarray(rows[order])
+            sw = None if sw is None else np.ascontiguousarray(sw[order])
+        resp = np.zeros((hi - lo, k))
+        resp[np.arange(hi - lo), lab] = 1.0
+        return rows, sw, resp
 
-    def _from_responsibilities(self, resp, shift):
+    def _from_responsibilities(self, chunk, shift):
+        """M-step from initial responsibilities, given chunk by chunk: chunk(lo, hi)
+        returns (rows, their weights or None, their responsibilities)."""
         n = self.X.shape[0]
         step = _chunk_rows(self.k)
         nk = s1 = s2 = 0.0
         for lo in range(0, n, step):
-            hi = min(n, lo + step)
-            sw = None if self.sw is None else self.sw[lo:hi]
-            a, b, c = responsibility_stats(self.X[lo:hi], sw, resp(lo, hi), shift,
-                                           self.covariance_type, n_threads=self.n_threads)
+            rows, sw, resp = chunk(lo, min(n, lo + step))
+            a, b, c = responsibility_stats(rows, sw, resp, shift, self.covariance_type,
+                                           n_threads=self.n_threads)
             nk, s1, s2 = nk + a, s1 + b, s2 + c
         shift = np.ascontiguousarray(shift, dtype=self.X.dtype).astype(np.float64)
         return params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
