@@ -85,6 +85,41 @@ def test_bitwise_identical_for_any_thread_count():
         assert other.inertia_ == fits[0].inertia_
 
 
+@pytest.mark.parametrize("n_clusters,d", [(1, 3), (5, 1), (8, 8), (9, 4), (17, 50), (100, 7)])
+def test_hand_vectorised_nearest_center_equals_generic(n_clusters, d):
+    """The AVX2 nearest-center search gives the generic kernel's labels, sums and inertia,
+    including ties between equal centers in different lanes and panels (the first center
+    wins, as numpy's argmin)."""
+    from fastem._kernels import _kmeans
+
+    rng = np.random.RandomState(n_clusters + d)
+    X = rng.randn(1003, d)
+    centers = X[rng.choice(len(X), n_clusters, replace=False)].copy()
+    tied = min(1, n_clusters - 1)
+    if n_clusters > 2:
+        centers[-1] = centers[tied]  # an exact tie, decided by index
+    X[:7] = centers[tied]  # rows exactly on the tied centers
+
+    def run():
+        labels = np.empty(len(X), dtype=np.intc)
+        sums = np.zeros((n_clusters, d))
+        weight = np.zeros(n_clusters)
+        inertia = _kmeans.lloyd_pass(X, np.empty(0), centers, labels, sums, weight,
+                                     np.empty(0), True, 2)
+        return labels, sums, weight, inertia
+
+    fast = run()
+    previous = _kmeans.use_hand_vectorised(False)
+    try:
+        generic = run()
+    finally:
+        _kmeans.use_hand_vectorised(previous)
+    expected = ((X[:, None, :] - centers[None]) ** 2).sum(-1).argmin(1)
+    np.testing.assert_array_equal(generic[0], expected)
+    for a, b in zip(fast, generic):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_integer_weights_equal_repeated_rows():
     X = grid_data(n=600, seed=6)
     counts = np.random.RandomState(1).randint(0, 4, size=len(X))

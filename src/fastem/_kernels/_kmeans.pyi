@@ -1,11 +1,10 @@
 import numpy as np
 from numpy.typing import NDArray
 
-KPP_ROWWISE_MIN_D: int
-
 _Float = NDArray[np.float32] | NDArray[np.float64]
 _F64 = NDArray[np.float64]
 
+def use_hand_vectorised(on: bool) -> bool: ...
 def lloyd_pass(
     X: _Float,
     sample_weight: _F64,
@@ -24,12 +23,17 @@ def kpp_potentials(
     closest: _F64,
     candidates: _Float,
     potentials: _F64,
+    xx: _F64,
     n_threads: int,
-    xx: _F64 | None = ...,
     dist_out: _F64 | None = ...,
 ) -> None: ...
 def kpp_update_closest(
-    X: _Float, sample_weight: _F64, closest: _F64, center: _Float, n_threads: int
+    X: _Float,
+    sample_weight: _F64,
+    closest: _F64,
+    center: _Float,
+    xx: _F64,
+    n_threads: int,
 ) -> float: ...
 def weighted_search(
     sample_weight: _F64,

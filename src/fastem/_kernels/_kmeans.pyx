@@ -13,41 +13,43 @@ from fastem._kernels._parallel cimport run_blocks
 
 
 cdef extern from "_simd.h" nogil:
-    void fastem_nearest_d(const double* xt, Py_ssize_t nb, Py_ssize_t d, const double* centers,
-                          const double* cc, Py_ssize_t K, double* best, int* lab)
-    void fastem_nearest_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* centers,
-                          const float* cc, Py_ssize_t K, double* best, int* lab)
-    void fastem_nearest4_d(const double* xt, Py_ssize_t nb, Py_ssize_t d,
-                           const double* centers, const double* cc, Py_ssize_t K,
-                           double* best, int* lab)
-    void fastem_nearest4_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* centers,
-                           const float* cc, Py_ssize_t K, double* best, int* lab)
+    enum: FASTEM_PANEL
+    void fastem_nearest_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* ct,
+                          const double* cc, Py_ssize_t n_panels, double* best, int* lab,
+                          int hand_vectorised)
+    void fastem_nearest_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* ct,
+                          const float* cc, Py_ssize_t n_panels, double* best, int* lab)
     void fastem_lloyd_sums_d(const double* X, Py_ssize_t nb, Py_ssize_t d, Py_ssize_t K,
                              const int* lab, const double* w, const double* best,
                              double* inertia, double* counts, double* sums)
     void fastem_lloyd_sums_f(const float* X, Py_ssize_t nb, Py_ssize_t d, Py_ssize_t K,
                              const int* lab, const double* w, const double* best,
                              double* inertia, double* counts, double* sums)
-    void fastem_kpp_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* C,
+    void fastem_kpp_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* ct,
                       const double* cc, Py_ssize_t nc, const double* w, const double* xx,
-                      double* closest, int update, double* pot, double* D,
-                      Py_ssize_t dstride)
-    void fastem_kpp_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* C,
+                      const double* closest, double* pot, double* D, Py_ssize_t dstride)
+    void fastem_kpp_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* ct,
                       const float* cc, Py_ssize_t nc, const double* w, const double* xx,
-                      double* closest, int update, double* pot, double* D,
-                      Py_ssize_t dstride)
-    void fastem_kpp_tile_d(const double* xt, Py_ssize_t nb, Py_ssize_t d, const double* C,
-                           const double* cc, Py_ssize_t nc, const double* w,
-                           const double* closest, double* pot)
-    void fastem_kpp_tile_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* C,
-                           const float* cc, Py_ssize_t nc, const double* w,
-                           const double* closest, double* pot)
+                      const double* closest, double* pot, double* D, Py_ssize_t dstride)
+    void fastem_kpp_update_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* C,
+                             double cc, const double* w, const double* xx, double* closest,
+                             double* pot)
+    void fastem_kpp_update_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* C,
+                             float cc, const double* w, const double* xx, double* closest,
+                             double* pot)
 
-cdef enum:
-    _KPP_ROWWISE_MIN_D = 16  # k-means++ potentials along the rows from this many features
+# The float64 nearest-center search has a hand-vectorised AVX2 version (see _simd.h);
+# the tests switch it off to check the generic version against it.
+cdef bint _hand_vectorised = True
 
-# Python-visible: the caller keeps the candidates' distances only on that path.
-KPP_ROWWISE_MIN_D = _KPP_ROWWISE_MIN_D
+
+def use_hand_vectorised(bint on):
+    """Allow (True) or forbid the hand-vectorised kernels; returns the previous setting."""
+    global _hand_vectorised
+    previous = _hand_vectorised
+    _hand_vectorised = on
+    return previous
+
 
 cdef enum Task:
     LLOYD = 0            # nearest center, inertia, per-cluster weighted sums
@@ -64,14 +66,17 @@ cdef struct KMeansPass:
     Py_ssize_t d
     Py_ssize_t K             # centers (or candidates)
     const void* centers      # (K, d) in the data's precision
-    const void* cc           # (K,) squared norms of the centers
+    const void* panels       # LLOYD, POTENTIALS: the centers in panels (see _simd.h)
+    const void* cc           # squared norms of the centers (LLOYD, POTENTIALS: padded to
+                             # whole panels with +inf)
     int* labels              # LLOYD: (n,) or NULL
     double* dist             # LLOYD: (n,) distance to own center, or NULL; DISTANCES: (n, K);
                              # POTENTIALS: (K, n) candidate distances, or NULL
-    const double* xx         # POTENTIALS: (n,) squared row norms, or NULL
+    const double* xx         # POTENTIALS, UPDATE_CLOSEST: (n,) squared row norms, or NULL
     Py_ssize_t n
     double* closest          # POTENTIALS (read) / UPDATE_CLOSEST (read-write): (n,)
     bint want_sums
+    bint hand_vectorised
 
 
 cdef void _sqdist_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,
@@ -88,39 +93,34 @@ cdef void _sqdist_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,
 
 
 cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers,
-                 const floating* cc, Py_ssize_t row0, Py_ssize_t nb, double* acc,
-                 floating* xt, double* best) noexcept nogil:
+                 Py_ssize_t row0, Py_ssize_t nb, double* acc, double* best) noexcept nogil:
     """Nearest centers of the block's rows, their weighted sums, and the inertia.
 
     While iterating (want_sums) the inertia is ||x||^2 + min_k(||c_k||^2 - 2 x.c_k), as
     scikit-learn's Lloyd loop; the final pass (labels, no sums) uses exact distances."""
     cdef Py_ssize_t d = c.d, K = c.K, i, b
+    cdef Py_ssize_t n_panels = (K + FASTEM_PANEL - 1) // FASTEM_PANEL
     cdef const floating* xb = X + row0 * d
     cdef const floating* ck
     cdef int* lab = <int*>(best + BLOCK_ROWS)
+    cdef const double* w = c.w + row0 if c.w != NULL else NULL
     cdef floating diff
     cdef double dist, ww
-    if K <= 16:
-        if floating is double:
-            fastem_nearest4_d(xt, nb, d, centers, cc, K, best, lab)
-        else:
-            fastem_nearest4_f(xt, nb, d, centers, cc, K, best, lab)
-    elif floating is double:
-        fastem_nearest_d(xt, nb, d, centers, cc, K, best, lab)
+    if floating is double:
+        fastem_nearest_d(xb, nb, d, <const double*>c.panels, <const double*>c.cc, n_panels,
+                         best, lab, c.hand_vectorised)
+        if c.want_sums:
+            fastem_lloyd_sums_d(xb, nb, d, K, lab, w, best, acc, acc + 1, acc + 1 + K)
     else:
-        fastem_nearest_f(xt, nb, d, centers, cc, K, best, lab)
-    if c.want_sums:
-        if floating is double:
-            fastem_lloyd_sums_d(xb, nb, d, K, lab, c.w + row0 if c.w != NULL else NULL,
-                                best, acc, acc + 1, acc + 1 + K)
-        else:
-            fastem_lloyd_sums_f(xb, nb, d, K, lab, c.w + row0 if c.w != NULL else NULL,
-                                best, acc, acc + 1, acc + 1 + K)
+        fastem_nearest_f(xb, nb, d, <const float*>c.panels, <const float*>c.cc, n_panels,
+                         best, lab)
+        if c.want_sums:
+            fastem_lloyd_sums_f(xb, nb, d, K, lab, w, best, acc, acc + 1, acc + 1 + K)
     for b in range(nb):
         if c.want_sums:
             dist = best[b]
         else:
-            ww = 1.0 if c.w == NULL else c.w[row0 + b]
+            ww = 1.0 if w == NULL else w[b]
             ck = centers + lab[b] * d
             dist = 0
             for i in range(d):
@@ -134,42 +134,36 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
 
 
 cdef void _run_task(const KMeansPass* c, const floating* X, const floating* centers,
-                    const floating* cc, Py_ssize_t row0, Py_ssize_t nb, double* acc,
-                    void* scratch) noexcept nogil:
-    # scratch: dd/best (BLOCK_ROWS doubles), labels (BLOCK_ROWS ints), then xt (d x
-    # BLOCK_ROWS) in the data's precision
+                    Py_ssize_t row0, Py_ssize_t nb, double* acc, void* scratch) noexcept nogil:
+    # scratch: dd/best (BLOCK_ROWS doubles), labels (BLOCK_ROWS ints), then for DISTANCES
+    # xt (d x BLOCK_ROWS) in the data's precision
     cdef double* dd = <double*>scratch
     cdef floating* xt = <floating*>(dd + 2 * BLOCK_ROWS)
     cdef Py_ssize_t k, b, d = c.d
+    cdef const floating* xb = X + row0 * d
+    cdef const double* w = c.w + row0 if c.w != NULL else NULL
+    cdef double* dist = c.dist + row0 if c.dist != NULL else NULL
+    cdef const double* xx = c.xx + row0 if c.xx != NULL else NULL
 
-    if (c.task == POTENTIALS and d >= _KPP_ROWWISE_MIN_D) or c.task == UPDATE_CLOSEST:
-        # k-means++: a few candidates, so dot products along the rows as stored (no
-        # transposed copy); distances by expansion, as scikit-learn's k-means++
-        if floating is double:
-            fastem_kpp_d(X + row0 * d, nb, d, centers, cc, c.K,
-                         c.w + row0 if c.w != NULL else NULL,
-                         c.xx + row0 if c.xx != NULL else NULL, c.closest + row0,
-                         c.task == UPDATE_CLOSEST, acc,
-                         c.dist + row0 if c.dist != NULL else NULL, c.n)
-        else:
-            fastem_kpp_f(X + row0 * d, nb, d, centers, cc, c.K,
-                         c.w + row0 if c.w != NULL else NULL,
-                         c.xx + row0 if c.xx != NULL else NULL, c.closest + row0,
-                         c.task == UPDATE_CLOSEST, acc,
-                         c.dist + row0 if c.dist != NULL else NULL, c.n)
-        return
-    transpose_block(X + row0 * d, nb, d, <const floating*>NULL, xt)
     if c.task == LLOYD:
-        _lloyd(c, X, centers, cc, row0, nb, acc, xt, dd)
+        _lloyd(c, X, centers, row0, nb, acc, dd)
     elif c.task == POTENTIALS:
-        # short rows, several candidates: four at a time on the transposed block
+        # k-means++: the candidates in panels, the rows read once as stored
         if floating is double:
-            fastem_kpp_tile_d(xt, nb, d, centers, cc, c.K,
-                              c.w + row0 if c.w != NULL else NULL, c.closest + row0, acc)
+            fastem_kpp_d(xb, nb, d, <const double*>c.panels, <const double*>c.cc, c.K, w,
+                         xx, c.closest + row0, acc, dist, c.n)
         else:
-            fastem_kpp_tile_f(xt, nb, d, centers, cc, c.K,
-                              c.w + row0 if c.w != NULL else NULL, c.closest + row0, acc)
+            fastem_kpp_f(xb, nb, d, <const float*>c.panels, <const float*>c.cc, c.K, w,
+                         xx, c.closest + row0, acc, dist, c.n)
+    elif c.task == UPDATE_CLOSEST:
+        if floating is double:
+            fastem_kpp_update_d(xb, nb, d, centers, (<const double*>c.cc)[0], w, xx,
+                                c.closest + row0, acc)
+        else:
+            fastem_kpp_update_f(xb, nb, d, centers, (<const float*>c.cc)[0], w, xx,
+                                c.closest + row0, acc)
     else:
+        transpose_block(xb, nb, d, <const floating*>NULL, xt)
         for k in range(c.K):
             _sqdist_block(xt, nb, d, centers + k * d, dd)
             for b in range(nb):
@@ -180,16 +174,17 @@ cdef void _kmeans_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double*
                         void* scratch) noexcept nogil:
     cdef const KMeansPass* c = <const KMeansPass*>ctx
     if c.single:
-        _run_task[float](c, <const float*>c.X, <const float*>c.centers, <const float*>c.cc,
-                         row0, nb, acc, scratch)
+        _run_task[float](c, <const float*>c.X, <const float*>c.centers, row0, nb, acc,
+                         scratch)
     else:
-        _run_task[double](c, <const double*>c.X, <const double*>c.centers,
-                          <const double*>c.cc, row0, nb, acc, scratch)
+        _run_task[double](c, <const double*>c.X, <const double*>c.centers, row0, nb, acc,
+                          scratch)
 
 
 cdef double _run(KMeansPass* c, Py_ssize_t n, int n_threads, Py_ssize_t stride,
                  double* total, size_t item) except? -1:
-    cdef size_t scratch = (2 * sizeof(double) + c.d * item) * BLOCK_ROWS
+    cdef size_t xt = c.d * item if c.task == DISTANCES else 0
+    cdef size_t scratch = (2 * sizeof(double) + xt) * BLOCK_ROWS
     cdef int status
     with nogil:
         status = run_blocks(n, n_threads, _kmeans_block, c, stride, scratch, total)
@@ -208,12 +203,14 @@ cdef void _setup(KMeansPass* c, int task, const floating[:, ::1] X,
     c.K = centers.shape[0]
     c.centers = &centers[0, 0]
     c.cc = NULL
+    c.panels = NULL
     c.labels = NULL
     c.dist = NULL
     c.closest = NULL
     c.xx = NULL
     c.n = X.shape[0]
     c.want_sums = False
+    c.hand_vectorised = _hand_vectorised
 
 
 cdef floating[::1] _squared_norms(const floating[:, ::1] centers):
@@ -222,6 +219,31 @@ cdef floating[::1] _squared_norms(const floating[:, ::1] centers):
     for j in range(K):
         for i in range(d):
             cc[j] += centers[j, i] * centers[j, i]
+    return cc
+
+
+cdef floating[::1] _panels(const floating[:, ::1] centers, floating[::1] cc):
+    """The centers in panels of FASTEM_PANEL (see _simd.h); pads cc with +inf to whole
+    panels and returns the panels. cc must have room for the padding."""
+    cdef Py_ssize_t K = centers.shape[0], d = centers.shape[1], k, i
+    cdef Py_ssize_t width = FASTEM_PANEL
+    cdef Py_ssize_t n_panels = (K + width - 1) // width
+    cdef floating[::1] ct = np.zeros(n_panels * d * width,
+                                     dtype=np.float32 if floating is float else np.float64)
+    for k in range(K):
+        for i in range(d):
+            ct[(k // width) * d * width + i * width + k % width] = centers[k, i]
+    for k in range(K, n_panels * width):
+        cc[k] = np.inf
+    return ct
+
+
+cdef floating[::1] _padded_norms(const floating[:, ::1] centers):
+    """Squared norms of the centers, with room for the padding of _panels."""
+    cdef Py_ssize_t K = centers.shape[0], width = FASTEM_PANEL
+    cdef floating[::1] cc = np.zeros((K + width - 1) // width * width,
+                                     dtype=np.float32 if floating is float else np.float64)
+    cc[:K] = _squared_norms(centers)
     return cc
 
 
@@ -239,11 +261,13 @@ def lloyd_pass(
     """Assign every row to its nearest center; returns the inertia of that assignment."""
     cdef Py_ssize_t d = X.shape[1], K = centers.shape[0], j, i
     cdef Py_ssize_t stride = 1 + K + K * d
-    cdef floating[::1] cc = _squared_norms(centers)
+    cdef floating[::1] cc = _padded_norms(centers)
+    cdef floating[::1] ct = _panels(centers, cc)
     cdef double[::1] total = np.zeros(stride)
     cdef KMeansPass c
     _setup(&c, LLOYD, X, sample_weight, centers)
     c.cc = &cc[0]
+    c.panels = &ct[0]
     c.labels = &labels[0] if labels.shape[0] > 0 else NULL
     c.dist = &dist_out[0] if dist_out.shape[0] > 0 else NULL
     c.want_sums = want_sums
@@ -277,24 +301,22 @@ def kpp_potentials(
     double[::1] closest,                 # IN  (n,) squared distance to the nearest center
     const floating[:, ::1] candidates,   # IN  (T, d)
     double[::1] potentials,              # OUT (T,)
+    const double[::1] xx,                # IN  (n,) squared norms of the rows, or (0,)
     int n_threads,
-    const double[::1] xx=None,           # IN  (n,) squared norms of the rows, optional
     double[:, ::1] dist_out=None,        # OUT (T, n) the candidates' distances, optional
 ):
-    """potentials[t] = sum_i w_i min(closest_i, ||X_i - candidates_t||^2).
-
-    xx and dist_out are used when d >= KPP_ROWWISE_MIN_D (the pass along the rows), else
-    ignored."""
+    """potentials[t] = sum_i w_i min(closest_i, ||X_i - candidates_t||^2), the distances
+    by expansion, with ||X_i||^2 = xx[i] if given."""
     cdef KMeansPass c
-    cdef floating[::1] cc = _squared_norms(candidates)
+    cdef floating[::1] cc = _padded_norms(candidates)
+    cdef floating[::1] ct = _panels(candidates, cc)
     _setup(&c, POTENTIALS, X, sample_weight, candidates)
     c.cc = &cc[0]
+    c.panels = &ct[0]
     c.closest = &closest[0]
-    if X.shape[1] >= _KPP_ROWWISE_MIN_D:
-        if xx is not None:
-            c.xx = &xx[0]
-        if dist_out is not None:
-            c.dist = &dist_out[0, 0]
+    c.xx = &xx[0] if xx.shape[0] > 0 else NULL
+    if dist_out is not None:
+        c.dist = &dist_out[0, 0]
     _run(&c, X.shape[0], n_threads, candidates.shape[0], &potentials[0], sizeof(floating))
 
 
@@ -303,6 +325,7 @@ def kpp_update_closest(
     const double[::1] sample_weight,     # IN  (n,) or (0,)
     double[::1] closest,                 # INOUT (n,)
     const floating[:, ::1] center,       # IN  (1, d) the center just chosen
+    const double[::1] xx,                # IN  (n,) squared norms of the rows, or (0,)
     int n_threads,
 ):
     """closest = min(closest, ||X - center||^2); returns the new potential sum w*closest."""
@@ -312,6 +335,7 @@ def kpp_update_closest(
     _setup(&c, UPDATE_CLOSEST, X, sample_weight, center)
     c.cc = &cc[0]
     c.closest = &closest[0]
+    c.xx = &xx[0] if xx.shape[0] > 0 else NULL
     _run(&c, X.shape[0], n_threads, 1, &total, sizeof(floating))
     return total
 

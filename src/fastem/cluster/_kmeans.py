@@ -69,15 +69,20 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
     _kmeans.weighted_search(w, np.empty(0), n, np.array([rs.random_sample() * total]),
                             indices[:1])
     centers[0] = X[indices[0]]
+    # Distances by expansion. The rows' squared norms are computed once and kept when
+    # they take at most an eighth of the memory of X, else recomputed in each pass.
+    if n * 8 <= X.nbytes // 8:
+        xx = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    else:
+        xx = np.empty(0)
     closest = np.full(n, np.inf)
-    potential = _kmeans.kpp_update_closest(X, w, closest, centers[:1], n_threads)
+    potential = _kmeans.kpp_update_closest(X, w, closest, centers[:1], xx, n_threads)
     found = np.empty(n_local_trials, dtype=np.intp)
     potentials = np.empty(n_local_trials)
-    # Wide rows: the potentials pass (along the rows) keeps the candidates' distances, so
-    # the chosen one updates `closest` without another pass over X; only when those
-    # distances take at most a quarter of the memory of X.
-    keep = d >= _kmeans.KPP_ROWWISE_MIN_D and n_local_trials * n * 8 <= X.nbytes // 4
-    xx = np.einsum("ij,ij->i", X, X, dtype=np.float64) if keep else None
+    # The potentials pass keeps the candidates' distances, so that the chosen one updates
+    # `closest` without another pass over X, when they take at most a quarter of the
+    # memory of X.
+    keep = n_local_trials * n * 8 <= X.nbytes // 4
     dist = np.empty((n_local_trials, n)) if keep else None
     for c in range(1, n_clusters):
         targets = rs.uniform(size=n_local_trials) * potential
@@ -86,7 +91,8 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
         candidate_ids = np.empty(n_local_trials, dtype=np.intp)
         candidate_ids[order] = found
         candidates = np.ascontiguousarray(X[candidate_ids])
-        _kmeans.kpp_potentials(X, w, closest, candidates, potentials, n_threads, xx, dist)
+        _kmeans.kpp_potentials(X, w, closest, candidates, potentials, xx, n_threads,
+                               dist)
         best = int(np.argmin(potentials))
         indices[c] = candidate_ids[best]
         centers[c] = candidates[best]
@@ -94,7 +100,8 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
             np.minimum(closest, dist[best], out=closest)
             potential = float(potentials[best])
         else:
-            potential = _kmeans.kpp_update_closest(X, w, closest, centers[c:c + 1], n_threads)
+            potential = _kmeans.kpp_update_closest(X, w, closest, centers[c:c + 1], xx,
+                                                   n_threads)
     return centers, indices
 
 
