@@ -17,6 +17,9 @@ def lloyd_pass(
     n_threads: int,
 ) -> float: ...
 def sq_distances(X: _Float, centers: _Float, out: _F64, n_threads: int) -> None: ...
+def column_variances(
+    X: _Float, sample_weight: _F64, total_weight: float, n_threads: int
+) -> _F64: ...
 def kpp_potentials(
     X: _Float,
     sample_weight: _F64,

@@ -56,6 +56,7 @@ cdef enum Task:
     DISTANCES = 1        # squared distances to every center into out (n, K)
     POTENTIALS = 2       # k-means++ candidate potentials
     UPDATE_CLOSEST = 3   # fold one new center into the nearest-center distances
+    COLUMNS = 4          # per-column weighted sums of x - c (or of its square: want_sums)
 
 
 cdef struct KMeansPass:
@@ -133,6 +134,18 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
             c.dist[row0 + b] = dist
 
 
+cdef void _columns(const floating* X, Py_ssize_t nb, Py_ssize_t d, const double* shift,
+                   const double* w, bint squares, double* acc) noexcept nogil:
+    """acc[i] += sum_b w_b (X[b, i] - shift[i]), or of (X[b, i] - shift[i])^2."""
+    cdef Py_ssize_t b, i
+    cdef double ww, v
+    for b in range(nb):
+        ww = 1.0 if w == NULL else w[b]
+        for i in range(d):
+            v = X[b * d + i] - shift[i]
+            acc[i] += ww * (v * v if squares else v)
+
+
 cdef void _run_task(const KMeansPass* c, const floating* X, const floating* centers,
                     Py_ssize_t row0, Py_ssize_t nb, double* acc, void* scratch) noexcept nogil:
     # scratch: dd/best (BLOCK_ROWS doubles), labels (BLOCK_ROWS ints), then for DISTANCES
@@ -155,6 +168,8 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
         else:
             fastem_kpp_f(xb, nb, d, <const float*>c.panels, <const float*>c.cc, c.K, w,
                          xx, c.closest + row0, acc, dist, c.n)
+    elif c.task == COLUMNS:
+        _columns(xb, nb, d, <const double*>c.centers, w, c.want_sums, acc)
     elif c.task == UPDATE_CLOSEST:
         if floating is double:
             fastem_kpp_update_d(xb, nb, d, centers, (<const double*>c.cc)[0], w, xx,
@@ -293,6 +308,30 @@ def sq_distances(
     _setup(&c, DISTANCES, X, no_weights, centers)
     c.dist = &out[0, 0]
     _run(&c, X.shape[0], n_threads, 0, &unused, sizeof(floating))
+
+
+def column_variances(
+    const floating[:, ::1] X,            # IN  (n, d)
+    const double[::1] sample_weight,     # IN  (n,) or (0,) for unit weights
+    double total_weight,
+    int n_threads,
+):
+    """The weighted per-column variances of X: two passes (mean, then squared
+    deviations from it)."""
+    cdef Py_ssize_t d = X.shape[1], i
+    cdef double[:, ::1] mean = np.zeros((1, d))
+    cdef double[::1] out = np.zeros(d)
+    cdef KMeansPass c
+    _setup(&c, COLUMNS, X, sample_weight, X)
+    c.centers = &mean[0, 0]
+    _run(&c, X.shape[0], n_threads, d, &out[0], sizeof(floating))
+    for i in range(d):
+        mean[0, i] = out[i] / total_weight
+    c.want_sums = True
+    _run(&c, X.shape[0], n_threads, d, &out[0], sizeof(floating))
+    for i in range(d):
+        out[i] /= total_weight
+    return np.asarray(out)
 
 
 def kpp_potentials(

@@ -23,8 +23,6 @@ from .._validation import (
     check_sample_weight,
 )
 
-_CHUNK_CELLS = 1 << 15  # elements per temporary chunk of rows
-
 
 def _unit(sample_weight):
     return np.empty(0) if sample_weight is None else sample_weight
@@ -105,20 +103,14 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
     return centers, indices
 
 
-def _scaled_tolerance(X, tol, sample_weight=None):
+def _scaled_tolerance(X, tol, sample_weight=None, n_threads=1):
     """scikit-learn's rule, tol times the mean of the per-feature variances of X, with the
     variances weighted by sample_weight so that integer weights act as repeated rows."""
     if tol == 0:
         return 0.0
-    w = sample_weight
-    total = X.shape[0] if w is None else w.sum()
-    mean = (X.sum(axis=0, dtype=np.float64) if w is None else w @ X) / total
-    sq = np.zeros(X.shape[1])
-    step = max(256, _CHUNK_CELLS // X.shape[1])
-    for start in range(0, X.shape[0], step):
-        dev2 = (X[start:start + step] - mean) ** 2
-        sq += dev2.sum(axis=0) if w is None else w[start:start + step] @ dev2
-    return float(np.mean(sq / total) * tol)
+    total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    variances = _kmeans.column_variances(X, _unit(sample_weight), total, n_threads)
+    return float(np.mean(variances) * tol)
 
 
 class _LloydEM:
@@ -196,7 +188,7 @@ def lloyd(X, sample_weight, n_clusters, *, init="k-means++", n_init=1, max_iter=
           tol=1e-4, random_state=None, n_threads=1, verbose=0, callback=None):
     """Run Lloyd's algorithm (validated inputs); returns the driver's best run."""
     problem = _LloydEM(X, sample_weight, n_clusters, init,
-                       _scaled_tolerance(X, tol, sample_weight),
+                       _scaled_tolerance(X, tol, sample_weight, n_threads),
                        n_threads)
     result = run_em(problem, n_init=n_init, max_iter=max_iter, tol=tol,
                     random_state=random_state, verbose=verbose, callback=callback,

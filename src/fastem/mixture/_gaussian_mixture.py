@@ -41,7 +41,9 @@ from ._missing import MissingPatterns, impute, missing_e_pass
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _INIT_SAMPLE_ROWS = 20_000  # rows used to initialise when X has missing values
-_CHUNK_CELLS = 1 << 15  # rows x components per chunk of initial responsibilities
+# rows x components per chunk of initial responsibilities: 2^15 to 2^18 (256 KB to
+# 2 MB), at most a sixteenth of the memory of X
+_CHUNK_CELLS = (1 << 15, 1 << 18)
 
 
 def _column_means(X):
@@ -57,8 +59,10 @@ def _column_means(X):
         return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
-def _chunk_rows(n_components):
-    return max(256, (_CHUNK_CELLS // n_components) // 256 * 256)
+def _chunk_rows(n_components, data_bytes=0):
+    lo, hi = _CHUNK_CELLS
+    cells = min(hi, max(lo, data_bytes // 16 // 8))
+    return max(256, (cells // n_components) // 256 * 256)
 
 
 class _GaussianMixtureEM:
@@ -196,7 +200,7 @@ class _GaussianMixtureEM:
         """M-step from initial responsibilities, given chunk by chunk: chunk(lo, hi)
         returns (rows, their weights or None, their responsibilities)."""
         n = self.X.shape[0]
-        step = _chunk_rows(self.k)
+        step = _chunk_rows(self.k, self.X.nbytes)
         nk = s1 = s2 = 0.0
         for lo in range(0, n, step):
             rows, sw, resp = chunk(lo, min(n, lo + step))
