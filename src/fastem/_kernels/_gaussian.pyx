@@ -22,10 +22,6 @@ from fastem._kernels._parallel cimport BlockFn, run_blocks
 
 
 cdef extern from "_simd.h" nogil:
-    void fastem_shift_d(const double* xt, Py_ssize_t padded, Py_ssize_t d, const double* mu,
-                        double* yt)
-    void fastem_shift_f(const float* xt, Py_ssize_t padded, Py_ssize_t d, const float* mu,
-                        float* yt)
     void fastem_quad_triangular_d(const double* yt, Py_ssize_t nb, Py_ssize_t d,
                                   const double* P, const double* cs, double* quad)
     void fastem_quad_triangular_f(const float* yt, Py_ssize_t nb, Py_ssize_t d,
@@ -34,10 +30,10 @@ cdef extern from "_simd.h" nogil:
                                    const double* P, const double* cs, double* quad)
     void fastem_quad_triangular4_f(const float* yt, Py_ssize_t nb, Py_ssize_t d,
                                    const float* P, const float* cs, double* quad)
-    void fastem_moments_d(const double* yt, const double* w, Py_ssize_t nb, Py_ssize_t d,
-                          double* s1, double* s2, double* wy)
-    void fastem_moments_f(const float* yt, const double* w, Py_ssize_t nb, Py_ssize_t d,
-                          double* s1, double* s2, float* wy)
+    void fastem_moments_d(const double* xt, const double* mu, const double* w,
+                          Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2, double* wy)
+    void fastem_moments_f(const float* xt, const float* mu, const double* w, Py_ssize_t nb,
+                          Py_ssize_t d, double* s1, double* s2, float* wy)
     double fastem_posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
                              const Py_ssize_t* rows, Py_ssize_t row0, double* resp_out,
                              double* lse_out, double* lse, double* scale)
@@ -130,22 +126,21 @@ cdef inline void _posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const do
     acc[0] += fastem_posteriors(logp, nb, K, w, rows, row0, resp_out, lse_out, lse, quad)
 
 
-cdef void _accumulate(const floating* yt, const floating* mu, const double* r, Py_ssize_t nb,
+cdef void _accumulate(const floating* xt, const floating* mu, const double* r, Py_ssize_t nb,
                       Py_ssize_t d, int cov, double* s1, double* s2,
                       floating* wy) noexcept nogil:
-    """s1 += sum_b r_b y_b and s2 += sum_b r_b y_b y_b^T (upper triangle, or diagonal).
-
-    Full and tied: yt holds the shifted rows (mu is NULL) and wy is scratch of
-    d x BLOCK_ROWS. Diag and spherical: y = yt - mu on the fly (mu may be NULL)."""
+    """s1 += sum_b r_b y_b and s2 += sum_b r_b y_b y_b^T (upper triangle, or diagonal),
+    with y = xt - mu shifted on the fly (mu may be NULL: no shift). Full and tied: wy is
+    scratch of d x BLOCK_ROWS."""
     if cov == C_FULL or cov == C_TIED:
         if floating is double:
-            fastem_moments_d(yt, r, nb, d, s1, s2, wy)
+            fastem_moments_d(xt, mu, r, nb, d, s1, s2, wy)
         else:
-            fastem_moments_f(yt, r, nb, d, s1, s2, wy)
+            fastem_moments_f(xt, mu, r, nb, d, s1, s2, wy)
     elif floating is double:
-        fastem_moments_diag_d(yt, mu, r, nb, d, s1, s2)
+        fastem_moments_diag_d(xt, mu, r, nb, d, s1, s2)
     else:
-        fastem_moments_diag_f(yt, mu, r, nb, d, s1, s2)
+        fastem_moments_diag_f(xt, mu, r, nb, d, s1, s2)
 
 
 cdef inline double* _s2_of(double* s2, int cov, Py_ssize_t k, Py_ssize_t d) noexcept nogil:
@@ -156,16 +151,6 @@ cdef inline double* _s2_of(double* s2, int cov, Py_ssize_t k, Py_ssize_t d) noex
     return s2 + k * d
 
 
-cdef inline void _shift_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,
-                              const floating* mu, floating* yt) noexcept nogil:
-    """yt = xt - mu, feature-major, over the rows of the block and its zero padding."""
-    cdef Py_ssize_t padded = (nb + 7) & ~(<Py_ssize_t>7)
-    if floating is double:
-        fastem_shift_d(xt, padded, d, mu, yt)
-    else:
-        fastem_shift_f(xt, padded, d, mu, yt)
-
-
 cdef inline size_t _scratch_bytes(Py_ssize_t K, Py_ssize_t d, size_t item) noexcept nogil:
     return ((K + 2) * sizeof(double) + 3 * d * item) * BLOCK_ROWS + d * item
 
@@ -174,8 +159,9 @@ cdef inline void _scratch_layout(void* scratch, Py_ssize_t K, Py_ssize_t d, doub
                                  double** quad, double** lse, floating** xt, floating** yt,
                                  floating** wy, floating** cs) noexcept nogil:
     """Per-thread scratch of both Gaussian passes (_scratch_bytes long): logp (K x BLOCK_ROWS),
-    quad, lse (BLOCK_ROWS each) as float64, then the block's rows xt, their shifted copy
-    yt and wy (d x BLOCK_ROWS each), and cs (d) in the data's precision."""
+    quad, lse (BLOCK_ROWS each) as float64, then the block's rows xt, a shifted copy yt
+    (completed rows with missing values) and wy (d x BLOCK_ROWS each), and cs (d) in the
+    data's precision."""
     logp[0] = <double*>scratch
     quad[0] = logp[0] + K * BLOCK_ROWS
     lse[0] = quad[0] + BLOCK_ROWS
@@ -202,8 +188,6 @@ cdef void _block(
     cdef double nk_block
     cdef double* r
     cdef const floating* xb = X + row0 * d
-    # full and tied moments use rows shifted by each mean; diag and spherical shift on the fly
-    cdef bint shifted = cov == C_FULL or cov == C_TIED
 
     _scratch_layout(scratch, K, d, &logp, &quad, &lse, &xt, &yt, &wy, &cs)
     transpose_block(xb, nb, d, <const floating*>NULL, xt)
@@ -235,13 +219,9 @@ cdef void _block(
         if nk_block == 0:
             continue
         acc[1 + k] += nk_block
-        if shifted:
-            _shift_block(xt, nb, d, means + k * d, yt)
-            _accumulate(yt, NULL, r, nb, d, cov, acc + 1 + K + k * d,
-                        _s2_of(acc + 1 + K + K * d, cov, k, d), wy)
-        else:
-            _accumulate(xt, means + k * d, r, nb, d, cov, acc + 1 + K + k * d,
-                        _s2_of(acc + 1 + K + K * d, cov, k, d), wy)
+        # moments about the component's mean, the rows shifted on the fly
+        _accumulate(xt, means + k * d, r, nb, d, cov, acc + 1 + K + k * d,
+                    _s2_of(acc + 1 + K + K * d, cov, k, d), wy)
 
 
 cdef double _run_pass(BlockFn fn, const void* ctx, Py_ssize_t n_rows, int n_threads,

@@ -51,27 +51,13 @@
 #define FASTEM_CLONES_AVX2
 #endif
 
-/* yt = xt - mu, feature by feature, over `padded` rows of a block. */
-#define FASTEM_SHIFT(NAME, T)                                                             \
-FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t padded, ptrdiff_t d, const T* mu,  \
-                               T* yt) {                                                   \
-    for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
-        const T* FASTEM_RESTRICT x = xt + i * FASTEM_BLOCK;                               \
-        T* FASTEM_RESTRICT y = yt + i * FASTEM_BLOCK;                                     \
-        const T m = mu[i];                                                                \
-        FASTEM_PRAGMA(omp simd)                                                           \
-        for (ptrdiff_t b = 0; b < padded; ++b) y[b] = x[b] - m;                           \
-    }                                                                                     \
-}
-FASTEM_SHIFT(fastem_shift_d, double)
-FASTEM_SHIFT(fastem_shift_f, float)
-
 /* quad[b] = || y_b @ P - cs ||^2 for upper-triangular P (d x d, row-major, exact zeros
    below the diagonal), rows 0..nb-1; cs = mu @ P makes it the length of (x_b - mu) @ P
-   without a shifted copy of the rows (as scikit-learn computes it), or is NULL. Eight rows and six columns of P at a
-   time (four for narrow P): the partial products stay in registers and enough independent accumulator
-   chains hide the multiply-add latency; within a tile the zeros below the diagonal are
-   multiplied rather than skipped, so every column runs the same loop. */
+   without a shifted copy of the rows (as scikit-learn computes it), or is NULL. Eight
+   rows and six columns of P at a time (four for narrow P): the partial products stay in
+   registers and enough independent accumulator chains hide the multiply-add latency;
+   within a tile the zeros below the diagonal are multiplied rather than skipped, so
+   every column runs the same loop. */
 #define FASTEM_QUAD_TRIANGULAR(NAME, T, CLONES, TILE)                                     \
 CLONES static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P,               \
                         const T* cs, double* quad) {                                      \
@@ -113,20 +99,22 @@ FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular4_d, double, FASTEM_CLONES_AVX2, 4)
 FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular4_f, float, FASTEM_CLONES, 4)
 
 /* s2[tri(i, j)] += sum_b w[b] y[i, b] y[j, b] for j >= i (packed upper triangle), and
-   s1[i] += sum_b w[b] y[i, b]. wy is scratch of d * FASTEM_BLOCK. Two rows of the
-   result at a time against four columns: six loads per eight multiply-adds. */
+   s1[i] += sum_b w[b] y[i, b], for y = xt - mu shifted on the fly (no shifted copy of
+   the block; mu may be NULL: no shift). wy is scratch of d * FASTEM_BLOCK. Two rows of
+   the result at a time against four columns: six loads per eight multiply-adds. */
 #define FASTEM_MOMENTS(NAME, T, CLONES)                                                           \
-CLONES static void NAME(const T* yt, const double* w, ptrdiff_t nb, ptrdiff_t d,  \
-                               double* s1, double* s2, T* wy) {                                  \
+CLONES static void NAME(const T* yt, const T* mu, const double* w, ptrdiff_t nb,         \
+                        ptrdiff_t d, double* s1, double* s2, T* wy) {                     \
     T wt[FASTEM_BLOCK];     /* the weights in the data's precision, converted once */     \
     FASTEM_PRAGMA(omp simd)                                                               \
     for (ptrdiff_t b = 0; b < nb; ++b) wt[b] = (T)w[b];                                   \
     for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
         const T* y = yt + i * FASTEM_BLOCK;                                               \
         T* o = wy + i * FASTEM_BLOCK;                                                     \
+        const T m = mu != NULL ? mu[i] : (T)0;                                            \
         T s = 0;                                                                          \
         FASTEM_PRAGMA(omp simd reduction(+:s))                                            \
-        for (ptrdiff_t b = 0; b < nb; ++b) { o[b] = wt[b] * y[b]; s += o[b]; }            \
+        for (ptrdiff_t b = 0; b < nb; ++b) { o[b] = wt[b] * (y[b] - m); s += o[b]; }      \
         s1[i] += (double)s;                                                               \
     }                                                                                     \
     for (ptrdiff_t i = 0; i < d; i += 2) {                                                \
@@ -140,13 +128,16 @@ CLONES static void NAME(const T* yt, const double* w, ptrdiff_t nb, ptrdiff_t d,
             const T* v1 = yt + j1 * FASTEM_BLOCK;                                         \
             const T* v2 = yt + j2 * FASTEM_BLOCK;                                         \
             const T* v3 = yt + j3 * FASTEM_BLOCK;                                         \
+            const T m0 = mu != NULL ? mu[j] : (T)0, m1 = mu != NULL ? mu[j1] : (T)0,      \
+                    m2 = mu != NULL ? mu[j2] : (T)0, m3 = mu != NULL ? mu[j3] : (T)0;      \
             T a00 = 0, a01 = 0, a02 = 0, a03 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0;     \
             FASTEM_PRAGMA(omp simd reduction(+:a00,a01,a02,a03,a10,a11,a12,a13))          \
             for (ptrdiff_t b = 0; b < nb; ++b) {                                          \
-                a00 += u0[b] * v0[b]; a01 += u0[b] * v1[b];                               \
-                a02 += u0[b] * v2[b]; a03 += u0[b] * v3[b];                               \
-                a10 += u1[b] * v0[b]; a11 += u1[b] * v1[b];                               \
-                a12 += u1[b] * v2[b]; a13 += u1[b] * v3[b];                               \
+                const T y0 = v0[b] - m0, y1 = v1[b] - m1, y2 = v2[b] - m2, y3 = v3[b] - m3; \
+                a00 += u0[b] * y0; a01 += u0[b] * y1;                                     \
+                a02 += u0[b] * y2; a03 += u0[b] * y3;                                     \
+                a10 += u1[b] * y0; a11 += u1[b] * y1;                                     \
+                a12 += u1[b] * y2; a13 += u1[b] * y3;                                     \
             }                                                                             \
             const T a0[4] = {a00, a01, a02, a03}, a1[4] = {a10, a11, a12, a13};           \
             const ptrdiff_t js[4] = {j, j1, j2, j3};                                      \
