@@ -50,35 +50,21 @@ cdef inline int threads_for(int n_threads, Py_ssize_t n_parts) noexcept nogil:
     return n_threads if n_threads < n_parts else <int>n_parts
 
 
+cdef extern from "_simd.h" nogil:
+    void fastem_transpose_d(const double* X, Py_ssize_t nb, Py_ssize_t d, double* xt)
+    void fastem_transpose_f(const float* X, Py_ssize_t nb, Py_ssize_t d, float* xt)
+
+
 cdef inline void transpose_block(const floating* X, Py_ssize_t nb, Py_ssize_t d,
-                                 const floating* shift, floating* xt) noexcept nogil:
-    """xt[i * BLOCK_ROWS + b] = X[b, i] - shift[i] (shift may be NULL).
+                                 floating* xt) noexcept nogil:
+    """xt[i * BLOCK_ROWS + b] = X[b, i], rows nb up to the next multiple of 8 zeroed.
 
     Feature-major layout makes the per-feature loops over the rows of a block contiguous,
-    so they vectorise without reassociating sums. Rows from nb up to the next multiple
-    of 8 are zeroed: the SIMD loops of _simd.h read whole groups of 8 rows."""
-    cdef Py_ssize_t b, b0, i, l, padded = (nb + 7) & ~(<Py_ssize_t>7), full = nb & ~(<Py_ssize_t>7)
-    cdef const floating* x
-    cdef floating* out
-    # eight rows at a time: their cache lines stay in L1 while each feature's eight
-    # values are written as one contiguous run
-    for b0 in range(0, full, 8):
-        x = X + b0 * d
-        for i in range(d):
-            out = xt + i * BLOCK_ROWS + b0
-            for l in range(8):
-                out[l] = x[l * d + i]
-    for b in range(full, nb):
-        for i in range(d):
-            xt[i * BLOCK_ROWS + b] = X[b * d + i]
-    for i in range(d):
-        for b in range(nb, padded):
-            xt[i * BLOCK_ROWS + b] = 0
-    if shift != NULL:
-        for i in range(d):
-            out = xt + i * BLOCK_ROWS
-            for b in range(nb):
-                out[b] = out[b] - shift[i]
+    so they vectorise without reassociating sums (see fastem_transpose in _simd.h)."""
+    if floating is double:
+        fastem_transpose_d(X, nb, d, xt)
+    else:
+        fastem_transpose_f(X, nb, d, xt)
 
 
 cdef inline double sum_rows(const real* a, Py_ssize_t n) noexcept nogil:

@@ -190,7 +190,7 @@ cdef void _block(
     cdef const floating* xb = X + row0 * d
 
     _scratch_layout(scratch, K, d, &logp, &quad, &lse, &xt, &yt, &wy, &cs)
-    transpose_block(xb, nb, d, <const floating*>NULL, xt)
+    transpose_block(xb, nb, d, xt)
     if resp_in == NULL:
         fstride = d * d if cov == C_FULL else (d if cov == C_DIAG else (1 if cov == C_SPHERICAL else 0))
         for k in range(K):

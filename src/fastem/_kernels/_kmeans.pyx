@@ -178,7 +178,7 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
             fastem_kpp_update_f(xb, nb, d, centers, (<const float*>c.cc)[0], w, xx,
                                 c.closest + row0, acc)
     else:
-        transpose_block(xb, nb, d, <const floating*>NULL, xt)
+        transpose_block(xb, nb, d, xt)
         for k in range(c.K):
             _sqdist_block(xt, nb, d, centers + k * d, dd)
             for b in range(nb):

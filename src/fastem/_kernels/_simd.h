@@ -51,6 +51,28 @@
 #define FASTEM_CLONES_AVX2
 #endif
 
+/* xt[i * FASTEM_BLOCK + b] = X[b, i] for the nb rows of a block; rows nb up to the next
+   multiple of 8 are zeroed (the loops below read whole groups of 8 rows). Eight rows at
+   a time: their cache lines stay in L1 while each feature's eight values are written as
+   one contiguous run. */
+#define FASTEM_TRANSPOSE(NAME, T)                                                         \
+FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, T* xt) {            \
+    const ptrdiff_t full = nb & ~(ptrdiff_t)7, padded = (nb + 7) & ~(ptrdiff_t)7;        \
+    for (ptrdiff_t b0 = 0; b0 < full; b0 += 8) {                                          \
+        const T* FASTEM_RESTRICT x = X + b0 * d;                                          \
+        for (ptrdiff_t i = 0; i < d; ++i) {                                               \
+            T* FASTEM_RESTRICT out = xt + i * FASTEM_BLOCK + b0;                          \
+            FASTEM_PRAGMA(omp simd)                                                       \
+            for (int l = 0; l < 8; ++l) out[l] = x[l * d + i];                            \
+        }                                                                                 \
+    }                                                                                     \
+    for (ptrdiff_t i = 0; i < d; ++i)                                                     \
+        for (ptrdiff_t b = full; b < padded; ++b)                                         \
+            xt[i * FASTEM_BLOCK + b] = b < nb ? X[b * d + i] : (T)0;                      \
+}
+FASTEM_TRANSPOSE(fastem_transpose_d, double)
+FASTEM_TRANSPOSE(fastem_transpose_f, float)
+
 /* quad[b] = || y_b @ P - cs ||^2 for upper-triangular P (d x d, row-major, exact zeros
    below the diagonal), rows 0..nb-1; cs = mu @ P makes it the length of (x_b - mu) @ P
    without a shifted copy of the rows (as scikit-learn computes it), or is NULL. Eight
