@@ -74,6 +74,34 @@ def test_random_init_equals_scikit_learn(blobs):
     assert rel_err(fe.means_, sk.means_) < 1e-8
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_labelled_statistics_equal_one_hot_responsibilities(covariance_type, dtype):
+    """The k-means initialisation's statistics from labels (rows grouped by label inside
+    each block) equal those of the one-hot responsibilities through the general pass."""
+    from fastem.mixture._gaussian import labelled_stats, responsibility_stats
+
+    rng = np.random.RandomState(3)
+    X = (rng.randn(3001, 5) * 2 + 10).astype(dtype)
+    k = 6
+    labels = rng.randint(0, k - 1, size=len(X)).astype(np.intc)  # label 5 is never used
+    w = rng.uniform(0, 2, size=len(X))
+    shift = rng.randn(k, 5).astype(dtype)
+    resp = np.zeros((len(X), k))
+    resp[np.arange(len(X)), labels] = 1.0
+    for sw in (None, w):
+        got = labelled_stats(X, sw, labels, shift, covariance_type, n_threads=2)
+        want = responsibility_stats(X, sw, resp, shift, covariance_type, n_threads=2)
+        for a, b in zip(got, want):
+            # float32 sums within a block in float32, grouped differently
+            np.testing.assert_allclose(a, b, rtol=1e-10 if dtype == np.float64 else 1e-5,
+                                       atol=1e-8 if dtype == np.float64 else 1e-3)
+    assert got[0][k - 1] == 0
+    with pytest.raises(ValueError, match="labels"):
+        labelled_stats(X, None, np.full(len(X), k, dtype=np.intc), shift, covariance_type,
+                       n_threads=1)
+
+
 def test_faithful_known_maximum_likelihood():
     X = load_faithful()
     gm = GaussianMixture(2, reg_covar=0, tol=1e-10, max_iter=1000, n_init=3,

@@ -28,6 +28,17 @@ def gaussian_pass(
     want_stats: bool,
     n_threads: int,
 ) -> float: ...
+def labelled_stats(
+    X: _Float,
+    sample_weight: _F64,
+    labels: NDArray[np.intc],
+    means: _Float,
+    cov_type: int,
+    nk: _F64,
+    s1: _F64,
+    s2: _F64,
+    n_threads: int,
+) -> None: ...
 def gaussian_missing_pass(
     X: _Float,
     sample_weight: _F64,

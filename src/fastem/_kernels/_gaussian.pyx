@@ -13,6 +13,8 @@ outputs (predict_proba, score_samples). The same pass accumulates statistics for
 responsibilities (initialisation), so the statistics code exists once.
 """
 
+import numpy as np
+
 from cython cimport floating
 from libc.math cimport INFINITY
 from libc.stdlib cimport free, malloc
@@ -257,6 +259,58 @@ cdef double _run_pass(BlockFn fn, const void* ctx, Py_ssize_t n_rows, int n_thre
     return loglik
 
 
+cdef void _labelled_block(const floating* X, const double* w, Py_ssize_t row0, Py_ssize_t nb,
+                          Py_ssize_t d, Py_ssize_t K, const floating* means, int cov,
+                          const int* labels, double* acc, void* scratch) noexcept nogil:
+    """Statistics of one-hot responsibilities given by labels: the block's rows are
+    ordered by label (counting sort, stable) and each label's rows go once through the
+    moments kernel, about that component's mean."""
+    cdef double* logp
+    cdef double* quad
+    cdef double* r
+    cdef floating* xt
+    cdef floating* yt
+    cdef floating* wy
+    cdef floating* cs
+    cdef Py_ssize_t* start
+    cdef Py_ssize_t* order
+    cdef Py_ssize_t k, b, i, j, cnt, first, padded
+    cdef const int* lab = labels + row0
+    cdef double nk_block
+    # the label counts use the log-density area (K x BLOCK_ROWS doubles), the order the
+    # quad area, the gathered rows' weights the lse area
+    _scratch_layout(scratch, K, d, &logp, &quad, &r, &xt, &yt, &wy, &cs)
+    start = <Py_ssize_t*>logp
+    order = <Py_ssize_t*>quad
+    for k in range(K + 1):
+        start[k] = 0
+    for b in range(nb):
+        start[lab[b] + 1] += 1
+    for k in range(K):
+        start[k + 1] += start[k]
+    for b in range(nb):
+        order[start[lab[b]]] = b
+        start[lab[b]] += 1
+    # start[k] is now the end of label k's rows
+    first = 0
+    for k in range(K):
+        cnt = start[k] - first
+        if cnt > 0:
+            padded = (cnt + 7) & ~(<Py_ssize_t>7)
+            for i in range(d):
+                for j in range(cnt):
+                    xt[i * BLOCK_ROWS + j] = X[(row0 + order[first + j]) * d + i]
+                for j in range(cnt, padded):
+                    xt[i * BLOCK_ROWS + j] = 0
+            for j in range(cnt):
+                r[j] = 1.0 if w == NULL else w[row0 + order[first + j]]
+            nk_block = sum_rows(r, cnt)
+            acc[1 + k] += nk_block
+            _accumulate(xt, means + k * d, r, cnt, d, cov, acc + 1 + K + k * d,
+                        _s2_of(acc + 1 + K + K * d, cov, k, d), wy)
+        first = start[k]
+
+
 cdef struct GaussianPass:
     const void* X
     const double* w
@@ -267,6 +321,7 @@ cdef struct GaussianPass:
     const double* log_norm
     int cov
     const double* resp_in
+    const int* labels_in
     double* resp_out
     double* lse_out
     double* logp_out
@@ -277,6 +332,14 @@ cdef struct GaussianPass:
 cdef void _gaussian_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double* acc,
                           void* scratch) noexcept nogil:
     cdef const GaussianPass* c = <const GaussianPass*>ctx
+    if c.labels_in != NULL:
+        if c.single:
+            _labelled_block[float](<const float*>c.X, c.w, row0, nb, c.d, c.K,
+                                   <const float*>c.means, c.cov, c.labels_in, acc, scratch)
+        else:
+            _labelled_block[double](<const double*>c.X, c.w, row0, nb, c.d, c.K,
+                                    <const double*>c.means, c.cov, c.labels_in, acc, scratch)
+        return
     if c.single:
         _block[float](<const float*>c.X, c.w, row0, nb, c.d, c.K, <const float*>c.means,
                       <const float*>c.prec, c.log_norm, c.cov, c.resp_in, c.resp_out,
@@ -325,6 +388,7 @@ def gaussian_pass(
     c.log_norm = &log_norm[0]
     c.cov = cov_type
     c.resp_in = &resp_in[0, 0] if resp_in.shape[0] > 0 else NULL
+    c.labels_in = NULL
     c.resp_out = &resp_out[0, 0] if resp_out.shape[0] > 0 else NULL
     c.lse_out = &lse_out[0] if lse_out.shape[0] > 0 else NULL
     c.logp_out = &logp_out[0, 0] if logp_out.shape[0] > 0 else NULL
@@ -332,6 +396,45 @@ def gaussian_pass(
     c.single = floating is float
     return _run_pass(_gaussian_block, &c, n, n_threads, scratch, K, d, cov_type, 0,
                      want_stats, nk, s1, s2, NULL)
+
+
+def labelled_stats(
+    const floating[:, ::1] X,            # IN  (n, d)
+    const double[::1] sample_weight,     # IN  (n,) or (0,) for unit weights
+    const int[::1] labels,               # IN  (n,) in 0 .. K - 1
+    const floating[:, ::1] means,        # IN  (K, d): shift of the statistics
+    int cov_type,
+    double[::1] nk,                      # OUT (K,)
+    double[:, ::1] s1,                   # OUT (K, d)
+    double[::1] s2,                      # OUT flat, stats_size(cov_type, K, d)
+    int n_threads,
+):
+    """The statistics (as gaussian_pass) of the responsibilities one-hot at labels."""
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = means.shape[0], i
+    cdef GaussianPass c
+    if labels.shape[0] != n:
+        raise ValueError(f"labels has {labels.shape[0]} entries for {n} rows")
+    for i in range(n):
+        if labels[i] < 0 or labels[i] >= K:
+            raise ValueError(f"labels[{i}] = {labels[i]} is not in 0..{K - 1}")
+    cdef double[::1] no_log_norm = np.zeros(K)
+    c.X = &X[0, 0]
+    c.w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
+    c.d = d
+    c.K = K
+    c.means = &means[0, 0]
+    c.prec = NULL
+    c.log_norm = &no_log_norm[0]
+    c.cov = cov_type
+    c.resp_in = NULL
+    c.labels_in = &labels[0]
+    c.resp_out = NULL
+    c.lse_out = NULL
+    c.logp_out = NULL
+    c.want_stats = True
+    c.single = floating is float
+    _run_pass(_gaussian_block, &c, n, n_threads, _scratch_bytes(K, d, sizeof(floating)), K,
+              d, cov_type, 0, True, nk, s1, s2, NULL)
 
 
 # ---------------------------------------------------------------------------------------

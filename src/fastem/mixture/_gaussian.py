@@ -195,6 +195,20 @@ def responsibility_stats(X, sample_weight, resp, shift, covariance_type, *, n_th
     return nk, s1, s2
 
 
+def labelled_stats(X, sample_weight, labels, shift, covariance_type, *, n_threads):
+    """(nk, s1, s2) for responsibilities one-hot at ``labels``, moments about shift."""
+    k, d = shift.shape
+    code = COV_CODE[covariance_type]
+    nk = np.zeros(k)
+    s1 = np.zeros((k, d))
+    s2 = np.zeros(_gaussian.stats_size(code, k, d))
+    _gaussian.labelled_stats(
+        X, np.empty(0) if sample_weight is None else sample_weight,
+        np.ascontiguousarray(labels, dtype=np.intc),
+        np.ascontiguousarray(shift, dtype=X.dtype), code, nk, s1, s2, n_threads)
+    return nk, s1, s2
+
+
 def unpack_symmetric(packed, d):
     """Symmetric d x d matrices from packed upper triangles (row by row), batched."""
     rows, cols = np.triu_indices(d)

@@ -31,6 +31,7 @@ from ._gaussian import (
     cov_shape,
     covariances_from_precisions,
     e_pass,
+    labelled_stats,
     n_parameters,
     params_from_stats,
     precision_cholesky_from_precisions,
@@ -134,9 +135,15 @@ class _GaussianMixtureEM:
             _, run = lloyd(X, self.sw, k, init="k-means++", n_init=1, max_iter=300,
                            tol=1e-4, random_state=rs, n_threads=self.n_threads)
             centers = run.params
-            return self._from_responsibilities(
-                lambda lo, hi: self._labelled_chunk(lo, hi, centers),
-                centers.astype(np.float64))
+            # responsibilities one-hot at the nearest center (scikit-learn's k-means
+            # initialisation), as labels: no n x k array
+            labels = np.empty(n, dtype=np.intc)
+            _kmeans.lloyd_pass(X, np.empty(0), centers, labels, np.empty((0, 0)),
+                               np.empty(0), np.empty(0), False, self.n_threads)
+            nk, s1, s2 = labelled_stats(X, self.sw, labels, centers, self.covariance_type,
+                                        n_threads=self.n_threads)
+            return params_from_stats(nk, s1, s2, centers.astype(np.float64), self.reg_covar,
+                                     self.covariance_type)
         else:  # random responsibilities, drawn chunk by chunk in scikit-learn's order
 
             def chunk(lo, hi):
@@ -176,25 +183,6 @@ class _GaussianMixtureEM:
             init_params=self.init_params, weights_init=None, means_init=None,
             precisions_init=None, n_threads=self.n_threads)
         return sample._initial_estimate(rs)
-
-    def _labelled_chunk(self, lo, hi, centers):
-        """Rows lo..hi, their weights and their one-hot responsibilities for the nearest
-        of ``centers`` (scikit-learn's k-means initialisation). For full and tied
-        covariances the rows are ordered by center, so that a block of rows meets only a
-        few components and the kernel skips the others."""
-        X, k = self.X, self.k
-        lab = np.empty(hi - lo, dtype=np.intc)
-        _kmeans.lloyd_pass(X[lo:hi], np.empty(0), centers, lab, np.empty((0, 0)),
-                           np.empty(0), np.empty(0), False, self.n_threads)
-        rows, sw = X[lo:hi], None if self.sw is None else self.sw[lo:hi]
-        if self.covariance_type in ("full", "tied"):   # d^2 moments: worth the sort
-            order = np.argsort(lab, kind="stable")
-            lab = lab[order]
-            rows = np.ascontiguousarray(rows[order])
-            sw = None if sw is None else np.ascontiguousarray(sw[order])
-        resp = np.zeros((hi - lo, k))
-        resp[np.arange(hi - lo), lab] = 1.0
-        return rows, sw, resp
 
     def _from_responsibilities(self, chunk, shift):
         """M-step from initial responsibilities, given chunk by chunk: chunk(lo, hi)
