@@ -325,6 +325,21 @@ __attribute__((target("avx2,fma"))) static inline __m256d fastem_min8(__m256d v0
     return _mm256_min_pd(t, _mm256_permute_pd(t, 5));
 }
 
+/* a[r][.] += x_r[i] * panel row i over the features; NORMS runs once per (row, i) with
+   u the broadcast value. */
+#define FASTEM_AVX2_DOTS(NORMS)                                                           \
+    for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
+        const __m256d c0 = _mm256_loadu_pd(c + i * FASTEM_PANEL);                         \
+        const __m256d c1 = _mm256_loadu_pd(c + i * FASTEM_PANEL + 4);                     \
+        _Pragma("GCC unroll 4")                                                           \
+        for (int r = 0; r < FASTEM_AVX2_ROWS; ++r) {                                      \
+            const __m256d u = _mm256_broadcast_sd(x[r] + i);                              \
+            NORMS;                                                                        \
+            a[r][0] = _mm256_fmadd_pd(u, c0, a[r][0]);                                    \
+            a[r][1] = _mm256_fmadd_pd(u, c1, a[r][1]);                                    \
+        }                                                                                 \
+    }
+
 __attribute__((target("avx2,fma")))
 static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, ptrdiff_t d,
                                   const double* ct, const double* cc, ptrdiff_t n_panels,
@@ -349,29 +364,11 @@ static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, ptrdiff_t d,
             if (p == 0) {
 #pragma GCC unroll 4
                 for (int r = 0; r < FASTEM_AVX2_ROWS; ++r) q[r] = _mm_setzero_pd();
-                for (ptrdiff_t i = 0; i < d; ++i) {
-                    const __m256d c0 = _mm256_loadu_pd(c + i * FASTEM_PANEL);
-                    const __m256d c1 = _mm256_loadu_pd(c + i * FASTEM_PANEL + 4);
-#pragma GCC unroll 4
-                    for (int r = 0; r < FASTEM_AVX2_ROWS; ++r) {
-                        const __m256d u = _mm256_broadcast_sd(x[r] + i);
-                        const __m128d s = _mm256_castpd256_pd128(u);
-                        q[r] = _mm_fmadd_sd(s, s, q[r]);
-                        a[r][0] = _mm256_fmadd_pd(u, c0, a[r][0]);
-                        a[r][1] = _mm256_fmadd_pd(u, c1, a[r][1]);
-                    }
-                }
+                /* the first panel also sums the rows' squares, in order */
+                FASTEM_AVX2_DOTS(q[r] = _mm_fmadd_sd(_mm256_castpd256_pd128(u),
+                                                    _mm256_castpd256_pd128(u), q[r]))
             } else {
-                for (ptrdiff_t i = 0; i < d; ++i) {
-                    const __m256d c0 = _mm256_loadu_pd(c + i * FASTEM_PANEL);
-                    const __m256d c1 = _mm256_loadu_pd(c + i * FASTEM_PANEL + 4);
-#pragma GCC unroll 4
-                    for (int r = 0; r < FASTEM_AVX2_ROWS; ++r) {
-                        const __m256d u = _mm256_broadcast_sd(x[r] + i);
-                        a[r][0] = _mm256_fmadd_pd(u, c0, a[r][0]);
-                        a[r][1] = _mm256_fmadd_pd(u, c1, a[r][1]);
-                    }
-                }
+                FASTEM_AVX2_DOTS((void)0)
             }
             /* e = cc - 2 a: 2 a is exact, so this rounds as the generic version */
             const __m256d cc0 = _mm256_loadu_pd(cc + p * FASTEM_PANEL);
