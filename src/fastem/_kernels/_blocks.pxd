@@ -19,7 +19,7 @@ cdef enum:
     BLOCK_ROWS = 256
     MAX_PARTITIONS = 64
     MIN_PARTITIONS = 8
-    PARTITION_BUDGET = 262144     # doubles (2 MiB) of per-partition accumulators
+    PARTITION_BUDGET = 65536      # doubles (512 KiB) of per-partition accumulators
 
 
 cdef inline Py_ssize_t n_blocks_of(Py_ssize_t n_rows) noexcept nogil:
