@@ -37,6 +37,7 @@ def kpp_update_closest(
     center: _Float,
     xx: _F64,
     n_threads: int,
+    xx_out: _F64 | None = ...,
 ) -> float: ...
 def weighted_search(
     sample_weight: _F64,

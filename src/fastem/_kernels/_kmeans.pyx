@@ -32,11 +32,11 @@ cdef extern from "_simd.h" nogil:
                       const float* cc, Py_ssize_t nc, const double* w, const double* xx,
                       const double* closest, double* pot, double* D, Py_ssize_t dstride)
     void fastem_kpp_update_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* C,
-                             double cc, const double* w, const double* xx, double* closest,
-                             double* pot)
+                             double cc, const double* w, const double* xx, double* xx_out,
+                             double* closest, double* pot)
     void fastem_kpp_update_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* C,
-                             float cc, const double* w, const double* xx, double* closest,
-                             double* pot)
+                             float cc, const double* w, const double* xx, double* xx_out,
+                             double* closest, double* pot)
 
 # The float64 nearest-center search has a hand-vectorised AVX2 version (see _simd.h);
 # the tests switch it off to check the generic version against it.
@@ -74,6 +74,7 @@ cdef struct KMeansPass:
     double* dist             # LLOYD: (n,) distance to own center, or NULL; DISTANCES: (n, K);
                              # POTENTIALS: (K, n) candidate distances, or NULL
     const double* xx         # POTENTIALS, UPDATE_CLOSEST: (n,) squared row norms, or NULL
+    double* xx_out           # UPDATE_CLOSEST without xx: (n,) receives the norms, or NULL
     Py_ssize_t n
     double* closest          # POTENTIALS (read) / UPDATE_CLOSEST (read-write): (n,)
     bint want_sums
@@ -157,6 +158,7 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
     cdef const double* w = c.w + row0 if c.w != NULL else NULL
     cdef double* dist = c.dist + row0 if c.dist != NULL else NULL
     cdef const double* xx = c.xx + row0 if c.xx != NULL else NULL
+    cdef double* xx_out = c.xx_out + row0 if c.xx_out != NULL else NULL
 
     if c.task == LLOYD:
         _lloyd(c, X, centers, row0, nb, acc, dd)
@@ -173,10 +175,10 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
     elif c.task == UPDATE_CLOSEST:
         if floating is double:
             fastem_kpp_update_d(xb, nb, d, centers, (<const double*>c.cc)[0], w, xx,
-                                c.closest + row0, acc)
+                                xx_out, c.closest + row0, acc)
         else:
             fastem_kpp_update_f(xb, nb, d, centers, (<const float*>c.cc)[0], w, xx,
-                                c.closest + row0, acc)
+                                xx_out, c.closest + row0, acc)
     else:
         transpose_block(xb, nb, d, xt)
         for k in range(c.K):
@@ -223,6 +225,7 @@ cdef void _setup(KMeansPass* c, int task, const floating[:, ::1] X,
     c.dist = NULL
     c.closest = NULL
     c.xx = NULL
+    c.xx_out = NULL
     c.n = X.shape[0]
     c.want_sums = False
     c.hand_vectorised = _hand_vectorised
@@ -366,8 +369,10 @@ def kpp_update_closest(
     const floating[:, ::1] center,       # IN  (1, d) the center just chosen
     const double[::1] xx,                # IN  (n,) squared norms of the rows, or (0,)
     int n_threads,
+    double[::1] xx_out=None,             # OUT (n,) the rows' squared norms (xx empty)
 ):
-    """closest = min(closest, ||X - center||^2); returns the new potential sum w*closest."""
+    """closest = min(closest, ||X - center||^2); returns the new potential sum w*closest.
+    Without xx, the norms computed on the way go to xx_out when it is given."""
     cdef KMeansPass c
     cdef double total
     cdef floating[::1] cc = _squared_norms(center)
@@ -375,6 +380,8 @@ def kpp_update_closest(
     c.cc = &cc[0]
     c.closest = &closest[0]
     c.xx = &xx[0] if xx.shape[0] > 0 else NULL
+    if c.xx == NULL and xx_out is not None:
+        c.xx_out = &xx_out[0]
     _run(&c, X.shape[0], n_threads, 1, &total, sizeof(floating))
     return total
 

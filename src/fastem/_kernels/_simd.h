@@ -546,12 +546,13 @@ FASTEM_KPP(fastem_kpp_f, float, FASTEM_CLONES)
 
 /* Folding one new center c (squared norm cc) into the nearest-center distances of the nb
    rows of X: dist = max(xx_b + cc - 2 x_b . c, 0), closest_b = min(closest_b, dist), and
-   pot[0] += w_b closest_b, with xx as for the potentials. A single center: dot products
+   pot[0] += w_b closest_b, with xx as for the potentials; when xx is NULL and xx_out is
+   not, the norms computed here are written to xx_out. A single center: dot products
    along the rows. */
 #define FASTEM_KPP_UPDATE(NAME, T)                                                        \
 FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* C,        \
-                               T cc, const double* w, const double* xx, double* closest,  \
-                               double* pot) {                                            \
+                               T cc, const double* w, const double* xx, double* xx_out,  \
+                               double* closest, double* pot) {                           \
     double sum = 0.0;                                                                     \
     for (ptrdiff_t b = 0; b < nb; ++b) {                                                  \
         const T* FASTEM_RESTRICT x = X + b * d;                                           \
@@ -566,6 +567,7 @@ FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* C
             FASTEM_PRAGMA(omp simd reduction(+:sq))                                       \
             for (ptrdiff_t i = 0; i < d; ++i) sq += x[i] * x[i];                          \
             norm = (double)sq;                                                            \
+            if (xx_out != NULL) xx_out[b] = norm;                                         \
         }                                                                                 \
         double dist = norm + (double)(cc - 2 * dot);                                      \
         dist = dist > 0 ? dist : 0.0;                                                     \

@@ -67,14 +67,12 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
     _kmeans.weighted_search(w, np.empty(0), n, np.array([rs.random_sample() * total]),
                             indices[:1])
     centers[0] = X[indices[0]]
-    # Distances by expansion. The rows' squared norms are computed once and kept when
+    # Distances by expansion. The rows' squared norms are kept (from the first pass) when
     # they take at most an eighth of the memory of X, else recomputed in each pass.
-    if n * 8 <= X.nbytes // 8:
-        xx = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    else:
-        xx = np.empty(0)
     closest = np.full(n, np.inf)
-    potential = _kmeans.kpp_update_closest(X, w, closest, centers[:1], xx, n_threads)
+    xx = np.empty(n if n * 8 <= X.nbytes // 8 else 0)
+    potential = _kmeans.kpp_update_closest(X, w, closest, centers[:1], np.empty(0),
+                                           n_threads, xx if len(xx) else None)
     found = np.empty(n_local_trials, dtype=np.intp)
     potentials = np.empty(n_local_trials)
     # The potentials pass keeps the candidates' distances, so that the chosen one updates
@@ -126,6 +124,8 @@ class _LloydEM:
         self.init = init
         self.tol = tol
         self.n_threads = n_threads
+        self.best_labels = None
+        self.best_inertia = None
 
     def initialize(self, rs):
         X, k = self.X, self.n_clusters
@@ -173,7 +173,13 @@ class _LloydEM:
         return shift <= self.tol
 
     def final_score(self, centers, objective):
-        return -self.inertia(centers)
+        """-inertia of the run's centers; the labels and inertia of the best run so far
+        (the first on ties, as the driver) are kept in best_labels / best_inertia."""
+        labels = np.empty(self.X.shape[0], dtype=np.intc)
+        inertia = self.inertia(centers, labels)
+        if self.best_labels is None or -inertia > -self.best_inertia:
+            self.best_labels, self.best_inertia = labels, inertia
+        return -inertia
 
     def inertia(self, centers, labels=None):
         k, d = centers.shape
@@ -298,10 +304,10 @@ class KMeans(ParamsMixin):
             random_state=check_random_state(self.random_state), n_threads=n_threads,
             verbose=self.verbose, callback=self.callback,
         )
-        labels = np.empty(X.shape[0], dtype=np.intc)
-        self.inertia_ = float(problem.inertia(result.params, labels))
+        # the best run's labels and inertia, from its final scoring pass
+        self.inertia_ = float(problem.best_inertia)
         self.cluster_centers_ = result.params
-        self.labels_ = labels
+        self.labels_ = problem.best_labels
         self.n_iter_ = result.n_iter
         self.n_features_in_ = X.shape[1]
         return self

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
 from .._engine import run_em
-from .._kernels import _gaussian, _kmeans
+from .._kernels import _gaussian
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
     check_array,
@@ -132,16 +132,13 @@ class _GaussianMixtureEM:
                 indices = rs.choice(n, size=k, replace=False)
             return self._from_points(indices)
         if self.init_params == "kmeans":
-            _, run = lloyd(X, self.sw, k, init="k-means++", n_init=1, max_iter=300,
-                           tol=1e-4, random_state=rs, n_threads=self.n_threads)
+            problem, run = lloyd(X, self.sw, k, init="k-means++", n_init=1, max_iter=300,
+                                 tol=1e-4, random_state=rs, n_threads=self.n_threads)
             centers = run.params
             # responsibilities one-hot at the nearest center (scikit-learn's k-means
-            # initialisation), as labels: no n x k array
-            labels = np.empty(n, dtype=np.intc)
-            _kmeans.lloyd_pass(X, np.empty(0), centers, labels, np.empty((0, 0)),
-                               np.empty(0), np.empty(0), False, self.n_threads)
-            nk, s1, s2 = labelled_stats(X, self.sw, labels, centers, self.covariance_type,
-                                        n_threads=self.n_threads)
+            # initialisation), as labels (from the run's final pass): no n x k array
+            nk, s1, s2 = labelled_stats(X, self.sw, problem.best_labels, centers,
+                                        self.covariance_type, n_threads=self.n_threads)
             return params_from_stats(nk, s1, s2, centers.astype(np.float64), self.reg_covar,
                                      self.covariance_type)
         else:  # random responsibilities, drawn chunk by chunk in scikit-learn's order
