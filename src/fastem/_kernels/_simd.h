@@ -1,7 +1,8 @@
-/* Inner loops of the Gaussian kernel, written so the compiler vectorises them.
+/* Inner loops of the kernels, written so the compiler vectorises them.
  *
- * Rows of a block are stored feature-major (x[i * FASTEM_BLOCK + b]), so every loop below
- * runs over the rows of the block. Reductions use `omp simd reduction`, enabled by
+ * The Gaussian kernels store the rows of a block feature-major (x[i * FASTEM_BLOCK + b]),
+ * so their loops run over the rows of the block; the k-means kernels read the rows as
+ * stored and put the centers in lanes (see "Centers in lanes" below). Reductions use `omp simd reduction`, enabled by
  * -fopenmp or -fopenmp-simd (no OpenMP runtime needed): the summation order is fixed by
  * the binary and the block, never by the thread count, so results stay bitwise
  * reproducible for any number of threads.
@@ -234,11 +235,14 @@ FASTEM_QUAD_DIAG(fastem_quad_diag_f, float)
     const T* x[FASTEM_PANEL_ROWS];                                                        \
     for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) x[r] = (X) + ((b0) + (r < m ? r : 0)) * (d);
 
-#define FASTEM_PANEL_DOTS(T, x, d, ct, a)                                                 \
+/* a[r][.] += x_r[i] * panel row i over the features; NORMS runs once per (row, i) with
+   u = x_r[i]. */
+#define FASTEM_PANEL_DOTS(T, x, d, ct, a, NORMS)                                          \
     for (ptrdiff_t i = 0; i < (d); ++i) {                                                 \
         const T* FASTEM_RESTRICT c = (ct) + i * FASTEM_PANEL;                             \
         for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) {                                     \
             const T u = x[r][i];                                                          \
+            NORMS;                                                                        \
             FASTEM_PRAGMA(omp simd)                                                       \
             for (int l = 0; l < FASTEM_PANEL; ++l) a[r][l] += u * c[l];                   \
         }                                                                                 \
@@ -261,18 +265,10 @@ CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, cons
         for (ptrdiff_t p = 0; p < n_panels; ++p) {                                        \
             T a[FASTEM_PANEL_ROWS][FASTEM_PANEL] = {{0}};                                 \
             const T* pct = ct + p * d * FASTEM_PANEL;                                     \
-            if (p == 0) {                                                                 \
-                for (ptrdiff_t i = 0; i < d; ++i) {                                       \
-                    const T* FASTEM_RESTRICT c = pct + i * FASTEM_PANEL;                  \
-                    for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) {                         \
-                        const T u = x[r][i];                                              \
-                        xx[r] += u * u;                                                   \
-                        FASTEM_PRAGMA(omp simd)                                           \
-                        for (int l = 0; l < FASTEM_PANEL; ++l) a[r][l] += u * c[l];       \
-                    }                                                                     \
-                }                                                                         \
+            if (p == 0) {   /* the first panel also sums the rows' squares, in order */  \
+                FASTEM_PANEL_DOTS(T, x, d, pct, a, xx[r] += u * u)                        \
             } else {                                                                      \
-                FASTEM_PANEL_DOTS(T, x, d, pct, a)                                        \
+                FASTEM_PANEL_DOTS(T, x, d, pct, a, (void)0)                               \
             }                                                                             \
             const T* e0 = cc + p * FASTEM_PANEL;                                          \
             const int k0 = (int)(p * FASTEM_PANEL);                                       \
@@ -513,7 +509,7 @@ CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, cons
             FASTEM_PANEL_TILE_ROWS(T, X, b0, nb, d, x, m)                                 \
             FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_PANEL_ROWS)                         \
             T a[FASTEM_PANEL_ROWS][FASTEM_PANEL] = {{0}};                                 \
-            FASTEM_PANEL_DOTS(T, x, d, pct, a)                                            \
+            FASTEM_PANEL_DOTS(T, x, d, pct, a, (void)0)                                   \
             for (ptrdiff_t r = 0; r < m; ++r) {                                           \
                 double norm;                                                              \
                 if (xx != NULL) {                                                         \

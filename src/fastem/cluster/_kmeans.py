@@ -177,7 +177,7 @@ class _LloydEM:
         (the first on ties, as the driver) are kept in best_labels / best_inertia."""
         labels = np.empty(self.X.shape[0], dtype=np.intc)
         inertia = self.inertia(centers, labels)
-        if self.best_labels is None or -inertia > -self.best_inertia:
+        if self.best_labels is None or inertia < self.best_inertia:
             self.best_labels, self.best_inertia = labels, inertia
         return -inertia
 

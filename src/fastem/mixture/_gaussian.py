@@ -138,13 +138,16 @@ def kernel_arguments(params, dtype):
     return means, prec.reshape(-1), np.ascontiguousarray(log_norm, dtype=np.float64)
 
 
+def _zero_stats(code, k, d):
+    """(nk, s1, s2) accumulators for the kernels' statistics."""
+    return np.zeros(k), np.zeros((k, d)), np.zeros(_gaussian.stats_size(code, k, d))
+
+
 def _run_kernel(X, sample_weight, means, prec, log_norm, covariance_type, *, n_threads,
                 want_stats, resp_in=None, resp_out=None, lse_out=None, logp_out=None):
     k, d = means.shape
     code = COV_CODE[covariance_type]
-    nk = np.zeros(k)
-    s1 = np.zeros((k, d))
-    s2 = np.zeros(_gaussian.stats_size(code, k, d))
+    nk, s1, s2 = _zero_stats(code, k, d)
     empty2 = np.empty((0, 0))
     loglik = _gaussian.gaussian_pass(
         X,
@@ -199,9 +202,7 @@ def labelled_stats(X, sample_weight, labels, shift, covariance_type, *, n_thread
     """(nk, s1, s2) for responsibilities one-hot at ``labels``, moments about shift."""
     k, d = shift.shape
     code = COV_CODE[covariance_type]
-    nk = np.zeros(k)
-    s1 = np.zeros((k, d))
-    s2 = np.zeros(_gaussian.stats_size(code, k, d))
+    nk, s1, s2 = _zero_stats(code, k, d)
     _gaussian.labelled_stats(
         X, np.empty(0) if sample_weight is None else sample_weight,
         np.ascontiguousarray(labels, dtype=np.intc),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import _gaussian
-from ._gaussian import _LOG_2PI, COV_CODE, _upper_factor_of_inverse, pack_upper
+from ._gaussian import _LOG_2PI, COV_CODE, _upper_factor_of_inverse, _zero_stats, pack_upper
 
 _CHUNK_ROWS = 1 << 14
 _BATCH_CELLS = 1 << 20  # parameter entries per kernel call (bounds memory for many patterns)
@@ -169,9 +169,7 @@ def missing_e_pass(X, sample_weight, params, patterns, *, n_threads, want_stats=
     code = COV_CODE[ct]
     k, d = params.means.shape
     means = np.ascontiguousarray(params.means, dtype=X.dtype)
-    nk = np.zeros(k)
-    s1 = np.zeros((k, d))
-    s2 = np.zeros(_gaussian.stats_size(code, k, d))
+    nk, s1, s2 = _zero_stats(code, k, d)
     loglik = 0.0
     empty2 = np.empty((0, 0))
     w = np.empty(0) if sample_weight is None else sample_weight
