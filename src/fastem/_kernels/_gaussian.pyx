@@ -20,7 +20,7 @@ from libc.math cimport INFINITY
 from libc.stdlib cimport free, malloc
 
 from fastem._kernels._blocks cimport BLOCK_ROWS, sum_rows, transpose_block
-from fastem._kernels._parallel cimport BlockFn, run_blocks
+from fastem._kernels._parallel cimport BlockFn, check_status, run_blocks
 
 
 cdef extern from "_simd.h" nogil:
@@ -240,11 +240,14 @@ cdef double _run_pass(BlockFn fn, const void* ctx, Py_ssize_t n_rows, int n_thre
     cdef double loglik
     if total == NULL:
         raise MemoryError()
+    # multiply-adds per row and component: the quadratic form, and the moments
+    cdef double work = <double>n_rows * K * (d * d if cov_type == C_FULL or cov_type == C_TIED else d)
     with nogil:
-        status = run_blocks(n_rows, n_threads, fn, ctx, stride, scratch, total)
+        status = run_blocks(n_rows, n_threads, fn, ctx, stride, scratch, total,
+                            work * (2 if want_stats else 1))
     if status != 0:
         free(total)
-        raise MemoryError()
+        check_status(status)
     if want_stats:
         for j in range(K):
             nk[j] = total[1 + j]

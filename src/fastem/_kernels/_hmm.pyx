@@ -16,7 +16,7 @@ pred > 0. The backward pass reuses B_t and c_t, so alpha_t * beta_t sums to one.
 from libc.math cimport INFINITY, NAN
 from libc.stdlib cimport free, malloc
 
-from fastem._kernels._parallel cimport run_blocks, run_tasks
+from fastem._kernels._parallel cimport check_status, run_blocks, run_tasks
 
 
 cdef extern from "_hmm_steps.h" nogil:
@@ -95,11 +95,10 @@ def forward_backward(
     c.K = K
     with nogil:
         status = run_tasks(S, &order[0], n_threads, _forward_backward_task, &c,
-                           5 * K * sizeof(double))
+                           5 * K * sizeof(double), 2.0 * T * K * K)
     free(AT)
     free(scale)
-    if status != 0:
-        raise MemoryError()
+    check_status(status)
 
 
 cdef struct Viterbi:
@@ -178,9 +177,8 @@ def viterbi(
     c.K = frame.shape[1]
     with nogil:
         status = run_tasks(starts.shape[0] - 1, &order[0], n_threads, _viterbi_task, &c,
-                           2 * c.K * sizeof(double))
-    if status != 0:
-        raise MemoryError()
+                           2 * c.K * sizeof(double), <double>frame.shape[0] * c.K * c.K)
+    check_status(status)
 
 
 cdef struct SymbolCounts:
@@ -222,13 +220,12 @@ def symbol_counts(
     c.M = M
     with nogil:
         status = run_blocks(symbols.shape[0], n_threads, _symbol_counts_block, &c, M * K, 0,
-                            total)
+                            total, <double>symbols.shape[0] * K)
     if status == 0:
         for j in range(M * K):
             out[j // K, j % K] = total[j]
     free(total)
-    if status != 0:
-        raise MemoryError()
+    check_status(status)
 
 
 def sample_chain(

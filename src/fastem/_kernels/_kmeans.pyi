@@ -15,11 +15,12 @@ def lloyd_pass(
     dist_out: _F64,
     want_sums: bool,
     n_threads: int,
+    shift: _Float | None = ...,
 ) -> float: ...
 def sq_distances(X: _Float, centers: _Float, out: _F64, n_threads: int) -> None: ...
-def column_variances(
+def column_moments(
     X: _Float, sample_weight: _F64, total_weight: float, n_threads: int
-) -> _F64: ...
+) -> tuple[_F64, _F64, float]: ...
 def kpp_potentials(
     X: _Float,
     sample_weight: _F64,
@@ -29,6 +30,7 @@ def kpp_potentials(
     xx: _F64,
     n_threads: int,
     dist_out: _F64 | None = ...,
+    shift: _Float | None = ...,
 ) -> None: ...
 def kpp_update_closest(
     X: _Float,
@@ -38,6 +40,7 @@ def kpp_update_closest(
     xx: _F64,
     n_threads: int,
     xx_out: _F64 | None = ...,
+    shift: _Float | None = ...,
 ) -> float: ...
 def weighted_search(
     sample_weight: _F64,

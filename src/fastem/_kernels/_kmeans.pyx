@@ -7,18 +7,24 @@ potentials are bitwise identical for any thread count.
 import numpy as np
 
 from cython cimport floating
+from libc.float cimport DBL_MAX
 
 from fastem._kernels._blocks cimport BLOCK_ROWS, transpose_block
-from fastem._kernels._parallel cimport run_blocks
+from fastem._kernels._parallel cimport check_status, run_blocks
 
 
 cdef extern from "_simd.h" nogil:
     enum: FASTEM_PANEL
     void fastem_nearest_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* ct,
-                          const double* cc, Py_ssize_t n_panels, double* best, int* lab,
-                          int hand_vectorised)
+                          const double* cc, Py_ssize_t n_panels, Py_ssize_t K, double* best,
+                          int* lab, int hand_vectorised)
     void fastem_nearest_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* ct,
-                          const float* cc, Py_ssize_t n_panels, double* best, int* lab)
+                          const float* cc, Py_ssize_t n_panels, Py_ssize_t K, double* best,
+                          int* lab)
+    void fastem_shift_rows_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* m,
+                             double* out)
+    void fastem_shift_rows_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* m,
+                             float* out)
     void fastem_lloyd_sums_d(const double* X, Py_ssize_t nb, Py_ssize_t d, Py_ssize_t K,
                              const int* lab, const double* w, const double* best,
                              double* inertia, double* counts, double* sums)
@@ -63,6 +69,8 @@ cdef struct KMeansPass:
     int task
     bint single
     const void* X
+    const void* shift        # (d,) in the data's precision: the rows are read as X - shift
+                             # (LLOYD, POTENTIALS, UPDATE_CLOSEST), or NULL
     const double* w
     Py_ssize_t d
     Py_ssize_t K             # centers (or candidates)
@@ -96,13 +104,15 @@ cdef void _sqdist_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,
 
 cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers,
                  Py_ssize_t row0, Py_ssize_t nb, double* acc, double* best) noexcept nogil:
-    """Nearest centers of the block's rows, their weighted sums, and the inertia.
+    """Nearest centers of the block's rows (X: the block, shifted), their weighted sums,
+    and the inertia (acc[0]); acc[1] counts the rows whose distance by expansion is not
+    finite (overflow).
 
     While iterating (want_sums) the inertia is ||x||^2 + min_k(||c_k||^2 - 2 x.c_k), as
     scikit-learn's Lloyd loop; the final pass (labels, no sums) uses exact distances."""
     cdef Py_ssize_t d = c.d, K = c.K, i, b
     cdef Py_ssize_t n_panels = (K + FASTEM_PANEL - 1) // FASTEM_PANEL
-    cdef const floating* xb = X + row0 * d
+    cdef const floating* xb = X
     cdef const floating* ck
     cdef int* lab = <int*>(best + BLOCK_ROWS)
     cdef const double* w = c.w + row0 if c.w != NULL else NULL
@@ -110,15 +120,17 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
     cdef double dist, ww
     if floating is double:
         fastem_nearest_d(xb, nb, d, <const double*>c.panels, <const double*>c.cc, n_panels,
-                         best, lab, c.hand_vectorised)
+                         K, best, lab, c.hand_vectorised)
         if c.want_sums:
-            fastem_lloyd_sums_d(xb, nb, d, K, lab, w, best, acc, acc + 1, acc + 1 + K)
+            fastem_lloyd_sums_d(xb, nb, d, K, lab, w, best, acc, acc + 2, acc + 2 + K)
     else:
         fastem_nearest_f(xb, nb, d, <const float*>c.panels, <const float*>c.cc, n_panels,
-                         best, lab)
+                         K, best, lab)
         if c.want_sums:
-            fastem_lloyd_sums_f(xb, nb, d, K, lab, w, best, acc, acc + 1, acc + 1 + K)
+            fastem_lloyd_sums_f(xb, nb, d, K, lab, w, best, acc, acc + 2, acc + 2 + K)
     for b in range(nb):
+        if not best[b] <= DBL_MAX:
+            acc[1] += 1
         if c.want_sums:
             dist = best[b]
         else:
@@ -137,31 +149,44 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
 
 cdef void _columns(const floating* X, Py_ssize_t nb, Py_ssize_t d, const double* shift,
                    const double* w, bint squares, double* acc) noexcept nogil:
-    """acc[i] += sum_b w_b (X[b, i] - shift[i]), or of (X[b, i] - shift[i])^2."""
+    """acc[i] += sum_b w_b (X[b, i] - shift[i]); with squares, acc[i] += sum_b w_b
+    (X[b, i] - shift[i])^2 and acc[d] += the unweighted sum of those squares."""
     cdef Py_ssize_t b, i
-    cdef double ww, v
+    cdef double ww, v, unweighted = 0
     for b in range(nb):
         ww = 1.0 if w == NULL else w[b]
         for i in range(d):
             v = X[b * d + i] - shift[i]
-            acc[i] += ww * (v * v if squares else v)
+            if squares:
+                acc[i] += ww * (v * v)
+                unweighted += v * v
+            else:
+                acc[i] += ww * v
+    if squares:
+        acc[d] += unweighted
 
 
 cdef void _run_task(const KMeansPass* c, const floating* X, const floating* centers,
                     Py_ssize_t row0, Py_ssize_t nb, double* acc, void* scratch) noexcept nogil:
-    # scratch: dd/best (BLOCK_ROWS doubles), labels (BLOCK_ROWS ints), then for DISTANCES
-    # xt (d x BLOCK_ROWS) in the data's precision
+    # scratch: dd/best (BLOCK_ROWS doubles), labels (BLOCK_ROWS ints), then xt (d x
+    # BLOCK_ROWS, the data's precision): DISTANCES' transposed block, or the shifted rows
     cdef double* dd = <double*>scratch
     cdef floating* xt = <floating*>(dd + 2 * BLOCK_ROWS)
     cdef Py_ssize_t k, b, d = c.d
     cdef const floating* xb = X + row0 * d
+    if c.shift != NULL and c.task != DISTANCES and c.task != COLUMNS:
+        if floating is double:
+            fastem_shift_rows_d(xb, nb, d, <const double*>c.shift, xt)
+        else:
+            fastem_shift_rows_f(xb, nb, d, <const float*>c.shift, xt)
+        xb = xt
     cdef const double* w = c.w + row0 if c.w != NULL else NULL
     cdef double* dist = c.dist + row0 if c.dist != NULL else NULL
     cdef const double* xx = c.xx + row0 if c.xx != NULL else NULL
     cdef double* xx_out = c.xx_out + row0 if c.xx_out != NULL else NULL
 
     if c.task == LLOYD:
-        _lloyd(c, X, centers, row0, nb, acc, dd)
+        _lloyd(c, xb, centers, row0, nb, acc, dd)
     elif c.task == POTENTIALS:
         # k-means++: the candidates in panels, the rows read once as stored
         if floating is double:
@@ -200,13 +225,13 @@ cdef void _kmeans_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double*
 
 cdef double _run(KMeansPass* c, Py_ssize_t n, int n_threads, Py_ssize_t stride,
                  double* total, size_t item) except? -1:
-    cdef size_t xt = c.d * item if c.task == DISTANCES else 0
+    cdef size_t xt = c.d * item if c.task == DISTANCES or c.shift != NULL else 0
     cdef size_t scratch = (2 * sizeof(double) + xt) * BLOCK_ROWS
     cdef int status
+    cdef double work = <double>n * c.K * c.d
     with nogil:
-        status = run_blocks(n, n_threads, _kmeans_block, c, stride, scratch, total)
-    if status != 0:
-        raise MemoryError()
+        status = run_blocks(n, n_threads, _kmeans_block, c, stride, scratch, total, work)
+    check_status(status)
     return 0
 
 
@@ -215,6 +240,7 @@ cdef void _setup(KMeansPass* c, int task, const floating[:, ::1] X,
     c.task = task
     c.single = floating is float
     c.X = &X[0, 0]
+    c.shift = NULL
     c.w = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
     c.d = X.shape[1]
     c.K = centers.shape[0]
@@ -265,20 +291,34 @@ cdef floating[::1] _padded_norms(const floating[:, ::1] centers):
     return cc
 
 
+cdef void _set_shift(KMeansPass* c, shift, Py_ssize_t d, object dtype, list keep):
+    """Rows are read as X - shift (None: as stored); keep holds the array alive."""
+    if shift is None:
+        return
+    arr = np.ascontiguousarray(shift, dtype=dtype)
+    if arr.shape != (d,):
+        raise ValueError(f"shift must have shape ({d},), got {arr.shape}")
+    keep.append(arr)
+    c.shift = <const void*><size_t>arr.ctypes.data
+
+
 def lloyd_pass(
     const floating[:, ::1] X,            # IN  (n, d)
     const double[::1] sample_weight,     # IN  (n,) or (0,) for unit weights
-    const floating[:, ::1] centers,      # IN  (K, d)
+    const floating[:, ::1] centers,      # IN  (K, d), in the shifted coordinates
     int[::1] labels,                     # OUT (n,) or (0,)
-    double[:, ::1] sums,                 # OUT (K, d) weighted sums of assigned rows
+    double[:, ::1] sums,                 # OUT (K, d) weighted sums of assigned rows (shifted)
     double[::1] weight_in_clusters,      # OUT (K,)
     double[::1] dist_out,                # OUT (n,) squared distance to own center, or (0,)
     bint want_sums,
     int n_threads,
+    shift=None,                          # IN  (d,): the rows are X - shift, or None
 ):
-    """Assign every row to its nearest center; returns the inertia of that assignment."""
+    """Assign every row to its nearest center; returns the inertia of that assignment,
+    or NaN when some distance overflowed (not finite)."""
     cdef Py_ssize_t d = X.shape[1], K = centers.shape[0], j, i
-    cdef Py_ssize_t stride = 1 + K + K * d
+    cdef Py_ssize_t stride = 2 + K + K * d
+    cdef list keep = []
     cdef floating[::1] cc = _padded_norms(centers)
     cdef floating[::1] ct = _panels(centers, cc)
     cdef double[::1] total = np.zeros(stride)
@@ -289,13 +329,14 @@ def lloyd_pass(
     c.labels = &labels[0] if labels.shape[0] > 0 else NULL
     c.dist = &dist_out[0] if dist_out.shape[0] > 0 else NULL
     c.want_sums = want_sums
+    _set_shift(&c, shift, d, np.asarray(X).dtype, keep)
     _run(&c, X.shape[0], n_threads, stride, &total[0], sizeof(floating))
     if want_sums:
         for j in range(K):
-            weight_in_clusters[j] = total[1 + j]
+            weight_in_clusters[j] = total[2 + j]
         for j in range(K * d):
-            sums[j // d, j % d] = total[1 + K + j]
-    return total[0]
+            sums[j // d, j % d] = total[2 + K + j]
+    return total[0] if total[1] == 0 else np.nan
 
 
 def sq_distances(
@@ -313,17 +354,18 @@ def sq_distances(
     _run(&c, X.shape[0], n_threads, 0, &unused, sizeof(floating))
 
 
-def column_variances(
+def column_moments(
     const floating[:, ::1] X,            # IN  (n, d)
     const double[::1] sample_weight,     # IN  (n,) or (0,) for unit weights
     double total_weight,
     int n_threads,
 ):
-    """The weighted per-column variances of X: two passes (mean, then squared
+    """(weighted column means, weighted column variances, unweighted sum over the rows
+    of the squared distances to the mean) of X: two passes (mean, then squared
     deviations from it)."""
     cdef Py_ssize_t d = X.shape[1], i
     cdef double[:, ::1] mean = np.zeros((1, d))
-    cdef double[::1] out = np.zeros(d)
+    cdef double[::1] out = np.zeros(d + 1)
     cdef KMeansPass c
     _setup(&c, COLUMNS, X, sample_weight, X)
     c.centers = &mean[0, 0]
@@ -331,10 +373,10 @@ def column_variances(
     for i in range(d):
         mean[0, i] = out[i] / total_weight
     c.want_sums = True
-    _run(&c, X.shape[0], n_threads, d, &out[0], sizeof(floating))
+    _run(&c, X.shape[0], n_threads, d + 1, &out[0], sizeof(floating))
     for i in range(d):
         out[i] /= total_weight
-    return np.asarray(out)
+    return np.asarray(mean[0]).copy(), np.asarray(out[:d]).copy(), float(out[d])
 
 
 def kpp_potentials(
@@ -346,10 +388,12 @@ def kpp_potentials(
     const double[::1] xx,                # IN  (n,) squared norms of the rows, or (0,)
     int n_threads,
     double[:, ::1] dist_out=None,        # OUT (T, n) the candidates' distances, optional
+    shift=None,                          # IN  (d,): the rows are X - shift, or None
 ):
     """potentials[t] = sum_i w_i min(closest_i, ||X_i - candidates_t||^2), the distances
-    by expansion, with ||X_i||^2 = xx[i] if given."""
+    by expansion, with ||X_i||^2 = xx[i] if given (candidates in shifted coordinates)."""
     cdef KMeansPass c
+    cdef list keep = []
     cdef floating[::1] cc = _padded_norms(candidates)
     cdef floating[::1] ct = _panels(candidates, cc)
     _setup(&c, POTENTIALS, X, sample_weight, candidates)
@@ -359,6 +403,7 @@ def kpp_potentials(
     c.xx = &xx[0] if xx.shape[0] > 0 else NULL
     if dist_out is not None:
         c.dist = &dist_out[0, 0]
+    _set_shift(&c, shift, X.shape[1], np.asarray(X).dtype, keep)
     _run(&c, X.shape[0], n_threads, candidates.shape[0], &potentials[0], sizeof(floating))
 
 
@@ -370,10 +415,12 @@ def kpp_update_closest(
     const double[::1] xx,                # IN  (n,) squared norms of the rows, or (0,)
     int n_threads,
     double[::1] xx_out=None,             # OUT (n,) the rows' squared norms (xx empty)
+    shift=None,                          # IN  (d,): the rows are X - shift, or None
 ):
     """closest = min(closest, ||X - center||^2); returns the new potential sum w*closest.
     Without xx, the norms computed on the way go to xx_out when it is given."""
     cdef KMeansPass c
+    cdef list keep = []
     cdef double total
     cdef floating[::1] cc = _squared_norms(center)
     _setup(&c, UPDATE_CLOSEST, X, sample_weight, center)
@@ -382,6 +429,7 @@ def kpp_update_closest(
     c.xx = &xx[0] if xx.shape[0] > 0 else NULL
     if c.xx == NULL and xx_out is not None:
         c.xx_out = &xx_out[0]
+    _set_shift(&c, shift, X.shape[1], np.asarray(X).dtype, keep)
     _run(&c, X.shape[0], n_threads, 1, &total, sizeof(floating))
     return total
 

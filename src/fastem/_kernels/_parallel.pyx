@@ -8,9 +8,12 @@ sequence of a hidden Markov model each) that write disjoint outputs.
 """
 
 import os
+import threading
+import warnings
 
 from cython.parallel cimport parallel, prange
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
 
 from fastem._kernels._blocks cimport (
     BLOCK_ROWS, add_partitions, n_partitions_of, partition_first_row, threads_for,
@@ -18,61 +21,192 @@ from fastem._kernels._blocks cimport (
 from fastem._kernels._openmp cimport FASTEM_OPENMP_ENABLED, omp_get_max_threads
 
 
+cdef extern from "_interrupt.h" nogil:
+    int fastem_interrupt_begin()
+    void fastem_interrupt_end()
+    int fastem_interrupted()
+
+cdef extern from "Python.h" nogil:
+    unsigned long PyThread_get_thread_ident()
+    # declared here without Cython's error check: a raised exception stays set, for
+    # the caller to propagate (see check_status)
+    int _check_signals "PyErr_CheckSignals"() noexcept
+
+# Status codes of run_blocks / run_tasks (see check_status).
+cdef enum:
+    DONE = 0
+    OUT_OF_MEMORY = -1
+    INTERRUPTED = -2
+    RETRY = -3
+
+# Below this much work (in multiply-adds, as the kernels estimate it) a pass runs on the
+# calling thread: waking other threads costs more than it saves, and on a busy machine
+# every parallel region can wait for a time slice (measured: benchmarks/busy.py).
+cdef double SERIAL_WORK = 2e6
+
+cdef unsigned long _main_thread = 0
+cdef bint _threads_started = False     # a parallel region ran in this process
+cdef bint _forked_after_threads = False
+cdef bint _fork_warned = False
+
+
+cdef int _threads(int n_threads, Py_ssize_t n_parts, double work) noexcept nogil:
+    global _threads_started
+    cdef int nt = threads_for(n_threads, n_parts)
+    if work < SERIAL_WORK or _forked_after_threads:
+        nt = 1
+    if nt > 1:
+        _threads_started = True
+    return nt
+
+
+cdef bint _watch() noexcept nogil:
+    """Start watching for Ctrl-C if this is the main thread (see _interrupt.h)."""
+    return PyThread_get_thread_ident() == _main_thread and fastem_interrupt_begin() == 1
+
+
+cdef int _finish(bint watching, int status) noexcept nogil:
+    """Stop watching; an interrupted pass lets Python run its SIGINT handler: when that
+    raised, INTERRUPTED (the exception is set), else RETRY."""
+    cdef int raised
+    if not watching:
+        return status
+    fastem_interrupt_end()
+    if status != INTERRUPTED and not fastem_interrupted():
+        return status
+    with gil:
+        raised = _check_signals()
+    if raised != 0:
+        return INTERRUPTED
+    return RETRY if status == INTERRUPTED else status
+
+
+cdef void _blocks_of(Py_ssize_t p, Py_ssize_t n_rows, Py_ssize_t n_parts, BlockFn fn,
+                     const void* ctx, double* acc, void* scratch, bint watching,
+                     int* stopped) noexcept nogil:
+    """Partition p, block by block, in order (stops early after Ctrl-C)."""
+    cdef Py_ssize_t row = partition_first_row(p, n_rows, n_parts)
+    cdef Py_ssize_t row_end = partition_first_row(p + 1, n_rows, n_parts)
+    cdef Py_ssize_t nb
+    while row < row_end:
+        if watching and fastem_interrupted():
+            stopped[0] = 1
+            return
+        nb = row_end - row
+        if nb > BLOCK_ROWS:
+            nb = BLOCK_ROWS
+        fn(ctx, row, nb, acc, scratch)
+        row = row + nb
+
+
+cdef int _run_blocks_once(Py_ssize_t n_rows, int nt, Py_ssize_t n_parts, BlockFn fn,
+                          const void* ctx, Py_ssize_t stride, size_t scratch_bytes,
+                          double* acc, bint watching) noexcept nogil:
+    cdef int failed = 0, stopped = 0
+    cdef Py_ssize_t p
+    cdef void* scratch
+    if nt == 1:
+        # no parallel region at all: safe in a forked child, and no thread wake-ups
+        scratch = malloc(scratch_bytes + 1)
+        if scratch == NULL:
+            return OUT_OF_MEMORY
+        for p in range(n_parts):
+            _blocks_of(p, n_rows, n_parts, fn, ctx, acc + p * stride, scratch, watching,
+                       &stopped)
+        free(scratch)
+    else:
+        with parallel(num_threads=nt):
+            scratch = malloc(scratch_bytes + 1)
+            for p in prange(n_parts, schedule="dynamic"):
+                if scratch == NULL:
+                    failed += 1
+                else:
+                    _blocks_of(p, n_rows, n_parts, fn, ctx, acc + p * stride, scratch,
+                               watching, &stopped)
+            free(scratch)
+    if failed:
+        return OUT_OF_MEMORY
+    return INTERRUPTED if stopped else DONE
+
+
 cdef int run_blocks(Py_ssize_t n_rows, int n_threads, BlockFn fn, const void* ctx,
-                    Py_ssize_t stride, size_t scratch_bytes, double* total) noexcept nogil:
+                    Py_ssize_t stride, size_t scratch_bytes, double* total,
+                    double work) noexcept nogil:
     """Call fn(ctx, first_row, rows, acc, scratch) on every block of rows.
 
     acc is the block's partition accumulator (stride doubles, zeroed at the start) and
     scratch a per-thread buffer of scratch_bytes. The accumulators are summed in
-    partition order into total (stride doubles). Returns -1 when memory ran out.
+    partition order into total (stride doubles). work estimates the pass's cost (in
+    multiply-adds): small passes run serially. Returns DONE, OUT_OF_MEMORY, or
+    INTERRUPTED (Ctrl-C; the Python exception is set).
     """
     cdef Py_ssize_t n_parts = n_partitions_of(n_rows, stride)
-    cdef int nt = threads_for(n_threads, n_parts)
-    cdef double* acc = <double*>calloc(n_parts * stride + 1, sizeof(double))
-    cdef int failed = 0
-    cdef Py_ssize_t p, row, row_end, nb
-    cdef void* scratch
+    cdef int nt = _threads(n_threads, n_parts, work)
+    cdef double* acc = <double*>malloc((n_parts * stride + 1) * sizeof(double))
+    cdef int status = RETRY
+    cdef bint watching
     if acc == NULL:
-        return -1
-    with parallel(num_threads=nt):
-        scratch = malloc(scratch_bytes + 1)
-        for p in prange(n_parts, schedule="dynamic"):
-            if scratch == NULL:
-                failed = 1
-            else:
-                row = partition_first_row(p, n_rows, n_parts)
-                row_end = partition_first_row(p + 1, n_rows, n_parts)
-                while row < row_end:
-                    nb = row_end - row
-                    if nb > BLOCK_ROWS:
-                        nb = BLOCK_ROWS
-                    fn(ctx, row, nb, acc + p * stride, scratch)
-                    row = row + nb
-        free(scratch)
-    if stride > 0:
+        return OUT_OF_MEMORY
+    while status == RETRY:
+        memset(acc, 0, (n_parts * stride + 1) * sizeof(double))
+        watching = _watch()
+        status = _finish(watching, _run_blocks_once(n_rows, nt, n_parts, fn, ctx, stride,
+                                                    scratch_bytes, acc, watching))
+    if status == DONE and stride > 0:
         add_partitions(acc, n_parts, stride, total)
     free(acc)
-    return -1 if failed else 0
+    return status
 
 
 cdef int run_tasks(Py_ssize_t n_tasks, const Py_ssize_t* order, int n_threads, TaskFn fn,
-                   const void* ctx, size_t scratch_bytes) noexcept nogil:
+                   const void* ctx, size_t scratch_bytes, double work) noexcept nogil:
     """Call fn(ctx, task, scratch) for every task, in the given order (or 0..n_tasks-1)
-    as threads become free; scratch is a per-thread buffer of scratch_bytes. Returns -1
-    when memory ran out."""
-    cdef int nt = threads_for(n_threads, n_tasks)
-    cdef int failed = 0
+    as threads become free; scratch is a per-thread buffer of scratch_bytes. work: as
+    for run_blocks. Returns DONE, OUT_OF_MEMORY or INTERRUPTED."""
+    cdef int nt = _threads(n_threads, n_tasks, work)
+    cdef int failed, stopped, status = RETRY
     cdef Py_ssize_t i
     cdef void* scratch
-    with parallel(num_threads=nt):
-        scratch = malloc(scratch_bytes + 1)
-        for i in prange(n_tasks, schedule="dynamic"):
+    cdef bint watching
+    while status == RETRY:
+        failed = 0
+        stopped = 0
+        watching = _watch()
+        if nt == 1:
+            scratch = malloc(scratch_bytes + 1)
             if scratch == NULL:
                 failed = 1
             else:
-                fn(ctx, order[i] if order != NULL else i, scratch)
-        free(scratch)
-    return -1 if failed else 0
+                for i in range(n_tasks):
+                    if watching and fastem_interrupted():
+                        stopped = 1
+                        break
+                    fn(ctx, order[i] if order != NULL else i, scratch)
+                free(scratch)
+        else:
+            with parallel(num_threads=nt):
+                scratch = malloc(scratch_bytes + 1)
+                for i in prange(n_tasks, schedule="dynamic"):
+                    if scratch == NULL:
+                        failed += 1
+                    elif watching and fastem_interrupted():
+                        stopped += 1
+                    else:
+                        fn(ctx, order[i] if order != NULL else i, scratch)
+                free(scratch)
+        status = OUT_OF_MEMORY if failed else INTERRUPTED if stopped else DONE
+        status = _finish(watching, status)
+    return status
+
+
+cdef int check_status(int status) except -1:
+    """Raise for a status of run_blocks / run_tasks: MemoryError, or the exception that
+    Python's SIGINT handler set (KeyboardInterrupt)."""
+    if status == OUT_OF_MEMORY:
+        raise MemoryError()
+    if status == INTERRUPTED:
+        return -1
+    return 0
 
 
 def openmp_enabled():
@@ -114,14 +248,47 @@ def usable_cpus():
 def effective_n_threads(n_threads=None):
     """Threads a kernel will use.
 
-    None means every usable core, limited by OMP_NUM_THREADS when it is set; a positive
-    integer is taken as given. Without OpenMP it is always 1.
+    None means every usable core (affinity mask and cgroup quota), limited by OpenMP's
+    own setting, omp_get_max_threads(): OMP_NUM_THREADS and threadpoolctl's
+    threadpool_limits are respected. A positive integer is taken as given (at most
+    max(64, usable cores)). Without OpenMP, or in a process forked after OpenMP threads
+    were started (where libgomp cannot start threads again), it is 1.
     """
+    global _fork_warned
+    if n_threads is None:
+        n = min(usable_cpus(), omp_get_max_threads())
+    else:
+        if n_threads < 1:
+            raise ValueError(f"n_threads must be None or >= 1, got {n_threads}")
+        n = min(n_threads, max(64, usable_cpus()))
+    n = max(1, int(n))
     if not FASTEM_OPENMP_ENABLED:
         return 1
-    if n_threads is None:
-        n = usable_cpus()
-        if os.environ.get("OMP_NUM_THREADS"):
-            n = min(n, omp_get_max_threads())
-        return max(1, n)
-    return int(n_threads)
+    if _forked_after_threads and n > 1:
+        if not _fork_warned:
+            _fork_warned = True
+            warnings.warn(
+                "fastem runs its kernels on one thread in this process: it was forked "
+                "from a process that had started OpenMP threads, and the OpenMP runtime "
+                "cannot start threads again after fork(). Use the 'spawn' or "
+                "'forkserver' start method of multiprocessing for parallel kernels in "
+                "child processes.", RuntimeWarning, stacklevel=2)
+        return 1
+    return n
+
+
+def _after_fork_in_child():
+    global _forked_after_threads, _main_thread, _fork_warned
+    _forked_after_threads = _forked_after_threads or _threads_started
+    _fork_warned = False
+    _main_thread = threading.get_ident()
+
+
+def threads_started():
+    """Whether a parallel region has run in this process (for the tests)."""
+    return bool(_threads_started)
+
+
+_main_thread = threading.main_thread().ident
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -74,6 +74,21 @@ FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, T* xt) {  
 FASTEM_TRANSPOSE(fastem_transpose_d, double)
 FASTEM_TRANSPOSE(fastem_transpose_f, float)
 
+/* out[b, i] = X[b, i] - m[i] for the nb rows of a block, in the data's precision: the
+   k-means kernels work on rows centred by the data's mean, as scikit-learn centres X,
+   so that distances by expansion do not cancel far from zero. */
+#define FASTEM_SHIFT_ROWS(NAME, T)                                                        \
+FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* m, T* out) { \
+    for (ptrdiff_t b = 0; b < nb; ++b) {                                                  \
+        const T* FASTEM_RESTRICT x = X + b * d;                                           \
+        T* FASTEM_RESTRICT o = out + b * d;                                               \
+        FASTEM_PRAGMA(omp simd)                                                           \
+        for (ptrdiff_t i = 0; i < d; ++i) o[i] = x[i] - m[i];                             \
+    }                                                                                     \
+}
+FASTEM_SHIFT_ROWS(fastem_shift_rows_d, double)
+FASTEM_SHIFT_ROWS(fastem_shift_rows_f, float)
+
 /* quad[b] = || y_b @ P - cs ||^2 for upper-triangular P (d x d, row-major, exact zeros
    below the diagonal), rows 0..nb-1; cs = mu @ P makes it the length of (x_b - mu) @ P
    without a shifted copy of the rows (as scikit-learn computes it), or is NULL. Eight
@@ -250,12 +265,15 @@ FASTEM_QUAD_DIAG(fastem_quad_diag_f, float)
 
 /* For the nb rows of X: lab[b] = argmin_k (cc[k] - 2 x_b . c_k), the first k on ties,
    and best[b] = ||x_b||^2 + that minimum (the squared distance by expansion, clipped at
-   0). ct holds n_panels panels, cc their n_panels * FASTEM_PANEL squared norms. Each
+   0; NaN or inf when the arithmetic overflowed). ct holds n_panels panels, cc their
+   n_panels * FASTEM_PANEL squared norms, of which the first K are real centers. Each
    lane keeps its running minimum over the panels; the lanes of a row are then compared
-   pairwise in three halving steps, (value, index) ordered, without branches. */
+   pairwise in three halving steps, (value, index) ordered, without branches. A label
+   is always in [0, K), whatever the values (NaN distances could otherwise leave a
+   padding lane as the winner). */
 #define FASTEM_NEAREST(NAME, T, CLONES)                                                   \
 CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, const T* cc, \
-                        ptrdiff_t n_panels, double* best, int* lab) {                     \
+                        ptrdiff_t n_panels, ptrdiff_t K, double* best, int* lab) {        \
     T bv[FASTEM_PANEL_ROWS][FASTEM_PANEL];                                                \
     int lv[FASTEM_PANEL_ROWS][FASTEM_PANEL];                                              \
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_PANEL_ROWS) {                            \
@@ -296,8 +314,8 @@ CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, cons
         }                                                                                 \
         for (ptrdiff_t r = 0; r < m; ++r) {                                               \
             const double dist = (double)xx[r] + (double)bv[r][0];                         \
-            best[b0 + r] = dist > 0 ? dist : 0.0;                                         \
-            lab[b0 + r] = lv[r][0];                                                       \
+            best[b0 + r] = dist < 0 ? 0.0 : dist;                                         \
+            lab[b0 + r] = lv[r][0] >= 0 && lv[r][0] < K ? lv[r][0] : (int)(K - 1);        \
         }                                                                                 \
     }                                                                                     \
 }
@@ -339,7 +357,7 @@ __attribute__((target("avx2,fma"))) static inline __m256d fastem_min8(__m256d v0
 __attribute__((target("avx2,fma")))
 static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, ptrdiff_t d,
                                   const double* ct, const double* cc, ptrdiff_t n_panels,
-                                  double* best, int* lab) {
+                                  ptrdiff_t K, double* best, int* lab) {
     double bvs[FASTEM_AVX2_ROWS][FASTEM_PANEL], lvs[FASTEM_AVX2_ROWS][FASTEM_PANEL];
     const __m256d two = _mm256_set1_pd(2.0);
     const __m256d lane0 = _mm256_set_pd(3, 2, 1, 0), lane1 = _mm256_set_pd(7, 6, 5, 4);
@@ -417,8 +435,8 @@ static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, ptrdiff_t d,
                 }
             }
             const double dist = _mm_cvtsd_f64(q[r]) + _mm256_cvtsd_f64(mn);
-            best[b0 + r] = dist > 0 ? dist : 0.0;
-            lab[b0 + r] = k;
+            best[b0 + r] = dist < 0 ? 0.0 : dist;
+            lab[b0 + r] = k >= 0 && k < K ? k : (int)(K - 1);
         }
     }
 }
@@ -427,16 +445,16 @@ static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, ptrdiff_t d,
 
 /* hand_vectorised = 0 forces the generic version (for the tests). */
 static void fastem_nearest_d(const double* X, ptrdiff_t nb, ptrdiff_t d, const double* ct,
-                             const double* cc, ptrdiff_t n_panels, double* best, int* lab,
-                             int hand_vectorised) {
+                             const double* cc, ptrdiff_t n_panels, ptrdiff_t K, double* best,
+                             int* lab, int hand_vectorised) {
 #ifdef FASTEM_NEAREST_AVX2
     if (hand_vectorised && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        fastem_nearest_avx2_d(X, nb, d, ct, cc, n_panels, best, lab);
+        fastem_nearest_avx2_d(X, nb, d, ct, cc, n_panels, K, best, lab);
         return;
     }
 #endif
     (void)hand_vectorised;
-    fastem_nearest_generic_d(X, nb, d, ct, cc, n_panels, best, lab);
+    fastem_nearest_generic_d(X, nb, d, ct, cc, n_panels, K, best, lab);
 }
 
 /* Lloyd's update for the rows of a block (row-major X), given their nearest centers

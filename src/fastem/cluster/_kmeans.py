@@ -28,6 +28,39 @@ def _unit(sample_weight):
     return np.empty(0) if sample_weight is None else sample_weight
 
 
+# Squared distances of the rows to their mean may reach this fraction of the largest
+# float before a kernel's arithmetic (norms, dot products, sums of them) could overflow.
+_OVERFLOW_MARGIN = 64.0
+
+
+def _overflow_error(what):
+    return ValueError(
+        f"{what} too far apart to compute with in floating point: their squared "
+        "distances overflow float64. Scale X first (e.g. divide it by its largest "
+        "absolute value).")
+
+
+def _centred(X, sample_weight, n_threads):
+    """(data, shift, column variances) for k-means on X.
+
+    Every kernel pass reads the rows as data - shift, shift being the weighted column
+    means (scikit-learn centres X the same way), so that distances by expansion do not
+    cancel for data far from zero. float32 data whose squared distances could overflow
+    float32 arithmetic is computed in float64; data whose squared distances (or their
+    weighted sum) overflow float64 is rejected with a ValueError."""
+    total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    mean, variances, spread = _kmeans.column_moments(X, _unit(sample_weight), total,
+                                                     n_threads)
+    limit = float(np.finfo(np.float64).max) / _OVERFLOW_MARGIN
+    if not spread <= limit:
+        raise _overflow_error("The rows of X are")
+    if not float(variances.sum()) * total <= limit:
+        raise _overflow_error("The rows of X, weighted by sample_weight, are")
+    if X.dtype == np.float32 and not spread <= float(np.finfo(np.float32).max) / _OVERFLOW_MARGIN:
+        X = X.astype(np.float64)
+    return X, mean.astype(X.dtype), variances
+
+
 def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike | None = None,
                     random_state: int | np.random.RandomState | None = None,
                     n_local_trials: int | None = None,
@@ -50,29 +83,34 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike |
         raise ValueError(f"n_samples={n} should be >= n_clusters={n_clusters}")
     sw = check_sample_weight(sample_weight, n)
     rs = check_random_state(random_state)
-    return _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials,
-                            effective_n_threads(n_threads))
+    indices = _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials,
+                               effective_n_threads(n_threads))
+    return X[indices], indices
 
 
-def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
+def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=None):
+    """The rows chosen by greedy k-means++. Distances are of the rows X - shift (shift
+    None: X is centred here, see _centred)."""
+    if shift is None:
+        X, shift, _ = _centred(X, sw, n_threads)
     n, d = X.shape
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
     w = _unit(sw)
-    centers = np.empty((n_clusters, d), dtype=X.dtype)
+    centers = np.empty((n_clusters, d), dtype=X.dtype)   # shifted coordinates
     indices = np.empty(n_clusters, dtype=np.intp)
     # first center: a row drawn with probability w / sum(w), one uniform draw as in
     # RandomState.choice(n, p=w / sum(w)), without its n-sized cumulative sum
     total = float(n if sw is None else sw.sum())
     _kmeans.weighted_search(w, np.empty(0), n, np.array([rs.random_sample() * total]),
                             indices[:1])
-    centers[0] = X[indices[0]]
+    centers[0] = X[indices[0]] - shift
     # Distances by expansion. The rows' squared norms are kept (from the first pass) when
     # they take at most an eighth of the memory of X, else recomputed in each pass.
     closest = np.full(n, np.inf)
     xx = np.empty(n if n * 8 <= X.nbytes // 8 else 0)
     potential = _kmeans.kpp_update_closest(X, w, closest, centers[:1], np.empty(0),
-                                           n_threads, xx if len(xx) else None)
+                                           n_threads, xx if len(xx) else None, shift=shift)
     found = np.empty(n_local_trials, dtype=np.intp)
     potentials = np.empty(n_local_trials)
     # The potentials pass keeps the candidates' distances, so that the chosen one updates
@@ -86,9 +124,9 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
         _kmeans.weighted_search(w, closest, n, np.ascontiguousarray(targets[order]), found)
         candidate_ids = np.empty(n_local_trials, dtype=np.intp)
         candidate_ids[order] = found
-        candidates = np.ascontiguousarray(X[candidate_ids])
+        candidates = np.ascontiguousarray(X[candidate_ids] - shift)
         _kmeans.kpp_potentials(X, w, closest, candidates, potentials, xx, n_threads,
-                               dist)
+                               dist, shift=shift)
         best = int(np.argmin(potentials))
         indices[c] = candidate_ids[best]
         centers[c] = candidates[best]
@@ -97,26 +135,23 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads):
             potential = float(potentials[best])
         else:
             potential = _kmeans.kpp_update_closest(X, w, closest, centers[c:c + 1], xx,
-                                                   n_threads)
-    return centers, indices
+                                                   n_threads, shift=shift)
+    return indices
 
 
-def _scaled_tolerance(X, tol, sample_weight=None, n_threads=1):
-    """scikit-learn's rule, tol times the mean of the per-feature variances of X, with the
-    variances weighted by sample_weight so that integer weights act as repeated rows."""
-    if tol == 0:
-        return 0.0
-    total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-    variances = _kmeans.column_variances(X, _unit(sample_weight), total, n_threads)
-    return float(np.mean(variances) * tol)
+def _checked_inertia(inertia):
+    if not np.isfinite(inertia):
+        raise _overflow_error("The rows of X and the centers are")
+    return float(inertia)
 
 
 class _LloydEM:
-    """Lloyd's algorithm as a driver problem: params are the centers (dtype of X)."""
+    """Lloyd's algorithm as a driver problem: params are the centers (dtype of X), in the
+    coordinates of the rows X - shift."""
 
     objective_name = "-inertia"
 
-    def __init__(self, X, sample_weight, n_clusters, init, tol, n_threads):
+    def __init__(self, X, sample_weight, n_clusters, init, tol, n_threads, shift):
         self.X = X
         self.sw = sample_weight
         self.w = _unit(sample_weight)
@@ -124,26 +159,32 @@ class _LloydEM:
         self.init = init
         self.tol = tol
         self.n_threads = n_threads
+        self.shift = shift
         self.best_labels = None
         self.best_inertia = None
 
     def initialize(self, rs):
         X, k = self.X, self.n_clusters
         if isinstance(self.init, np.ndarray):
-            return self.init.astype(X.dtype, copy=True)
+            return np.ascontiguousarray(self.init.astype(X.dtype) - self.shift)
         if self.init == "k-means++":
-            return _kmeans_plusplus(X, k, self.sw, rs, None, self.n_threads)[0]
-        p = None if self.sw is None else self.sw / self.sw.sum()
-        seeds = rs.choice(X.shape[0], size=k, replace=False, p=p)
-        return np.ascontiguousarray(X[seeds])
+            rows = _kmeans_plusplus(X, k, self.sw, rs, None, self.n_threads, self.shift)
+        else:
+            p = None if self.sw is None else self.sw / self.sw.sum()
+            rows = rs.choice(X.shape[0], size=k, replace=False, p=p)
+        return np.ascontiguousarray(X[rows] - self.shift)
+
+    def _pass(self, centers, labels, sums, weight, dist, want_sums):
+        return _checked_inertia(_kmeans.lloyd_pass(
+            self.X, self.w, centers, labels, sums, weight, dist, want_sums, self.n_threads,
+            shift=self.shift))
 
     def step(self, centers):
         k, d = centers.shape
         sums = np.zeros((k, d))
         weight = np.zeros(k)
-        empty_i = np.empty(0, dtype=np.intc)
-        inertia = _kmeans.lloyd_pass(self.X, self.w, centers, empty_i, sums, weight,
-                                     np.empty(0), True, self.n_threads)
+        inertia = self._pass(centers, np.empty(0, dtype=np.intc), sums, weight, np.empty(0),
+                             True)
         if (weight == 0).any():
             self._relocate_empty(centers, sums, weight)
         new = centers.astype(np.float64, copy=True)
@@ -156,16 +197,16 @@ class _LloydEM:
         n = self.X.shape[0]
         labels = np.empty(n, dtype=np.intc)
         dist = np.empty(n)
-        _kmeans.lloyd_pass(self.X, self.w, centers, labels, np.zeros_like(sums),
-                           np.zeros_like(weight), dist, False, self.n_threads)
+        self._pass(centers, labels, np.zeros_like(sums), np.zeros_like(weight), dist, False)
         empty = np.flatnonzero(weight == 0)
         far = np.argsort(-dist, kind="stable")[: len(empty)]
         for new_id, row in zip(empty, far):
             w = 1.0 if self.sw is None else self.sw[row]
+            x = (self.X[row] - self.shift).astype(np.float64)
             old_id = labels[row]
-            sums[old_id] -= w * self.X[row]
+            sums[old_id] -= w * x
             weight[old_id] -= w
-            sums[new_id] = w * self.X[row]
+            sums[new_id] = w * x
             weight[new_id] = w
 
     def converged(self, change, tol, old, new):
@@ -182,24 +223,40 @@ class _LloydEM:
         return -inertia
 
     def inertia(self, centers, labels=None):
-        k, d = centers.shape
-        return _kmeans.lloyd_pass(
-            self.X, self.w, centers,
-            np.empty(0, dtype=np.intc) if labels is None else labels,
-            np.empty((0, 0)), np.empty(0), np.empty(0), False, self.n_threads,
-        )
+        return self._pass(centers, np.empty(0, dtype=np.intc) if labels is None else labels,
+                          np.empty((0, 0)), np.empty(0), np.empty(0), False)
 
 
 def lloyd(X, sample_weight, n_clusters, *, init="k-means++", n_init=1, max_iter=300,
           tol=1e-4, random_state=None, n_threads=1, verbose=0, callback=None):
-    """Run Lloyd's algorithm (validated inputs); returns the driver's best run."""
-    problem = _LloydEM(X, sample_weight, n_clusters, init,
-                       _scaled_tolerance(X, tol, sample_weight, n_threads),
-                       n_threads)
+    """Run Lloyd's algorithm (validated inputs); returns (problem, the driver's best run),
+    the run's centers in X's coordinates and dtype. The tolerance is scikit-learn's rule,
+    tol times the mean of the per-feature variances of X (weighted by sample_weight, so
+    that integer weights act as repeated rows)."""
+    data, shift, variances = _centred(X, sample_weight, n_threads)
+    problem = _LloydEM(data, sample_weight, n_clusters, init,
+                       float(np.mean(variances) * tol) if tol else 0.0, n_threads, shift)
     result = run_em(problem, n_init=n_init, max_iter=max_iter, tol=tol,
                     random_state=random_state, verbose=verbose, callback=callback,
                     warn=False)
+    result.params = (result.params + shift).astype(X.dtype)
     return problem, result
+
+
+def _nearest(X, sample_weight, centers, labels, n_threads):
+    """Inertia of X against the fitted centers, labels (when not empty) its nearest
+    center. Distances are of rows centred by the centers' mean; float32 data whose
+    distances overflow float32 is done again in float64."""
+    mean = centers.mean(axis=0, dtype=np.float64)
+    for data in (X, X.astype(np.float64)) if X.dtype == np.float32 else (X,):
+        shift = mean.astype(data.dtype)
+        shifted = np.ascontiguousarray(centers.astype(data.dtype) - shift)
+        inertia = _kmeans.lloyd_pass(data, _unit(sample_weight), shifted, labels,
+                                     np.empty((0, 0)), np.empty(0), np.empty(0), False,
+                                     n_threads, shift=shift)
+        if np.isfinite(inertia):
+            return float(inertia)
+    return _checked_inertia(inertia)
 
 
 class KMeans(ParamsMixin):
@@ -322,8 +379,7 @@ class KMeans(ParamsMixin):
         """Index of the closest center for each row of X."""
         X, centers = self._checked(X)
         labels = np.empty(X.shape[0], dtype=np.intc)
-        _kmeans.lloyd_pass(X, np.empty(0), centers, labels, np.empty((0, 0)), np.empty(0),
-                           np.empty(0), False, effective_n_threads(self.n_threads))
+        _nearest(X, None, centers, labels, effective_n_threads(self.n_threads))
         return labels
 
     def fit_predict(self, X: ArrayLike, y: Any = None,
@@ -347,6 +403,5 @@ class KMeans(ParamsMixin):
         """Opposite of the inertia of X with respect to the fitted centers."""
         X, centers = self._checked(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
-        return -_kmeans.lloyd_pass(X, _unit(sw), centers, np.empty(0, dtype=np.intc),
-                                   np.empty((0, 0)), np.empty(0), np.empty(0), False,
-                                   effective_n_threads(self.n_threads))
+        return -_nearest(X, sw, centers, np.empty(0, dtype=np.intc),
+                         effective_n_threads(self.n_threads))

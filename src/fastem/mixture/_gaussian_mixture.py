@@ -127,7 +127,7 @@ class _GaussianMixtureEM:
         X, k, n = self.X, self.k, self.X.shape[0]
         if self.init_params in ("random_from_data", "k-means++"):
             if self.init_params == "k-means++":
-                indices = _kmeans_plusplus(X, k, self.sw, rs, None, self.n_threads)[1]
+                indices = _kmeans_plusplus(X, k, self.sw, rs, None, self.n_threads)
             else:
                 indices = rs.choice(n, size=k, replace=False)
             return self._from_points(indices)
