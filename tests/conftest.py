@@ -21,3 +21,27 @@ def blobs():
 def rel_err(a, b):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def parallel_kernels():
+    """Small passes run serially by default; the tests run every pass on the parallel
+    path (so that the thread-count tests compare threaded runs), except where a test
+    sets the threshold itself."""
+    from fastem._kernels import _parallel
+
+    default = _parallel.serial_work(0)
+    yield default
+    _parallel.serial_work(default)
+
+
+def run_isolated(code, timeout=120, env=None):
+    """Run Python code in a fresh interpreter (a crash or a hang fails the caller's test
+    instead of killing the test run); returns the CompletedProcess."""
+    import os
+    import subprocess
+    import sys
+
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=timeout, env=full_env)

@@ -277,6 +277,16 @@ def effective_n_threads(n_threads=None):
     return n
 
 
+def serial_work(value=None):
+    """The work (multiply-adds) below which a pass runs serially; sets it when value is
+    given (the tests and benchmarks use 0: always parallel). Returns the previous value."""
+    global SERIAL_WORK
+    previous = SERIAL_WORK
+    if value is not None:
+        SERIAL_WORK = float(value)
+    return previous
+
+
 def _after_fork_in_child():
     global _forked_after_threads, _main_thread, _fork_warned
     _forked_after_threads = _forked_after_threads or _threads_started

@@ -49,8 +49,12 @@ def _centred(X, sample_weight, n_threads):
     float32 arithmetic is computed in float64; data whose squared distances (or their
     weighted sum) overflow float64 is rejected with a ValueError."""
     total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-    mean, variances, spread = _kmeans.column_moments(X, _unit(sample_weight), total,
-                                                     n_threads)
+    w = np.empty(0)
+    if sample_weight is not None:   # scaled to at most 1: the weighted sums cannot overflow
+        largest = float(sample_weight.max())
+        w = sample_weight / largest
+    mean, variances, spread = _kmeans.column_moments(
+        X, w, X.shape[0] if sample_weight is None else float(w.sum()), n_threads)
     limit = float(np.finfo(np.float64).max) / _OVERFLOW_MARGIN
     if not spread <= limit:
         raise _overflow_error("The rows of X are")
