@@ -1,0 +1,112 @@
+"""What the fuzz examples run (in the harness's worker process): each case fits an
+estimator and uses it, and returns the violated invariants (an empty list when the
+results are valid). Exceptions propagate to the harness, which records their type."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import fastem
+from fastem._kernels import _parallel
+
+_DEFAULT_SERIAL_WORK = _parallel.serial_work()
+
+
+def _threads(parallel):
+    _parallel.serial_work(0 if parallel else _DEFAULT_SERIAL_WORK)
+
+
+def _labels_ok(labels, n, k, name):
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        return [f"{name} has shape {labels.shape}, expected ({n},)"]
+    if n and (labels.min() < 0 or labels.max() >= k):
+        return [f"{name} out of range [0, {k}): {labels.min()}..{labels.max()}"]
+    return []
+
+
+def _stochastic(p, name, axis=-1):
+    p = np.asarray(p)
+    if not np.all(np.isfinite(p)) or (p < 0).any():
+        return [f"{name} not finite or negative"]
+    if not np.allclose(p.sum(axis=axis), 1.0, atol=1e-6):
+        return [f"{name} does not sum to 1"]
+    return []
+
+
+def _finite(a, name):
+    return [] if np.all(np.isfinite(np.asarray(a))) else [f"{name} not finite"]
+
+
+def gaussian_mixture(X, sample_weight, params, parallel):
+    _threads(parallel)
+    gm = fastem.GaussianMixture(**params).fit(X, sample_weight=sample_weight)
+    n, k = len(X), gm.weights_.shape[0]
+    problems = _stochastic(gm.weights_, "weights_")
+    for name in ("means_", "covariances_", "precisions_cholesky_"):
+        problems += _finite(getattr(gm, name), name)
+    problems += _labels_ok(gm.predict(X), n, k, "predict")
+    proba = gm.predict_proba(X)
+    problems += _stochastic(proba, "predict_proba")
+    scores = gm.score_samples(X)
+    if np.isnan(scores).any():
+        problems.append("score_samples is NaN")
+    gm.score(X)
+    gm.bic(X)
+    sample, labels = gm.sample(5)
+    problems += _labels_ok(labels, 5, k, "sample labels")
+    if np.isnan(X).any():
+        filled = gm.impute(X)
+        problems += _finite(filled[~np.isnan(X).all(axis=1)], "impute")
+    return problems
+
+
+def kmeans(X, sample_weight, params, parallel):
+    _threads(parallel)
+    km = fastem.KMeans(**params).fit(X, sample_weight=sample_weight)
+    n, k = len(X), km.cluster_centers_.shape[0]
+    problems = _labels_ok(km.labels_, n, k, "labels_")
+    problems += _labels_ok(km.predict(X), n, k, "predict")
+    problems += _finite(km.cluster_centers_, "cluster_centers_")
+    if not (np.isfinite(km.inertia_) and km.inertia_ >= 0):
+        problems.append(f"inertia_ = {km.inertia_}")
+    distances = km.transform(X)
+    if distances.shape != (n, k) or np.isnan(distances).any() or (distances < 0).any():
+        problems.append("transform is not a valid (n, k) array of distances")
+    km.score(X)
+    return problems
+
+
+def kmeans_plusplus(X, n_clusters, sample_weight, params, parallel):
+    _threads(parallel)
+    centers, indices = fastem.kmeans_plusplus(X, n_clusters, sample_weight=sample_weight,
+                                              **params)
+    return _labels_ok(indices, n_clusters, len(X), "indices")
+
+
+def gaussian_hmm(X, lengths, params, parallel):
+    _threads(parallel)
+    model = fastem.GaussianHMM(**params).fit(X, lengths)
+    n, k = len(X), model.n_components
+    problems = _stochastic(model.startprob_, "startprob_")
+    problems += _stochastic(model.transmat_, "transmat_")
+    problems += _finite(model.means_, "means_")
+    score = model.score(X, lengths)
+    if np.isnan(score):
+        problems.append("score is NaN")
+    problems += _labels_ok(model.predict(X, lengths), n, k, "predict")
+    model.decode(X, lengths, algorithm="map")
+    sample, states = model.sample(5, random_state=0)
+    problems += _labels_ok(states, 5, k, "sample states")
+    return problems
+
+
+def categorical_hmm(X, lengths, params, parallel):
+    _threads(parallel)
+    model = fastem.CategoricalHMM(**params).fit(X, lengths)
+    n, k = len(X), model.n_components
+    problems = _stochastic(model.emissionprob_, "emissionprob_")
+    problems += _stochastic(model.transmat_, "transmat_")
+    problems += _labels_ok(model.predict(X, lengths), n, k, "predict")
+    model.score(X, lengths)
+    return problems
