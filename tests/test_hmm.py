@@ -2,6 +2,9 @@
 invariants; recovery; long sequences; thread determinism; bad input."""
 
 import copy
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -329,6 +332,41 @@ def test_bad_lengths(lengths, message):
         fastem.GaussianHMM(K, n_iter=2).fit(X, lengths)
     with pytest.raises((ValueError, TypeError), match=message):
         set_gaussian(fastem.GaussianHMM(K), "diag").score(X, lengths)
+
+
+def test_lengths_whose_int64_sum_wraps_around_are_refused():
+    """Lengths that "sum" to n only modulo 2**64 are refused by every method of both
+    models, before a kernel reads X. Run in a subprocess: a regression segfaults."""
+    code = textwrap.dedent("""
+        import numpy as np, fastem
+        n = 40
+        data = {"GaussianHMM": np.random.RandomState(0).randn(n, 2),
+                "CategoricalHMM": np.arange(n).reshape(-1, 1) % 3}
+        wrapping = {"int": [2**62, 2**62, 2**62, 2**62 + n],
+                    "uint64": np.array([2**63, 2**63 + n], dtype=np.uint64),
+                    "one huge": [2**63 - 1],
+                    "python ints": [2**64, n]}
+        for cls, X in data.items():
+            fitted = getattr(fastem, cls)(2, n_iter=2, random_state=0).fit(X)
+            ok = np.array([n // 2, n - n // 2], dtype=np.uint64)   # uint64 that is fine
+            assert fitted.score(X, ok) == fitted.score(X, [n // 2, n - n // 2])
+            for name, lengths in wrapping.items():
+                for method in ("fit", "score", "decode", "predict_proba"):
+                    model = (getattr(fastem, cls)(2, n_iter=2, random_state=0)
+                             if method == "fit" else fitted)
+                    try:
+                        getattr(model, method)(X, lengths)
+                        print(cls, name, method, "no error")
+                    except ValueError as exc:
+                        print(cls, name, method, "ValueError", exc)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 2 * 4 * 4
+    for line in lines:
+        assert "ValueError lengths must be at most the 40 samples of X" in line, line
 
 
 def test_bad_gaussian_input():

@@ -76,28 +76,42 @@ class HMMParams:
 
 
 def sequence_starts(lengths, n_samples):
-    """(S + 1,) boundaries of the sequences in X from hmmlearn's ``lengths``."""
+    """(S + 1,) boundaries of the sequences in X from hmmlearn's ``lengths``.
+
+    Checked exactly before any cumulative sum: every length positive and at most
+    n_samples, and their sum (in Python integers) equal to n_samples. An int64 sum can
+    wrap around (four lengths of about 2**62 "sum" to a small n), and boundaries from it
+    would send the kernels far outside X."""
     if lengths is None:
         return np.array([0, n_samples], dtype=np.intp)
-    arr = np.asarray(lengths)
+    try:
+        arr = np.asarray(lengths)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"lengths must be a 1-D sequence of integers ({exc})") from None
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"lengths must be a non-empty 1-D sequence of integers, got shape "
                          f"{arr.shape}")
-    if arr.dtype.kind not in "iu":
-        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise TypeError(f"lengths must hold integers, got dtype {arr.dtype}")
-    if (arr <= 0).any():
-        bad = int(np.flatnonzero(arr <= 0)[0])
-        raise ValueError(f"lengths must be positive: lengths[{bad}] = {int(arr[bad])}")
+    kind = arr.dtype.kind
+    integral = (kind in "iu"
+                or (kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
+                or (kind == "O" and all(isinstance(v, numbers.Integral)
+                                        and not isinstance(v, bool) for v in arr)))
+    if not integral:
+        raise TypeError(f"lengths must hold integers, got dtype {arr.dtype}")
+    for bad, rule in ((arr <= 0, "must be positive"),
+                      (arr > n_samples, f"must be at most the {n_samples} samples of X")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"lengths {rule}: lengths[{i}] = {arr[i]}")
+    arr = arr.astype(np.intp)          # safe now: every value is in [1, n_samples]
+    total = sum(arr.tolist())          # exact
+    if total != n_samples:
+        raise ValueError(f"lengths sum to {total}, but X has {n_samples} samples; "
+                         "they must be equal")
     starts = np.zeros(arr.size + 1, dtype=np.intp)
     np.cumsum(arr, out=starts[1:])
-    if starts[-1] != n_samples:
-        raise ValueError(f"lengths sum to {int(starts[-1])}, but X has {n_samples} samples; "
-                         "they must be equal")
     return starts
 
 
