@@ -98,6 +98,27 @@ def test_bad_gaussian_mixture_parameters(params, error, match):
         GaussianMixture(**params).fit(X)
 
 
+def near_singular(seed):
+    """A rank-2 3 x 3 matrix B B^T whose smallest eigenvalue is rounding noise."""
+    B = np.random.RandomState(seed).randn(3, 2)
+    return (B @ B.T + (B @ B.T).T) / 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 5])
+def test_precisions_init_singular_to_working_precision_is_refused(seed):
+    """eigvalsh finds these positive (the old test), but no usable Cholesky factor of
+    them exists (seeds 1, 5: numpy's raw LinAlgError) or it is rounding noise (seed 0).
+    One test decides positive definiteness everywhere: a clear ValueError."""
+    assert np.linalg.eigvalsh(near_singular(seed))[0] > 0
+    precisions = np.stack([near_singular(seed), np.eye(3)])
+    with pytest.raises(ValueError, match=r"precisions_init \(component 0\) must be "
+                                         "positive definite"):
+        GaussianMixture(2, precisions_init=precisions).fit(X)
+    with pytest.raises(ValueError, match="precisions_init must be positive definite"):
+        GaussianMixture(2, covariance_type="tied",
+                        precisions_init=near_singular(seed)).fit(X)
+
+
 @pytest.mark.parametrize(
     "params, error, match",
     [

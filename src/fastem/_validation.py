@@ -155,6 +155,56 @@ def check_option(value, name, options):
     return value
 
 
+# A matrix is singular to working precision when its correlation matrix has an eigenvalue
+# below this fraction of its largest (scipy.stats' multivariate_normal uses the same cut).
+_PD_RTOL = 1e6 * np.finfo(np.float64).eps
+
+
+def is_positive_definite(matrix):
+    """Whether a symmetric matrix (its lower triangle is read) is positive definite to
+    working precision, so that everything fastem does with it succeeds.
+
+    The one test for covariances and precisions, user-given or from an M-step: finite,
+    a Cholesky factor exists (what the kernels and sampling use), and the eigenvalues of
+    the correlation matrix D^-1/2 A D^-1/2 (D = diag A) exceed _PD_RTOL times the largest.
+    The last makes the verdict robust to rounding (a matrix within rounding of singular
+    is rejected rather than passing or failing by the luck of the last bit) and
+    independent of the scale of each feature."""
+    m = np.asarray(matrix, dtype=np.float64)
+    if not np.all(np.isfinite(m)):
+        return False
+    diag = np.diagonal(m)
+    if not np.all(diag > 0):
+        return False
+    try:
+        np.linalg.cholesky(m)
+    except np.linalg.LinAlgError:
+        return False
+    scale = 1.0 / np.sqrt(diag)
+    eigenvalues = np.linalg.eigvalsh(m * scale[:, None] * scale[None, :])
+    return bool(eigenvalues[0] > _PD_RTOL * eigenvalues[-1])
+
+
+def positive_variances(values):
+    """Elementwise: finite and > 0 (the test for diagonal and spherical variances and
+    precisions, user-given or from an M-step)."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.isfinite(v) & (v > 0)
+
+
+def check_positive_definite(matrices, name, unit=None):
+    """ValueError naming ``name`` (and the ``unit`` index, for a stack) unless every
+    matrix is symmetric and positive definite (is_positive_definite)."""
+    stack = matrices if unit is not None else matrices[None]
+    for k, m in enumerate(stack):
+        where = f" ({unit} {k})" if unit is not None else ""
+        if not np.allclose(m, m.T):
+            raise ValueError(f"{name}{where} must be symmetric")
+        if not is_positive_definite(m):
+            raise ValueError(f"{name}{where} must be positive definite (to working "
+                             "precision: finite, not singular or nearly singular)")
+
+
 def check_is_fitted(estimator, attribute):
     if not hasattr(estimator, attribute):
         raise interoperable(NotFittedError)(

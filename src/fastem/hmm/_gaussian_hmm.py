@@ -11,7 +11,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from .._validation import check_array, check_float, check_option
+from .._validation import (
+    check_array,
+    check_float,
+    check_option,
+    check_positive_definite,
+    is_positive_definite,
+    positive_variances,
+)
 from ..cluster import KMeans
 from ..mixture._gaussian import (
     COVARIANCE_TYPES,
@@ -53,16 +60,13 @@ def _check_covars(covars, covariance_type, n_components, n_features=None):
         want = cov_shape(covariance_type, n_components, d if n_features else "n_features")
         raise ValueError(f"'{covariance_type}' covars_ must have shape {want}, got {cv.shape}")
     if covariance_type in ("spherical", "diag"):
-        if (cv <= 0).any():
+        if not positive_variances(cv).all():
             raise ValueError(f"'{covariance_type}' covars_ must be positive")
     else:
-        stack = cv if covariance_type == "full" else cv[None]
-        for k, m in enumerate(stack):
-            if not np.allclose(m, m.T) or np.linalg.eigvalsh(m)[0] <= 0:
-                where = "" if covariance_type == "tied" else f" (state {k})"
-                raise ValueError(f"'{covariance_type}' covars_ must be symmetric, "
-                                 f"positive-definite{where}")
+        check_positive_definite(cv, f"'{covariance_type}' covars_",
+                                "state" if covariance_type == "full" else None)
     return cv
+
 
 
 class GaussianHMM(BaseHMM):
@@ -220,8 +224,7 @@ class GaussianHMM(BaseHMM):
             cov = (cp + c_n) / np.maximum(c_d, 1e-5)
             if ct == "spherical":
                 cov = cov.mean(axis=1)
-            bad = ~(cov > 0) | ~np.isfinite(cov)
-            return np.where(bad, np.maximum(old, self.min_covar), cov)
+            return np.where(positive_variances(cov), cov, np.maximum(old, self.min_covar))
         second = unpack_symmetric(s2.reshape(K, -1) if ct == "full" else s2, d)
         if ct == "tied":
             # the tied pass sums the moments of all states in one matrix
@@ -243,15 +246,14 @@ class GaussianHMM(BaseHMM):
         return self._positive_definite(cov, old)
 
     def _positive_definite(self, stack, old):
-        out = stack.copy()
+        """The matrices of stack symmetrised; one that is not positive definite (by the
+        test that validates covars_, so a fitted model always passes it) gets min_covar
+        added to its diagonal or, if that is not enough, keeps its old value."""
+        out = 0.5 * (stack + np.swapaxes(stack, -1, -2))
         eye = np.eye(stack.shape[-1])
         for k in range(stack.shape[0]):
             for candidate in (out[k], out[k] + self.min_covar * eye, old[k]):
-                if np.all(np.isfinite(candidate)):
-                    try:
-                        np.linalg.cholesky(candidate)
-                    except np.linalg.LinAlgError:
-                        continue
+                if is_positive_definite(candidate):
                     out[k] = candidate
                     break
         return out

@@ -20,8 +20,10 @@ from .._validation import (
     check_is_fitted,
     check_n_features,
     check_option,
+    check_positive_definite,
     check_random_state,
     check_sample_weight,
+    positive_variances,
 )
 from ..cluster._kmeans import _kmeans_plusplus, lloyd
 from ._gaussian import (
@@ -339,17 +341,13 @@ class GaussianMixture(ParamsMixin):
     @staticmethod
     def _check_precisions(precisions, ct):
         if ct in ("diag", "spherical"):
-            if not (precisions > 0).all():
+            if not positive_variances(precisions).all():
                 raise ValueError(f"precisions_init for covariance_type={ct!r} must be "
                                  "positive")
             return
-        stack = precisions if ct == "full" else precisions[None]
-        for k, m in enumerate(stack):
-            where = "" if ct == "tied" else f" (component {k})"
-            if not np.allclose(m, m.T):
-                raise ValueError(f"precisions_init{where} must be symmetric")
-            if np.linalg.eigvalsh(m).min() <= 0:
-                raise ValueError(f"precisions_init{where} must be positive definite")
+        check_positive_definite(precisions, "precisions_init",
+                                "component" if ct == "full" else None)
+
 
     # -- fitting --------------------------------------------------------------------
     def fit(self, X: ArrayLike, y: Any = None,
