@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
-from .._engine import run_em
+from .._engine import commit, run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
@@ -304,12 +304,12 @@ class KMeans(ParamsMixin):
             random_state=check_random_state(self.random_state), n_threads=n_threads,
             verbose=self.verbose, callback=self.callback,
         )
-        # the best run's labels and inertia, from its final scoring pass
-        self.inertia_ = float(problem.best_inertia)
-        self.cluster_centers_ = result.params
-        self.labels_ = problem.best_labels
-        self.n_iter_ = result.n_iter
-        self.n_features_in_ = X.shape[1]
+        # the best run's labels and inertia, from its final scoring pass; all the fitted
+        # attributes are set at once (a failed or interrupted fit changes nothing)
+        self.labels_: NDArray[np.intc]
+        commit(self, {"inertia_": float(problem.best_inertia),
+                      "cluster_centers_": result.params, "labels_": problem.best_labels,
+                      "n_iter_": result.n_iter, "n_features_in_": X.shape[1]})
         return self
 
     def _checked(self, X):

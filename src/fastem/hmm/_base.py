@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._base import ParamsMixin
-from .._engine import run_em
+from .._engine import commit, run_em
 from .._kernels import _hmm
 from .._kernels._parallel import effective_n_threads
 from .._validation import check_int, check_is_fitted, check_option, check_random_state
@@ -139,8 +139,17 @@ def _normalize_rows(counts, previous):
     return np.where(empty, previous, out)
 
 
+def required(value, name, letter):
+    """value, or a ValueError saying that the parameter ``name`` is not set."""
+    if value is None:
+        raise ValueError(f"{name} is not set: fit the model, or set {name} (and leave "
+                         f"'{letter}' out of init_params)")
+    return value
+
+
 def _check_stochastic(value, name, shape):
-    arr = np.asarray(value, dtype=np.float64)
+    """A checked float64 copy of a probability vector or row-stochastic matrix."""
+    arr = np.array(value, dtype=np.float64)
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     if not np.all(np.isfinite(arr)) or (arr < 0).any():
@@ -155,15 +164,15 @@ def _check_stochastic(value, name, shape):
 class _BaumWelch:
     """The EM problem the driver runs for a hidden Markov model."""
 
-    def __init__(self, model, X, starts, n_threads):
+    def __init__(self, model, X, starts, n_features, n_threads):
         self.model = model
         self.X = X
         self.starts = starts
+        self.n_features = n_features
         self.n_threads = n_threads
 
     def initialize(self, random_state):
-        self.model._init(self.X, self.starts)
-        return self.model._current_params()
+        return self.model._initial_params(self.X, self.starts, self.n_features)
 
     def step(self, params):
         model = self.model
@@ -263,23 +272,33 @@ class BaseHMM(ParamsMixin):
         self.n_threads = n_threads
 
     # ----------------------------------------------------------------- emission hooks
+    # The hooks never write to the model: a fit works on local values and commits all
+    # fitted attributes at its end (fit), so a failed fit changes nothing.
+    _emission_attributes: tuple[str, ...] = ()   # the attributes holding the emission
+
     def _validate_X(self, X, fitting):
-        """X checked and converted for the kernels (fitting: may set n_features)."""
+        """X checked and converted for the kernels."""
         raise NotImplementedError
 
-    def _init_emission(self, X, starts):
-        """Initialise the emission attributes named in init_params (or unset)."""
+    def _fit_n_features(self, X):
+        """The number of features (symbols) the fit of validated X works with."""
         raise NotImplementedError
 
-    def _check_emission(self):
-        """Validate the emission attributes; ValueError naming the attribute."""
+    def _check_fit_sizes(self, n_samples, n_features):
+        """ValueError when the data cannot initialise the model (before any allocation)."""
+
+    def _initial_emission(self, X, starts, n_features):
+        """{attribute: value} of the emission: initialised for the letters in init_params
+        (or when unset), else the user's values (checked later by _checked_emission)."""
         raise NotImplementedError
 
-    def _emission_params(self):
-        """The emission attributes as the object the hooks below pass around."""
+    def _checked_emission(self, values):
+        """The emission parameters from {attribute: value or None}, checked (ValueError
+        naming the attribute), as the object the hooks below pass around."""
         raise NotImplementedError
 
-    def _set_emission(self, emission):
+    def _emission_state(self, emission):
+        """{attribute: value} that a successful fit sets from its emission parameters."""
         raise NotImplementedError
 
     def _log_emission(self, X, emission, out, n_threads):
@@ -328,50 +347,54 @@ class BaseHMM(ParamsMixin):
     def _needs_init(self, code, name):
         return code in self.init_params or not hasattr(self, name)
 
-    def _init(self, X, starts):
+    def _initial_params(self, X, starts, n_features):
+        """Checked starting parameters: drawn or estimated for the letters in init_params
+        (and for anything unset), the user's values otherwise. Nothing is written."""
         K = self.n_components
         rs = check_random_state(self.random_state)
-        if self._needs_init("s", "startprob_"):
-            self.startprob_ = rs.dirichlet(np.full(K, 1.0 / K))
-        if self._needs_init("t", "transmat_"):
-            self.transmat_ = rs.dirichlet(np.full(K, 1.0 / K), size=K)
-        self._init_emission(X, starts)
-        self._check()
+        startprob = (rs.dirichlet(np.full(K, 1.0 / K)) if self._needs_init("s", "startprob_")
+                     else self.startprob_)
+        transmat = (rs.dirichlet(np.full(K, 1.0 / K), size=K)
+                    if self._needs_init("t", "transmat_") else self.transmat_)
+        emission = self._initial_emission(X, starts, n_features)
+        return self._checked_params(startprob, transmat, emission)
 
-    def _check(self):
+    def _checked_params(self, startprob, transmat, emission):
         K = self.n_components
-        self.startprob_ = _check_stochastic(self.startprob_, "startprob_", (K,))
-        self.transmat_ = _check_stochastic(self.transmat_, "transmat_", (K, K))
-        self._check_emission()
-
-    def _current_params(self):
-        return HMMParams(self.startprob_, self.transmat_, self._emission_params())
+        return HMMParams(
+            _check_stochastic(required(startprob, "startprob_", "s"), "startprob_", (K,)),
+            _check_stochastic(required(transmat, "transmat_", "t"), "transmat_", (K, K)),
+            self._checked_emission(emission))
 
     def _fitted_params(self):
+        """The model's parameters, checked; nothing is written."""
         check_is_fitted(self, "startprob_")
         self._validate_settings()
-        self._check()
-        return self._current_params()
+        return self._checked_params(
+            self.startprob_, getattr(self, "transmat_", None),
+            {name: getattr(self, name, None) for name in self._emission_attributes})
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X, lengths=None):
         """Estimate the parameters by Baum-Welch (EM) from X, sequences of ``lengths``.
 
         Parameters named in ``init_params`` (or not yet set) are initialised first;
-        those in ``params`` are updated. Returns self."""
+        those in ``params`` are updated. Returns self. A fit that fails or is interrupted
+        leaves the model as it was (user-set parameters included)."""
         self._validate_settings()
         X = self._validate_X(X, fitting=True)
         starts = sequence_starts(lengths, X.shape[0])
-        problem = _BaumWelch(self, X, starts, self._threads())
+        n_features = self._fit_n_features(X)
+        self._check_fit_sizes(X.shape[0], n_features)
+        problem = _BaumWelch(self, X, starts, n_features, self._threads())
         result = run_em(problem, n_init=1, max_iter=self.n_iter, tol=self.tol,
                         random_state=None, verbose=int(bool(self.verbose)), warn=False)
         params = result.params
-        self.startprob_ = params.startprob
-        self.transmat_ = params.transmat
-        self._set_emission(params.emission)
-        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
-        self.monitor_.history.extend(result.lower_bounds)
-        self.monitor_.iter = result.n_iter
+        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        monitor.history.extend(result.lower_bounds)
+        monitor.iter = result.n_iter
+        commit(self, {"startprob_": params.startprob, "transmat_": params.transmat,
+                      **self._emission_state(params.emission), "monitor_": monitor})
         return self
 
     # ----------------------------------------------------------------- inference

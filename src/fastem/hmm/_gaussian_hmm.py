@@ -29,7 +29,7 @@ from ..mixture._gaussian import (
     responsibility_stats,
     unpack_symmetric,
 )
-from ._base import BaseHMM
+from ._base import BaseHMM, required
 
 
 def _full_from(covars, covariance_type, n_components, n_features):
@@ -82,6 +82,7 @@ class GaussianHMM(BaseHMM):
     """
 
     _emission_letters = "mc"
+    _emission_attributes = ("means_", "_covars_")
     _saved_private = ("_covars_",)
 
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3,
@@ -124,47 +125,50 @@ class GaussianHMM(BaseHMM):
                                  f"is expecting {d} features as input.")
         return X
 
-    def _init_emission(self, X, starts):
-        K, d = self.n_components, X.shape[1]
+    def _fit_n_features(self, X):
+        return X.shape[1]
+
+    def _check_fit_sizes(self, n_samples, n_features):
+        K = self.n_components
+        if self._needs_init("m", "means_") and n_samples < K:
+            raise ValueError(f"n_components={K} must be at most the number of samples "
+                             f"({n_samples}) to initialise means_ by k-means; reduce "
+                             "n_components, or set means_ and leave 'm' out of init_params")
+
+    def _initial_emission(self, X, starts, n_features):
+        K, d = self.n_components, n_features
+        means = getattr(self, "means_", None)
         if self._needs_init("m", "means_"):
-            if X.shape[0] < K:
-                raise ValueError(f"X has {X.shape[0]} samples, fewer than n_components={K}")
             kmeans = KMeans(n_clusters=K, n_init=10, random_state=self.random_state,
                             n_threads=self.n_threads)
-            self.means_ = kmeans.fit(X).cluster_centers_
-        if self._needs_init("c", "covars_"):
+            means = kmeans.fit(X).cluster_centers_
+        covars = getattr(self, "_covars_", None)
+        if self._needs_init("c", "_covars_"):
             cv = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(d)
             if self.covariance_type == "spherical":
-                self._covars_ = np.full(K, np.trace(cv) / d)
+                covars = np.full(K, np.trace(cv) / d)
             elif self.covariance_type == "diag":
-                self._covars_ = np.tile(np.diag(cv), (K, 1))
+                covars = np.tile(np.diag(cv), (K, 1))
             elif self.covariance_type == "tied":
-                self._covars_ = cv
+                covars = cv
             else:
-                self._covars_ = np.tile(cv, (K, 1, 1))
+                covars = np.tile(cv, (K, 1, 1))
+        return {"means_": means, "_covars_": covars}
 
-    def _check_emission(self):
-        K = self.n_components
-        means = np.array(self.means_, dtype=np.float64)
+    def _checked_emission(self, values):
+        K, ct = self.n_components, self.covariance_type
+        means = np.array(required(values["means_"], "means_", "m"), dtype=np.float64)
         if means.ndim != 2 or means.shape[0] != K or not np.all(np.isfinite(means)):
             raise ValueError(f"means_ must be a finite array of shape (n_components={K}, "
                              f"n_features), got shape {means.shape}")
-        self.means_ = means
-        self.n_features = means.shape[1]
-        if not hasattr(self, "_covars_"):
-            raise ValueError("covars_ must be set when 'c' is not in init_params")
-        self._covars_ = _check_covars(self._covars_, self.covariance_type, K, means.shape[1])
+        cov = _check_covars(required(values["_covars_"], "covars_", "c"), ct, K,
+                            means.shape[1])
+        prec = precision_cholesky_from_covariances(cov, ct)
+        return GaussianParams(np.ones(K), means, cov, prec, ct)
 
-    def _emission_params(self):
-        cov = self._covars_
-        prec = precision_cholesky_from_covariances(cov, self.covariance_type)
-        return GaussianParams(np.ones(self.n_components), self.means_, cov, prec,
-                              self.covariance_type)
-
-    def _set_emission(self, emission):
-        self.means_ = emission.means
-        self._covars_ = emission.covariances
-        self.n_features = emission.means.shape[1]
+    def _emission_state(self, emission):
+        return {"means_": emission.means, "_covars_": emission.covariances,
+                "n_features": emission.means.shape[1]}
 
     def _log_emission(self, X, emission, out, n_threads):
         log_densities(X, emission, out, n_threads=n_threads)
@@ -273,7 +277,7 @@ class GaussianHMM(BaseHMM):
         return X
 
     def _n_emission_parameters(self):
-        K, d = self.n_components, self.n_features
+        K, d = self.n_components, np.shape(self.means_)[1]
         cov = {"spherical": K, "diag": K * d, "full": K * d * (d + 1) // 2,
                "tied": d * (d + 1) // 2}[self.covariance_type]
         return {"m": K * d, "c": cov}
