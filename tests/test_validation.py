@@ -1,5 +1,10 @@
 """Every bad input gets a clear error naming the argument; odd layouts give the same fit."""
 
+import re
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 from conftest import make_blobs
@@ -117,6 +122,59 @@ def test_precisions_init_singular_to_working_precision_is_refused(seed):
     with pytest.raises(ValueError, match="precisions_init must be positive definite"):
         GaussianMixture(2, covariance_type="tied",
                         precisions_init=near_singular(seed)).fit(X)
+
+
+def test_sizes_are_checked_before_allocating():
+    """Parameter arrays that cannot fit in memory are refused, naming n_components or
+    n_features, before anything of that size is allocated. A subprocess with a 6 GiB
+    address-space limit, so that a regression fails with MemoryError instead of
+    exhausting the machine, and with physical memory reported as 16 GiB."""
+    code = textwrap.dedent("""
+        import resource, tracemalloc
+        import numpy as np, fastem, fastem._validation
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+        fastem._validation.physical_memory = lambda: 16 << 30
+        X = np.random.RandomState(0).randn(50, 2)
+        wide = np.random.RandomState(0).rand(4, 100_000)
+        S = np.arange(50).reshape(-1, 1) % 3
+        cases = [
+            lambda: fastem.GaussianHMM(10**9).fit(X),
+            lambda: fastem.CategoricalHMM(10**9).fit(S),
+            lambda: fastem.CategoricalHMM(2).fit(np.array([[0], [10**9]])),
+            lambda: fastem.GaussianHMM(3, "full").fit(wide),
+            lambda: fastem.GaussianMixture(2).fit(wide),
+        ]
+        tracemalloc.start()
+        for case in cases:
+            tracemalloc.reset_peak()
+            try:
+                case()
+                print("no error")
+            except Exception as exc:
+                print(type(exc).__name__, exc, "| peak", tracemalloc.get_traced_memory()[1])
+        # far more symbols than samples is suspicious but legal, when it fits
+        m = fastem.CategoricalHMM(2, n_iter=2, random_state=0).fit(np.array([[0], [10**5]]))
+        print("n_features", m.n_features)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    expected = [
+        r"n_components=1000000000 must be at most the number of samples \(50\)",
+        r"n_components=1000000000 .*transmat_.*physical memory \(16 GiB\); reduce "
+        "n_components",
+        r"n_features=1000000001 .*emissionprob_.*physical memory \(16 GiB\); reduce "
+        "n_components or n_features",
+        r"n_features=100000 .*covars_: n_components x n_features x n_features",
+        r"covariance_type='full' with n_components=2 and 100000 features .*physical memory",
+    ]
+    assert len(lines) == len(expected) + 1, run.stdout
+    for line, pattern in zip(lines, expected):
+        assert line.startswith("ValueError"), line
+        assert re.search(pattern, line), line
+        assert int(line.rsplit("| peak", 1)[1]) < 16 << 20, line     # nothing big
+    assert lines[-1] == "n_features 100001"
 
 
 @pytest.mark.parametrize(

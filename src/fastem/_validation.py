@@ -6,6 +6,7 @@ The caller's arrays are never written to: a conversion copies, and the kernels o
 from __future__ import annotations
 
 import numbers
+import os
 import sys
 
 import numpy as np
@@ -203,6 +204,34 @@ def check_positive_definite(matrices, name, unit=None):
         if not is_positive_definite(m):
             raise ValueError(f"{name}{where} must be positive definite (to working "
                              "precision: finite, not singular or nearly singular)")
+
+
+# without a way to ask the system (no sysconf), memory checks assume this much
+_FALLBACK_MEMORY = 1 << 40
+
+
+def physical_memory():
+    """Bytes of physical memory of this machine (_FALLBACK_MEMORY when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return _FALLBACK_MEMORY
+
+
+# A fit holds several arrays the size of its largest parameter at once (the parameters,
+# the new ones, the statistics and the M-step's temporaries): memory checks count this many.
+PARAMETER_COPIES = 8
+
+
+def check_memory(n_bytes, what, advice):
+    """ValueError when ``what`` would need more than the machine's physical memory.
+
+    n_bytes is a Python int (exact, no overflow); call this before allocating."""
+    limit = physical_memory()
+    if n_bytes > limit:
+        raise ValueError(f"{what} would need about {n_bytes / 2**30:.3g} GiB, more than "
+                         f"this machine's physical memory ({limit / 2**30:.3g} GiB); "
+                         f"{advice}")
 
 
 def check_is_fitted(estimator, attribute):

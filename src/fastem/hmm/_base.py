@@ -22,7 +22,14 @@ from .._base import ParamsMixin
 from .._engine import commit, run_em
 from .._kernels import _hmm
 from .._kernels._parallel import effective_n_threads
-from .._validation import check_int, check_is_fitted, check_option, check_random_state
+from .._validation import (
+    PARAMETER_COPIES,
+    check_int,
+    check_is_fitted,
+    check_memory,
+    check_option,
+    check_random_state,
+)
 
 BATCH_ELEMENTS = 1 << 15
 DECODER_ALGORITHMS = ("viterbi", "map")
@@ -287,6 +294,10 @@ class BaseHMM(ParamsMixin):
     def _check_fit_sizes(self, n_samples, n_features):
         """ValueError when the data cannot initialise the model (before any allocation)."""
 
+    def _emission_sizes(self, n_features):
+        """{attribute: (number of values, its shape in words)} of the emission arrays."""
+        raise NotImplementedError
+
     def _initial_emission(self, X, starts, n_features):
         """{attribute: value} of the emission: initialised for the letters in init_params
         (or when unset), else the user's values (checked later by _checked_emission)."""
@@ -299,6 +310,9 @@ class BaseHMM(ParamsMixin):
 
     def _emission_state(self, emission):
         """{attribute: value} that a successful fit sets from its emission parameters."""
+        raise NotImplementedError
+
+    def _fitted_n_features(self, emission):
         raise NotImplementedError
 
     def _log_emission(self, X, emission, out, n_threads):
@@ -347,6 +361,30 @@ class BaseHMM(ParamsMixin):
     def _needs_init(self, code, name):
         return code in self.init_params or not hasattr(self, name)
 
+    def _check_sizes(self, n_features, starts):
+        """ValueError naming n_components (or n_features) when the parameter arrays, with
+        the copies a fit holds, and the per-batch buffers would not fit in the machine's
+        memory; called before anything of that size is allocated."""
+        K = self.n_components
+        arrays = {"transmat_": (K * K, "n_components x n_components"),
+                  **self._emission_sizes(n_features)}
+        # bytes: float64 parameters, PARAMETER_COPIES times; per batch of sequences two
+        # float64 (rows x states) buffers and Viterbi's int32 backpointers
+        need = {name: (8 * PARAMETER_COPIES * count, shape, count)
+                for name, (count, shape) in arrays.items()}
+        rows = _largest_batch(starts, K)
+        need["the forward-backward buffers"] = (20 * rows * K, "rows of the longest "
+                                                "sequence x n_components", rows * K)
+        largest = max(need, key=lambda name: need[name][0])
+        _, shape, count = need[largest]
+        advice = ("reduce n_components or cut X into shorter sequences (lengths)"
+                  if largest.startswith("the ") else
+                  "reduce n_components" if "n_features" not in shape else
+                  "reduce n_components or n_features")
+        check_memory(sum(n_bytes for n_bytes, _, _ in need.values()),
+                     f"n_components={K} with n_features={n_features} (mostly for "
+                     f"{largest}: {shape} = {count} values)", advice)
+
     def _initial_params(self, X, starts, n_features):
         """Checked starting parameters: drawn or estimated for the letters in init_params
         (and for anything unset), the user's values otherwise. Nothing is written."""
@@ -386,6 +424,7 @@ class BaseHMM(ParamsMixin):
         starts = sequence_starts(lengths, X.shape[0])
         n_features = self._fit_n_features(X)
         self._check_fit_sizes(X.shape[0], n_features)
+        self._check_sizes(n_features, starts)
         problem = _BaumWelch(self, X, starts, n_features, self._threads())
         result = run_em(problem, n_init=1, max_iter=self.n_iter, tol=self.tol,
                         random_state=None, verbose=int(bool(self.verbose)), warn=False)
@@ -401,7 +440,9 @@ class BaseHMM(ParamsMixin):
     def _prepared(self, X, lengths):
         params = self._fitted_params()
         X = self._validate_X(X, fitting=False)
-        return params, X, sequence_starts(lengths, X.shape[0])
+        starts = sequence_starts(lengths, X.shape[0])
+        self._check_sizes(self._fitted_n_features(params.emission), starts)
+        return params, X, starts
 
     def _score(self, X, lengths, per_step=None):
         """(log-likelihood, per-step output) by forward-backward, batch by batch.

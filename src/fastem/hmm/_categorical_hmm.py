@@ -72,6 +72,10 @@ class CategoricalHMM(BaseHMM):
         known = self._known_n_features(fitting=True)
         return known if known is not None else int(X.max()) + 1
 
+    def _emission_sizes(self, n_features):
+        return {"emissionprob_": (self.n_components * n_features,
+                                  "n_components x n_features")}
+
     def _initial_emission(self, X, starts, n_features):
         emission = getattr(self, "emissionprob_", None)
         if self._needs_init("e", "emissionprob_"):
@@ -92,6 +96,9 @@ class CategoricalHMM(BaseHMM):
         if self.n_features is None:
             state["n_features"] = emission.shape[1]
         return state
+
+    def _fitted_n_features(self, emission):
+        return emission.shape[1]
 
     def _log_emission(self, X, emission, out, n_threads):
         with np.errstate(divide="ignore"):

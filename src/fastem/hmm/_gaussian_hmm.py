@@ -68,6 +68,10 @@ def _check_covars(covars, covariance_type, n_components, n_features=None):
     return cv
 
 
+_COVARS_SHAPE_WORDS = {"full": "n_components x n_features x n_features",
+                       "tied": "n_features x n_features",
+                       "diag": "n_components x n_features", "spherical": "n_components"}
+
 
 class GaussianHMM(BaseHMM):
     """Hidden Markov model with Gaussian emissions, fitted by Baum-Welch.
@@ -135,6 +139,12 @@ class GaussianHMM(BaseHMM):
                              f"({n_samples}) to initialise means_ by k-means; reduce "
                              "n_components, or set means_ and leave 'm' out of init_params")
 
+    def _emission_sizes(self, n_features):
+        K, ct = self.n_components, self.covariance_type
+        n_cov = int(np.prod(cov_shape(ct, K, n_features), dtype=object))
+        return {"means_": (K * n_features, "n_components x n_features"),
+                "covars_": (n_cov, _COVARS_SHAPE_WORDS[ct])}
+
     def _initial_emission(self, X, starts, n_features):
         K, d = self.n_components, n_features
         means = getattr(self, "means_", None)
@@ -169,6 +179,9 @@ class GaussianHMM(BaseHMM):
     def _emission_state(self, emission):
         return {"means_": emission.means, "_covars_": emission.covariances,
                 "n_features": emission.means.shape[1]}
+
+    def _fitted_n_features(self, emission):
+        return emission.means.shape[1]
 
     def _log_emission(self, X, emission, out, n_threads):
         log_densities(X, emission, out, n_threads=n_threads)

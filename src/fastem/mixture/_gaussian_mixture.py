@@ -14,10 +14,12 @@ from .._engine import commit, run_em
 from .._kernels import _gaussian
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
+    PARAMETER_COPIES,
     check_array,
     check_float,
     check_int,
     check_is_fitted,
+    check_memory,
     check_n_features,
     check_option,
     check_positive_definite,
@@ -322,6 +324,10 @@ class GaussianMixture(ParamsMixin):
         if n < k:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, "
                              f"n_samples = {n}")
+        n_cov = int(np.prod(cov_shape(ct, k, d), dtype=object))
+        check_memory(8 * PARAMETER_COPIES * n_cov,
+                     f"covariance_type={ct!r} with n_components={k} and {d} features",
+                     "reduce n_components or use a cheaper covariance_type")
         weights = means = precisions = None
         if self.weights_init is not None:
             weights = self._init_array(self.weights_init, "weights_init", (k,))
