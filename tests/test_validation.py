@@ -4,12 +4,13 @@ import re
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
-from conftest import make_blobs
+from conftest import make_blobs, rel_err
 
-from fastem import GaussianMixture, KMeans, NotFittedError
+from fastem import GaussianMixture, KMeans, NotFittedError, kmeans_plusplus
 from fastem._validation import check_array
 
 X = make_blobs(n=200, d=3, seed=1)
@@ -122,6 +123,64 @@ def test_precisions_init_singular_to_working_precision_is_refused(seed):
     with pytest.raises(ValueError, match="precisions_init must be positive definite"):
         GaussianMixture(2, covariance_type="tied",
                         precisions_init=near_singular(seed)).fit(X)
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(n_threads=0), ValueError, "n_threads must be >= 1"),
+        (dict(n_threads=-3), ValueError, "n_threads must be >= 1"),
+        (dict(n_threads=1.5), TypeError, "n_threads must be an integer"),
+        (dict(n_local_trials=0), ValueError, "n_local_trials must be >= 1"),
+        (dict(n_local_trials=-1), ValueError, "n_local_trials must be >= 1"),
+        (dict(n_local_trials=2.0), TypeError, "n_local_trials must be an integer"),
+    ],
+)
+def test_bad_kmeans_plusplus_parameters(params, error, match):
+    with pytest.raises(error, match=match):
+        kmeans_plusplus(X, 3, random_state=0, **params)
+    centers, indices = kmeans_plusplus(X, 3, random_state=0, n_local_trials=1, n_threads=1)
+    np.testing.assert_array_equal(centers, X[indices])
+
+
+def test_big_endian_float32_is_computed_as_float32():
+    native = X.astype(np.float32)
+    swapped = X.astype(">f4")
+    assert check_array(swapped).dtype == np.dtype(np.float32)
+    np.testing.assert_array_equal(check_array(swapped), native)
+    km, km_ref = KMeans(3, random_state=0).fit(swapped), KMeans(3, random_state=0).fit(native)
+    assert km.cluster_centers_.dtype == np.float32
+    np.testing.assert_array_equal(km.cluster_centers_, km_ref.cluster_centers_)
+    assert km.inertia_ == km_ref.inertia_
+    np.testing.assert_array_equal(km.transform(swapped), km_ref.transform(native))
+    gm = GaussianMixture(3, random_state=0).fit(swapped)
+    gm_ref = GaussianMixture(3, random_state=0).fit(native)
+    np.testing.assert_array_equal(gm.means_, gm_ref.means_)
+    np.testing.assert_array_equal(gm.score_samples(swapped), gm_ref.score_samples(native))
+    # float32 computations: not the float64 fit
+    assert not np.array_equal(gm.means_, GaussianMixture(3, random_state=0).fit(X).means_)
+
+
+def test_kmeans_inertia_is_never_silently_infinite():
+    """float32 rows near 1e38: their squares overflow float32. The fit must either give
+    the true (finite) inertia or say that it overflowed; never a silent inf."""
+    rng = np.random.RandomState(0)
+    big = (rng.rand(200, 2) * 1e37 + 1e38) * np.where(np.arange(200) < 100, -1, 1)[:, None]
+    big32 = big.astype(np.float32)
+    reference = KMeans(2, random_state=0).fit(big32.astype(np.float64)).inertia_
+    assert np.isfinite(reference)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            km = KMeans(2, random_state=0).fit(big32)
+        except ValueError as exc:          # refusing such data is fine, if it says why
+            assert "overflow" in str(exc)
+            return
+    if np.isfinite(km.inertia_):
+        assert rel_err(km.inertia_, reference) < 1e-3
+    else:
+        assert any(issubclass(w.category, RuntimeWarning) and "inertia" in str(w.message)
+                   for w in caught)
 
 
 def test_sizes_are_checked_before_allocating():

@@ -62,7 +62,8 @@ def check_array(X, name="X", *, ensure_min_samples=1, allow_nan=False, return_mi
     if arr.shape[1] == 0:
         raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 "
                          "is required.")
-    dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    # any float32, whatever its byte order (">f4" is not == np.float32), stays float32
+    dtype = np.float32 if arr.dtype.kind == "f" and arr.dtype.itemsize == 4 else np.float64
     arr = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
     missing = _check_finite(arr, name, allow_nan=allow_nan or return_missing)
     return (arr, missing) if return_missing else arr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,8 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike |
         raise ValueError(f"n_samples={n} should be >= n_clusters={n_clusters}")
     sw = check_sample_weight(sample_weight, n)
     rs = check_random_state(random_state)
+    n_local_trials = check_int(n_local_trials, "n_local_trials", minimum=1, allow_none=True)
+    check_int(n_threads, "n_threads", minimum=1, allow_none=True)
     return _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials,
                             effective_n_threads(n_threads))
 
@@ -304,12 +307,18 @@ class KMeans(ParamsMixin):
             random_state=check_random_state(self.random_state), n_threads=n_threads,
             verbose=self.verbose, callback=self.callback,
         )
+        inertia = float(problem.best_inertia)
+        if not np.isfinite(inertia):
+            warnings.warn(f"The inertia of the fitted centers is {inertia}: the squared "
+                          "distances overflow (values too large for the data's dtype); "
+                          "scale X (float32 data: or pass it as float64).", RuntimeWarning,
+                          stacklevel=2)
         # the best run's labels and inertia, from its final scoring pass; all the fitted
         # attributes are set at once (a failed or interrupted fit changes nothing)
         self.labels_: NDArray[np.intc]
-        commit(self, {"inertia_": float(problem.best_inertia),
-                      "cluster_centers_": result.params, "labels_": problem.best_labels,
-                      "n_iter_": result.n_iter, "n_features_in_": X.shape[1]})
+        commit(self, {"inertia_": inertia, "cluster_centers_": result.params,
+                      "labels_": problem.best_labels, "n_iter_": result.n_iter,
+                      "n_features_in_": X.shape[1]})
         return self
 
     def _checked(self, X):
