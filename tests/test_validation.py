@@ -125,6 +125,21 @@ def test_precisions_init_singular_to_working_precision_is_refused(seed):
                         precisions_init=near_singular(seed)).fit(X)
 
 
+def test_a_fitted_models_precisions_are_accepted_as_precisions_init():
+    """The other side of the test: a component collapsed onto a line, in data of
+    variance 1e4, has covariance eigenvalues 1e-6 (reg_covar) and 2e4. Ill-conditioned
+    but positive definite to working precision: refitting from it must work."""
+    rng = np.random.RandomState(0)
+    line = np.array([500.0, 500.0]) + rng.randn(100, 1) * 100
+    data = np.vstack([rng.randn(300, 2) * 100, line])
+    gm = GaussianMixture(2, random_state=0).fit(data)
+    smallest = min(np.linalg.eigvalsh(c)[0] for c in gm.covariances_)
+    assert smallest < 2e-6
+    again = GaussianMixture(2, weights_init=gm.weights_, means_init=gm.means_,
+                            precisions_init=gm.precisions_, max_iter=3).fit(data)
+    assert np.isfinite(again.score(data))
+
+
 @pytest.mark.parametrize(
     "params, error, match",
     [

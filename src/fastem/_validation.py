@@ -157,21 +157,18 @@ def check_option(value, name, options):
     return value
 
 
-# A matrix is singular to working precision when its correlation matrix has an eigenvalue
-# below this fraction of its largest (scipy.stats' multivariate_normal uses the same cut).
-_PD_RTOL = 1e6 * np.finfo(np.float64).eps
-
-
 def is_positive_definite(matrix):
     """Whether a symmetric matrix (its lower triangle is read) is positive definite to
     working precision, so that everything fastem does with it succeeds.
 
     The one test for covariances and precisions, user-given or from an M-step: finite,
-    a Cholesky factor exists (what the kernels and sampling use), and the eigenvalues of
-    the correlation matrix D^-1/2 A D^-1/2 (D = diag A) exceed _PD_RTOL times the largest.
-    The last makes the verdict robust to rounding (a matrix within rounding of singular
-    is rejected rather than passing or failing by the luck of the last bit) and
-    independent of the scale of each feature."""
+    a Cholesky factor exists (what the kernels and sampling use), and the correlation
+    matrix C = D^-1/2 A D^-1/2 (D = diag A) has 20 d^1.5 u cond(C) < 1 (u = eps / 2):
+    the condition under which Cholesky provably succeeds in floating point, whatever the
+    order of the rows (Higham, Accuracy and Stability of Numerical Algorithms, Thm 10.7).
+    This makes the verdict robust to rounding (a matrix within rounding of singular is
+    rejected rather than passing or failing by the luck of the last bit) and independent
+    of the scale of each feature."""
     m = np.asarray(matrix, dtype=np.float64)
     if not np.all(np.isfinite(m)):
         return False
@@ -184,7 +181,8 @@ def is_positive_definite(matrix):
         return False
     scale = 1.0 / np.sqrt(diag)
     eigenvalues = np.linalg.eigvalsh(m * scale[:, None] * scale[None, :])
-    return bool(eigenvalues[0] > _PD_RTOL * eigenvalues[-1])
+    margin = 10 * m.shape[0] ** 1.5 * np.finfo(np.float64).eps
+    return bool(eigenvalues[0] > margin * eigenvalues[-1])
 
 
 def positive_variances(values):
