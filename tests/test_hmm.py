@@ -2,6 +2,9 @@
 invariants; recovery; long sequences; thread determinism; bad input."""
 
 import copy
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ from conftest import rel_err
 
 import fastem
 from fastem.hmm import ConvergenceMonitor
+from fastem.hmm._gaussian_hmm import _check_covars
 
 try:
     from hmmlearn import hmm as hmm_ref
@@ -331,6 +335,82 @@ def test_bad_lengths(lengths, message):
         set_gaussian(fastem.GaussianHMM(K), "diag").score(X, lengths)
 
 
+def test_lengths_whose_int64_sum_wraps_around_are_refused():
+    """Lengths that "sum" to n only modulo 2**64 are refused by every method of both
+    models, before a kernel reads X. Run in a subprocess: a regression segfaults."""
+    code = textwrap.dedent("""
+        import numpy as np, fastem
+        n = 40
+        data = {"GaussianHMM": np.random.RandomState(0).randn(n, 2),
+                "CategoricalHMM": np.arange(n).reshape(-1, 1) % 3}
+        wrapping = {"int": [2**62, 2**62, 2**62, 2**62 + n],
+                    "uint64": np.array([2**63, 2**63 + n], dtype=np.uint64),
+                    "one huge": [2**63 - 1],
+                    "python ints": [2**64, n]}
+        for cls, X in data.items():
+            fitted = getattr(fastem, cls)(2, n_iter=2, random_state=0).fit(X)
+            ok = np.array([n // 2, n - n // 2], dtype=np.uint64)   # uint64 that is fine
+            assert fitted.score(X, ok) == fitted.score(X, [n // 2, n - n // 2])
+            for name, lengths in wrapping.items():
+                for method in ("fit", "score", "decode", "predict_proba"):
+                    model = (getattr(fastem, cls)(2, n_iter=2, random_state=0)
+                             if method == "fit" else fitted)
+                    try:
+                        getattr(model, method)(X, lengths)
+                        print(cls, name, method, "no error")
+                    except ValueError as exc:
+                        print(cls, name, method, "ValueError", exc)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 2 * 4 * 4
+    for line in lines:
+        assert "ValueError lengths must be at most the 40 samples of X" in line, line
+
+
+# hmmlearn's test_fit_zero_variance (issue #2 on its GitHub): a constant feature
+ZERO_VARIANCE_X = np.array([
+    [7.15000000e+02, 5.85000000e+02, 0.00000000e+00, 0.00000000e+00],
+    [7.15000000e+02, 5.20000000e+02, 1.04705811e+00, -6.03696289e+01],
+    [7.15000000e+02, 4.55000000e+02, 7.20886230e-01, -5.27055664e+01],
+    [7.15000000e+02, 3.90000000e+02, -4.57946777e-01, -7.80605469e+01],
+    [7.15000000e+02, 3.25000000e+02, -6.43127441e+00, -5.59954834e+01],
+    [7.15000000e+02, 2.60000000e+02, -2.90063477e+00, -7.80220947e+01],
+    [7.15000000e+02, 1.95000000e+02, 8.45532227e+00, -7.03294373e+01],
+    [7.15000000e+02, 1.30000000e+02, 4.09387207e+00, -5.83621216e+01],
+    [7.15000000e+02, 6.50000000e+01, -1.21667480e+00, -4.48131409e+01],
+])
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_fit_on_degenerate_data_always_gives_a_usable_model(covariance_type, tmp_path):
+    """The M-step's safeguard and the validation of covars_ are one test: whatever a fit
+    returns passes validation (fastem's, and hmmlearn's when installed), so scoring,
+    decoding, sampling, refitting from it and a save/load round trip all work."""
+    X = ZERO_VARIANCE_X
+    for seed in range(30):
+        m = fastem.GaussianHMM(3, covariance_type, random_state=seed).fit(X)
+        _check_covars(m._covars_, covariance_type, 3, X.shape[1])
+        if covariance_type in ("full", "tied"):
+            stack = m._covars_ if covariance_type == "full" else m._covars_[None]
+            np.testing.assert_array_equal(stack, np.swapaxes(stack, 1, 2))
+        if hmm_ref is not None:
+            ref = hmm_ref.GaussianHMM(3, covariance_type, init_params="")
+            ref.startprob_, ref.transmat_, ref.means_ = m.startprob_, m.transmat_, m.means_
+            ref._covars_, ref.n_features = m._covars_.copy(), X.shape[1]
+            ref._check()
+        assert np.isfinite(m.score(X))
+        assert m.predict(X).shape == (9,) and m.decode(X, algorithm="map")[1].shape == (9,)
+        assert np.all(np.isfinite(m.sample(20, random_state=0)[0]))
+        again = copy.deepcopy(m).set_params(init_params="", n_iter=3).fit(X)
+        assert np.isfinite(again.score(X))
+        if seed % 10 == 0:
+            back = fastem.load(m.save(tmp_path / "m.npz"))
+            assert back.score(X) == m.score(X)
+
+
 def test_bad_gaussian_input():
     X, _ = gaussian_data("diag", n=500)
     bad = X.copy()
@@ -353,7 +433,7 @@ def test_bad_gaussian_input():
     with pytest.raises(ValueError, match="covars_ must be positive"):
         fastem.GaussianHMM(K).covars_ = -np.ones((K, D))
     m = fastem.GaussianHMM(K, covariance_type="full")
-    with pytest.raises(ValueError, match="positive-definite"):
+    with pytest.raises(ValueError, match=r"covars_ \(state 0\) must be positive definite"):
         m.covars_ = np.tile([[1.0, 2.0], [2.0, 1.0]], (K, 1, 1))
     with pytest.raises(ValueError, match="covariance_type"):
         fastem.GaussianHMM(K, covariance_type="round").fit(X)

@@ -1,10 +1,15 @@
 """Every bad input gets a clear error naming the argument; odd layouts give the same fit."""
 
+import re
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
-from conftest import make_blobs
+from conftest import make_blobs, rel_err
 
-from fastem import GaussianMixture, KMeans, NotFittedError
+from fastem import GaussianMixture, KMeans, NotFittedError, kmeans_plusplus
 from fastem._validation import check_array
 
 X = make_blobs(n=200, d=3, seed=1)
@@ -96,6 +101,145 @@ def test_bad_gaussian_mixture_parameters(params, error, match):
     params = {"n_components": 2, **params}
     with pytest.raises(error, match=match):
         GaussianMixture(**params).fit(X)
+
+
+def near_singular(seed):
+    """A rank-2 3 x 3 matrix B B^T whose smallest eigenvalue is rounding noise."""
+    B = np.random.RandomState(seed).randn(3, 2)
+    return (B @ B.T + (B @ B.T).T) / 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 5])
+def test_precisions_init_singular_to_working_precision_is_refused(seed):
+    """eigvalsh finds these positive (the old test), but no usable Cholesky factor of
+    them exists (seeds 1, 5: numpy's raw LinAlgError) or it is rounding noise (seed 0).
+    One test decides positive definiteness everywhere: a clear ValueError."""
+    assert np.linalg.eigvalsh(near_singular(seed))[0] > 0
+    precisions = np.stack([near_singular(seed), np.eye(3)])
+    with pytest.raises(ValueError, match=r"precisions_init \(component 0\) must be "
+                                         "positive definite"):
+        GaussianMixture(2, precisions_init=precisions).fit(X)
+    with pytest.raises(ValueError, match="precisions_init must be positive definite"):
+        GaussianMixture(2, covariance_type="tied",
+                        precisions_init=near_singular(seed)).fit(X)
+
+
+def test_a_fitted_models_precisions_are_accepted_as_precisions_init():
+    """The other side of the test: a component collapsed onto a line, in data of
+    variance 1e4, has covariance eigenvalues 1e-6 (reg_covar) and 2e4. Ill-conditioned
+    but positive definite to working precision: refitting from it must work."""
+    rng = np.random.RandomState(0)
+    line = np.array([500.0, 500.0]) + rng.randn(100, 1) * 100
+    data = np.vstack([rng.randn(300, 2) * 100, line])
+    gm = GaussianMixture(2, random_state=0).fit(data)
+    smallest = min(np.linalg.eigvalsh(c)[0] for c in gm.covariances_)
+    assert smallest < 2e-6
+    again = GaussianMixture(2, weights_init=gm.weights_, means_init=gm.means_,
+                            precisions_init=gm.precisions_, max_iter=3).fit(data)
+    assert np.isfinite(again.score(data))
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(n_threads=0), ValueError, "n_threads must be >= 1"),
+        (dict(n_threads=-3), ValueError, "n_threads must be >= 1"),
+        (dict(n_threads=1.5), TypeError, "n_threads must be an integer"),
+        (dict(n_local_trials=0), ValueError, "n_local_trials must be >= 1"),
+        (dict(n_local_trials=-1), ValueError, "n_local_trials must be >= 1"),
+        (dict(n_local_trials=2.0), TypeError, "n_local_trials must be an integer"),
+    ],
+)
+def test_bad_kmeans_plusplus_parameters(params, error, match):
+    with pytest.raises(error, match=match):
+        kmeans_plusplus(X, 3, random_state=0, **params)
+    centers, indices = kmeans_plusplus(X, 3, random_state=0, n_local_trials=1, n_threads=1)
+    np.testing.assert_array_equal(centers, X[indices])
+
+
+def test_big_endian_float32_is_computed_as_float32():
+    native = X.astype(np.float32)
+    swapped = X.astype(">f4")
+    assert check_array(swapped).dtype == np.dtype(np.float32)
+    np.testing.assert_array_equal(check_array(swapped), native)
+    km, km_ref = KMeans(3, random_state=0).fit(swapped), KMeans(3, random_state=0).fit(native)
+    assert km.cluster_centers_.dtype == np.float32
+    np.testing.assert_array_equal(km.cluster_centers_, km_ref.cluster_centers_)
+    assert km.inertia_ == km_ref.inertia_
+    np.testing.assert_array_equal(km.transform(swapped), km_ref.transform(native))
+    gm = GaussianMixture(3, random_state=0).fit(swapped)
+    gm_ref = GaussianMixture(3, random_state=0).fit(native)
+    np.testing.assert_array_equal(gm.means_, gm_ref.means_)
+    np.testing.assert_array_equal(gm.score_samples(swapped), gm_ref.score_samples(native))
+    # float32 computations: not the float64 fit
+    assert not np.array_equal(gm.means_, GaussianMixture(3, random_state=0).fit(X).means_)
+
+
+def test_kmeans_inertia_is_never_silently_infinite():
+    """float32 rows near 1e38: their squares overflow float32, so the fit is computed in
+    float64 and gives the true (finite) inertia, in float32 centers."""
+    rng = np.random.RandomState(0)
+    big = (rng.rand(200, 2) * 1e37 + 1e38) * np.where(np.arange(200) < 100, -1, 1)[:, None]
+    big32 = big.astype(np.float32)
+    reference = KMeans(2, random_state=0).fit(big32.astype(np.float64))
+    km = KMeans(2, random_state=0).fit(big32)
+    assert np.isfinite(km.inertia_)
+    assert rel_err(km.inertia_, reference.inertia_) < 1e-6
+    assert km.cluster_centers_.dtype == np.float32
+    np.testing.assert_array_equal(km.labels_, reference.labels_)
+
+
+def test_sizes_are_checked_before_allocating():
+    """Parameter arrays that cannot fit in memory are refused, naming n_components or
+    n_features, before anything of that size is allocated. A subprocess with a 6 GiB
+    address-space limit, so that a regression fails with MemoryError instead of
+    exhausting the machine, and with physical memory reported as 16 GiB."""
+    code = textwrap.dedent("""
+        import resource, tracemalloc
+        import numpy as np, fastem, fastem._validation
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+        fastem._validation.physical_memory = lambda: 16 << 30
+        X = np.random.RandomState(0).randn(50, 2)
+        wide = np.random.RandomState(0).rand(4, 100_000)
+        S = np.arange(50).reshape(-1, 1) % 3
+        cases = [
+            lambda: fastem.GaussianHMM(10**9).fit(X),
+            lambda: fastem.CategoricalHMM(10**9).fit(S),
+            lambda: fastem.CategoricalHMM(2).fit(np.array([[0], [10**9]])),
+            lambda: fastem.GaussianHMM(3, "full").fit(wide),
+            lambda: fastem.GaussianMixture(2).fit(wide),
+        ]
+        tracemalloc.start()
+        for case in cases:
+            tracemalloc.reset_peak()
+            try:
+                case()
+                print("no error")
+            except Exception as exc:
+                print(type(exc).__name__, exc, "| peak", tracemalloc.get_traced_memory()[1])
+        # far more symbols than samples is suspicious but legal, when it fits
+        m = fastem.CategoricalHMM(2, n_iter=2, random_state=0).fit(np.array([[0], [10**5]]))
+        print("n_features", m.n_features)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    expected = [
+        r"n_components=1000000000 must be at most the number of samples \(50\)",
+        r"n_components=1000000000 .*transmat_.*physical memory \(16 GiB\); reduce "
+        "n_components",
+        r"n_features=1000000001 .*emissionprob_.*physical memory \(16 GiB\); reduce "
+        "n_components or n_features",
+        r"n_features=100000 .*covars_: n_components x n_features x n_features",
+        r"covariance_type='full' with n_components=2 and 100000 features .*physical memory",
+    ]
+    assert len(lines) == len(expected) + 1, run.stdout
+    for line, pattern in zip(lines, expected):
+        assert line.startswith("ValueError"), line
+        assert re.search(pattern, line), line
+        assert int(line.rsplit("| peak", 1)[1]) < 16 << 20, line     # nothing big
+    assert lines[-1] == "n_features 100001"
 
 
 @pytest.mark.parametrize(

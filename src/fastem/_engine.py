@@ -46,6 +46,15 @@ class EMResult:
     score: float = -np.inf
 
 
+def commit(estimator, fitted):
+    """Set all the attributes of a successful fit at once.
+
+    A fit computes into locals and calls this last, so a fit that raises or is
+    interrupted leaves the estimator exactly as it was. One dict update is a single C
+    call, which a KeyboardInterrupt (delivered between bytecodes) cannot split."""
+    vars(estimator).update(fitted)
+
+
 def _default_converged(change, tol, old, new):
     return abs(change) < tol
 

@@ -6,6 +6,7 @@ The caller's arrays are never written to: a conversion copies, and the kernels o
 from __future__ import annotations
 
 import numbers
+import os
 import sys
 
 import numpy as np
@@ -61,7 +62,8 @@ def check_array(X, name="X", *, ensure_min_samples=1, allow_nan=False, return_mi
     if arr.shape[1] == 0:
         raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 "
                          "is required.")
-    dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    # any float32, whatever its byte order (">f4" is not == np.float32), stays float32
+    dtype = np.float32 if arr.dtype.kind == "f" and arr.dtype.itemsize == 4 else np.float64
     arr = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
     missing = _check_finite(arr, name, allow_nan=allow_nan or return_missing)
     return (arr, missing) if return_missing else arr
@@ -153,6 +155,82 @@ def check_option(value, name, options):
         choices = ", ".join(repr(o) for o in options)
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
     return value
+
+
+def is_positive_definite(matrix):
+    """Whether a symmetric matrix (its lower triangle is read) is positive definite to
+    working precision, so that everything fastem does with it succeeds.
+
+    The one test for covariances and precisions, user-given or from an M-step: finite,
+    a Cholesky factor exists (what the kernels and sampling use), and the correlation
+    matrix C = D^-1/2 A D^-1/2 (D = diag A) has 20 d^1.5 u cond(C) < 1 (u = eps / 2):
+    the condition under which Cholesky provably succeeds in floating point, whatever the
+    order of the rows (Higham, Accuracy and Stability of Numerical Algorithms, Thm 10.7).
+    This makes the verdict robust to rounding (a matrix within rounding of singular is
+    rejected rather than passing or failing by the luck of the last bit) and independent
+    of the scale of each feature."""
+    m = np.asarray(matrix, dtype=np.float64)
+    if not np.all(np.isfinite(m)):
+        return False
+    diag = np.diagonal(m)
+    if not np.all(diag > 0):
+        return False
+    try:
+        np.linalg.cholesky(m)
+    except np.linalg.LinAlgError:
+        return False
+    scale = 1.0 / np.sqrt(diag)
+    eigenvalues = np.linalg.eigvalsh(m * scale[:, None] * scale[None, :])
+    margin = 10 * m.shape[0] ** 1.5 * np.finfo(np.float64).eps
+    return bool(eigenvalues[0] > margin * eigenvalues[-1])
+
+
+def positive_variances(values):
+    """Elementwise: finite and > 0 (the test for diagonal and spherical variances and
+    precisions, user-given or from an M-step)."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.isfinite(v) & (v > 0)
+
+
+def check_positive_definite(matrices, name, unit=None):
+    """ValueError naming ``name`` (and the ``unit`` index, for a stack) unless every
+    matrix is symmetric and positive definite (is_positive_definite)."""
+    stack = matrices if unit is not None else matrices[None]
+    for k, m in enumerate(stack):
+        where = f" ({unit} {k})" if unit is not None else ""
+        if not np.allclose(m, m.T):
+            raise ValueError(f"{name}{where} must be symmetric")
+        if not is_positive_definite(m):
+            raise ValueError(f"{name}{where} must be positive definite (to working "
+                             "precision: finite, not singular or nearly singular)")
+
+
+# without a way to ask the system (no sysconf), memory checks assume this much
+_FALLBACK_MEMORY = 1 << 40
+
+
+def physical_memory():
+    """Bytes of physical memory of this machine (_FALLBACK_MEMORY when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return _FALLBACK_MEMORY
+
+
+# A fit holds several arrays the size of its largest parameter at once (the parameters,
+# the new ones, the statistics and the M-step's temporaries): memory checks count this many.
+PARAMETER_COPIES = 8
+
+
+def check_memory(n_bytes, what, advice):
+    """ValueError when ``what`` would need more than the machine's physical memory.
+
+    n_bytes is a Python int (exact, no overflow); call this before allocating."""
+    limit = physical_memory()
+    if n_bytes > limit:
+        raise ValueError(f"{what} would need about {n_bytes / 2**30:.3g} GiB, more than "
+                         f"this machine's physical memory ({limit / 2**30:.3g} GiB); "
+                         f"{advice}")
 
 
 def check_is_fitted(estimator, attribute):

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
-from .._engine import run_em
+from .._engine import commit, run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
@@ -87,6 +87,8 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike |
         raise ValueError(f"n_samples={n} should be >= n_clusters={n_clusters}")
     sw = check_sample_weight(sample_weight, n)
     rs = check_random_state(random_state)
+    n_local_trials = check_int(n_local_trials, "n_local_trials", minimum=1, allow_none=True)
+    check_int(n_threads, "n_threads", minimum=1, allow_none=True)
     indices = _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials,
                                effective_n_threads(n_threads))
     return X[indices], indices
@@ -365,12 +367,14 @@ class KMeans(ParamsMixin):
             random_state=check_random_state(self.random_state), n_threads=n_threads,
             verbose=self.verbose, callback=self.callback,
         )
-        # the best run's labels and inertia, from its final scoring pass
-        self.inertia_ = float(problem.best_inertia)
-        self.cluster_centers_ = result.params
-        self.labels_ = problem.best_labels
-        self.n_iter_ = result.n_iter
-        self.n_features_in_ = X.shape[1]
+        # the best run's labels and inertia, from its final scoring pass (finite: an
+        # overflow raises); all the fitted attributes are set at once (a failed or
+        # interrupted fit changes nothing)
+        self.labels_: NDArray[np.intc]
+        commit(self, {"inertia_": float(problem.best_inertia),
+                      "cluster_centers_": result.params,
+                      "labels_": problem.best_labels, "n_iter_": result.n_iter,
+                      "n_features_in_": X.shape[1]})
         return self
 
     def _checked(self, X):

@@ -19,10 +19,17 @@ from typing import Any
 import numpy as np
 
 from .._base import ParamsMixin
-from .._engine import run_em
+from .._engine import commit, run_em
 from .._kernels import _hmm
 from .._kernels._parallel import effective_n_threads
-from .._validation import check_int, check_is_fitted, check_option, check_random_state
+from .._validation import (
+    PARAMETER_COPIES,
+    check_int,
+    check_is_fitted,
+    check_memory,
+    check_option,
+    check_random_state,
+)
 
 BATCH_ELEMENTS = 1 << 15
 DECODER_ALGORITHMS = ("viterbi", "map")
@@ -76,28 +83,42 @@ class HMMParams:
 
 
 def sequence_starts(lengths, n_samples):
-    """(S + 1,) boundaries of the sequences in X from hmmlearn's ``lengths``."""
+    """(S + 1,) boundaries of the sequences in X from hmmlearn's ``lengths``.
+
+    Checked exactly before any cumulative sum: every length positive and at most
+    n_samples, and their sum (in Python integers) equal to n_samples. An int64 sum can
+    wrap around (four lengths of about 2**62 "sum" to a small n), and boundaries from it
+    would send the kernels far outside X."""
     if lengths is None:
         return np.array([0, n_samples], dtype=np.intp)
-    arr = np.asarray(lengths)
+    try:
+        arr = np.asarray(lengths)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"lengths must be a 1-D sequence of integers ({exc})") from None
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"lengths must be a non-empty 1-D sequence of integers, got shape "
                          f"{arr.shape}")
-    if arr.dtype.kind not in "iu":
-        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise TypeError(f"lengths must hold integers, got dtype {arr.dtype}")
-    if (arr <= 0).any():
-        bad = int(np.flatnonzero(arr <= 0)[0])
-        raise ValueError(f"lengths must be positive: lengths[{bad}] = {int(arr[bad])}")
+    kind = arr.dtype.kind
+    integral = (kind in "iu"
+                or (kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
+                or (kind == "O" and all(isinstance(v, numbers.Integral)
+                                        and not isinstance(v, bool) for v in arr)))
+    if not integral:
+        raise TypeError(f"lengths must hold integers, got dtype {arr.dtype}")
+    for bad, rule in ((arr <= 0, "must be positive"),
+                      (arr > n_samples, f"must be at most the {n_samples} samples of X")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"lengths {rule}: lengths[{i}] = {arr[i]}")
+    arr = arr.astype(np.intp)          # safe now: every value is in [1, n_samples]
+    total = sum(arr.tolist())          # exact
+    if total != n_samples:
+        raise ValueError(f"lengths sum to {total}, but X has {n_samples} samples; "
+                         "they must be equal")
     starts = np.zeros(arr.size + 1, dtype=np.intp)
     np.cumsum(arr, out=starts[1:])
-    if starts[-1] != n_samples:
-        raise ValueError(f"lengths sum to {int(starts[-1])}, but X has {n_samples} samples; "
-                         "they must be equal")
     return starts
 
 
@@ -125,8 +146,17 @@ def _normalize_rows(counts, previous):
     return np.where(empty, previous, out)
 
 
+def required(value, name, letter):
+    """value, or a ValueError saying that the parameter ``name`` is not set."""
+    if value is None:
+        raise ValueError(f"{name} is not set: fit the model, or set {name} (and leave "
+                         f"'{letter}' out of init_params)")
+    return value
+
+
 def _check_stochastic(value, name, shape):
-    arr = np.asarray(value, dtype=np.float64)
+    """A checked float64 copy of a probability vector or row-stochastic matrix."""
+    arr = np.array(value, dtype=np.float64)
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     if not np.all(np.isfinite(arr)) or (arr < 0).any():
@@ -141,15 +171,15 @@ def _check_stochastic(value, name, shape):
 class _BaumWelch:
     """The EM problem the driver runs for a hidden Markov model."""
 
-    def __init__(self, model, X, starts, n_threads):
+    def __init__(self, model, X, starts, n_features, n_threads):
         self.model = model
         self.X = X
         self.starts = starts
+        self.n_features = n_features
         self.n_threads = n_threads
 
     def initialize(self, random_state):
-        self.model._init(self.X, self.starts)
-        return self.model._current_params()
+        return self.model._initial_params(self.X, self.starts, self.n_features)
 
     def step(self, params):
         model = self.model
@@ -249,23 +279,40 @@ class BaseHMM(ParamsMixin):
         self.n_threads = n_threads
 
     # ----------------------------------------------------------------- emission hooks
+    # The hooks never write to the model: a fit works on local values and commits all
+    # fitted attributes at its end (fit), so a failed fit changes nothing.
+    _emission_attributes: tuple[str, ...] = ()   # the attributes holding the emission
+
     def _validate_X(self, X, fitting):
-        """X checked and converted for the kernels (fitting: may set n_features)."""
+        """X checked and converted for the kernels."""
         raise NotImplementedError
 
-    def _init_emission(self, X, starts):
-        """Initialise the emission attributes named in init_params (or unset)."""
+    def _fit_n_features(self, X):
+        """The number of features (symbols) the fit of validated X works with."""
         raise NotImplementedError
 
-    def _check_emission(self):
-        """Validate the emission attributes; ValueError naming the attribute."""
+    def _check_fit_sizes(self, n_samples, n_features):
+        """ValueError when the data cannot initialise the model (before any allocation)."""
+
+    def _emission_sizes(self, n_features):
+        """{attribute: (number of values, its shape in words)} of the emission arrays."""
         raise NotImplementedError
 
-    def _emission_params(self):
-        """The emission attributes as the object the hooks below pass around."""
+    def _initial_emission(self, X, starts, n_features):
+        """{attribute: value} of the emission: initialised for the letters in init_params
+        (or when unset), else the user's values (checked later by _checked_emission)."""
         raise NotImplementedError
 
-    def _set_emission(self, emission):
+    def _checked_emission(self, values):
+        """The emission parameters from {attribute: value or None}, checked (ValueError
+        naming the attribute), as the object the hooks below pass around."""
+        raise NotImplementedError
+
+    def _emission_state(self, emission):
+        """{attribute: value} that a successful fit sets from its emission parameters."""
+        raise NotImplementedError
+
+    def _fitted_n_features(self, emission):
         raise NotImplementedError
 
     def _log_emission(self, X, emission, out, n_threads):
@@ -314,57 +361,88 @@ class BaseHMM(ParamsMixin):
     def _needs_init(self, code, name):
         return code in self.init_params or not hasattr(self, name)
 
-    def _init(self, X, starts):
+    def _check_sizes(self, n_features, starts):
+        """ValueError naming n_components (or n_features) when the parameter arrays, with
+        the copies a fit holds, and the per-batch buffers would not fit in the machine's
+        memory; called before anything of that size is allocated."""
+        K = self.n_components
+        arrays = {"transmat_": (K * K, "n_components x n_components"),
+                  **self._emission_sizes(n_features)}
+        # bytes: float64 parameters, PARAMETER_COPIES times; per batch of sequences two
+        # float64 (rows x states) buffers and Viterbi's int32 backpointers
+        need = {name: (8 * PARAMETER_COPIES * count, shape, count)
+                for name, (count, shape) in arrays.items()}
+        rows = _largest_batch(starts, K)
+        need["the forward-backward buffers"] = (20 * rows * K, "rows of the longest "
+                                                "sequence x n_components", rows * K)
+        largest = max(need, key=lambda name: need[name][0])
+        _, shape, count = need[largest]
+        advice = ("reduce n_components or cut X into shorter sequences (lengths)"
+                  if largest.startswith("the ") else
+                  "reduce n_components" if "n_features" not in shape else
+                  "reduce n_components or n_features")
+        check_memory(sum(n_bytes for n_bytes, _, _ in need.values()),
+                     f"n_components={K} with n_features={n_features} (mostly for "
+                     f"{largest}: {shape} = {count} values)", advice)
+
+    def _initial_params(self, X, starts, n_features):
+        """Checked starting parameters: drawn or estimated for the letters in init_params
+        (and for anything unset), the user's values otherwise. Nothing is written."""
         K = self.n_components
         rs = check_random_state(self.random_state)
-        if self._needs_init("s", "startprob_"):
-            self.startprob_ = rs.dirichlet(np.full(K, 1.0 / K))
-        if self._needs_init("t", "transmat_"):
-            self.transmat_ = rs.dirichlet(np.full(K, 1.0 / K), size=K)
-        self._init_emission(X, starts)
-        self._check()
+        startprob = (rs.dirichlet(np.full(K, 1.0 / K)) if self._needs_init("s", "startprob_")
+                     else self.startprob_)
+        transmat = (rs.dirichlet(np.full(K, 1.0 / K), size=K)
+                    if self._needs_init("t", "transmat_") else self.transmat_)
+        emission = self._initial_emission(X, starts, n_features)
+        return self._checked_params(startprob, transmat, emission)
 
-    def _check(self):
+    def _checked_params(self, startprob, transmat, emission):
         K = self.n_components
-        self.startprob_ = _check_stochastic(self.startprob_, "startprob_", (K,))
-        self.transmat_ = _check_stochastic(self.transmat_, "transmat_", (K, K))
-        self._check_emission()
-
-    def _current_params(self):
-        return HMMParams(self.startprob_, self.transmat_, self._emission_params())
+        return HMMParams(
+            _check_stochastic(required(startprob, "startprob_", "s"), "startprob_", (K,)),
+            _check_stochastic(required(transmat, "transmat_", "t"), "transmat_", (K, K)),
+            self._checked_emission(emission))
 
     def _fitted_params(self):
+        """The model's parameters, checked; nothing is written."""
         check_is_fitted(self, "startprob_")
         self._validate_settings()
-        self._check()
-        return self._current_params()
+        return self._checked_params(
+            self.startprob_, getattr(self, "transmat_", None),
+            {name: getattr(self, name, None) for name in self._emission_attributes})
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X, lengths=None):
         """Estimate the parameters by Baum-Welch (EM) from X, sequences of ``lengths``.
 
         Parameters named in ``init_params`` (or not yet set) are initialised first;
-        those in ``params`` are updated. Returns self."""
+        those in ``params`` are updated. Returns self. A fit that fails or is interrupted
+        leaves the model as it was (user-set parameters included)."""
         self._validate_settings()
         X = self._validate_X(X, fitting=True)
         starts = sequence_starts(lengths, X.shape[0])
-        problem = _BaumWelch(self, X, starts, self._threads())
+        n_features = self._fit_n_features(X)
+        self._check_fit_sizes(X.shape[0], n_features)
+        self._check_sizes(n_features, starts)
+        problem = _BaumWelch(self, X, starts, n_features, self._threads())
         result = run_em(problem, n_init=1, max_iter=self.n_iter, tol=self.tol,
                         random_state=None, verbose=int(bool(self.verbose)), warn=False)
         params = result.params
-        self.startprob_ = params.startprob
-        self.transmat_ = params.transmat
-        self._set_emission(params.emission)
-        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
-        self.monitor_.history.extend(result.lower_bounds)
-        self.monitor_.iter = result.n_iter
+        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        monitor.history.extend(result.lower_bounds)
+        monitor.iter = result.n_iter
+        commit(self, {"startprob_": params.startprob, "transmat_": params.transmat,
+                      **self._emission_state(params.emission), "monitor_": monitor})
         return self
 
     # ----------------------------------------------------------------- inference
     def _prepared(self, X, lengths):
         params = self._fitted_params()
         X = self._validate_X(X, fitting=False)
-        return params, X, sequence_starts(lengths, X.shape[0])
+        starts = sequence_starts(lengths, X.shape[0])
+        self._check_sizes(self._fitted_n_features(params.emission), starts)
+        return params, X, starts
 
     def _score(self, X, lengths, per_step=None):
         """(log-likelihood, per-step output) by forward-backward, batch by batch.

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._kernels import _hmm
 from .._validation import check_int, check_random_state
-from ._base import BaseHMM, _check_stochastic, _normalize_rows
+from ._base import BaseHMM, _check_stochastic, _normalize_rows, required
 
 
 class CategoricalHMM(BaseHMM):
@@ -22,6 +22,7 @@ class CategoricalHMM(BaseHMM):
     """
 
     _emission_letters = "e"
+    _emission_attributes = ("emissionprob_",)
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *,
                  emissionprob_prior=1.0, n_features=None, algorithm="viterbi",
@@ -36,6 +37,14 @@ class CategoricalHMM(BaseHMM):
     def _validate_settings(self):
         super()._validate_settings()
         check_int(self.n_features, "n_features", minimum=1, allow_none=True)
+
+    def _known_n_features(self, fitting):
+        """n_features when set, or given by an emissionprob_ the fit keeps; else None."""
+        if self.n_features is not None:
+            return self.n_features
+        if hasattr(self, "emissionprob_") and not (fitting and "e" in self.init_params):
+            return np.shape(np.atleast_2d(self.emissionprob_))[1]
+        return None
 
     def _validate_X(self, X, fitting):
         arr = np.asarray(X)
@@ -52,39 +61,44 @@ class CategoricalHMM(BaseHMM):
         low, high = int(symbols.min()), int(symbols.max())
         if low < 0:
             raise ValueError(f"X holds the symbol {low}; symbols must be >= 0")
-        n_features = self.n_features
-        if n_features is None and hasattr(self, "emissionprob_") and not (
-                fitting and "e" in self.init_params):
-            n_features = np.shape(self.emissionprob_)[1]
+        n_features = self._known_n_features(fitting)
         if n_features is not None and high >= n_features:
             raise ValueError(f"X holds the symbol {high}, but the model emits symbols "
                              f"0 .. {n_features - 1} only (n_features={n_features})")
-        if fitting and self.n_features is None:
-            self.n_features = high + 1
         return symbols
 
-    def _init_emission(self, X, starts):
+    def _fit_n_features(self, X):
+        # when unknown, n_features comes from the data (as hmmlearn); fit sets it
+        known = self._known_n_features(fitting=True)
+        return known if known is not None else int(X.max()) + 1
+
+    def _emission_sizes(self, n_features):
+        return {"emissionprob_": (self.n_components * n_features,
+                                  "n_components x n_features")}
+
+    def _initial_emission(self, X, starts, n_features):
+        emission = getattr(self, "emissionprob_", None)
         if self._needs_init("e", "emissionprob_"):
             # hmmlearn draws the emissions from a fresh generator of the same seed
             rs = check_random_state(self.random_state)
-            emission = rs.rand(self.n_components, self.n_features)
-            self.emissionprob_ = emission / emission.sum(axis=1, keepdims=True)
+            emission = rs.rand(self.n_components, n_features)
+            emission /= emission.sum(axis=1, keepdims=True)
+        return {"emissionprob_": emission}
 
-    def _check_emission(self):
-        if not hasattr(self, "emissionprob_"):
-            raise ValueError("emissionprob_ must be set when 'e' is not in init_params")
-        shape = np.shape(np.atleast_2d(self.emissionprob_))
+    def _checked_emission(self, values):
+        emission = required(values["emissionprob_"], "emissionprob_", "e")
+        emission = np.atleast_2d(emission)
+        n_features = self.n_features if self.n_features is not None else emission.shape[1]
+        return _check_stochastic(emission, "emissionprob_", (self.n_components, n_features))
+
+    def _emission_state(self, emission):
+        state = {"emissionprob_": emission}
         if self.n_features is None:
-            self.n_features = shape[1]
-        self.emissionprob_ = _check_stochastic(np.atleast_2d(self.emissionprob_),
-                                               "emissionprob_",
-                                               (self.n_components, self.n_features))
+            state["n_features"] = emission.shape[1]
+        return state
 
-    def _emission_params(self):
-        return self.emissionprob_
-
-    def _set_emission(self, emission):
-        self.emissionprob_ = emission
+    def _fitted_n_features(self, emission):
+        return emission.shape[1]
 
     def _log_emission(self, X, emission, out, n_threads):
         with np.errstate(divide="ignore"):
@@ -119,4 +133,4 @@ class CategoricalHMM(BaseHMM):
         return symbols[:, None]
 
     def _n_emission_parameters(self):
-        return {"e": self.n_components * (self.n_features - 1)}
+        return {"e": self.n_components * (np.shape(self.emissionprob_)[1] - 1)}

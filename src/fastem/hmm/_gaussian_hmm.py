@@ -11,7 +11,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from .._validation import check_array, check_float, check_option
+from .._validation import (
+    check_array,
+    check_float,
+    check_option,
+    check_positive_definite,
+    is_positive_definite,
+    positive_variances,
+)
 from ..cluster import KMeans
 from ..mixture._gaussian import (
     COVARIANCE_TYPES,
@@ -22,7 +29,7 @@ from ..mixture._gaussian import (
     responsibility_stats,
     unpack_symmetric,
 )
-from ._base import BaseHMM
+from ._base import BaseHMM, required
 
 
 def _full_from(covars, covariance_type, n_components, n_features):
@@ -53,16 +60,17 @@ def _check_covars(covars, covariance_type, n_components, n_features=None):
         want = cov_shape(covariance_type, n_components, d if n_features else "n_features")
         raise ValueError(f"'{covariance_type}' covars_ must have shape {want}, got {cv.shape}")
     if covariance_type in ("spherical", "diag"):
-        if (cv <= 0).any():
+        if not positive_variances(cv).all():
             raise ValueError(f"'{covariance_type}' covars_ must be positive")
     else:
-        stack = cv if covariance_type == "full" else cv[None]
-        for k, m in enumerate(stack):
-            if not np.allclose(m, m.T) or np.linalg.eigvalsh(m)[0] <= 0:
-                where = "" if covariance_type == "tied" else f" (state {k})"
-                raise ValueError(f"'{covariance_type}' covars_ must be symmetric, "
-                                 f"positive-definite{where}")
+        check_positive_definite(cv, f"'{covariance_type}' covars_",
+                                "state" if covariance_type == "full" else None)
     return cv
+
+
+_COVARS_SHAPE_WORDS = {"full": "n_components x n_features x n_features",
+                       "tied": "n_features x n_features",
+                       "diag": "n_components x n_features", "spherical": "n_components"}
 
 
 class GaussianHMM(BaseHMM):
@@ -78,6 +86,7 @@ class GaussianHMM(BaseHMM):
     """
 
     _emission_letters = "mc"
+    _emission_attributes = ("means_", "_covars_")
     _saved_private = ("_covars_",)
 
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3,
@@ -120,47 +129,59 @@ class GaussianHMM(BaseHMM):
                                  f"is expecting {d} features as input.")
         return X
 
-    def _init_emission(self, X, starts):
-        K, d = self.n_components, X.shape[1]
+    def _fit_n_features(self, X):
+        return X.shape[1]
+
+    def _check_fit_sizes(self, n_samples, n_features):
+        K = self.n_components
+        if self._needs_init("m", "means_") and n_samples < K:
+            raise ValueError(f"n_components={K} must be at most the number of samples "
+                             f"({n_samples}) to initialise means_ by k-means; reduce "
+                             "n_components, or set means_ and leave 'm' out of init_params")
+
+    def _emission_sizes(self, n_features):
+        K, ct = self.n_components, self.covariance_type
+        n_cov = int(np.prod(cov_shape(ct, K, n_features), dtype=object))
+        return {"means_": (K * n_features, "n_components x n_features"),
+                "covars_": (n_cov, _COVARS_SHAPE_WORDS[ct])}
+
+    def _initial_emission(self, X, starts, n_features):
+        K, d = self.n_components, n_features
+        means = getattr(self, "means_", None)
         if self._needs_init("m", "means_"):
-            if X.shape[0] < K:
-                raise ValueError(f"X has {X.shape[0]} samples, fewer than n_components={K}")
             kmeans = KMeans(n_clusters=K, n_init=10, random_state=self.random_state,
                             n_threads=self.n_threads)
-            self.means_ = kmeans.fit(X).cluster_centers_
-        if self._needs_init("c", "covars_"):
+            means = kmeans.fit(X).cluster_centers_
+        covars = getattr(self, "_covars_", None)
+        if self._needs_init("c", "_covars_"):
             cv = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(d)
             if self.covariance_type == "spherical":
-                self._covars_ = np.full(K, np.trace(cv) / d)
+                covars = np.full(K, np.trace(cv) / d)
             elif self.covariance_type == "diag":
-                self._covars_ = np.tile(np.diag(cv), (K, 1))
+                covars = np.tile(np.diag(cv), (K, 1))
             elif self.covariance_type == "tied":
-                self._covars_ = cv
+                covars = cv
             else:
-                self._covars_ = np.tile(cv, (K, 1, 1))
+                covars = np.tile(cv, (K, 1, 1))
+        return {"means_": means, "_covars_": covars}
 
-    def _check_emission(self):
-        K = self.n_components
-        means = np.array(self.means_, dtype=np.float64)
+    def _checked_emission(self, values):
+        K, ct = self.n_components, self.covariance_type
+        means = np.array(required(values["means_"], "means_", "m"), dtype=np.float64)
         if means.ndim != 2 or means.shape[0] != K or not np.all(np.isfinite(means)):
             raise ValueError(f"means_ must be a finite array of shape (n_components={K}, "
                              f"n_features), got shape {means.shape}")
-        self.means_ = means
-        self.n_features = means.shape[1]
-        if not hasattr(self, "_covars_"):
-            raise ValueError("covars_ must be set when 'c' is not in init_params")
-        self._covars_ = _check_covars(self._covars_, self.covariance_type, K, means.shape[1])
+        cov = _check_covars(required(values["_covars_"], "covars_", "c"), ct, K,
+                            means.shape[1])
+        prec = precision_cholesky_from_covariances(cov, ct)
+        return GaussianParams(np.ones(K), means, cov, prec, ct)
 
-    def _emission_params(self):
-        cov = self._covars_
-        prec = precision_cholesky_from_covariances(cov, self.covariance_type)
-        return GaussianParams(np.ones(self.n_components), self.means_, cov, prec,
-                              self.covariance_type)
+    def _emission_state(self, emission):
+        return {"means_": emission.means, "_covars_": emission.covariances,
+                "n_features": emission.means.shape[1]}
 
-    def _set_emission(self, emission):
-        self.means_ = emission.means
-        self._covars_ = emission.covariances
-        self.n_features = emission.means.shape[1]
+    def _fitted_n_features(self, emission):
+        return emission.means.shape[1]
 
     def _log_emission(self, X, emission, out, n_threads):
         log_densities(X, emission, out, n_threads=n_threads)
@@ -220,8 +241,7 @@ class GaussianHMM(BaseHMM):
             cov = (cp + c_n) / np.maximum(c_d, 1e-5)
             if ct == "spherical":
                 cov = cov.mean(axis=1)
-            bad = ~(cov > 0) | ~np.isfinite(cov)
-            return np.where(bad, np.maximum(old, self.min_covar), cov)
+            return np.where(positive_variances(cov), cov, np.maximum(old, self.min_covar))
         second = unpack_symmetric(s2.reshape(K, -1) if ct == "full" else s2, d)
         if ct == "tied":
             # the tied pass sums the moments of all states in one matrix
@@ -243,15 +263,14 @@ class GaussianHMM(BaseHMM):
         return self._positive_definite(cov, old)
 
     def _positive_definite(self, stack, old):
-        out = stack.copy()
+        """The matrices of stack symmetrised; one that is not positive definite (by the
+        test that validates covars_, so a fitted model always passes it) gets min_covar
+        added to its diagonal or, if that is not enough, keeps its old value."""
+        out = 0.5 * (stack + np.swapaxes(stack, -1, -2))
         eye = np.eye(stack.shape[-1])
         for k in range(stack.shape[0]):
             for candidate in (out[k], out[k] + self.min_covar * eye, old[k]):
-                if np.all(np.isfinite(candidate)):
-                    try:
-                        np.linalg.cholesky(candidate)
-                    except np.linalg.LinAlgError:
-                        continue
+                if is_positive_definite(candidate):
                     out[k] = candidate
                     break
         return out
@@ -271,7 +290,7 @@ class GaussianHMM(BaseHMM):
         return X
 
     def _n_emission_parameters(self):
-        K, d = self.n_components, self.n_features
+        K, d = self.n_components, np.shape(self.means_)[1]
         cov = {"spherical": K, "diag": K * d, "full": K * d * (d + 1) // 2,
                "tied": d * (d + 1) // 2}[self.covariance_type]
         return {"m": K * d, "c": cov}

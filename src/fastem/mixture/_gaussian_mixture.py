@@ -10,18 +10,22 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
-from .._engine import run_em
+from .._engine import commit, run_em
 from .._kernels import _gaussian
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
+    PARAMETER_COPIES,
     check_array,
     check_float,
     check_int,
     check_is_fitted,
+    check_memory,
     check_n_features,
     check_option,
+    check_positive_definite,
     check_random_state,
     check_sample_weight,
+    positive_variances,
 )
 from ..cluster._kmeans import _kmeans_plusplus, lloyd
 from ._gaussian import (
@@ -260,6 +264,18 @@ class GaussianMixture(ParamsMixin):
     -1130.3
     """
 
+    # fitted attributes: fit sets them all at once, at its end (see _engine.commit)
+    weights_: NDArray[np.float64]
+    means_: NDArray[np.float64]
+    covariances_: NDArray[np.float64]
+    precisions_: NDArray[np.float64]
+    precisions_cholesky_: NDArray[np.float64]
+    converged_: bool
+    n_iter_: int
+    lower_bound_: float
+    lower_bounds_: list[float]
+    n_features_in_: int
+
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
                  tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
                  n_init: int = 1, init_params: str = "kmeans",
@@ -308,6 +324,10 @@ class GaussianMixture(ParamsMixin):
         if n < k:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, "
                              f"n_samples = {n}")
+        n_cov = int(np.prod(cov_shape(ct, k, d), dtype=object))
+        check_memory(8 * PARAMETER_COPIES * n_cov,
+                     f"covariance_type={ct!r} with n_components={k} and {d} features",
+                     "reduce n_components or use a cheaper covariance_type")
         weights = means = precisions = None
         if self.weights_init is not None:
             weights = self._init_array(self.weights_init, "weights_init", (k,))
@@ -339,17 +359,35 @@ class GaussianMixture(ParamsMixin):
     @staticmethod
     def _check_precisions(precisions, ct):
         if ct in ("diag", "spherical"):
-            if not (precisions > 0).all():
+            if not positive_variances(precisions).all():
                 raise ValueError(f"precisions_init for covariance_type={ct!r} must be "
                                  "positive")
             return
-        stack = precisions if ct == "full" else precisions[None]
-        for k, m in enumerate(stack):
-            where = "" if ct == "tied" else f" (component {k})"
-            if not np.allclose(m, m.T):
-                raise ValueError(f"precisions_init{where} must be symmetric")
-            if np.linalg.eigvalsh(m).min() <= 0:
-                raise ValueError(f"precisions_init{where} must be positive definite")
+        check_positive_definite(precisions, "precisions_init",
+                                "component" if ct == "full" else None)
+
+    def _check_warm_start(self, X, k, ct):
+        """The previous fit must be the model that is now asked for: warm_start cannot
+        continue a fit of another n_components or covariance_type (scikit-learn 1.9
+        fails with a broadcasting error on the latter and silently keeps the old
+        n_components on the former)."""
+        check_n_features(self, X)
+        afresh = "set warm_start=False to fit afresh"
+        previous = getattr(self, "_fit_settings", None)
+        if previous is None:    # e.g. a loaded model: what its fitted shapes say
+            shape, want = np.shape(self.covariances_), cov_shape(ct, k, X.shape[1])
+            if shape != want:
+                raise ValueError(
+                    f"warm_start=True continues the previous fit, whose covariances_ have "
+                    f"shape {shape}, but n_components={k} and covariance_type={ct!r} "
+                    f"need {want}; {afresh}")
+            return
+        for name, now in (("n_components", k), ("covariance_type", ct)):
+            if previous[name] != now:
+                raise ValueError(
+                    f"warm_start=True continues the previous fit, which has {name}="
+                    f"{previous[name]!r}, but {name} is now {now!r}; {afresh}, or set "
+                    f"{name} back")
 
     # -- fitting --------------------------------------------------------------------
     def fit(self, X: ArrayLike, y: Any = None,
@@ -372,7 +410,7 @@ class GaussianMixture(ParamsMixin):
                              f"entry, got {len(patterns.order)}")
         warm = bool(self.warm_start) and hasattr(self, "converged_")
         if warm:
-            check_n_features(self, X)
+            self._check_warm_start(X, k, ct)
         problem = _GaussianMixtureEM(
             X, sw, n_components=k, covariance_type=ct, reg_covar=float(self.reg_covar),
             init_params=self.init_params, weights_init=weights, means_init=means,
@@ -387,12 +425,15 @@ class GaussianMixture(ParamsMixin):
             start_lower_bound=float(getattr(self, "lower_bound_", -np.inf)) if warm
             else -np.inf,
         )
-        self._set_params(result.params)
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.lower_bound_ = float(result.lower_bound)
-        self.lower_bounds_ = [float(v) for v in result.lower_bounds]
-        self.n_features_in_ = X.shape[1]
+        commit(self, {
+            **self._fitted_params(result.params),
+            "converged_": result.converged,
+            "n_iter_": result.n_iter,
+            "lower_bound_": float(result.lower_bound),
+            "lower_bounds_": [float(v) for v in result.lower_bounds],
+            "n_features_in_": X.shape[1],
+            "_fit_settings": {"n_components": k, "covariance_type": ct},
+        })
         return self
 
     def fit_predict(self, X: ArrayLike, y: Any = None,
@@ -404,15 +445,16 @@ class GaussianMixture(ParamsMixin):
         return GaussianParams(self.weights_, self.means_, self.covariances_,
                               self.precisions_cholesky_, self.covariance_type)
 
-    def _set_params(self, params):
-        self.weights_ = params.weights
-        self.means_ = params.means
-        self.precisions_cholesky_ = params.precisions_cholesky
-        self.precisions_ = precisions_from_cholesky(params.precisions_cholesky,
-                                                    params.covariance_type)
-        self.covariances_ = (params.covariances if params.covariances is not None
-                             else covariances_from_precisions(self.precisions_,
-                                                              params.covariance_type))
+    @staticmethod
+    def _fitted_params(params):
+        """The fitted attributes of ``params``, as a dict for commit."""
+        precisions = precisions_from_cholesky(params.precisions_cholesky,
+                                              params.covariance_type)
+        covariances = (params.covariances if params.covariances is not None
+                       else covariances_from_precisions(precisions, params.covariance_type))
+        return {"weights_": params.weights, "means_": params.means,
+                "precisions_cholesky_": params.precisions_cholesky,
+                "precisions_": precisions, "covariances_": covariances}
 
     # -- inference ------------------------------------------------------------------
     def _checked(self, X):
