@@ -243,3 +243,34 @@ def test_a_sigint_handler_that_does_not_raise_gives_the_uninterrupted_result():
     out = run_isolated(INTERRUPTED_FIT.format(setup=setup, fit=fit))
     assert out.returncode == 0, out.stderr
     assert "handled 1 True True" in out.stdout
+
+
+def test_ctrl_c_stops_a_kernel_pass_between_blocks():
+    """A SIGINT sent once the pass has written its first labels stops it there: the last
+    rows are never labelled (an uninterruptible pass would label them all first)."""
+    code = textwrap.dedent("""
+        import os, signal, threading
+        import numpy as np
+        from fastem._kernels import _kmeans
+        rng = np.random.RandomState(0)
+        X = rng.standard_normal((2_000_000, 4))
+        centers = np.ascontiguousarray(X[:64])
+        labels = np.full(len(X), -1, dtype=np.intc)
+
+        def interrupt_once_started():
+            while labels[0] == -1:
+                pass
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt_once_started, daemon=True).start()
+        try:
+            _kmeans.lloyd_pass(X, np.empty(0), centers, labels, np.empty((0, 0)),
+                               np.empty(0), np.empty(0), False, 2)
+            print("not interrupted")
+        except KeyboardInterrupt:
+            print("interrupted; last row labelled:", labels[-1] != -1,
+                  "; rows labelled:", int((labels != -1).sum()))
+    """)
+    out = run_isolated(code)
+    assert out.returncode == 0, out.stderr
+    assert "interrupted; last row labelled: False" in out.stdout, out.stdout
