@@ -311,3 +311,10 @@ def test_input_is_never_modified():
         GaussianMixture(2, random_state=0).fit(arr).predict_proba(arr)
         KMeans(2, random_state=0).fit(arr).transform(arr)
         np.testing.assert_array_equal(arr, before)
+
+
+def test_sample_weight_whose_sum_overflows_is_rejected():
+    X = np.random.RandomState(0).standard_normal((20, 2))
+    for est in (GaussianMixture(2), KMeans(2, n_init=1)):
+        with pytest.raises(ValueError, match="sample_weight sums to infinity"):
+            est.fit(X, sample_weight=np.full(20, 1e307))

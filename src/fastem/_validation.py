@@ -116,7 +116,12 @@ def check_sample_weight(sample_weight, n_samples):
         raise ValueError("sample_weight contains NaN or infinity; weights must be finite")
     if (sw < 0).any():
         raise ValueError("sample_weight contains negative values; weights must be >= 0")
-    if not sw.sum() > 0:
+    with np.errstate(over="ignore"):
+        total = sw.sum()
+    if not np.isfinite(total):
+        raise ValueError("sample_weight sums to infinity; scale the weights down (only "
+                         "their ratios matter)")
+    if not total > 0:
         raise ValueError("sample_weight sums to zero; at least one weight must be positive")
     return sw
 
