@@ -47,10 +47,14 @@ def gaussian_mixture(X, sample_weight, params, parallel):
         problems += _finite(getattr(gm, name), name)
     problems += _labels_ok(gm.predict(X), n, k, "predict")
     proba = gm.predict_proba(X)
-    problems += _stochastic(proba, "predict_proba")
     scores = gm.score_samples(X)
     if np.isnan(scores).any():
         problems.append("score_samples is NaN")
+    # a row whose density is zero under every component has no posterior: all zeros
+    zero = scores == -np.inf
+    problems += _stochastic(proba[~zero], "predict_proba")
+    if (proba[zero] != 0).any():
+        problems.append("predict_proba of a row of zero density is not zero")
     gm.score(X)
     gm.bic(X)
     sample, labels = gm.sample(5)

@@ -497,7 +497,8 @@ class GaussianMixture(ParamsMixin):
         """Posterior probability of each component for each row, shape (n, n_components).
 
         Rows with missing entries (NaN) use their observed entries; a row with nothing
-        observed gets the mixture weights."""
+        observed gets the mixture weights. A row whose density underflows to zero under
+        every component (score_samples -inf) gets zeros."""
         X, missing = self._checked(X)
         resp = np.empty((X.shape[0], self.weights_.shape[0]))
         self._pass(X, missing, resp_out=resp)
