@@ -322,10 +322,17 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 """
 
 
-def _in_subprocess(script, *args):
+_MALLOC_DEBUG = "/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
+
+
+def _in_subprocess(script, *args, malloc_checks=False):
     src = str(Path(fastem.__file__).parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [src, os.environ.get("PYTHONPATH")])))
+    if malloc_checks:   # glibc: fill freed memory, abort on a corrupted heap
+        env["MALLOC_PERTURB_"] = "165"
+        if os.path.exists(_MALLOC_DEBUG):
+            env.update(LD_PRELOAD=_MALLOC_DEBUG, MALLOC_CHECK_="3")
     return subprocess.run([sys.executable, "-c", script, *map(str, args)],
                           capture_output=True, text=True, env=env, timeout=300)
 
@@ -534,10 +541,10 @@ model = fastem.load(sys.argv[1])
 rng = np.random.RandomState(0)
 name = type(model).__name__
 if name == "CategoricalHMM":
-    X = rng.randint(0, model.emissionprob_.shape[1], size=(40, 1))
+    X = rng.randint(0, model.emissionprob_.shape[1], size=(400, 1))
 else:
     centers = model.cluster_centers_ if name == "KMeans" else model.means_
-    X = rng.randn(40, centers.shape[1])
+    X = rng.randn(400, centers.shape[1])
 if name == "GaussianMixture":
     Xm = X.copy()
     Xm[::3, 0] = np.nan
@@ -549,7 +556,7 @@ elif name == "KMeans":
         model.predict(data), model.transform(data), model.score(data)
 else:
     model.predict(X), model.predict_proba(X), model.score(X), model.sample(5)
-    model.decode(X, algorithm="map"), model.predict(X, lengths=[10, 30])
+    model.decode(X, algorithm="map"), model.predict(X, lengths=[100, 300])
 print("ok")
 """
 
@@ -557,7 +564,7 @@ print("ok")
 def methods_work(path):
     """Load ``path`` in a fresh interpreter and run the model's methods on valid data:
     returncode 0 when they all work (a crash gives a negative one)."""
-    return _in_subprocess(_METHODS_SCRIPT, path)
+    return _in_subprocess(_METHODS_SCRIPT, path, malloc_checks=True)
 
 
 @pytest.mark.parametrize("kind", ["gm-full", "kmeans", "hmm-spherical", "categorical"])
@@ -648,16 +655,22 @@ def test_fuzz_changed_shapes_in_headers(kind, data, fuzz_dir):
     parts = members(kind)
     name = data.draw(st.sampled_from(sorted(parts)))
     old = np.load(io.BytesIO(parts[name]))
-    shape = tuple(data.draw(st.lists(st.integers(0, 6), max_size=3)))
-    if data.draw(st.booleans()):   # a new header over the old data
-        header = io.BytesIO()
-        np.lib.format.write_array_header_1_0(header, {
-            "descr": np.lib.format.dtype_to_descr(old.dtype), "fortran_order": False,
-            "shape": shape})
-        new = header.getvalue() + parts[name][len(npy(old)) - old.nbytes:]
-    else:                          # a consistent array of the new shape
-        values = data.draw(st.sampled_from([0.0, 0.5, 1.0, 1 / 3]))
-        new = npy(np.full(shape, values, dtype=old.dtype))
+    how = data.draw(st.sampled_from(["header", "filled", "resized"]))
+    if how == "resized" and old.ndim:  # too short or too long along one axis, valid values
+        axis = data.draw(st.integers(0, old.ndim - 1))
+        size = data.draw(st.sampled_from([0, 1, 2, 3, 5, 50]))
+        new = np.take(old, np.arange(size) % old.shape[axis], axis=axis)
+        if name != META and old.dtype.kind == "f" and np.allclose(old.sum(axis=-1), 1):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                new = new / new.sum(axis=-1, keepdims=True)   # still probabilities
+        new = npy(new)
+    else:
+        shape = tuple(data.draw(st.lists(st.integers(0, 6), max_size=3)))
+        if how == "header":            # a new header over the old data
+            new = npy_header(shape, old.dtype) + parts[name][len(npy(old)) - old.nbytes:]
+        else:                          # a consistent array of the new shape
+            value = data.draw(st.sampled_from([0.0, 0.5, 1.0, 1 / 3]))
+            new = npy(np.full(shape, value, dtype=old.dtype))
     refused_or_working({**parts, name: new}, fuzz_dir)
 
 
