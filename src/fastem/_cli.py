@@ -360,8 +360,10 @@ def main(argv=None):
     except BrokenPipeError:
         # the reader stopped (`fastem predict ... | head`): end quietly, as a program
         # killed by SIGPIPE would; stdout goes to devnull so the exit flush is silent
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):   # stdout is not a file descriptor
+            pass
         return 141
     except (UsageError, ValueError, TypeError, OSError, MemoryError,
             np.linalg.LinAlgError) as exc:

@@ -358,7 +358,8 @@ _TOP_LEVEL = {"format", "format_version", "fastem_version", "class", "params",
 
 
 def _check_metadata(meta):
-    """(class, schema, JSON params, JSON arrays, attributes, dims known from metadata)."""
+    """The checked metadata: (class, schema, JSON params, arrays given as JSON lists,
+    attributes, the params with their defaults, the dims the metadata gives)."""
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise _Invalid("not a fastem model file (its metadata has no fastem format field)")
     version = meta.get("format_version")
@@ -394,8 +395,8 @@ def _check_metadata(meta):
         else:
             schema.params[key](value, f"params.{key}")
     not_saved = meta.get("params_not_saved", [])
-    if not isinstance(not_saved, list) or not all(params.get(p, 0) is None
-                                                  for p in not_saved):
+    if not isinstance(not_saved, list) or not all(
+            isinstance(p, str) and p in params and params[p] is None for p in not_saved):
         raise _Invalid("metadata: params_not_saved must list parameters stored as null")
     if attributes.keys() != schema.attributes.keys():
         wrong = sorted(attributes.keys() ^ schema.attributes.keys())[0]
@@ -421,7 +422,7 @@ def _known_dims(schema, settings, attributes, stored, version):
     for dim, source in schema.dims.items():
         value = settings.get(source, attributes.get(source)) if source else None
         if stored is not None:
-            _integer(0, 2**63 - 1)(stored[dim], f"dims.{dim}")
+            _integer(1, 2**63 - 1)(stored[dim], f"dims.{dim}")
             if value is not None and value != stored[dim]:
                 raise _Invalid(f"metadata: dims.{dim} = {stored[dim]} but {source} = {value}")
             value = stored[dim]
@@ -459,6 +460,8 @@ def _check_layout(schema, settings, dims, headers):
         if len(shape) != len(wanted):
             raise _Invalid(f"member {name!r}: shape {shape}, expected ({', '.join(wanted)})")
         for dim, size in zip(wanted, shape):
+            if dim not in dims and size < 1:
+                raise _Invalid(f"member {name!r}: shape {shape} gives {dim} = {size}")
             dims.setdefault(dim, size)
         expected = tuple(dims[d] for d in wanted)
         if shape != expected:
@@ -470,9 +473,10 @@ def _check_layout(schema, settings, dims, headers):
 def _check(meta, headers, read):
     """The checked content, from the metadata, the members' headers and a reader."""
     cls, schema, params, json_arrays, attributes, settings, dims = _check_metadata(meta)
-    for member in json_arrays:
-        if member in headers:
-            raise _Invalid(f"member {member!r}: also given in the metadata")
+    for member in headers:
+        kind, _, key = member.partition(":")
+        if kind == "param" and key in params:
+            raise _Invalid(f"member {member!r}: also given in the metadata's params")
     headers = {**headers, **{k: _Header(a.shape, a.dtype) for k, a in json_arrays.items()}}
     _check_layout(schema, settings, dims, headers)
     context = {**settings, **dims}
