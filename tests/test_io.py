@@ -1,5 +1,6 @@
 """Model files: round trips, the schema checks, atomic saves, and fuzzing of load."""
 
+import base64
 import functools
 import io
 import json
@@ -9,6 +10,7 @@ import sys
 import tempfile
 import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -201,6 +203,46 @@ def test_version_1_files_still_load(kind, tmp_path):
         np.testing.assert_array_equal(got, want)
     if kind == "gm-given":
         np.testing.assert_array_equal(back.weights_init, [0.4, 0.6])
+
+
+# written by fastem 0.1.0 (format version 1) for GaussianMixture(2, means_init=[[0, 0],
+# [3, 3]], weights_init=[0.4, 0.6], random_state=0) fitted on two clusters; zlib + base64
+_VERSION_1_FILE = (
+    "eNrNVmtoHEUc3zyqmIqxmLRSWrjel7Nyd+77EVo2lGI/hNYTlSIhrJO7udx6e7vH7t6lITnQWJ8UCeRLUakl"
+    "1A9BMFixprTkIfpFENRKlGp8tCJYK5gPTSUFdWZv5sxuY6lGpLvJDfP7P+b/+83szGR6WlpTTP3ZwWw77Az9"
+    "QZ4OpoMpAxeUukoQ2J5h2qaftstDTczdzHESQdvxA4/tzzzexFSZ4UQOelk30RVL7DLVRDKWyDuu7wLbcNwc"
+    "xPiDwPIgwr0CKEPUv49PxvidyVgt9q+fNibytETaTIjlgQ93vEBZbkIsge+7XYPQHCj4nkEpjhH3sRtSzN8s"
+    "xfURRBQ7X5t4JgYX9OW30zPOxz/oYUoHmzc/Qim1U0r1eftnc5b/3+bsyNLOnqfPXNA/tWte78bPZvPH9HtG"
+    "LjPd6sLW93ePt3aHCW474T1MCW6nBMsuzJqe6SCW2YJjQa841KA7R0Ln/iu662Pc9oQjvH5+6ie9dv+7W49c"
+    "vKTTpXpxce+Xkx3N3cUnZ36NDyzp11ZamxdHv5+l9uemr76TuvZLZL5P7Tp21+oPNSrHrarClZUTX2VevaKf"
+    "ffPekff6f2+0h8f3LBy1O7rHXp5of3T6qn5y+pv5jYXvZmn71qhZXN58OaJC/PmVj6gKnVSFrFMFrgnsLLx1"
+    "Zfj60oQ1//lvOpxMnJupXpil7eIo2KvuOa9P7fvg2dqdP+sPHDy7+5Oj3zbal5beaH/oi+WIDLb6ok1l2IJk"
+    "MIw88HxYMkrQBzngA6MhxDzZEWm7phAjFe6mhFAFYZ37WttwHI1SAn68KxavF50qOTloxZMxYjGq0MVrGnlw"
+    "Seq0CoyzaS7NYv+sBTwPI/tAxfPQCthvHvIrLsS24CDDxuF4FlhWP8gWUceuWBYObKwYwx8qw6AWZMFx+NAz"
+    "GsHxYrClYkMJHDJMH7q4LJZFgG1knVLZsaHtY1c+gHA4Kdw2/IILQc77a9xV3ytxJAakes4pGZ4PfFwNTu/C"
+    "ASOoE6eDKVZGmO9Y2JpmWTwAkqTf8ag/6aHEqMgqsII6ET4I3CCxi4fL12c0Ts8+UkUvmxaTKK/cV0NG/FGZ"
+    "/RUfEvkcG+UegDkDdX23AutE0SgY4ATUtZxB1Ot3KnbglBLSnCKImsyLkqLILK+FfTzs1Iu8JIGTREmVg1dV"
+    "kziS51QOQTx6NUmuQ6ysiehP4TVFFBQlADlNUyRJ5HhF4zhBJJioaaLA8YIqsIImEJDjFBzHapKmCQRUFUlU"
+    "WEVBwwmiKBFQ0FhN0FSFkzlFlAnIigqnqIiKIMpcHUOsOI3neVbgJVFUCShJMqpalgVkJUUqIi8hHqyk8hJL"
+    "sZA0fYGceQjwysUzgsXha40lbNiOb3igCnNYtL5apqepOdUSvsEdJ6d8x6ob0VNN+Het+1w0A74djZGLz6ZQ"
+    "hh/R73V3pWg4vonQAtpD4aebmOi95Lrq0Sk/R/bp7aHgV5qZG5/50VT4hKSpwkJMtjBrnpfRDPh0oRk6Qxmm"
+    "Wpm1z5poCrwz460W/28JpTi1gfm7fTrTs+E27HQ7es8hzebuwL0/AfMWFIc="
+)
+
+
+def test_a_file_written_in_format_version_1_loads(tmp_path):
+    path = tmp_path / "v1.npz"
+    path.write_bytes(zlib.decompress(base64.b64decode(_VERSION_1_FILE)))
+    with zipfile.ZipFile(path) as z:
+        meta = meta_of({META: z.read(META)})
+    assert meta["format_version"] == 1 and "dims" not in meta
+    model = fastem.load(path)
+    np.testing.assert_array_equal(model.weights_init, [0.4, 0.6])   # a JSON list in v1
+    np.testing.assert_array_equal(model.means_init, [[0, 0], [3, 3]])
+    X = np.array([[0.0, 0.0], [3.0, 3.0], [-1.0, 0.5], [4.0, 2.5]])
+    assert model.predict(X).tolist() == [0, 1, 0, 1]
+    back = fastem.load(model.save(tmp_path / "v2.npz"))
+    np.testing.assert_array_equal(back.predict_proba(X), model.predict_proba(X))
 
 
 def test_save_refuses_what_load_would_refuse(tmp_path):
@@ -488,6 +530,8 @@ def _spd_broken(ct):
     ("gm-full", {"covariances_": np.stack([np.eye(3), np.triu(np.ones((3, 3)))])},
      ["attr:covariances_", "symmetric"]),
     ("gm-tied", {"precisions_": _spd_broken("tied")}, ["not positive definite"]),
+    ("hmm-full", {"_covars_": np.stack([np.diag([1.0, 1e300, 1.0]) + 0.5, np.eye(3)])},
+     ["'attr:_covars_' (component 0)", "ill-conditioned"]),
     ("gm-diag", {"precisions_": _spd_broken("diag")}, ["must be positive"]),
     ("gm-spherical", {"covariances_": _spd_broken("spherical")}, ["must be positive"]),
     ("gm-full", {"precisions_cholesky_": np.stack([np.tril(np.ones((3, 3)))] * 2)},

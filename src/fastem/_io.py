@@ -172,11 +172,16 @@ def _positive_definite(arr, name, ctx):
     if not np.allclose(stack, np.swapaxes(stack, 1, 2)):
         raise _Invalid(f"{name} must hold symmetric matrices")
     for k, matrix in enumerate(stack):     # one at a time: names the component
+        # Cholesky, and eigenvalues as the models' own checks: both must say so
         try:
             np.linalg.cholesky(matrix)
+            definite = np.linalg.eigvalsh(matrix)[0] > 0
         except np.linalg.LinAlgError:
+            definite = False
+        if not definite:
             where = "" if arr.ndim == 2 else f" (component {k})"
-            raise _Invalid(f"{name}{where} is not positive definite") from None
+            raise _Invalid(f"{name}{where} is not positive definite (or too "
+                           "ill-conditioned to tell)")
 
 
 def _cholesky_factor(arr, name, ctx):
