@@ -694,6 +694,8 @@ def save(model: Any, path: str | os.PathLike[str]) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())    # the data is on disk before the name points to it
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
