@@ -72,13 +72,20 @@ def test_fit_csv_with_missing_values_columns_and_npy(tmp_path):
     (["fit", "--plot-columns", "0", "--plot", "x.png"], "--plot-columns takes two columns"),
     (["fit", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     (["predict", "nomodel.npz", "bad.csv"], "no such model file"),
-    (["predict", "bad.npy", "bad.csv"], "not a fastem model"),
+    (["predict", "bad.npy", "bad.csv"], "bad.npy: not a valid fastem model file"),
+    (["predict", "empty.npz", "bad.csv"], "empty.npz: not a valid fastem model file"),
+    (["fit", "archive.npy"], "archive.npy: a .npz archive, not a .npy array"),
+    (["fit", "empty.npy"], "empty.npy: not a readable .npy array"),
 ])
 def test_bad_input_exits_nonzero_with_one_line(tmp_path, args, message):
     (tmp_path / "bad.csv").write_text("x,y\n1,2\n3,abc\n")
     (tmp_path / "ragged.csv").write_text("x,y\n1,2\n3,4,5\n")
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "bad.npy").write_bytes(b"not numpy")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "empty.npy").write_bytes(b"")
+    np.savez(tmp_path / "archive.npz", X=np.ones((5, 2)))
+    (tmp_path / "archive.npz").rename(tmp_path / "archive.npy")
     run = fastem(*args, cwd=tmp_path)
     assert run.returncode != 0
     assert message in run.stderr
@@ -111,3 +118,96 @@ def test_progress_line_on_a_terminal():
 def test_config_command():
     run = fastem("config")
     assert run.returncode == 0 and "openmp" in run.stdout
+
+
+def _one_line_error(run, *words):
+    assert run.returncode == 1, (run.returncode, run.stdout, run.stderr)
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+    assert all(w in run.stderr for w in words), run.stderr
+
+
+def test_predict_with_a_damaged_model_file_is_one_line(tmp_path):
+    import fastem as fe
+    from fastem.datasets import load_faithful
+
+    data = tmp_path / "data.npy"
+    np.save(data, load_faithful())
+    good = fe.GaussianMixture(2, random_state=0).fit(load_faithful()).save(tmp_path / "m.npz")
+    raw = good.read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(raw[:len(raw) // 2])
+    _one_line_error(fastem("predict", tmp_path / "truncated.npz", data),
+                    "truncated.npz: not a valid fastem model file")
+    with np.load(good) as z:
+        parts = {k: z[k] for k in z.files}
+    parts["attr:weights_"] = np.ones(1)          # breaks the schema
+    np.savez(tmp_path / "edited.npz", **parts)
+    _one_line_error(fastem("predict", tmp_path / "edited.npz", data),
+                    "edited.npz: member 'attr:weights_'", "n_components=2")
+
+
+def test_predict_with_every_saved_model_type(tmp_path):
+    import fastem as fe
+    from fastem.datasets import load_faithful
+
+    X = load_faithful()
+    data = tmp_path / "faithful.npy"
+    np.save(data, X)
+    hmm = fe.GaussianHMM(2, n_iter=5, random_state=0).fit(X)
+    run = fastem("predict", hmm.save(tmp_path / "hmm.npz"), data)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "state" and [int(v) for v in lines[1:]] == hmm.predict(X).tolist()
+    run = fastem("predict", tmp_path / "hmm.npz", data, "--proba")
+    p = np.loadtxt(run.stdout.splitlines()[1:], delimiter=",")
+    np.testing.assert_allclose(p, hmm.predict_proba(X), rtol=1e-5, atol=1e-12)
+
+    symbols = np.random.RandomState(0).randint(0, 3, size=(60, 1))
+    cat = fe.CategoricalHMM(2, n_iter=5, random_state=0).fit(symbols)
+    (tmp_path / "symbols.csv").write_text("".join(f"{s}\n" for s in symbols[:, 0]))
+    run = fastem("predict", cat.save(tmp_path / "cat.npz"), tmp_path / "symbols.csv")
+    assert run.returncode == 0, run.stderr
+    assert [int(v) for v in run.stdout.splitlines()[1:]] == cat.predict(symbols).tolist()
+    (tmp_path / "halves.csv").write_text("0\n1.5\n")
+    _one_line_error(fastem("predict", tmp_path / "cat.npz", tmp_path / "halves.csv"),
+                    "non-negative integer")
+    (tmp_path / "too-big.csv").write_text("0\n7\n")
+    _one_line_error(fastem("predict", tmp_path / "cat.npz", tmp_path / "too-big.csv"),
+                    "symbol 7")
+
+    km = fe.KMeans(2, random_state=0).fit(X)
+    run = fastem("predict", km.save(tmp_path / "km.npz"), data)
+    assert run.returncode == 0, run.stderr
+    assert [int(v) for v in run.stdout.splitlines()[1:]] == km.predict(X).tolist()
+    _one_line_error(fastem("predict", tmp_path / "km.npz", data, "--proba"),
+                    "--proba needs a Gaussian mixture or an HMM; a KMeans gives labels only")
+    _one_line_error(fastem("predict", tmp_path / "hmm.npz", tmp_path / "symbols.csv"),
+                    "has 1 columns, the model expects 2")
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    model = tmp_path / "m.npz"
+    assert fastem("fit", "--output", model, "-q").returncode == 0
+    data = tmp_path / "big.npy"
+    np.save(data, np.random.RandomState(0).randn(100_000, 2) * 10 + 50)  # 200 KB of labels
+    proc = subprocess.Popen([sys.executable, "-m", "fastem", "predict", model, data],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"label\n"
+    proc.stdout.close()                       # as `| head -1` does
+    err = proc.stderr.read()
+    assert proc.wait() == 141 and err == b"", err
+
+
+@pytest.mark.parametrize("first, rows, missing", [
+    ("NA,1.5", 21, 1), ("null,2.5", 21, 1), (",3.5", 21, 1), ("nan,NA", 21, 2),
+    ("\ufeff1.0,2.0", 21, 0), ("\ufeffa,b", 20, 0), ("x,NA", 20, 0),
+])
+def test_csv_first_row_is_data_unless_it_has_a_word(tmp_path, first, rows, missing):
+    rng = np.random.RandomState(0)
+    body = "".join(f"{a:.4f},{b:.4f}\n" for a, b in rng.randn(20, 2))
+    path = tmp_path / "data.csv"
+    path.write_text(f"{first}\n{body}", encoding="utf-8")
+    run = fastem("fit", path, "-k", 1)
+    assert run.returncode == 0, run.stderr
+    header = first.lstrip("\ufeff").split(",") if rows == 20 else ["0", "1"]
+    tail = f"; {missing} missing entries" if missing else ""
+    assert f"({rows} rows; columns {', '.join(header)}{tail})" in run.stdout

@@ -10,7 +10,7 @@ from ._config import show_config
 from ._engine import IterationInfo
 from ._io import load
 from .cluster import KMeans, kmeans_plusplus
-from .exceptions import ConvergenceWarning, NotFittedError
+from .exceptions import ConvergenceWarning, ModelFileError, NotFittedError
 from .hmm import CategoricalHMM, GaussianHMM
 from .mixture import GaussianMixture
 
@@ -21,6 +21,7 @@ __all__ = [
     "GaussianMixture",
     "IterationInfo",
     "KMeans",
+    "ModelFileError",
     "NotFittedError",
     "kmeans_plusplus",
     "load",

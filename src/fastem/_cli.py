@@ -6,13 +6,18 @@
     fastem config
 
 With no FILE, `fastem fit` (and plain `fastem`) uses the bundled Old Faithful data.
-Errors are one line on stderr and a non-zero exit code, never a traceback.
+`predict` works with every saved model: a mixture's or k-means' label for each row, or
+an HMM's most likely state at each row, the file being read as one sequence (--proba:
+the mixture's or the HMM's posterior probabilities). Errors are one line on stderr and a
+non-zero exit code, never a traceback; when the reader of the output goes away
+(`fastem predict ... | head`) fastem stops quietly with exit code 141.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -26,14 +31,25 @@ class UsageError(Exception):
 
 
 # -- reading data ------------------------------------------------------------------------
-def _number(text, where):
+_MISSING = ("", "nan", "na", "null")
+
+
+def _cell(text):
+    """The number in a CSV cell, NaN for a missing value, None when it is not a number."""
     text = text.strip()
-    if text == "" or text.lower() in ("nan", "na", "null"):
+    if text.lower() in _MISSING:
         return np.nan
     try:
         return float(text)
     except ValueError:
-        raise UsageError(f"{where}: {text!r} is not a number") from None
+        return None
+
+
+def _number(text, where):
+    value = _cell(text)
+    if value is None:
+        raise UsageError(f"{where}: {text.strip()!r} is not a number")
+    return value
 
 
 def read_table(path):
@@ -44,25 +60,28 @@ def read_table(path):
     if path.suffix.lower() == ".npy":
         try:
             X = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, EOFError) as exc:
             raise UsageError(f"{path}: not a readable .npy array ({exc})") from None
+        if not isinstance(X, np.ndarray):       # np.load opened a .npz archive
+            X.close()
+            raise UsageError(f"{path}: a .npz archive, not a .npy array (write one array "
+                             "with numpy.save)")
         if X.ndim == 1:
             X = X[:, None]
         if X.ndim != 2 or X.dtype.kind not in "biuf":
             raise UsageError(f"{path}: need a 2-D numeric array, got {X.ndim}-D {X.dtype}")
         return X.astype(np.float64), [str(i) for i in range(X.shape[1])]
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:   # -sig: drop a BOM
             rows = [row for row in csv.reader(f) if row and any(c.strip() for c in row)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise UsageError(f"{path}: cannot read as CSV ({exc})") from None
     if not rows:
         raise UsageError(f"{path}: the file is empty")
     first = rows[0]
-    try:
-        [float(c) for c in first if c.strip()]
+    if all(_cell(c) is not None for c in first):    # numbers and missing values: data
         names = [str(i) for i in range(len(first))]
-    except ValueError:
+    else:
         names = [c.strip() for c in first]
         rows = rows[1:]
     if not rows:
@@ -230,32 +249,48 @@ def cmd_fit(args):
     return 0
 
 
+def _n_features(model):
+    """Columns the model reads: n_features_in_, a Gaussian HMM's means_, or 1 symbol."""
+    if hasattr(model, "n_features_in_"):
+        return model.n_features_in_
+    return model.means_.shape[1] if hasattr(model, "means_") else 1
+
+
+def _symbols(X, path):
+    """A CategoricalHMM's integer symbols from the numbers read from ``path``."""
+    if not (np.isfinite(X).all() and (X == np.round(X)).all() and (X >= 0).all()):
+        raise UsageError(f"{path}: a CategoricalHMM reads symbols 0, 1, 2, ...: every value "
+                         "must be a non-negative integer")
+    return X.astype(np.int64)
+
+
 def cmd_predict(args):
-    from . import load
+    from . import CategoricalHMM, GaussianHMM, load
 
     model_path = Path(args.model)
     if not model_path.is_file():
         raise UsageError(f"no such model file: {model_path}")
-    try:
-        model = load(model_path)
-    except (ValueError, OSError, KeyError) as exc:
-        raise UsageError(f"{model_path}: not a fastem model ({exc})") from None
+    model = load(model_path)      # ModelFileError: one line naming the file and the member
     X, names = read_table(args.file)
     trained = getattr(model, "feature_names_in_", None)
     if trained is not None and set(trained) <= set(names):
         X, names = select_columns(X, names, ",".join(trained))
-    elif X.shape[1] != model.n_features_in_:
+    elif X.shape[1] != _n_features(model):
         raise UsageError(f"{args.file} has {X.shape[1]} columns, the model expects "
-                         f"{model.n_features_in_}")
-    if args.proba:
+                         f"{_n_features(model)}")
+    hmm = isinstance(model, (GaussianHMM, CategoricalHMM))
+    if isinstance(model, CategoricalHMM):
+        X = _symbols(X, args.file)
+    if args.proba:   # an HMM reads the rows as one sequence: posteriors of its states
         if not hasattr(model, "predict_proba"):
-            raise UsageError("--proba needs a Gaussian mixture model")
+            raise UsageError(f"--proba needs a Gaussian mixture or an HMM; a "
+                             f"{type(model).__name__} gives labels only")
         out = model.predict_proba(X)
         header = [f"p{j}" for j in range(out.shape[1])]
         rows = [[f"{v:.6g}" for v in row] for row in out]
-    else:
+    else:            # an HMM's most likely state at each row (Viterbi, one sequence)
         out = model.predict(X)
-        header = ["label"]
+        header = ["state" if hmm else "label"]
         rows = [[str(int(v))] for v in out]
     stream = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
@@ -319,12 +354,21 @@ def main(argv=None):
         argv = ["fit", *argv]
     args = parser().parse_args(argv)
     try:
-        return args.run(args)
-    except UsageError as exc:
-        print(f"fastem: error: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, TypeError, OSError, np.linalg.LinAlgError) as exc:
-        print(f"fastem: error: {exc}", file=sys.stderr)
+        code = args.run(args)
+        sys.stdout.flush()      # a closed pipe shows here rather than at exit
+        return code
+    except BrokenPipeError:
+        # the reader stopped (`fastem predict ... | head`): end quietly, as a program
+        # killed by SIGPIPE would; stdout goes to devnull so the exit flush is silent
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):   # stdout is not a file descriptor
+            pass
+        return 141
+    except (UsageError, ValueError, TypeError, OSError, MemoryError,
+            np.linalg.LinAlgError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"fastem: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("fastem: interrupted", file=sys.stderr)
