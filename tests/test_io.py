@@ -23,7 +23,9 @@ from fastem import _io
 from fastem.exceptions import ModelFileError
 
 META = "__fastem_metadata__.npy"
+# fixed examples in the test suite, random ones in long runs (scripts/fuzz.py)
 FUZZ = settings(max_examples=int(os.environ.get("FASTEM_FUZZ_EXAMPLES", "25")),
+                derandomize="FASTEM_FUZZ_EXAMPLES" not in os.environ,
                 deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

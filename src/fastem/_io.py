@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.lib import format as npy_format
 
+from ._validation import SQUARED_NORM_LIMIT, is_positive_definite
 from .exceptions import ModelFileError
 
 FORMAT = "fastem-model"
@@ -165,23 +166,45 @@ def _matrices(arr, name, ctx):
     return arr.reshape((-1,) + arr.shape[-2:])
 
 
-def _positive_definite(arr, name, ctx):
-    stack = _matrices(arr, name, ctx)
-    if stack is None:
-        return
-    if not np.allclose(stack, np.swapaxes(stack, 1, 2)):
-        raise _Invalid(f"{name} must hold symmetric matrices")
-    for k, matrix in enumerate(stack):     # one at a time: names the component
-        # Cholesky, and eigenvalues as the models' own checks: both must say so
-        try:
-            np.linalg.cholesky(matrix)
-            definite = np.linalg.eigvalsh(matrix)[0] > 0
-        except np.linalg.LinAlgError:
-            definite = False
-        if not definite:
-            where = "" if arr.ndim == 2 else f" (component {k})"
-            raise _Invalid(f"{name}{where} is not positive definite (or too "
-                           "ill-conditioned to tell)")
+def _cholesky_ok(matrix):
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.linalg.eigvalsh(matrix)[0] > 0)
+
+
+def _definite(test):
+    """A check that the matrices pass ``test`` (and are symmetric)."""
+    def check(arr, name, ctx):
+        stack = _matrices(arr, name, ctx)
+        if stack is None:
+            return
+        if not np.allclose(stack, np.swapaxes(stack, 1, 2)):
+            raise _Invalid(f"{name} must hold symmetric matrices")
+        for k, matrix in enumerate(stack):     # one at a time: names the component
+            if not test(matrix):
+                where = "" if arr.ndim == 2 else f" (component {k})"
+                raise _Invalid(f"{name}{where} is not positive definite (or too "
+                               "ill-conditioned to tell)")
+    return check
+
+
+# A fitted mixture's matrices need a Cholesky factor (what its methods compute with);
+# a GaussianHMM's covars_ and a mixture's precisions_init must pass the models' own
+# validation, the shared test.
+_positive_definite = _definite(_cholesky_ok)
+_validated_positive_definite = _definite(is_positive_definite)
+
+
+def _bounded_rows(arr, name, ctx):
+    """Centers and means whose squared norms a fit could have produced: distances to
+    them stay finite (see fastem.cluster._kmeans._centred)."""
+    with np.errstate(over="ignore"):
+        norms = np.square(arr, dtype=np.float64).sum(axis=-1)
+    if not (norms <= SQUARED_NORM_LIMIT).all():
+        raise _Invalid(f"{name} holds values too large for distances to them to be "
+                       "computed (squared norms above about 1e306)")
 
 
 def _cholesky_factor(arr, name, ctx):
@@ -291,14 +314,14 @@ SCHEMAS = {
                     "lower_bound_": _real(finite=False), "lower_bounds_": _REALS,
                     "n_features_in_": _integer(1)},
         arrays={"attr:weights_": _Array((_K,), check=_probabilities),
-                "attr:means_": _Array((_K, _D)),
+                "attr:means_": _Array((_K, _D), check=_bounded_rows),
                 "attr:precisions_cholesky_": _Array(_cov_shape, check=_cholesky_factor),
                 "attr:precisions_": _Array(_cov_shape, check=_positive_definite),
                 "attr:covariances_": _Array(_cov_shape, check=_positive_definite),
                 "attr:feature_names_in_": _NAMES,
                 "param:weights_init": _optional((_K,), _probabilities),
                 "param:means_init": _optional((_K, _D)),
-                "param:precisions_init": _optional(_cov_shape, _positive_definite)}),
+                "param:precisions_init": _optional(_cov_shape, _validated_positive_definite)}),
     "KMeans": _Schema(
         dims={"n_clusters": "n_clusters", _D: "n_features_in_", "n_samples": None},
         params={**_COMMON, "n_clusters": _integer(1), "init": _option("k-means++", "random"),
@@ -306,7 +329,7 @@ SCHEMAS = {
                 "tol": _real(0), "verbose": _integer(0)},
         attributes={"inertia_": _real(0), "n_iter_": _integer(0),
                     "n_features_in_": _integer(1)},
-        arrays={"attr:cluster_centers_": _Array(("n_clusters", _D)),
+        arrays={"attr:cluster_centers_": _Array(("n_clusters", _D), check=_bounded_rows),
                 "attr:labels_": _Array(("n_samples",), "int32", _labels("n_clusters")),
                 "attr:feature_names_in_": _NAMES,
                 "param:init": _optional(("n_clusters", _D))}),
@@ -317,8 +340,8 @@ SCHEMAS = {
                 "covars_prior": _real(), "covars_weight": _real(),
                 "params": _letters("stmc"), "init_params": _letters("stmc")},
         attributes=_HMM_ATTRIBUTES,
-        arrays={**_HMM_ARRAYS, "attr:means_": _Array((_K, _D)),
-                "attr:_covars_": _Array(_cov_shape, check=_positive_definite),
+        arrays={**_HMM_ARRAYS, "attr:means_": _Array((_K, _D), check=_bounded_rows),
+                "attr:_covars_": _Array(_cov_shape, check=_validated_positive_definite),
                 "param:means_prior": _prior((_K, _D)), "param:means_weight": _prior((_K,)),
                 "param:covars_prior": _prior(_cov_shape),
                 "param:covars_weight": _prior(_cov_shape)}),

@@ -162,6 +162,11 @@ def check_option(value, name, options):
     return value
 
 
+# Squared distances (norms, sums of them over the rows) may reach this much before the
+# kernels' arithmetic could overflow float64: data beyond it is rejected.
+SQUARED_NORM_LIMIT = float(np.finfo(np.float64).max) / 64
+
+
 def is_positive_definite(matrix):
     """Whether a symmetric matrix (its lower triangle is read) is positive definite to
     working precision, so that everything fastem does with it succeeds.

@@ -14,6 +14,7 @@ from .._engine import commit, run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
+    SQUARED_NORM_LIMIT,
     check_array,
     check_float,
     check_int,
@@ -27,10 +28,6 @@ from .._validation import (
 def _unit(sample_weight):
     return np.empty(0) if sample_weight is None else sample_weight
 
-
-# Squared distances of the rows to their mean may reach this fraction of the largest
-# float before a kernel's arithmetic (norms, dot products, sums of them) could overflow.
-_OVERFLOW_MARGIN = 64.0
 
 
 def _overflow_error(what):
@@ -55,12 +52,13 @@ def _centred(X, sample_weight, n_threads):
         w = sample_weight / largest
     mean, variances, spread = _kmeans.column_moments(
         X, w, X.shape[0] if sample_weight is None else float(w.sum()), n_threads)
-    limit = float(np.finfo(np.float64).max) / _OVERFLOW_MARGIN
+    limit = SQUARED_NORM_LIMIT
     if not spread <= limit:
         raise _overflow_error("The rows of X are")
     if not float(variances.sum()) * total <= limit:
         raise _overflow_error("The rows of X, weighted by sample_weight, are")
-    if X.dtype == np.float32 and not spread <= float(np.finfo(np.float32).max) / _OVERFLOW_MARGIN:
+    if X.dtype == np.float32 and not spread <= float(np.finfo(np.float32).max) / 64:
+        # the same margin below the largest float32 as SQUARED_NORM_LIMIT for float64
         X = X.astype(np.float64)
     return X, mean.astype(X.dtype), variances
 
