@@ -532,7 +532,10 @@ def _spd_broken(ct):
     ("gm-full", {"covariances_": np.stack([np.eye(3), np.triu(np.ones((3, 3)))])},
      ["attr:covariances_", "symmetric"]),
     ("gm-tied", {"precisions_": _spd_broken("tied")}, ["not positive definite"]),
-    ("hmm-full", {"_covars_": np.stack([np.diag([1.0, 1e300, 1.0]) + 0.5, np.eye(3)])},
+    # positive eigenvalues and a Cholesky factor, but singular to working precision:
+    # GaussianHMM's own validation refuses it, so loading must too
+    ("hmm-full", {"_covars_": np.stack([[[1, 1 - 1e-15, 0], [1 - 1e-15, 1, 0], [0, 0, 1]],
+                                        np.eye(3)])},
      ["'attr:_covars_' (component 0)", "ill-conditioned"]),
     ("gm-diag", {"precisions_": _spd_broken("diag")}, ["must be positive"]),
     ("gm-spherical", {"covariances_": _spd_broken("spherical")}, ["must be positive"]),

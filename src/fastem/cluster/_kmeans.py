@@ -379,7 +379,10 @@ class KMeans(ParamsMixin):
         check_is_fitted(self, "cluster_centers_")
         X = check_array(X)
         check_n_features(self, X)
-        return X, np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        centers = np.asarray(self.cluster_centers_)
+        if X.dtype == np.float32 and not np.all(np.abs(centers) <= np.finfo(np.float32).max):
+            X = X.astype(np.float64)    # centers beyond float32's range: work in float64
+        return X, np.ascontiguousarray(centers, dtype=X.dtype)
 
     def predict(self, X: ArrayLike) -> NDArray[np.intc]:
         """Index of the closest center for each row of X."""
