@@ -42,7 +42,7 @@ cdef enum:
 # Below this much work (in multiply-adds, as the kernels estimate it) a pass runs on the
 # calling thread: waking other threads costs more than it saves, and on a busy machine
 # every parallel region can wait for a time slice (measured: benchmarks/busy.py).
-cdef double SERIAL_WORK = 2e6
+cdef double SERIAL_WORK = 1e6
 
 cdef unsigned long _main_thread = 0
 cdef bint _threads_started = False     # a parallel region ran in this process
