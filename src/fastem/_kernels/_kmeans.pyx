@@ -292,10 +292,13 @@ cdef floating[::1] _padded_norms(const floating[:, ::1] centers):
 
 
 cdef void _set_shift(KMeansPass* c, shift, Py_ssize_t d, object dtype, list keep):
-    """Rows are read as X - shift (None: as stored); keep holds the array alive."""
+    """Rows are read as X - shift (None or zeros: as stored); keep holds the array
+    alive."""
     if shift is None:
         return
     arr = np.ascontiguousarray(shift, dtype=dtype)
+    if not arr.any():
+        return
     if arr.shape != (d,):
         raise ValueError(f"shift must have shape ({d},), got {arr.shape}")
     keep.append(arr)
