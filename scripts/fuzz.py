@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -42,6 +44,7 @@ def main(argv=None):
     from fuzz_harness import Worker
 
     failures = []
+    scratch = Path(tempfile.mkdtemp(prefix="fastem-fuzz-"))
     started = time.perf_counter()
     worker = Worker()
     counters = []
@@ -50,9 +53,10 @@ def main(argv=None):
         for name in names:
             test = getattr(module, name)
             t0 = time.perf_counter()
+            wanted = test.hypothesis.inner_test.__code__.co_varnames
+            fixtures = {"worker": worker, "fuzz_dir": scratch}
             try:
-                test(worker) if "worker" in test.hypothesis.inner_test.__code__.co_varnames \
-                    else test()
+                test(**{k: v for k, v in fixtures.items() if k in wanted})
                 status = "passed"
             except Exception:  # noqa: BLE001 - report every failure and go on
                 failures.append((name, traceback.format_exc(limit=3)))
@@ -61,6 +65,7 @@ def main(argv=None):
                   flush=True)
         counters.append(getattr(module, "OUTCOMES", {}))
     worker.close()
+    shutil.rmtree(scratch, ignore_errors=True)
     total = {}
     for counter in counters:
         for key, count in counter.items():

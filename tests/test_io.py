@@ -11,6 +11,7 @@ import tempfile
 import tracemalloc
 import zipfile
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -628,6 +629,7 @@ def test_the_fuzz_harness_runs_the_methods(kind, tmp_path):
 
 
 _counter = iter(range(10**9))
+OUTCOMES: Counter = Counter()     # (case, outcome) -> examples, for scripts/fuzz.py
 
 
 def refused_or_working(parts_or_bytes, tmp_dir):
@@ -639,8 +641,10 @@ def refused_or_working(parts_or_bytes, tmp_dir):
     try:
         fastem.load(path)
     except ModelFileError:
+        OUTCOMES[("load", "ModelFileError")] += 1
         path.unlink()
         return
+    OUTCOMES[("load", "ok")] += 1
     run = methods_work(path)
     assert run.returncode == 0, (f"{path} loads, but its methods fail "
                                  f"(returncode {run.returncode}):\n{run.stderr[-3000:]}")
