@@ -71,9 +71,9 @@ def table(conditions, repeats, X, sklearn_gm):
     for name, fn in (("BIC sweep, Old Faithful (32 fits x 3 inits)", bic_sweep),
                      ("fit n=200,000 d=16 k=16 full",
                       lambda t, **kw: large_fit(t, X=X, **kw))):
-        default = median_time(lambda: fn(None), repeats)
-        serial = median_time(lambda: fn(1), repeats)
-        peer = (median_time(lambda: fn(None, make=sklearn_gm), max(1, repeats // 2))
+        default = median_time(lambda fn=fn: fn(None), repeats)
+        serial = median_time(lambda fn=fn: fn(1), repeats)
+        peer = (median_time(lambda fn=fn: fn(None, make=sklearn_gm), max(1, repeats // 2))
                 if sklearn_gm is not None else float("nan"))
         rows.append((conditions, name, default, serial, default / serial, peer,
                      peer / default))

@@ -1,10 +1,17 @@
 """The parallel loops every kernel runs on, and how many threads they use.
 
 run_blocks cuts the rows into blocks of BLOCK_ROWS, groups the blocks into partitions
-whose boundaries depend only on the number of rows (and the accumulator size), hands the partitions to OpenMP
-threads, and adds the per-partition accumulators in partition order: every reduction is
-bitwise identical for any thread count. run_tasks runs independent tasks (one
-sequence of a hidden Markov model each) that write disjoint outputs.
+whose boundaries depend only on the number of rows (and the accumulator size), hands
+the partitions to OpenMP threads, and adds the per-partition accumulators in partition
+order: every reduction is bitwise identical for any thread count. run_tasks runs
+independent tasks (one sequence of a hidden Markov model each) that write disjoint
+outputs.
+
+Both run small passes (below SERIAL_WORK) on the calling thread without opening a
+parallel region, as they do in a process forked after threads were started (libgomp
+cannot start threads after fork). On the main thread they watch for Ctrl-C between
+blocks (see _interrupt.h): an interrupted pass returns INTERRUPTED with Python's
+exception set, or, when Python's SIGINT handler does not raise, runs again.
 """
 
 import os
