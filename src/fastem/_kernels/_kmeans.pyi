@@ -18,8 +18,8 @@ def lloyd_pass(
     shift: _Float | None = ...,
 ) -> float: ...
 def sq_distances(X: _Float, centers: _Float, out: _F64, n_threads: int) -> None: ...
-def column_moments(
-    X: _Float, sample_weight: _F64, total_weight: float, n_threads: int
+def column_sums(
+    X: _Float, sample_weight: _F64, shift: _F64, n_threads: int
 ) -> tuple[_F64, _F64, float]: ...
 def kpp_potentials(
     X: _Float,

@@ -62,7 +62,7 @@ cdef enum Task:
     DISTANCES = 1        # squared distances to every center into out (n, K)
     POTENTIALS = 2       # k-means++ candidate potentials
     UPDATE_CLOSEST = 3   # fold one new center into the nearest-center distances
-    COLUMNS = 4          # per-column weighted sums of x - c (or of its square: want_sums)
+    COLUMNS = 4          # per-column weighted sums of x - c and of its square
 
 
 cdef struct KMeansPass:
@@ -148,22 +148,19 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
 
 
 cdef void _columns(const floating* X, Py_ssize_t nb, Py_ssize_t d, const double* shift,
-                   const double* w, bint squares, double* acc) noexcept nogil:
-    """acc[i] += sum_b w_b (X[b, i] - shift[i]); with squares, acc[i] += sum_b w_b
-    (X[b, i] - shift[i])^2 and acc[d] += the unweighted sum of those squares."""
+                   const double* w, double* acc) noexcept nogil:
+    """With v = X[b, i] - shift[i]: acc[i] += sum_b w_b v, acc[d + i] += sum_b w_b v^2
+    and acc[2 d] += the unweighted sum of the v^2."""
     cdef Py_ssize_t b, i
     cdef double ww, v, unweighted = 0
     for b in range(nb):
         ww = 1.0 if w == NULL else w[b]
         for i in range(d):
             v = X[b * d + i] - shift[i]
-            if squares:
-                acc[i] += ww * (v * v)
-                unweighted += v * v
-            else:
-                acc[i] += ww * v
-    if squares:
-        acc[d] += unweighted
+            acc[i] += ww * v
+            acc[d + i] += ww * (v * v)
+            unweighted += v * v
+    acc[2 * d] += unweighted
 
 
 cdef void _run_task(const KMeansPass* c, const floating* X, const floating* centers,
@@ -196,7 +193,7 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
             fastem_kpp_f(xb, nb, d, <const float*>c.panels, <const float*>c.cc, c.K, w,
                          xx, c.closest + row0, acc, dist, c.n)
     elif c.task == COLUMNS:
-        _columns(xb, nb, d, <const double*>c.centers, w, c.want_sums, acc)
+        _columns(xb, nb, d, <const double*>c.centers, w, acc)
     elif c.task == UPDATE_CLOSEST:
         if floating is double:
             fastem_kpp_update_d(xb, nb, d, centers, (<const double*>c.cc)[0], w, xx,
@@ -357,29 +354,22 @@ def sq_distances(
     _run(&c, X.shape[0], n_threads, 0, &unused, sizeof(floating))
 
 
-def column_moments(
+def column_sums(
     const floating[:, ::1] X,            # IN  (n, d)
     const double[::1] sample_weight,     # IN  (n,) or (0,) for unit weights
-    double total_weight,
+    const double[::1] shift,             # IN  (d,)
     int n_threads,
 ):
-    """(weighted column means, weighted column variances, unweighted sum over the rows
-    of the squared distances to the mean) of X: two passes (mean, then squared
-    deviations from it)."""
-    cdef Py_ssize_t d = X.shape[1], i
-    cdef double[:, ::1] mean = np.zeros((1, d))
-    cdef double[::1] out = np.zeros(d + 1)
+    """One pass: (sum_i w_i (X_i - shift), sum_i w_i (X_i - shift)^2 per column, and the
+    unweighted sum over the rows of ||X_i - shift||^2)."""
+    cdef Py_ssize_t d = X.shape[1]
+    cdef double[::1] out = np.zeros(2 * d + 1)
     cdef KMeansPass c
     _setup(&c, COLUMNS, X, sample_weight, X)
-    c.centers = &mean[0, 0]
-    _run(&c, X.shape[0], n_threads, d, &out[0], sizeof(floating))
-    for i in range(d):
-        mean[0, i] = out[i] / total_weight
-    c.want_sums = True
-    _run(&c, X.shape[0], n_threads, d + 1, &out[0], sizeof(floating))
-    for i in range(d):
-        out[i] /= total_weight
-    return np.asarray(mean[0]).copy(), np.asarray(out[:d]).copy(), float(out[d])
+    c.centers = &shift[0]
+    _run(&c, X.shape[0], n_threads, 2 * d + 1, &out[0], sizeof(floating))
+    result = np.asarray(out)
+    return result[:d].copy(), result[d:2 * d].copy(), float(result[2 * d])
 
 
 def kpp_potentials(

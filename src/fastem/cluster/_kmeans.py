@@ -43,33 +43,42 @@ def _centred(X, sample_weight, n_threads):
     Every kernel pass reads the rows as data - shift, shift being the weighted column
     means (scikit-learn centres X the same way), so that distances by expansion do not
     cancel for data far from zero. Data whose mean lies within two standard deviations
-    of zero loses nothing to the expansion (at most a few ulps): its shift is zero, and
-    the kernels read it as stored (measured: the shifted copy of each block costs 15-20%
-    of a Lloyd iteration). float32 data whose squared distances could overflow
-    float32 arithmetic is computed in float64; data whose squared distances (or their
-    weighted sum) overflow float64 is rejected with a ValueError."""
+    of zero loses nothing to the expansion (at most a few ulps): its shift is zero, the
+    kernels read it as stored (measured: the shifted copy of each block costs 15-20% of
+    a Lloyd iteration), and one pass over X gives its moments; other data takes a second
+    pass, about the mean. float32 data whose squared distances could overflow float32
+    arithmetic is computed in float64; data whose squared distances (or their weighted
+    sum) overflow float64 is rejected with a ValueError."""
     total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
     w = np.empty(0)
     if sample_weight is not None:   # scaled to at most 1: the weighted sums cannot overflow
-        largest = float(sample_weight.max())
-        w = sample_weight / largest
-    mean, variances, spread = _kmeans.column_moments(
-        X, w, X.shape[0] if sample_weight is None else float(w.sum()), n_threads)
-    limit = SQUARED_NORM_LIMIT
-    if not spread <= limit:
+        w = sample_weight / float(sample_weight.max())
+    weight = X.shape[0] if sample_weight is None else float(w.sum())
+
+    def moments(about):
+        s1, s2, spread = _kmeans.column_sums(X, w, about, n_threads)
+        delta = s1 / weight
+        return about + delta, np.maximum(s2 / weight - delta**2, 0.0), spread
+
+    shift = np.zeros(X.shape[1])
+    mean, variances, spread = moments(shift)
+    if not (spread <= SQUARED_NORM_LIMIT and _shift_for(mean, variances.sum()) is None):
+        shift = mean
+        mean, variances, spread = moments(shift)
+    if not spread <= SQUARED_NORM_LIMIT:
         raise _overflow_error("The rows of X are")
-    if not float(variances.sum()) * total <= limit:
+    if not float(variances.sum()) * total <= SQUARED_NORM_LIMIT:
         raise _overflow_error("The rows of X, weighted by sample_weight, are")
     if X.dtype == np.float32 and not spread <= float(np.finfo(np.float32).max) / 64:
         # the same margin below the largest float32 as SQUARED_NORM_LIMIT for float64
         X = X.astype(np.float64)
-    return X, _shift_for(mean, float(variances.sum())).astype(X.dtype), variances
+    return X, shift.astype(X.dtype), variances
 
 
 def _shift_for(mean, spread):
-    """mean, or zeros when it is within two standard deviations (spread: the sum of the
-    variances) of zero."""
-    return mean if float(mean @ mean) > 4 * spread else np.zeros_like(mean)
+    """mean, or None when it is within two standard deviations (spread: the sum of the
+    variances) of zero, where distances by expansion lose nothing."""
+    return mean if float(mean @ mean) > 4 * float(spread) else None
 
 
 def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike | None = None,
@@ -261,7 +270,9 @@ def _nearest(X, sample_weight, centers, labels, n_threads):
     center. Distances are of rows centred by the centers' mean; float32 data whose
     distances overflow float32 is done again in float64."""
     mean = centers.mean(axis=0, dtype=np.float64)
-    mean = _shift_for(mean, float(((centers - mean) ** 2).sum(axis=1).mean()))
+    mean = _shift_for(mean, ((centers - mean) ** 2).sum(axis=1).mean())
+    if mean is None:
+        mean = np.zeros(centers.shape[1])
     for data in (X, X.astype(np.float64)) if X.dtype == np.float32 else (X,):
         shift = mean.astype(data.dtype)
         shifted = np.ascontiguousarray(centers.astype(data.dtype) - shift)
