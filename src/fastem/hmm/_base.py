@@ -262,8 +262,6 @@ class BaseHMM(ParamsMixin):
     """
 
     _emission_letters = ""
-    _fitted_attribute = "startprob_"      # for save()
-    _saved_private: tuple[str, ...] = ()
 
     def __init__(self, n_components, startprob_prior, transmat_prior, algorithm, random_state,
                  n_iter, tol, verbose, params, init_params, implementation, n_threads):

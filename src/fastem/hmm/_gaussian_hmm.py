@@ -87,7 +87,6 @@ class GaussianHMM(BaseHMM):
 
     _emission_letters = "mc"
     _emission_attributes = ("means_", "_covars_")
-    _saved_private = ("_covars_",)
 
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3,
                  startprob_prior=1.0, transmat_prior=1.0, means_prior=0, means_weight=0,
