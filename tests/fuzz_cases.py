@@ -114,3 +114,18 @@ def categorical_hmm(X, lengths, params, parallel):
     problems += _labels_ok(model.predict(X, lengths), n, k, "predict")
     model.score(X, lengths)
     return problems
+
+
+def harness_crash():
+    """For the harness's own test: a segmentation fault."""
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+def harness_hang(seconds):
+    """For the harness's own test: no answer for a while."""
+    import time
+
+    time.sleep(seconds)
+    return []

@@ -9,9 +9,9 @@ exception that the example raised, with its message.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import pickle
-import select
 import struct
 import subprocess
 import sys
@@ -63,6 +63,8 @@ class Worker:
     def __init__(self, timeout=60.0):
         self.timeout = timeout
         self.process = None
+        # answers are read on a thread, so that a hang is a timeout on any platform
+        self.reader = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 
     def _start(self):
         here = os.path.dirname(os.path.abspath(__file__))
@@ -77,13 +79,13 @@ class Worker:
         if self.process is None or self.process.poll() is not None:
             self._start()
         process = self.process
+        answer = self.reader.submit(_receive, process.stdout)
         try:
             _send(process.stdin, (name, args))
-            ready, _, _ = select.select([process.stdout], [], [], self.timeout)
-            if not ready:
-                self.close()
-                return "hang", f"no answer within {self.timeout:g} s"
-            return _receive(process.stdout)
+            return answer.result(timeout=self.timeout)
+        except concurrent.futures.TimeoutError:
+            self.close()
+            return "hang", f"no answer within {self.timeout:g} s"
         except (EOFError, BrokenPipeError, OSError):
             code = process.wait()
             self.process = None
@@ -91,6 +93,6 @@ class Worker:
 
     def close(self):
         if self.process is not None:
-            self.process.kill()
+            self.process.kill()       # the reader thread then sees the pipe's end
             self.process.wait()
             self.process = None

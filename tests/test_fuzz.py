@@ -183,3 +183,13 @@ def test_fuzz_categorical_hmm(worker, data):
                   random_state=data.draw(st.integers(0, 5)))
     check(worker, "categorical_hmm", X, data.draw(lengths_of(n)), params,
           data.draw(st.booleans()))
+
+
+def test_the_harness_reports_crashes_and_hangs():
+    worker = Worker(timeout=2.0)
+    try:
+        assert worker.run("harness_crash")[0] == "crash"
+        assert worker.run("harness_hang", 30)[0] == "hang"
+        assert worker.run("harness_hang", 0) == ("ok", "")    # a new worker takes over
+    finally:
+        worker.close()

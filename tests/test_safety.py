@@ -1,6 +1,8 @@
 """The kernels' safety model: labels in range whatever the values, no cancellation far
 from zero, overflow rejected or handled, interrupts, fork, and thread limits."""
 
+import multiprocessing
+import sys
 import textwrap
 import warnings
 
@@ -164,6 +166,8 @@ def test_n_threads_beyond_any_machine_is_capped():
     KMeans(3, random_state=0, n_threads=2**40).fit(X)
 
 
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="no fork() on this platform")
 def test_forked_child_runs_serially_and_does_not_hang():
     code = textwrap.dedent("""
         import multiprocessing as mp, warnings
@@ -198,6 +202,10 @@ def test_forked_child_runs_serially_and_does_not_hang():
     assert "ok" in out.stdout
 
 
+# os.kill(pid, SIGINT) terminates the process on Windows instead of signalling it
+posix_signals = pytest.mark.skipif(sys.platform == "win32",
+                                   reason="SIGINT cannot be sent to oneself on Windows")
+
 INTERRUPTED_FIT = """
 import os, signal, sys, threading, time
 import numpy as np
@@ -214,6 +222,7 @@ threading.Thread(target=interrupt, daemon=True).start()
 """
 
 
+@posix_signals
 def test_ctrl_c_interrupts_a_fit_and_leaves_the_estimator_unfitted():
     code = INTERRUPTED_FIT.format(setup="", fit=textwrap.dedent("""
         try:
@@ -226,6 +235,7 @@ def test_ctrl_c_interrupts_a_fit_and_leaves_the_estimator_unfitted():
     assert "interrupted False" in out.stdout
 
 
+@posix_signals
 def test_a_sigint_handler_that_does_not_raise_gives_the_uninterrupted_result():
     """The interrupted pass is run again, so the result is the same bits."""
     setup = textwrap.dedent("""
@@ -245,6 +255,7 @@ def test_a_sigint_handler_that_does_not_raise_gives_the_uninterrupted_result():
     assert "handled 1 True True" in out.stdout
 
 
+@posix_signals
 def test_ctrl_c_stops_a_kernel_pass_between_blocks():
     """A SIGINT sent once the pass has written its first labels stops it there: the last
     rows are never labelled (an uninterruptible pass would label them all first)."""

@@ -189,6 +189,8 @@ def test_kmeans_inertia_is_never_silently_infinite():
     np.testing.assert_array_equal(km.labels_, reference.labels_)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="needs RLIMIT_AS (Linux) to bound the subprocess's memory")
 def test_sizes_are_checked_before_allocating():
     """Parameter arrays that cannot fit in memory are refused, naming n_components or
     n_features, before anything of that size is allocated. A subprocess with a 6 GiB
