@@ -35,13 +35,14 @@ def parallel_kernels():
     _parallel.serial_work(default)
 
 
-def run_isolated(code, timeout=120, env=None):
-    """Run Python code in a fresh interpreter (a crash or a hang fails the caller's test
-    instead of killing the test run); returns the CompletedProcess."""
+def run_isolated(code, *args, timeout=120, env=None):
+    """Run Python code (with sys.argv[1:] = args) in a fresh interpreter: a crash or a
+    hang fails the caller's test instead of killing the test run. env adds to the
+    environment. Returns the CompletedProcess."""
     import os
     import subprocess
     import sys
 
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=full_env)

@@ -2,13 +2,11 @@
 invariants; recovery; long sequences; thread determinism; bad input."""
 
 import copy
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
-from conftest import rel_err
+from conftest import rel_err, run_isolated
 
 import fastem
 from fastem.hmm import ConvergenceMonitor
@@ -361,8 +359,7 @@ def test_lengths_whose_int64_sum_wraps_around_are_refused():
                     except ValueError as exc:
                         print(cls, name, method, "ValueError", exc)
     """)
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+    run = run_isolated(code, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     assert len(lines) == 2 * 4 * 4

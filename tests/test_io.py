@@ -5,7 +5,6 @@ import functools
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import tracemalloc
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_isolated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -372,14 +372,12 @@ _MALLOC_DEBUG = "/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
 
 def _in_subprocess(script, *args, malloc_checks=False):
     src = str(Path(fastem.__file__).parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        filter(None, [src, os.environ.get("PYTHONPATH")])))
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
     if malloc_checks:   # glibc: fill freed memory, abort on a corrupted heap
         env["MALLOC_PERTURB_"] = "165"
         if os.path.exists(_MALLOC_DEBUG):
             env.update(LD_PRELOAD=_MALLOC_DEBUG, MALLOC_CHECK_="3")
-    return subprocess.run([sys.executable, "-c", script, *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return run_isolated(script, *args, env=env, timeout=300)
 
 
 def test_lying_zip_sizes_are_refused_with_bounded_memory(tmp_path):

@@ -1,13 +1,12 @@
 """Every bad input gets a clear error naming the argument; odd layouts give the same fit."""
 
 import re
-import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
-from conftest import make_blobs, rel_err
+from conftest import make_blobs, rel_err, run_isolated
 
 from fastem import GaussianMixture, KMeans, NotFittedError, kmeans_plusplus
 from fastem._validation import check_array
@@ -223,8 +222,7 @@ def test_sizes_are_checked_before_allocating():
         m = fastem.CategoricalHMM(2, n_iter=2, random_state=0).fit(np.array([[0], [10**5]]))
         print("n_features", m.n_features)
     """)
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+    run = run_isolated(code, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     expected = [

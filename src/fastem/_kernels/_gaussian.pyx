@@ -241,7 +241,8 @@ cdef double _run_pass(BlockFn fn, const void* ctx, Py_ssize_t n_rows, int n_thre
     if total == NULL:
         raise MemoryError()
     # multiply-adds per row and component: the quadratic form, and the moments
-    cdef double work = <double>n_rows * K * (d * d if cov_type == C_FULL or cov_type == C_TIED else d)
+    cdef double work = <double>n_rows * K * (
+        d * d if cov_type == C_FULL or cov_type == C_TIED else d)
     with nogil:
         status = run_blocks(n_rows, n_threads, fn, ctx, stride, scratch, total,
                             work * (2 if want_stats else 1))

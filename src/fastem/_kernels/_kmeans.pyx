@@ -294,10 +294,10 @@ cdef void _set_shift(KMeansPass* c, shift, Py_ssize_t d, object dtype, list keep
     if shift is None:
         return
     arr = np.ascontiguousarray(shift, dtype=dtype)
-    if not arr.any():
-        return
     if arr.shape != (d,):
         raise ValueError(f"shift must have shape ({d},), got {arr.shape}")
+    if not arr.any():
+        return
     keep.append(arr)
     c.shift = <const void*><size_t>arr.ctypes.data
 

@@ -88,12 +88,65 @@ cdef int _finish(bint watching, int status) noexcept nogil:
     return RETRY if status == INTERRUPTED else status
 
 
-cdef void _blocks_of(Py_ssize_t p, Py_ssize_t n_rows, Py_ssize_t n_parts, BlockFn fn,
-                     const void* ctx, double* acc, void* scratch, bint watching,
+# One item of a parallel loop: a partition of row blocks, or a task. It returns early,
+# setting stopped[0], when watching and Ctrl-C was pressed.
+ctypedef void (*ItemFn)(const void* items, Py_ssize_t i, void* scratch, bint watching,
+                        int* stopped) noexcept nogil
+
+
+cdef int _run_items(Py_ssize_t n_items, int nt, ItemFn item, const void* items,
+                    size_t scratch_bytes, double* reset, size_t reset_bytes) noexcept nogil:
+    """item(items, i, scratch, ...) for every i, on nt threads (dynamically scheduled;
+    with one thread, no parallel region at all: safe in a forked child, and no thread
+    wake-ups), each thread with its own scratch. reset (reset_bytes) is zeroed before
+    every attempt: a pass interrupted without a Python exception runs again."""
+    cdef int failed, stopped, status = RETRY
+    cdef Py_ssize_t i
+    cdef void* scratch
+    cdef bint watching
+    while status == RETRY:
+        if reset != NULL:
+            memset(reset, 0, reset_bytes)
+        failed = 0
+        stopped = 0
+        watching = _watch()
+        if nt == 1:
+            scratch = malloc(scratch_bytes + 1)
+            if scratch == NULL:
+                failed = 1
+            else:
+                for i in range(n_items):
+                    item(items, i, scratch, watching, &stopped)
+                free(scratch)
+        else:
+            with parallel(num_threads=nt):
+                scratch = malloc(scratch_bytes + 1)
+                for i in prange(n_items, schedule="dynamic"):
+                    if scratch == NULL:
+                        failed += 1
+                    else:
+                        item(items, i, scratch, watching, &stopped)
+                free(scratch)
+        status = _finish(watching, OUT_OF_MEMORY if failed else
+                         INTERRUPTED if stopped else DONE)
+    return status
+
+
+cdef struct Partitions:
+    Py_ssize_t n_rows
+    Py_ssize_t n_parts
+    Py_ssize_t stride
+    BlockFn fn
+    const void* ctx
+    double* acc
+
+
+cdef void _partition(const void* items, Py_ssize_t p, void* scratch, bint watching,
                      int* stopped) noexcept nogil:
-    """Partition p, block by block, in order (stops early after Ctrl-C)."""
-    cdef Py_ssize_t row = partition_first_row(p, n_rows, n_parts)
-    cdef Py_ssize_t row_end = partition_first_row(p + 1, n_rows, n_parts)
+    """Partition p, block by block, in order, into its accumulator."""
+    cdef const Partitions* c = <const Partitions*>items
+    cdef Py_ssize_t row = partition_first_row(p, c.n_rows, c.n_parts)
+    cdef Py_ssize_t row_end = partition_first_row(p + 1, c.n_rows, c.n_parts)
     cdef Py_ssize_t nb
     while row < row_end:
         if watching and fastem_interrupted():
@@ -102,38 +155,8 @@ cdef void _blocks_of(Py_ssize_t p, Py_ssize_t n_rows, Py_ssize_t n_parts, BlockF
         nb = row_end - row
         if nb > BLOCK_ROWS:
             nb = BLOCK_ROWS
-        fn(ctx, row, nb, acc, scratch)
+        c.fn(c.ctx, row, nb, c.acc + p * c.stride, scratch)
         row = row + nb
-
-
-cdef int _run_blocks_once(Py_ssize_t n_rows, int nt, Py_ssize_t n_parts, BlockFn fn,
-                          const void* ctx, Py_ssize_t stride, size_t scratch_bytes,
-                          double* acc, bint watching) noexcept nogil:
-    cdef int failed = 0, stopped = 0
-    cdef Py_ssize_t p
-    cdef void* scratch
-    if nt == 1:
-        # no parallel region at all: safe in a forked child, and no thread wake-ups
-        scratch = malloc(scratch_bytes + 1)
-        if scratch == NULL:
-            return OUT_OF_MEMORY
-        for p in range(n_parts):
-            _blocks_of(p, n_rows, n_parts, fn, ctx, acc + p * stride, scratch, watching,
-                       &stopped)
-        free(scratch)
-    else:
-        with parallel(num_threads=nt):
-            scratch = malloc(scratch_bytes + 1)
-            for p in prange(n_parts, schedule="dynamic"):
-                if scratch == NULL:
-                    failed += 1
-                else:
-                    _blocks_of(p, n_rows, n_parts, fn, ctx, acc + p * stride, scratch,
-                               watching, &stopped)
-            free(scratch)
-    if failed:
-        return OUT_OF_MEMORY
-    return INTERRUPTED if stopped else DONE
 
 
 cdef int run_blocks(Py_ssize_t n_rows, int n_threads, BlockFn fn, const void* ctx,
@@ -147,22 +170,39 @@ cdef int run_blocks(Py_ssize_t n_rows, int n_threads, BlockFn fn, const void* ct
     multiply-adds): small passes run serially. Returns DONE, OUT_OF_MEMORY, or
     INTERRUPTED (Ctrl-C; the Python exception is set).
     """
-    cdef Py_ssize_t n_parts = n_partitions_of(n_rows, stride)
-    cdef int nt = _threads(n_threads, n_parts, work)
-    cdef double* acc = <double*>malloc((n_parts * stride + 1) * sizeof(double))
-    cdef int status = RETRY
-    cdef bint watching
-    if acc == NULL:
+    cdef Partitions c
+    cdef size_t acc_bytes
+    cdef int status
+    c.n_rows = n_rows
+    c.n_parts = n_partitions_of(n_rows, stride)
+    c.stride = stride
+    c.fn = fn
+    c.ctx = ctx
+    acc_bytes = (c.n_parts * stride + 1) * sizeof(double)
+    c.acc = <double*>malloc(acc_bytes)
+    if c.acc == NULL:
         return OUT_OF_MEMORY
-    while status == RETRY:
-        memset(acc, 0, (n_parts * stride + 1) * sizeof(double))
-        watching = _watch()
-        status = _finish(watching, _run_blocks_once(n_rows, nt, n_parts, fn, ctx, stride,
-                                                    scratch_bytes, acc, watching))
+    status = _run_items(c.n_parts, _threads(n_threads, c.n_parts, work), _partition, &c,
+                        scratch_bytes, c.acc, acc_bytes)
     if status == DONE and stride > 0:
-        add_partitions(acc, n_parts, stride, total)
-    free(acc)
+        add_partitions(c.acc, c.n_parts, stride, total)
+    free(c.acc)
     return status
+
+
+cdef struct Tasks:
+    const Py_ssize_t* order
+    TaskFn fn
+    const void* ctx
+
+
+cdef void _task(const void* items, Py_ssize_t i, void* scratch, bint watching,
+                int* stopped) noexcept nogil:
+    cdef const Tasks* c = <const Tasks*>items
+    if watching and fastem_interrupted():
+        stopped[0] = 1
+        return
+    c.fn(c.ctx, c.order[i] if c.order != NULL else i, scratch)
 
 
 cdef int run_tasks(Py_ssize_t n_tasks, const Py_ssize_t* order, int n_threads, TaskFn fn,
@@ -170,40 +210,12 @@ cdef int run_tasks(Py_ssize_t n_tasks, const Py_ssize_t* order, int n_threads, T
     """Call fn(ctx, task, scratch) for every task, in the given order (or 0..n_tasks-1)
     as threads become free; scratch is a per-thread buffer of scratch_bytes. work: as
     for run_blocks. Returns DONE, OUT_OF_MEMORY or INTERRUPTED."""
-    cdef int nt = _threads(n_threads, n_tasks, work)
-    cdef int failed, stopped, status = RETRY
-    cdef Py_ssize_t i
-    cdef void* scratch
-    cdef bint watching
-    while status == RETRY:
-        failed = 0
-        stopped = 0
-        watching = _watch()
-        if nt == 1:
-            scratch = malloc(scratch_bytes + 1)
-            if scratch == NULL:
-                failed = 1
-            else:
-                for i in range(n_tasks):
-                    if watching and fastem_interrupted():
-                        stopped = 1
-                        break
-                    fn(ctx, order[i] if order != NULL else i, scratch)
-                free(scratch)
-        else:
-            with parallel(num_threads=nt):
-                scratch = malloc(scratch_bytes + 1)
-                for i in prange(n_tasks, schedule="dynamic"):
-                    if scratch == NULL:
-                        failed += 1
-                    elif watching and fastem_interrupted():
-                        stopped += 1
-                    else:
-                        fn(ctx, order[i] if order != NULL else i, scratch)
-                free(scratch)
-        status = OUT_OF_MEMORY if failed else INTERRUPTED if stopped else DONE
-        status = _finish(watching, status)
-    return status
+    cdef Tasks c
+    c.order = order
+    c.fn = fn
+    c.ctx = ctx
+    return _run_items(n_tasks, _threads(n_threads, n_tasks, work), _task, &c,
+                      scratch_bytes, NULL, 0)
 
 
 cdef int check_status(int status) except -1:

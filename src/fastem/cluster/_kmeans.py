@@ -272,7 +272,7 @@ def _nearest(X, sample_weight, centers, labels, n_threads):
     mean = centers.mean(axis=0, dtype=np.float64)
     mean = _shift_for(mean, ((centers - mean) ** 2).sum(axis=1).mean())
     if mean is None:
-        mean = np.zeros(centers.shape[1])
+        mean = np.zeros(centers.shape[1])      # the kernels read the rows as stored
     for data in (X, X.astype(np.float64)) if X.dtype == np.float32 else (X,):
         shift = mean.astype(data.dtype)
         shifted = np.ascontiguousarray(centers.astype(data.dtype) - shift)
