@@ -11,8 +11,10 @@ import pytest
 os.environ.setdefault("SKLEARN_RUN_FLOAT32_TESTS", "1")
 
 try:
-    from sklearn.conftest import global_dtype  # noqa: F401  (a fixture)
-    from sklearn.conftest import pytest_generate_tests  # noqa: F401  (global_random_seed)
+    from sklearn.conftest import (
+        global_dtype,  # noqa: F401  (a fixture)
+        pytest_generate_tests,  # noqa: F401  (global_random_seed)
+    )
 except ImportError:  # scikit-learn absent: its suites skip themselves
     pass
 
