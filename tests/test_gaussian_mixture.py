@@ -186,7 +186,15 @@ def test_float32_agrees_with_float64(covariance_type):
         warnings.simplefilter("ignore", ConvergenceWarning)
         g64 = GaussianMixture(3, **kw).fit(X)
         g32 = GaussianMixture(3, **kw).fit(X.astype(np.float32))
-    assert g32.means_.dtype == np.float64
+    # as scikit-learn: float32 data gives float32 fitted arrays and outputs
+    X32 = X.astype(np.float32)
+    for name in ["weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"]:
+        assert getattr(g32, name).dtype == np.float32, name
+        assert getattr(g64, name).dtype == np.float64, name
+    assert g32.predict_proba(X32).dtype == g32.score_samples(X32).dtype == np.float32
+    assert g32.predict_proba(X).dtype == np.float64    # the input's dtype, not the fit's
+    assert_proba = g32.predict_proba(X32).sum(axis=1)
+    assert np.allclose(assert_proba, 1, atol=1e-6)
     assert rel_err(g32.lower_bounds_, g64.lower_bounds_) < 1e-4
     for name in ["weights_", "means_", "covariances_"]:
         assert rel_err(getattr(g32, name), getattr(g64, name)) < 1e-4, name

@@ -232,10 +232,12 @@ def cmd_fit(args):
         if progress is not None:
             progress.close()
     gm.callback = None
-    gm.feature_names_in_ = np.array(names)
     print(summary(gm, X, names, source))
     if args.output:
+        # the file keeps the column names (predict selects the same columns by name)
+        gm.feature_names_in_ = np.array(names, dtype=object)
         gm.save(args.output)
+        del gm.feature_names_in_
         print(f"model saved to {args.output}")
     if args.plot:
         pair = [0, min(1, X.shape[1] - 1)]
@@ -278,6 +280,7 @@ def cmd_predict(args):
     elif X.shape[1] != _n_features(model):
         raise UsageError(f"{args.file} has {X.shape[1]} columns, the model expects "
                          f"{_n_features(model)}")
+    vars(model).pop("feature_names_in_", None)   # the columns are chosen: X is an array
     hmm = isinstance(model, (GaussianHMM, CategoricalHMM))
     if isinstance(model, CategoricalHMM):
         X = _symbols(X, args.file)

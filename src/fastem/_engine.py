@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import interoperable
+from ._validation import ABSENT, interoperable
 from .exceptions import ConvergenceWarning
 
 
@@ -51,8 +51,14 @@ def commit(estimator, fitted):
 
     A fit computes into locals and calls this last, so a fit that raises or is
     interrupted leaves the estimator exactly as it was. One dict update is a single C
-    call, which a KeyboardInterrupt (delivered between bytecodes) cannot split."""
-    vars(estimator).update(fitted)
+    call, which a KeyboardInterrupt (delivered between bytecodes) cannot split.
+    An attribute whose value is _validation.ABSENT is removed (a stale one from an
+    earlier fit)."""
+    state = vars(estimator)
+    stale = [name for name, value in fitted.items() if value is ABSENT]
+    state.update({name: value for name, value in fitted.items() if value is not ABSENT})
+    for name in stale:
+        state.pop(name, None)
 
 
 def _default_converged(change, tol, old, new):

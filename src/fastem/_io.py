@@ -236,6 +236,7 @@ def _labels(dim):
 # -- arrays: the schema ---------------------------------------------------------------
 _DTYPES = {  # name -> (description, test on the header's dtype)
     "float64": ("float64", lambda dt: dt.kind == "f" and dt.itemsize == 8),
+    "float": ("float32 or float64", lambda dt: dt.kind == "f" and dt.itemsize in (4, 8)),
     "int32": ("int32", lambda dt: dt.kind == "i" and dt.itemsize == 4),
     "real": ("a real numeric dtype", lambda dt: dt.kind in "iuf" and dt.itemsize <= 8),
     "str": ("a unicode string dtype", lambda dt: dt.kind == "U"
@@ -313,11 +314,11 @@ SCHEMAS = {
         attributes={"converged_": _BOOL, "n_iter_": _integer(0),
                     "lower_bound_": _real(finite=False), "lower_bounds_": _REALS,
                     "n_features_in_": _integer(1)},
-        arrays={"attr:weights_": _Array((_K,), check=_probabilities),
-                "attr:means_": _Array((_K, _D), check=_bounded_rows),
-                "attr:precisions_cholesky_": _Array(_cov_shape, check=_cholesky_factor),
-                "attr:precisions_": _Array(_cov_shape, check=_positive_definite),
-                "attr:covariances_": _Array(_cov_shape, check=_positive_definite),
+        arrays={"attr:weights_": _Array((_K,), "float", check=_probabilities),
+                "attr:means_": _Array((_K, _D), "float", check=_bounded_rows),
+                "attr:precisions_cholesky_": _Array(_cov_shape, "float", check=_cholesky_factor),
+                "attr:precisions_": _Array(_cov_shape, "float", check=_positive_definite),
+                "attr:covariances_": _Array(_cov_shape, "float", check=_positive_definite),
                 "attr:feature_names_in_": _NAMES,
                 "param:weights_init": _optional((_K,), _probabilities),
                 "param:means_init": _optional((_K, _D)),
@@ -329,7 +330,7 @@ SCHEMAS = {
                 "tol": _real(0), "verbose": _integer(0)},
         attributes={"inertia_": _real(0), "n_iter_": _integer(0),
                     "n_features_in_": _integer(1)},
-        arrays={"attr:cluster_centers_": _Array(("n_clusters", _D), check=_bounded_rows),
+        arrays={"attr:cluster_centers_": _Array(("n_clusters", _D), "float", check=_bounded_rows),
                 "attr:labels_": _Array(("n_samples",), "int32", _labels("n_clusters")),
                 "attr:feature_names_in_": _NAMES,
                 "param:init": _optional(("n_clusters", _D))}),
@@ -636,6 +637,8 @@ def load(path: str | os.PathLike[str]) -> Any:
     model = checked.cls(**checked.params)
     for name, arr in checked.arrays.items():
         kind, _, attr = name.partition(":")
+        if checked.schema.arrays[name].dtype == "str":
+            arr = arr.astype(object)     # names are str objects, as scikit-learn's
         setattr(model, attr, arr)
     for name, value in checked.attributes.items():
         spec = checked.schema.attributes[name]
@@ -687,6 +690,8 @@ def _content(model):
         kind, _, name = member.partition(":")
         if kind == "attr" and hasattr(model, name):
             arrays[member] = np.asarray(getattr(model, name))
+            if schema.arrays[member].dtype == "str" and arrays[member].dtype == object:
+                arrays[member] = arrays[member].astype(str)
     meta = {"format": FORMAT, "format_version": 1, "fastem_version": __version__,
             "class": cls, "params": params, "attributes": attributes,
             "params_not_saved": dropped}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numbers
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -246,11 +247,76 @@ def check_memory(n_bytes, what, advice):
 def check_is_fitted(estimator, attribute):
     if not hasattr(estimator, attribute):
         raise interoperable(NotFittedError)(
-            f"This {type(estimator).__name__} instance is not fitted yet; call fit before "
-            "using this method.")
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
+            "appropriate arguments before using this estimator.")
 
 
-def check_n_features(estimator, X):
+def feature_names(X):
+    """The column names of a DataFrame-like X when they are all strings, else None
+    (scikit-learn's rule; names of mixed types are an error)."""
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, np.ndarray) or not hasattr(X, "shape"):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    is_str = [isinstance(name, str) for name in names]
+    if names.size and all(is_str):
+        return names
+    if any(is_str):
+        kinds = sorted({type(name).__name__ for name in names})
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, "
+            f"but your input has {kinds} as feature name / column name types. If you "
+            "want feature names to be stored and validated, you must convert them all to "
+            "strings, by using X.columns = X.columns.astype(str) for example. Otherwise "
+            "you can remove feature / column names from your input data, or convert them "
+            "all to a non-string data type.")
+    return None
+
+
+ABSENT = object()   # a value for commit(): remove this attribute
+
+
+def fitted_features(raw, X):
+    """n_features_in_ and feature_names_in_ (ABSENT without names) for commit, from
+    the caller's X (raw) and its validated array X."""
+    names = feature_names(raw)
+    return {"n_features_in_": X.shape[1],
+            "feature_names_in_": ABSENT if names is None else names}
+
+
+def _check_feature_names(estimator, raw):
+    fitted = getattr(estimator, "feature_names_in_", None)
+    names = feature_names(raw)
+    cls = type(estimator).__name__
+    if fitted is None and names is None:
+        return
+    if fitted is None:
+        warnings.warn(f"X has feature names, but {cls} was fitted without feature names",
+                      UserWarning, stacklevel=4)
+        return
+    if names is None:
+        warnings.warn(f"X does not have valid feature names, but {cls} was fitted with "
+                      "feature names", UserWarning, stacklevel=4)
+        return
+    if len(fitted) == len(names) and np.all(fitted == names):
+        return
+    message = "The feature names should match those that were passed during fit.\n"
+    unseen = [name for name in names if name not in set(fitted)]
+    gone = [name for name in fitted if name not in set(names)]
+    for title, group in (("Feature names unseen at fit time:", unseen),
+                         ("Feature names seen at fit time, yet now missing:", gone)):
+        if group:
+            shown = [f"- {name}" for name in group[:5]] + (["- ..."] if len(group) > 5 else [])
+            message += title + "\n" + "\n".join(shown) + "\n"
+    if not unseen and not gone:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(message)
+
+
+def check_n_features(estimator, X, raw=None):
+    """X (validated) has the fitted number of features, and the caller's X (raw) the
+    fitted feature names (a warning when only one of them has names)."""
+    _check_feature_names(estimator, X if raw is None else raw)
     if X.shape[1] != estimator.n_features_in_:
         raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
                          f"expecting {estimator.n_features_in_} features as input.")

@@ -22,6 +22,7 @@ from .._validation import (
     check_n_features,
     check_random_state,
     check_sample_weight,
+    fitted_features,
 )
 
 
@@ -377,6 +378,7 @@ class KMeans(ParamsMixin):
     def fit(self, X: ArrayLike, y: Any = None,
             sample_weight: ArrayLike | None = None) -> KMeans:
         """Compute k-means clustering; returns self."""
+        raw = X
         X = check_array(X)
         k, init, n_init, max_iter, tol = self._check_params(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
@@ -393,13 +395,14 @@ class KMeans(ParamsMixin):
         commit(self, {"inertia_": float(problem.best_inertia),
                       "cluster_centers_": result.params,
                       "labels_": problem.best_labels, "n_iter_": result.n_iter,
-                      "n_features_in_": X.shape[1]})
+                      **fitted_features(raw, X)})
         return self
 
     def _checked(self, X):
         check_is_fitted(self, "cluster_centers_")
+        raw = X
         X = check_array(X)
-        check_n_features(self, X)
+        check_n_features(self, X, raw)
         centers = np.asarray(self.cluster_centers_)
         if X.dtype == np.float32 and not np.all(np.abs(centers) <= np.finfo(np.float32).max):
             X = X.astype(np.float64)    # centers beyond float32's range: work in float64

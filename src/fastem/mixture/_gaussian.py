@@ -45,10 +45,11 @@ def cov_shape(covariance_type, n_components, n_features):
 def _singular(component, reg_covar):
     where = "the tied covariance" if component is None else f"component {component}"
     return ValueError(
-        f"Fitting the mixture model failed: the covariance of {where} is not positive "
-        "definite (ill-defined empirical covariance, e.g. from singleton or collapsed "
-        f"samples). Increase reg_covar (now {reg_covar:g}), decrease n_components, or scale "
-        "the input data."
+        "Fitting the mixture model failed because some components have ill-defined "
+        "empirical covariance (for instance caused by singleton or collapsed samples). "
+        "Try to decrease the number of components, increase reg_covar, or scale the input "
+        f"data. (The covariance of {where} is not positive definite; reg_covar is now "
+        f"{reg_covar:g}.)"
     )
 
 

@@ -25,6 +25,7 @@ from .._validation import (
     check_positive_definite,
     check_random_state,
     check_sample_weight,
+    fitted_features,
     positive_variances,
 )
 from ..cluster._kmeans import _kmeans_plusplus, lloyd
@@ -330,28 +331,31 @@ class GaussianMixture(ParamsMixin):
                      "reduce n_components or use a cheaper covariance_type")
         weights = means = precisions = None
         if self.weights_init is not None:
-            weights = self._init_array(self.weights_init, "weights_init", (k,))
+            weights = self._init_array(self.weights_init, "weights_init", "weights", (k,))
             if (weights < 0).any() or (weights > 1).any():
-                raise ValueError("weights_init must be in [0, 1], got "
-                                 f"min {weights.min():g}, max {weights.max():g}")
+                raise ValueError("The parameter 'weights' should be in the range [0, 1], "
+                                 f"but got min value {weights.min():.5f}, max value "
+                                 f"{weights.max():.5f} (weights_init)")
             if not np.allclose(weights.sum(), 1.0):
-                raise ValueError(f"weights_init must sum to 1, got sum {weights.sum():.6f}")
+                raise ValueError("The parameter 'weights' should be normalized, but got "
+                                 f"sum(weights) = {weights.sum():.5f} (weights_init)")
         if self.means_init is not None:
-            means = self._init_array(self.means_init, "means_init", (k, d))
+            means = self._init_array(self.means_init, "means_init", "means", (k, d))
         if self.precisions_init is not None:
             precisions = self._init_array(self.precisions_init, "precisions_init",
-                                          cov_shape(ct, k, d))
+                                          f"{ct} precision", cov_shape(ct, k, d))
             self._check_precisions(precisions, ct)
         return k, ct, weights, means, precisions
 
     @staticmethod
-    def _init_array(value, name, shape):
+    def _init_array(value, name, label, shape):
         arr = np.asarray(value)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
         arr = np.array(arr, dtype=np.float64)
         if arr.shape != shape:
-            raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+            raise ValueError(f"The parameter '{label}' should have the shape of {shape}, "
+                             f"but got {arr.shape} ({name})")
         if not np.isfinite(arr).all():
             raise ValueError(f"{name} contains NaN or infinity")
         return arr
@@ -360,11 +364,14 @@ class GaussianMixture(ParamsMixin):
     def _check_precisions(precisions, ct):
         if ct in ("diag", "spherical"):
             if not positive_variances(precisions).all():
-                raise ValueError(f"precisions_init for covariance_type={ct!r} must be "
-                                 "positive")
+                raise ValueError(f"'{ct} precision' should be positive (precisions_init)")
             return
-        check_positive_definite(precisions, "precisions_init",
-                                "component" if ct == "full" else None)
+        try:
+            check_positive_definite(precisions, "precisions_init",
+                                    "component" if ct == "full" else None)
+        except ValueError as exc:
+            raise ValueError(f"'{ct} precision' should be symmetric, positive-definite: "
+                             f"{exc}") from None
 
     def _check_warm_start(self, X, k, ct):
         """The previous fit must be the model that is now asked for: warm_start cannot
@@ -401,6 +408,7 @@ class GaussianMixture(ParamsMixin):
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; an integer weight is the same as repeating the row.
         """
+        raw = X
         X, missing = check_array(X, return_missing=True)
         k, ct, weights, means, precisions = self._check_parameters(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
@@ -426,12 +434,12 @@ class GaussianMixture(ParamsMixin):
             else -np.inf,
         )
         commit(self, {
-            **self._fitted_params(result.params),
+            **self._fitted_params(result.params, X.dtype),
             "converged_": result.converged,
             "n_iter_": result.n_iter,
             "lower_bound_": float(result.lower_bound),
             "lower_bounds_": [float(v) for v in result.lower_bounds],
-            "n_features_in_": X.shape[1],
+            **fitted_features(raw, X),
             "_fit_settings": {"n_components": k, "covariance_type": ct},
         })
         return self
@@ -442,26 +450,35 @@ class GaussianMixture(ParamsMixin):
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def _params(self):
-        return GaussianParams(self.weights_, self.means_, self.covariances_,
-                              self.precisions_cholesky_, self.covariance_type)
+        """The fitted parameters in float64, what the kernels take (a float32 fit stores
+        them in float32, as scikit-learn)."""
+        def f64(value):
+            return np.asarray(value, dtype=np.float64)
+
+        return GaussianParams(f64(self.weights_), f64(self.means_),
+                              f64(self.covariances_), f64(self.precisions_cholesky_),
+                              self.covariance_type)
 
     @staticmethod
-    def _fitted_params(params):
-        """The fitted attributes of ``params``, as a dict for commit."""
+    def _fitted_params(params, dtype=np.float64):
+        """The fitted attributes of ``params`` in ``dtype`` (the data's), a dict for
+        commit."""
         precisions = precisions_from_cholesky(params.precisions_cholesky,
                                               params.covariance_type)
         covariances = (params.covariances if params.covariances is not None
                        else covariances_from_precisions(precisions, params.covariance_type))
-        return {"weights_": params.weights, "means_": params.means,
-                "precisions_cholesky_": params.precisions_cholesky,
-                "precisions_": precisions, "covariances_": covariances}
+        fitted = {"weights_": params.weights, "means_": params.means,
+                  "precisions_cholesky_": params.precisions_cholesky,
+                  "precisions_": precisions, "covariances_": covariances}
+        return {name: np.asarray(value, dtype=dtype) for name, value in fitted.items()}
 
     # -- inference ------------------------------------------------------------------
     def _checked(self, X):
         """(X validated, whether it holds a NaN) for a fitted model."""
         check_is_fitted(self, "means_")
+        raw = X
         X, missing = check_array(X, return_missing=True)
-        check_n_features(self, X)
+        check_n_features(self, X, raw)
         return X, missing
 
     def _pass(self, X, missing, sample_weight=None, **outputs):
@@ -475,14 +492,23 @@ class GaussianMixture(ParamsMixin):
 
     def score_samples(self, X: ArrayLike) -> NDArray[np.float64]:
         """Log-likelihood of each row (of its observed entries), shape (n_samples,)."""
-        X, missing = self._checked(X)
+        return self._per_row(*self._checked(X))
+
+    def _per_row(self, X, missing):
+        """score_samples of a checked X, in X's dtype."""
         out = np.empty(X.shape[0])
         self._pass(X, missing, lse_out=out)
-        return out
+        return out.astype(X.dtype, copy=False)
 
     def score(self, X: ArrayLike, y: Any = None,
               sample_weight: ArrayLike | None = None) -> float:
         """Mean (weighted) log-likelihood per row."""
+        X, missing = self._checked(X)
+        if X.dtype == np.float32:
+            # as scikit-learn: the mean of score_samples at the data's precision
+            per_row = self._per_row(X, missing)
+            sw = check_sample_weight(sample_weight, X.shape[0])
+            return float(per_row.mean() if sw is None else np.average(per_row, weights=sw))
         loglik, total = self._log_likelihood(X, sample_weight)
         return loglik / total
 
@@ -502,7 +528,7 @@ class GaussianMixture(ParamsMixin):
         X, missing = self._checked(X)
         resp = np.empty((X.shape[0], self.weights_.shape[0]))
         self._pass(X, missing, resp_out=resp)
-        return resp
+        return resp.astype(X.dtype, copy=False)
 
     def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Most probable component of each row."""
@@ -548,6 +574,9 @@ class GaussianMixture(ParamsMixin):
     def sample(self, n_samples: int = 1) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
         """Draw n_samples rows from the fitted mixture; returns (X, component labels)."""
         check_is_fitted(self, "means_")
+        if isinstance(n_samples, numbers.Integral) and n_samples < 1:
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling "
+                             "requires at least one sample.")
         n_samples = check_int(n_samples, "n_samples", minimum=1)
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
