@@ -31,13 +31,22 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, Union, overload
 
 import numpy as np
 from numpy.lib import format as npy_format
 
 from ._validation import SQUARED_NORM_LIMIT, is_positive_definite
 from .exceptions import ModelFileError
+
+if TYPE_CHECKING:
+    from .cluster import KMeans
+    from .hmm import CategoricalHMM, GaussianHMM
+    from .mixture import GaussianMixture
+
+#: What ``load`` returns: one of fastem's estimators.
+Model = Union["GaussianMixture", "KMeans", "GaussianHMM", "CategoricalHMM"]
+M = TypeVar("M", "GaussianMixture", "KMeans", "GaussianHMM", "CategoricalHMM")
 
 FORMAT = "fastem-model"
 FORMAT_VERSION = 2
@@ -616,7 +625,15 @@ def _read(fileobj):
                       lambda name: _read_member(archive, name, members[name]))
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+@overload
+def load(path: str | os.PathLike[str]) -> Model: ...
+
+
+@overload
+def load(path: str | os.PathLike[str], kind: type[M]) -> M: ...
+
+
+def load(path: str | os.PathLike[str], kind: type[Any] | None = None) -> Any:
     """Read a model written by ``model.save(path)``.
 
     The file is checked against its class's schema before any array is read, and its
@@ -634,6 +651,9 @@ def load(path: str | os.PathLike[str]) -> Any:
                 raise
             raise ModelFileError(f"{path}: not a valid fastem model file "
                                  f"({type(exc).__name__}: {exc})") from exc
+    if kind is not None and checked.cls is not kind:
+        raise ModelFileError(f"{path}: holds a {checked.cls.__name__}, not a "
+                             f"{getattr(kind, '__name__', kind)}")
     model = checked.cls(**checked.params)
     for name, arr in checked.arrays.items():
         kind, _, attr = name.partition(":")

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import csv
 from importlib import resources
-from typing import Any
+from typing import Literal, overload
 
 import numpy as np
+from numpy.typing import NDArray
 
 FAITHFUL_COLUMNS = ("eruptions", "waiting")
 
 
-def load_faithful(*, return_columns: bool = False) -> Any:
+@overload
+def load_faithful(*, return_columns: Literal[False] = ...) -> NDArray[np.float64]: ...
+
+
+@overload
+def load_faithful(*, return_columns: Literal[True]
+                  ) -> tuple[NDArray[np.float64], tuple[str, ...]]: ...
+
+
+def load_faithful(*, return_columns: bool = False
+                  ) -> NDArray[np.float64] | tuple[NDArray[np.float64], tuple[str, ...]]:
     """Old Faithful geyser data: 272 eruptions, columns (eruptions, waiting) in minutes.
 
     The ``faithful`` data set of R's datasets package (Härdle, Smoothing Techniques,

@@ -266,16 +266,18 @@ class GaussianMixture(ParamsMixin):
     """
 
     # fitted attributes: fit sets them all at once, at its end (see _engine.commit)
-    weights_: NDArray[np.float64]
-    means_: NDArray[np.float64]
-    covariances_: NDArray[np.float64]
-    precisions_: NDArray[np.float64]
-    precisions_cholesky_: NDArray[np.float64]
+    # (float32 for float32 data, else float64)
+    weights_: NDArray[np.floating[Any]]
+    means_: NDArray[np.floating[Any]]
+    covariances_: NDArray[np.floating[Any]]
+    precisions_: NDArray[np.floating[Any]]
+    precisions_cholesky_: NDArray[np.floating[Any]]
     converged_: bool
     n_iter_: int
     lower_bound_: float
     lower_bounds_: list[float]
     n_features_in_: int
+    feature_names_in_: NDArray[np.object_]
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
                  tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
@@ -490,7 +492,7 @@ class GaussianMixture(ParamsMixin):
                                   n_threads=n_threads, **outputs)
         return e_pass(X, sample_weight, self._params(), n_threads=n_threads, **outputs)
 
-    def score_samples(self, X: ArrayLike) -> NDArray[np.float64]:
+    def score_samples(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
         """Log-likelihood of each row (of its observed entries), shape (n_samples,)."""
         return self._per_row(*self._checked(X))
 
@@ -519,7 +521,7 @@ class GaussianMixture(ParamsMixin):
         loglik = self._pass(X, missing, sw)[0]
         return float(loglik), float(X.shape[0] if sw is None else sw.sum())
 
-    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
         """Posterior probability of each component for each row, shape (n, n_components).
 
         Rows with missing entries (NaN) use their observed entries; a row with nothing

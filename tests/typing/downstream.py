@@ -1,0 +1,59 @@
+"""A downstream user of every public class, checked by mypy --strict."""
+
+import os
+import tempfile
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+import fastem
+from fastem import (CategoricalHMM, GaussianHMM, GaussianMixture, IterationInfo, KMeans,
+                    kmeans_plusplus)
+from fastem.datasets import load_faithful
+from fastem.hmm import ConvergenceMonitor
+
+
+def on_iteration(info: IterationInfo) -> None:
+    print(info.n_iter, info.lower_bound)
+
+
+PATH = os.path.join(tempfile.mkdtemp(), "gm.npz")
+X = load_faithful()
+X2, columns = load_faithful(return_columns=True)
+names: tuple[str, ...] = columns
+gm = GaussianMixture(2, random_state=0, callback=on_iteration).fit(X)
+means = gm.means_
+total: float = float(means.sum())
+labels: NDArray[np.intp] = gm.predict(X)
+km = KMeans(2, random_state=0).fit(X)
+centers = km.cluster_centers_
+centers_again, indices = kmeans_plusplus(X, 2, random_state=0)
+hmm = GaussianHMM(2, random_state=0).fit(X)
+hmm_means = hmm.means_
+states = hmm.predict(X)
+logprob, posteriors = hmm.score_samples(X)
+cat = CategoricalHMM(2, random_state=0).fit(np.array([[0], [1], [1], [0], [2]]))
+monitor: ConvergenceMonitor = hmm.monitor_
+converged: bool = monitor.converged
+gm.save(PATH)
+back = fastem.load(PATH, GaussianMixture)
+back_means = back.means_
+anything = fastem.load(PATH)
+predicted = anything.predict(X)
+fastem.show_config()
+
+# the types a user sees (tests/test_typing.py checks that none of them is Any)
+if TYPE_CHECKING:
+    reveal_type(X)
+    reveal_type(columns)
+    reveal_type(gm.means_)
+    reveal_type(gm.predict_proba(X))
+    reveal_type(km.cluster_centers_)
+    reveal_type(km.transform(X))
+    reveal_type(hmm.means_)
+    reveal_type(hmm.covars_)
+    reveal_type(cat.emissionprob_)
+    reveal_type(back)
+    reveal_type(anything)
+    reveal_type(posteriors)
