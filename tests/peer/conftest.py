@@ -11,25 +11,38 @@ import pytest
 os.environ.setdefault("SKLEARN_RUN_FLOAT32_TESTS", "1")
 
 try:
-    from sklearn.conftest import (
-        global_dtype,  # noqa: F401  (a fixture)
-        pytest_generate_tests,  # noqa: F401  (global_random_seed)
-    )
+    from sklearn.conftest import global_dtype  # noqa: F401  (a fixture)
+    from sklearn.conftest import pytest_generate_tests as sklearn_generate_tests
 except ImportError:  # scikit-learn absent: its suites skip themselves
-    pass
+    sklearn_generate_tests = None
 
 
-@pytest.fixture(autouse=True)
+def hmmlearn_seeds():
+    """HMMLEARN_SEED: one seed, or a range "a-b"; by default 0, 1 and 2."""
+    value = os.environ.get("HMMLEARN_SEED")
+    if value is None:
+        return [0, 1, 2]
+    first, _, last = value.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def pytest_generate_tests(metafunc):
+    """scikit-learn's global_random_seed; every hmmlearn test once per seed."""
+    if sklearn_generate_tests is not None:
+        sklearn_generate_tests(metafunc)
+    if getattr(metafunc.module, "__peer_module__", "").startswith("hmmlearn"):
+        metafunc.fixturenames.append("hmmlearn_seed")
+        metafunc.parametrize("hmmlearn_seed", hmmlearn_seeds(), indirect=True,
+                             ids=lambda seed: f"seed{seed}")
+
+
+@pytest.fixture
 def hmmlearn_seed(request):
     """hmmlearn's conftest seeds numpy's global generator from HMMLEARN_SEED once per
-    run; here each test starts from that seed, so a failure reproduces alone."""
-    if not getattr(request.module, "__peer_module__", "").startswith("hmmlearn"):
-        yield None
-        return
-    seed = int(os.environ.get("HMMLEARN_SEED", "0"))
-    np.random.seed(seed)
-    random.seed(seed)
-    yield seed
+    run; here each test starts from its seed, so a failure reproduces alone."""
+    np.random.seed(request.param)
+    random.seed(request.param)
+    return request.param
 
 
 # Expected failures: one file per peer package, a line per test (a test's name without
