@@ -44,3 +44,29 @@ def test_numpydoc(name):
     errors = [f"{code}: {message}" for code, message in validate(name)["errors"]
               if code not in IGNORED]
     assert errors == []
+
+
+def _resolve(name):
+    obj = fastem
+    for part in name.split(".")[1:]:
+        obj = getattr(obj, part)
+    return obj
+
+
+@pytest.mark.parametrize("name", public_api())
+def test_examples_run(name, tmp_path, monkeypatch):
+    """The Examples of every docstring run and print what they show."""
+    import doctest
+
+    monkeypatch.chdir(tmp_path)      # examples that save files write here
+    obj = _resolve(name)
+    if isinstance(obj, property):
+        obj = obj.fget
+    finder = doctest.DocTestFinder(recurse=False)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    tests = finder.find(obj, name, globs={})
+    examples = sum(len(t.examples) for t in tests)
+    assert examples > 0, f"{name} has no Examples"
+    for test in tests:
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0

@@ -1,4 +1,5 @@
 """A downstream user of every public class, checked by mypy --strict."""
+# ruff: noqa: F821  (reveal_type is mypy's)
 
 import os
 import tempfile
@@ -8,8 +9,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 import fastem
-from fastem import (CategoricalHMM, GaussianHMM, GaussianMixture, IterationInfo, KMeans,
-                    kmeans_plusplus)
+from fastem import (
+    CategoricalHMM,
+    GaussianHMM,
+    GaussianMixture,
+    IterationInfo,
+    KMeans,
+    kmeans_plusplus,
+)
 from fastem.datasets import load_faithful
 from fastem.hmm import ConvergenceMonitor
 
