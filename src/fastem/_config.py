@@ -27,6 +27,31 @@ def config() -> dict[str, object]:
 
 
 def show_config() -> None:
-    """Print version, OpenMP on/off, default thread count and BLAS in use."""
+    """Print what this build of fastem runs with.
+
+    One line each: the versions of fastem, Python and NumPy, the platform, whether the
+    kernels were built with OpenMP, the usable cores (affinity mask and cgroup quota),
+    the number of threads that ``n_threads=None`` gives (every usable core, limited by
+    ``OMP_NUM_THREADS`` and threadpoolctl's limits; 1 without OpenMP) and the BLAS in
+    use. Include its output in bug reports.
+
+    See Also
+    --------
+    numpy.show_config : Show NumPy's build configuration.
+    threadpoolctl.threadpool_limits : Limit the threads that ``n_threads=None`` uses.
+
+    Examples
+    --------
+    >>> import fastem
+    >>> fastem.show_config()
+             fastem: ...
+             python: ...
+           platform: ...
+              numpy: ...
+             openmp: ...
+       usable cores: ...
+    default threads: ...
+               blas: none (kernels use their own loops; numpy's BLAS only in the M-step)
+    """
     for key, value in config().items():
         print(f"{key:>16}: {value}")
