@@ -27,7 +27,74 @@ from .exceptions import ConvergenceWarning
 
 @dataclass(frozen=True)
 class IterationInfo:
-    """What a callback receives after every iteration."""
+    """Progress of one EM iteration: what a ``callback`` receives after every iteration.
+
+    The estimators that take a ``callback`` (GaussianMixture and KMeans) call it after
+    every iteration of every run with one IterationInfo; a callback that returns True
+    stops that run (the next of ``n_init`` runs, if any, still starts). IterationInfo is
+    a frozen dataclass: fastem builds it, a callback reads its attributes.
+
+    Parameters
+    ----------
+    init : int
+        Which run (0-based).
+    n_iter : int
+        Iterations done in this run (1-based).
+    lower_bound : float
+        Objective at the parameters the iteration started from.
+    change : float
+        ``lower_bound`` minus the previous one.
+    time : float
+        Seconds spent on this iteration.
+
+    Attributes
+    ----------
+    init : int
+        Which run of the ``n_init`` runs (0-based).
+    n_iter : int
+        Iterations done in this run, this one included (1-based).
+    lower_bound : float
+        Objective at the parameters the iteration started from: for GaussianMixture the
+        mean (weighted) log-likelihood per sample, for KMeans minus the inertia.
+    change : float
+        ``lower_bound`` minus that of the previous iteration (``inf`` at a run's first
+        iteration, but for a warm start, which continues from the previous fit's lower
+        bound).
+    time : float
+        Seconds spent on this iteration.
+
+    See Also
+    --------
+    GaussianMixture : Its ``callback`` parameter receives IterationInfo.
+    KMeans : Its ``callback`` parameter receives IterationInfo.
+
+    Examples
+    --------
+    >>> from fastem import GaussianMixture
+    >>> from fastem.datasets import load_faithful
+    >>> infos = []
+    >>> gm = GaussianMixture(n_components=2, random_state=0, callback=infos.append)
+    >>> gm = gm.fit(load_faithful())
+    >>> len(infos) == gm.n_iter_
+    True
+    >>> info = infos[-1]
+    >>> info.init, info.n_iter, round(info.lower_bound, 3)
+    (0, 4, -4.155)
+    >>> info.lower_bound == gm.lower_bound_
+    True
+
+    A callback that returns True stops the run:
+
+    >>> def stop_after_two(info):
+    ...     return info.n_iter == 2
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     gm = GaussianMixture(n_components=2, random_state=0,
+    ...                          callback=stop_after_two).fit(load_faithful())
+    >>> gm.n_iter_, gm.converged_
+    (2, False)
+    """
 
     init: int            # which restart (0-based)
     n_iter: int          # iterations done in this restart (1-based)
