@@ -634,12 +634,61 @@ def load(path: str | os.PathLike[str], kind: type[M]) -> M: ...
 
 
 def load(path: str | os.PathLike[str], kind: type[Any] | None = None) -> Any:
-    """Read a model written by ``model.save(path)``.
+    """Load a model written by its ``save`` method.
 
     The file is checked against its class's schema before any array is read, and its
-    values after; nothing is unpickled. Raises ModelFileError (a ValueError) naming the
-    file, the member and the problem for any file that is not a valid fastem model, and
-    the usual OSError (e.g. FileNotFoundError) when the path cannot be opened.
+    values after; nothing is unpickled, and only fastem's own estimator classes are
+    built. The model returned has the saved parameters (those that a file cannot hold,
+    such as a callable ``callback``, are None) and every saved fitted attribute, so it
+    predicts exactly as the saved model did.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+    kind : type or None, default=None
+        The class the file must hold: GaussianMixture, KMeans, GaussianHMM or
+        CategoricalHMM (the class itself, not a subclass). None accepts any of them.
+
+    Returns
+    -------
+    GaussianMixture, KMeans, GaussianHMM or CategoricalHMM
+        The fitted model, of class ``kind`` when it is given.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is not a valid fastem model file (corrupt, truncated, written by a
+        newer fastem, or breaking its class's schema), or holds another class than
+        ``kind``; the message names the file, the member and the problem.
+        ModelFileError is a ValueError.
+    OSError
+        If the path cannot be opened (e.g. FileNotFoundError).
+
+    See Also
+    --------
+    GaussianMixture.save : Save a fitted model (every estimator has this method).
+
+    Examples
+    --------
+    >>> import fastem
+    >>> from fastem import GaussianMixture, KMeans
+    >>> from fastem.datasets import load_faithful
+    >>> X = load_faithful()
+    >>> path = GaussianMixture(n_components=2, random_state=0).fit(X).save("gm.npz")
+    >>> gm = fastem.load(path, GaussianMixture)
+    >>> gm
+    GaussianMixture(n_components=2, random_state=0)
+    >>> print(gm.means_.round(2))
+    [[ 2.04 54.48]
+     [ 4.29 79.97]]
+
+    With ``kind``, a file holding another class is an error:
+
+    >>> fastem.load(path, KMeans)
+    Traceback (most recent call last):
+    ...
+    fastem.exceptions.ModelFileError: gm.npz: holds a GaussianMixture, not a KMeans
     """
     with open(path, "rb") as f:
         try:
