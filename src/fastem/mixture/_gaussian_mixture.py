@@ -215,45 +215,173 @@ class _GaussianMixtureEM:
 class GaussianMixture(ParamsMixin):
     """Gaussian mixture model fitted by EM on fused Cython/OpenMP kernels.
 
-    Same parameters, attributes and methods as scikit-learn's GaussianMixture; from the
-    same initial parameters the EM iterates are the same. Additions: ``sample_weight`` in
-    fit, ``n_threads``, ``callback``, and bitwise-reproducible results for any n_threads.
+    Estimate the parameters of a mixture of Gaussian distributions by
+    expectation-maximization. Same parameters, attributes and methods as scikit-learn's
+    GaussianMixture; from the same initial parameters the EM iterates are the same, to
+    floating-point accuracy. Additions: ``sample_weight`` in fit, missing values (NaN)
+    in fit and every method that takes X, ``impute``, ``n_threads``, ``callback`` and
+    ``lower_bounds_``; results are bitwise identical for any ``n_threads``.
 
     Parameters
     ----------
     n_components : int, default=1
+        The number of mixture components.
+
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        The form of the covariance parameters:
+
+        - 'full': each component has its own general covariance matrix.
+        - 'tied': all components share the same general covariance matrix.
+        - 'diag': each component has its own diagonal covariance matrix.
+        - 'spherical': each component has its own single variance.
+
     tol : float, default=1e-3
-        EM stops when the mean per-sample log-likelihood changes by less than tol.
+        The convergence threshold: a run stops, converged, when the lower bound (the
+        mean per-sample log-likelihood) changes by less than ``tol`` in absolute value.
+
     reg_covar : float, default=1e-6
-        Added to the diagonal of every covariance.
+        Non-negative regularization added to the diagonal of every covariance, so that
+        the covariances stay positive-definite.
+
     max_iter : int, default=100
+        The number of EM iterations to perform in each run. With 0 the model keeps its
+        initial parameters (``converged_`` is then False, without a warning).
+
     n_init : int, default=1
-        Number of initialisations; the best lower bound is kept.
+        The number of initializations (runs); the run with the highest final lower bound
+        is kept (the first of equal ones).
+
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-    weights_init, means_init, precisions_init : array-like or None
-        User-provided initial parameters (scikit-learn's shapes).
-    random_state : None, int or RandomState
+        The method used to initialize the weights, the means and the precisions that
+        are not given by ``weights_init``, ``means_init`` and ``precisions_init``:
+
+        - 'kmeans': responsibilities one-hot at the nearest center of a k-means fit
+          (Lloyd's algorithm from k-means++ seeding, one run of at most 300
+          iterations).
+        - 'k-means++': the means at rows chosen by k-means++ seeding (weighted by
+          ``sample_weight``), the covariances ``reg_covar`` times the identity.
+        - 'random': responsibilities drawn uniformly at random, then normalized.
+        - 'random_from_data': as 'k-means++', but the rows chosen uniformly at random.
+
+        With missing values, the initialization uses a random sample of at most
+        max(20000, 50 * n_components) rows: complete rows when at least
+        max(10 * n_components, 50) rows are complete, else every row with its missing
+        entries set to the column means.
+
+    weights_init : array-like of shape (n_components,), default=None
+        The initial weights, in [0, 1] and summing to 1. If None, from ``init_params``.
+
+    means_init : array-like of shape (n_components, n_features), default=None
+        The initial means. If None, from ``init_params``.
+
+    precisions_init : array-like, default=None
+        The initial precisions (inverses of the covariances), positive (for 'diag' and
+        'spherical') or symmetric positive-definite (for 'full' and 'tied'). If None,
+        from ``init_params``. The shape depends on ``covariance_type``::
+
+            (n_components,)                        if 'spherical',
+            (n_features, n_features)               if 'tied',
+            (n_components, n_features)             if 'diag',
+            (n_components, n_features, n_features) if 'full'
+
+    random_state : int, RandomState instance or None, default=None
+        Controls the random draws of the initialization and of ``sample``. Pass an int
+        for reproducible results across calls. None uses numpy's global RandomState.
+
     warm_start : bool, default=False
-        Continue from the last fit's parameters (n_init is then ignored).
+        If True and the model is fitted, fit continues from the fitted parameters and
+        lower bound: it makes one run (``n_init`` and the ``*_init`` parameters are then
+        ignored) and ``lower_bounds_`` holds that run's iterations only. The data must
+        have the same number of features, and ``n_components`` and ``covariance_type``
+        must be unchanged (a ValueError otherwise).
+
     verbose : int, default=0
+        0 prints nothing. 1 prints the start and the end of each run and the lower
+        bound, its change and the time of the first iteration and of every
+        ``verbose_interval``-th one. 2 or more prints every iteration.
+
     verbose_interval : int, default=10
+        The number of iterations between two printed ones, with ``verbose=1``.
+
     n_threads : int or None, default=None
-        OpenMP threads (None: every usable core). Results do not depend on it.
-    callback : callable or None
-        Called after every EM iteration with an IterationInfo (init, n_iter, lower_bound,
-        change, time); returning True stops that run.
+        The number of OpenMP threads of the kernels. None uses every usable core
+        (affinity mask and cgroup quota), limited by ``OMP_NUM_THREADS`` and
+        threadpoolctl's ``threadpool_limits``; without OpenMP the kernels run on one
+        thread. Results do not depend on it: they are bitwise identical for any value.
+
+    callback : callable or None, default=None
+        Called after every EM iteration of every run with an :class:`IterationInfo`
+        (``init``, ``n_iter``, ``lower_bound``, ``change``, ``time``). Returning True
+        (the value True itself) stops that run, which then counts as converged only if
+        that iteration also met ``tol``.
 
     Attributes
     ----------
-    weights_, means_, covariances_, precisions_, precisions_cholesky_ : ndarray
+    weights_ : ndarray of shape (n_components,)
+        The weights of the mixture components.
+
+    means_ : ndarray of shape (n_components, n_features)
+        The mean of each mixture component.
+
+    covariances_ : ndarray
+        The covariance of each mixture component. The shape depends on
+        ``covariance_type``::
+
+            (n_components,)                        if 'spherical',
+            (n_features, n_features)               if 'tied',
+            (n_components, n_features)             if 'diag',
+            (n_components, n_features, n_features) if 'full'
+
+    precisions_ : ndarray
+        The precision matrices (inverses of the covariances) of the mixture components,
+        of the shape of ``covariances_``.
+
+    precisions_cholesky_ : ndarray
+        The Cholesky factors of the precision matrices, of the shape of
+        ``covariances_``: upper-triangular ``U`` with ``precision = U @ U.T`` for
+        'full' and 'tied', the square roots of the precisions for 'diag' and
+        'spherical'.
+
     converged_ : bool
+        True when the best run converged (its lower bound changed by less than ``tol``
+        within ``max_iter`` iterations), else False.
+
     n_iter_ : int
+        The number of EM iterations of the best run.
+
     lower_bound_ : float
-        Mean (weighted) log-likelihood per sample of the best run's last E-step.
+        The mean (weighted) log-likelihood per sample at the last E-step of the best
+        run, that is at the parameters before its last M-step, as scikit-learn's.
+
     lower_bounds_ : list of float
-        The lower bound at every iteration of the best run.
+        The lower bound at every iteration of the best run (``n_iter_`` values).
+
     n_features_in_ : int
+        The number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The names of the features seen during fit, str objects. Defined only when X
+        was a DataFrame whose column names are all strings.
+
+    See Also
+    --------
+    KMeans : K-means clustering, the hard-assignment limit of a Gaussian mixture.
+    GaussianHMM : Hidden Markov model with Gaussian emissions.
+    sklearn.mixture.GaussianMixture : The scikit-learn estimator with the same API.
+
+    Notes
+    -----
+    float32 data is fitted in float32 kernels (statistics accumulated in float64), and
+    the fitted arrays, ``predict_proba`` and ``score_samples`` are then float32, as in
+    scikit-learn; any other numeric data is converted to float64.
+
+    Missing values: X may hold NaN, taken as missing at random (infinity is an error).
+    The iterates are exact EM for the likelihood of the observed entries: the E-step
+    uses each row's observed entries, the M-step the conditional means and covariances
+    of its missing ones. A row with nothing observed is left out of fit, and a column
+    with nothing observed is an error. ``predict``, ``predict_proba``,
+    ``score_samples``, ``score``, ``bic`` and ``aic`` use each row's observed entries,
+    and ``impute`` fills the NaN in.
 
     Examples
     --------
@@ -261,6 +389,15 @@ class GaussianMixture(ParamsMixin):
     >>> from fastem.datasets import load_faithful
     >>> X = load_faithful()
     >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> print(gm.weights_.round(2))
+    [0.36 0.64]
+    >>> print(gm.means_.round(2))
+    [[ 2.04 54.48]
+     [ 4.29 79.97]]
+    >>> gm.predict([[2.0, 50.0], [4.5, 85.0]])
+    array([0, 1])
+    >>> gm.converged_, gm.n_iter_
+    (True, 4)
     >>> round(gm.score(X) * len(X), 1)
     -1130.3
     """
