@@ -538,14 +538,75 @@ class GaussianMixture(ParamsMixin):
     # -- fitting --------------------------------------------------------------------
     def fit(self, X: ArrayLike, y: Any = None,
             sample_weight: ArrayLike | None = None) -> GaussianMixture:
-        """Estimate the parameters by EM; returns self.
+        """Estimate the model parameters with the EM algorithm.
+
+        The model is fitted ``n_init`` times (once with ``warm_start`` and a fitted
+        model) and the parameters of the run with the highest lower bound are kept.
+        Each run iterates until the change of the lower bound is less than ``tol``, or
+        for ``max_iter`` iterations, or until ``callback`` returns True. A fit that
+        raises or is interrupted (Ctrl-C) leaves the estimator as it was.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), optional
-            Non-negative weights; an integer weight is the same as repeating the row.
+            The data, one row per sample. It may hold NaN for missing values (see the
+            class's Notes); float32 data gives float32 fitted arrays.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Non-negative finite weights, not all zero; a float gives every row that
+            weight. The fit maximizes the weighted log-likelihood, so an integer
+            weight counts its row that many times (the random draws of the
+            initialization can differ from those of repeated rows). None gives every
+            row weight 1.
+
+        Returns
+        -------
+        GaussianMixture
+            The fitted estimator (self).
+
+        Warns
+        -----
+        ConvergenceWarning
+            If the best run did not converge (and ``max_iter`` > 0).
+
+        See Also
+        --------
+        fit_predict : Fit, then return the component of each sample.
+
+        Examples
+        --------
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> gm = GaussianMixture(n_components=2, covariance_type="diag", n_init=3,
+        ...                      random_state=0).fit(X)
+        >>> gm.covariances_.shape
+        (2, 2)
+        >>> gm.converged_, gm.n_iter_, len(gm.lower_bounds_)
+        (True, 4, 4)
+
+        Weighted rows, and float32 data:
+
+        >>> import numpy as np
+        >>> weights = np.where(X[:, 0] > 3, 2.0, 1.0)
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X, sample_weight=weights)
+        >>> print(gm.weights_.round(2))
+        [0.78 0.22]
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X.astype(np.float32))
+        >>> gm.means_.dtype
+        dtype('float32')
+
+        Missing values:
+
+        >>> X_missing = X.copy()
+        >>> X_missing[::4, 1] = np.nan
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X_missing)
+        >>> print(gm.means_.round(1))
+        [[ 2.  54.9]
+         [ 4.3 80.3]]
         """
         raw = X
         X, missing = check_array(X, return_missing=True)
@@ -585,7 +646,40 @@ class GaussianMixture(ParamsMixin):
 
     def fit_predict(self, X: ArrayLike, y: Any = None,
                     sample_weight: ArrayLike | None = None) -> NDArray[np.intp]:
-        """Fit, then return the most probable component of each row."""
+        """Estimate the model parameters with the EM algorithm, then predict the labels.
+
+        The same as ``fit(X, sample_weight=sample_weight).predict(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, one row per sample. It may hold NaN for missing values.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Non-negative weights of the rows, as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), dtype intp
+            The index of the most probable component of each row.
+
+        See Also
+        --------
+        fit : Estimate the model parameters.
+        predict : Predict the labels of (new) data with the fitted model.
+
+        Examples
+        --------
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> labels = GaussianMixture(n_components=2, random_state=0).fit_predict(X)
+        >>> labels[:8]
+        array([1, 0, 1, 0, 1, 0, 1, 1])
+        """
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def _params(self):
@@ -630,7 +724,34 @@ class GaussianMixture(ParamsMixin):
         return e_pass(X, sample_weight, self._params(), n_threads=n_threads, **outputs)
 
     def score_samples(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
-        """Log-likelihood of each row (of its observed entries), shape (n_samples,)."""
+        """Compute the log-likelihood of each sample under the fitted mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples, one per row. A row with NaN gets the log-likelihood of its
+            observed entries (their marginal density); a row with nothing observed
+            gets 0.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The log of the mixture density at each row, float32 for float32 X, else
+            float64.
+
+        See Also
+        --------
+        score : Compute the mean log-likelihood of the samples.
+
+        Examples
+        --------
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> print(gm.score_samples(X[:3]).round(3))
+        [-4.638 -3.673 -5.808]
+        """
         return self._per_row(*self._checked(X))
 
     def _per_row(self, X, missing):
@@ -641,7 +762,41 @@ class GaussianMixture(ParamsMixin):
 
     def score(self, X: ArrayLike, y: Any = None,
               sample_weight: ArrayLike | None = None) -> float:
-        """Mean (weighted) log-likelihood per row."""
+        """Compute the mean log-likelihood per sample of the given data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples, one per row. Rows with NaN use their observed entries, as in
+            ``score_samples``.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Non-negative weights of the rows: the mean is then weighted. None gives
+            every row weight 1.
+
+        Returns
+        -------
+        float
+            The (weighted) mean of ``score_samples(X)``.
+
+        See Also
+        --------
+        score_samples : Compute the log-likelihood of each sample.
+
+        Examples
+        --------
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> round(gm.score(X), 4)
+        -4.1554
+        >>> round(gm.score(X) * len(X), 1)
+        -1130.3
+        """
         X, missing = self._checked(X)
         if X.dtype == np.float32:
             # as scikit-learn: the mean of score_samples at the data's precision
@@ -659,18 +814,70 @@ class GaussianMixture(ParamsMixin):
         return float(loglik), float(X.shape[0] if sw is None else sw.sum())
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
-        """Posterior probability of each component for each row, shape (n, n_components).
+        """Evaluate the posterior probability of each component given each sample.
 
-        Rows with missing entries (NaN) use their observed entries; a row with nothing
-        observed gets the mixture weights. A row whose density underflows to zero under
-        every component (score_samples -inf) gets zeros."""
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples, one per row. Rows with missing entries (NaN) use their
+            observed entries; a row with nothing observed gets the mixture weights.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+            The probability of each component given each row, float32 for float32 X,
+            else float64. A row whose density underflows to zero under every component
+            (``score_samples`` -inf) gets zeros.
+
+        See Also
+        --------
+        predict : Predict the most probable component of each sample.
+
+        Examples
+        --------
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> print(gm.predict_proba([[2.0, 50.0], [3.0, 65.0]]).round(3))
+        [[1.    0.   ]
+         [0.219 0.781]]
+        """
         X, missing = self._checked(X)
         resp = np.empty((X.shape[0], self.weights_.shape[0]))
         self._pass(X, missing, resp_out=resp)
         return resp.astype(X.dtype, copy=False)
 
     def predict(self, X: ArrayLike) -> NDArray[np.intp]:
-        """Most probable component of each row."""
+        """Predict the labels for the data samples in X using the fitted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples, one per row. Rows with missing entries (NaN) use their
+            observed entries; a row with nothing observed gets the component of
+            largest weight.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), dtype intp
+            The index of the most probable component of each row (the first of equally
+            probable ones).
+
+        See Also
+        --------
+        predict_proba : Evaluate the probability of each component.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> gm.predict([[2.0, 50.0], [4.5, 85.0], [np.nan, 85.0]])
+        array([0, 1, 1])
+        """
         X, missing = self._checked(X)
         k = self.weights_.shape[0]
         labels = np.empty(X.shape[0], dtype=np.intp)
@@ -686,18 +893,48 @@ class GaussianMixture(ParamsMixin):
                random_state: int | np.random.RandomState | None = None) -> NDArray[Any]:
         """Return a copy of X with every NaN filled in under the fitted mixture.
 
+        Observed entries are returned unchanged, bit for bit.
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), NaN marking missing entries
+        X : array-like of shape (n_samples, n_features)
+            The data, NaN marking missing entries.
+
         method : {'mean', 'sample'}, default='mean'
             'mean': the conditional expectation, sum over components of the posterior
             probability times the component's conditional mean given the observed
             entries. 'sample': a draw from the conditional distribution (for multiple
             imputation; call repeatedly with different random states).
-        random_state : None, int or RandomState
-            Used by method='sample'.
 
-        Observed entries are returned unchanged, bit for bit.
+        random_state : int, RandomState instance or None, default=None
+            The random draws of ``method='sample'`` (unused by 'mean'). None uses
+            numpy's global RandomState.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            X with its NaN filled in, a new array: float32 for float32 X, else float64.
+
+        See Also
+        --------
+        predict_proba : The posterior probabilities the imputation uses.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> holes = np.array([[3.6, np.nan], [np.nan, 74.0], [2.283, 62.0]])
+        >>> print(gm.impute(holes).round(2))
+        [[ 3.6  76.16]
+         [ 4.13 74.  ]
+         [ 2.28 62.  ]]
+        >>> print(gm.impute(holes, method="sample", random_state=0).round(2))
+        [[ 3.6  80.27]
+         [ 4.73 74.  ]
+         [ 2.28 62.  ]]
         """
         check_option(method, "method", ("mean", "sample"))
         X, missing = self._checked(X)
@@ -711,7 +948,38 @@ class GaussianMixture(ParamsMixin):
                       random_state=check_random_state(random_state))
 
     def sample(self, n_samples: int = 1) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
-        """Draw n_samples rows from the fitted mixture; returns (X, component labels)."""
+        """Generate random samples from the fitted Gaussian distribution.
+
+        The draws come from the estimator's ``random_state``: with an int, every call
+        returns the same samples, as in scikit-learn.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            The number of samples to generate.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features), dtype float64
+            The random samples, grouped by component.
+        y : ndarray of shape (n_samples,), dtype intp
+            The component of each sample, in increasing order.
+
+        See Also
+        --------
+        impute : Draw the missing entries of data given its observed ones.
+
+        Examples
+        --------
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(load_faithful())
+        >>> X, y = gm.sample(4)
+        >>> X.shape
+        (4, 2)
+        >>> y
+        array([0, 1, 1, 1])
+        """
         check_is_fitted(self, "means_")
         if isinstance(n_samples, numbers.Integral) and n_samples < 1:
             raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling "
@@ -737,11 +1005,70 @@ class GaussianMixture(ParamsMixin):
         return n_parameters(self.covariance_type, k, d)
 
     def bic(self, X: ArrayLike) -> float:
-        """Bayesian information criterion (lower is better)."""
+        """Compute the Bayesian information criterion for the current model on X.
+
+        ``-2 * log_likelihood + n_parameters * log(n_samples)``, where ``log_likelihood``
+        is the total log-likelihood of X (of the observed entries for rows with NaN)
+        and ``n_parameters`` the number of free parameters of the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        float
+            The BIC: the lower the better.
+
+        See Also
+        --------
+        aic : Compute the Akaike information criterion.
+
+        Examples
+        --------
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> for k in (1, 2, 3):
+        ...     gm = GaussianMixture(n_components=k, random_state=0).fit(X)
+        ...     print(k, round(gm.bic(X), 1))
+        1 2607.6
+        2 2322.2
+        3 2349.1
+        """
         loglik, n = self._log_likelihood(X)
         return -2 * loglik + self._n_parameters() * np.log(n)
 
     def aic(self, X: ArrayLike) -> float:
-        """Akaike information criterion (lower is better)."""
+        """Compute the Akaike information criterion for the current model on X.
+
+        ``-2 * log_likelihood + 2 * n_parameters``, where ``log_likelihood`` is the total
+        log-likelihood of X (of the observed entries for rows with NaN) and
+        ``n_parameters`` the number of free parameters of the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        float
+            The AIC: the lower the better.
+
+        See Also
+        --------
+        bic : Compute the Bayesian information criterion.
+
+        Examples
+        --------
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> round(gm.aic(X), 1)
+        2282.5
+        """
         loglik, _ = self._log_likelihood(X)
         return -2 * loglik + 2 * self._n_parameters()
