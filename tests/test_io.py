@@ -254,7 +254,7 @@ def test_save_refuses_what_load_would_refuse(tmp_path):
     with pytest.raises(ValueError, match="cannot save this GaussianMixture: member "
                                          "'attr:weights_' must sum to 1"):
         model.save(tmp_path / "m.npz")
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(fastem.NotFittedError, match="not fitted"):
         fastem.KMeans().save(tmp_path / "m.npz")
     assert os.listdir(tmp_path) == []
 

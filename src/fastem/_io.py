@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union, overload
 import numpy as np
 from numpy.lib import format as npy_format
 
-from ._validation import SQUARED_NORM_LIMIT, is_positive_definite
-from .exceptions import ModelFileError
+from ._validation import SQUARED_NORM_LIMIT, interoperable, is_positive_definite
+from .exceptions import ModelFileError, NotFittedError
 
 if TYPE_CHECKING:
     from .cluster import KMeans
@@ -739,7 +739,9 @@ def _content(model):
         raise TypeError(f"save supports fastem's {', '.join(SCHEMAS)}, not {cls}")
     schema = SCHEMAS[cls]
     if not hasattr(model, next(iter(schema.arrays)).partition(":")[2]):
-        raise ValueError(f"This {cls} instance is not fitted yet; fit it before saving")
+        raise interoperable(NotFittedError)(
+            f"This {cls} instance is not fitted yet. Call 'fit' with appropriate arguments "
+            "before saving it.")
     arrays, params, dropped = {}, {}, []
     for name, value in model.get_params().items():
         if f"param:{name}" in schema.arrays and isinstance(value, (np.ndarray, list, tuple)):

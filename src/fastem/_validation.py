@@ -128,7 +128,7 @@ def check_sample_weight(sample_weight, n_samples):
 
 
 def check_random_state(seed):
-    """A numpy RandomState from None, an int, or an existing RandomState/Generator."""
+    """A numpy RandomState from None (numpy's global one), an int, or a RandomState."""
     if seed is None or seed is np.random:
         return np.random.mtrand._rand
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
