@@ -442,6 +442,42 @@ def test_bad_gaussian_input():
         fastem.GaussianHMM(0).fit(X)
 
 
+@pytest.mark.parametrize("method", ["fit", "score", "score_samples", "predict",
+                                    "predict_proba", "decode", "aic", "bic", "sample",
+                                    "covars_", "set covars_"])
+def test_misspelled_covariance_type_raises_value_error_everywhere(method):
+    """hmmlearn raises ValueError for an unknown covariance_type when covars_ is set and
+    when the model is used (not in the constructor); fastem raised KeyError in places."""
+    X, _ = gaussian_data("diag", n=50)
+    m = set_gaussian(fastem.GaussianHMM(K, init_params=""), "diag")
+    m.set_params(covariance_type="badcovariance_type")
+    calls = {"covars_": lambda: m.covars_,
+             "set covars_": lambda: setattr(m, "covars_", COVARS["diag"]),
+             "sample": lambda: m.sample(5)}
+    call = calls.get(method, lambda: getattr(m, method)(X))
+    with pytest.raises(ValueError, match="covariance_type"):
+        call()
+
+
+@pytest.mark.parametrize("shape", [(K,), (K, 1), (K, 1, 1), (K, 1, 1, 1)])
+def test_spherical_covars_accept_hmmlearns_shapes(shape):
+    """hmmlearn's spherical covars_ is any array of n_components values (its
+    issue 385 sets (K, 1, 1, 1)); every such shape gives the same model."""
+    m = set_gaussian(fastem.GaussianHMM(K, "spherical", init_params=""), "spherical")
+    X, _ = m.sample(200, random_state=0)
+    expected = m.score(X)
+    m.covars_ = COVARS["spherical"].reshape(shape)
+    assert m._covars_.shape == (K,)
+    np.testing.assert_array_equal(m._covars_, COVARS["spherical"])
+    assert m.covars_.shape == (K, D, D)
+    assert m.score(X) == expected
+    assert m.sample(10, random_state=0)[0].shape == (10, D)
+    with pytest.raises(ValueError, match=r"'spherical' covars_ must have shape \(3,\)"):
+        m.covars_ = np.ones((K + 1,) + shape[1:])
+    with pytest.raises(ValueError, match="'spherical' covars_ must be positive"):
+        m.covars_ = -COVARS["spherical"].reshape(shape)
+
+
 def test_bad_categorical_input():
     with pytest.raises(ValueError, match="symbol 5, but the model emits symbols 0 .. 4"):
         fastem.CategoricalHMM(2, n_features=5).fit(np.array([[0], [5], [1]]))

@@ -34,6 +34,7 @@ from ._base import BaseHMM, required
 
 def _full_from(covars, covariance_type, n_components, n_features):
     """(K, d, d) covariance matrices from the type's own shape (hmmlearn's covars_)."""
+    check_option(covariance_type, "covariance_type", COVARIANCE_TYPES)
     if covariance_type == "full":
         return covars.copy()
     if covariance_type == "tied":
@@ -45,10 +46,18 @@ def _full_from(covars, covariance_type, n_components, n_features):
 
 
 def _check_covars(covars, covariance_type, n_components, n_features=None):
-    """Covariances in the type's shape, checked: positive, symmetric positive-definite."""
+    """Covariances in the type's shape, checked: positive, symmetric positive-definite.
+
+    Spherical variances may also come as hmmlearn accepts them: one value per state
+    with trailing axes of length one ((K, 1), (K, 1, 1), (K, 1, 1, 1)), (K, d) rows
+    (hmmlearn's own fitted shape; each row's mean is taken) or full (K, d, d) matrices
+    (as covars_ returns them; the mean of each diagonal is taken)."""
+    check_option(covariance_type, "covariance_type", COVARIANCE_TYPES)
     cv = np.array(covars, dtype=np.float64)
     if not np.all(np.isfinite(cv)):
         raise ValueError("covars_ must be finite")
+    if covariance_type == "spherical" and cv.ndim > 1 and all(n == 1 for n in cv.shape[1:]):
+        cv = cv.reshape(cv.shape[0])
     if covariance_type in ("spherical", "diag") and cv.ndim == 3:
         # full matrices given (as covars_ returns them): take their diagonals
         diag = np.diagonal(cv, axis1=1, axis2=2)
