@@ -82,16 +82,40 @@ def test_gaussian_iterates_equal_hmmlearn(covariance_type):
 
 
 @needs_hmmlearn
-def test_gaussian_default_fit_equals_hmmlearn():
-    """Same seed: the same random start, k-means means and covariance start."""
-    X, _ = gaussian_data("diag")
-    ref = hmm_ref.GaussianHMM(K, n_iter=8, random_state=7).fit(X, LENGTHS)
-    ours = fastem.GaussianHMM(K, n_iter=8, random_state=7).fit(X, LENGTHS)
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_gaussian_default_fit_equals_hmmlearn(covariance_type):
+    """Same seed: the same random start, k-means means and covariance start (spherical:
+    the mean of every entry of the data's covariance, as hmmlearn), so the same iterates."""
+    X, _ = gaussian_data(covariance_type)
+    # a seed whose k-means restarts do not tie: between restarts that find the same
+    # partition, fastem's KMeans keeps the lowest inertia and scikit-learn's the first
+    kwargs = dict(covariance_type=covariance_type, n_iter=8, random_state=0)
+    ref = hmm_ref.GaussianHMM(K, **kwargs).fit(X, LENGTHS)
+    ours = fastem.GaussianHMM(K, **kwargs).fit(X, LENGTHS)
     assert rel_err(list(ours.monitor_.history), list(ref.monitor_.history)) < 1e-7
-    assert rel_err(ours.means_, ref.means_) < 1e-7
+    assert rel_err(ours.startprob_, ref.startprob_) < 1e-7
     assert rel_err(ours.transmat_, ref.transmat_) < 1e-7
+    assert rel_err(ours.means_, ref.means_) < 1e-7
+    assert rel_err(internal_covars(ours, covariance_type),
+                   internal_covars(ref, covariance_type)) < 1e-7
     assert ours.monitor_.converged == ref.monitor_.converged
     assert ours.monitor_.iter == ref.monitor_.iter
+
+
+@needs_hmmlearn
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_gaussian_initialisation_equals_hmmlearn(covariance_type):
+    """n_iter=0 leaves the initial parameters: equal to hmmlearn's for the same seed."""
+    X, _ = gaussian_data(covariance_type, n=600)
+    X = X @ np.array([[1.0, -0.8], [0.3, 0.5]])     # correlated, unequal variances
+    kwargs = dict(covariance_type=covariance_type, n_iter=0, random_state=4)
+    ref = hmm_ref.GaussianHMM(K, **kwargs).fit(X)
+    ours = fastem.GaussianHMM(K, **kwargs).fit(X)
+    assert rel_err(internal_covars(ours, covariance_type),
+                   internal_covars(ref, covariance_type)) < 1e-12
+    assert rel_err(ours.means_, ref.means_) < 1e-12
+    np.testing.assert_array_equal(ours.startprob_, ref.startprob_)
+    np.testing.assert_array_equal(ours.transmat_, ref.transmat_)
 
 
 def categorical_pair(n_iter=10, **kwargs):

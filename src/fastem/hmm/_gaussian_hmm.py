@@ -164,7 +164,9 @@ class GaussianHMM(BaseHMM):
         if self._needs_init("c", "_covars_"):
             cv = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(d)
             if self.covariance_type == "spherical":
-                covars = np.full(K, np.trace(cv) / d)
+                # hmmlearn's: the mean of every entry of cv (its diagonal and the
+                # covariances between features), positive as 1'cv1 > 0
+                covars = np.full(K, cv.mean())
             elif self.covariance_type == "diag":
                 covars = np.tile(np.diag(cv), (K, 1))
             elif self.covariance_type == "tied":
