@@ -304,6 +304,39 @@ def test_api_and_shapes():
     assert clone.n_iter == 2 and m.n_iter == 5
 
 
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+@pytest.mark.parametrize("params", ["stmc", "st", ""])
+def test_aic_bic_count_every_parameter_as_hmmlearn(covariance_type, params):
+    """hmmlearn's aic and bic count the free scalars of all the parameters, those left
+    out of ``params`` included (fastem counted only those in ``params``)."""
+    X, _ = gaussian_data(covariance_type, n=300)
+    m = set_gaussian(fastem.GaussianHMM(K, covariance_type, params=params), covariance_type)
+    n_free = (K - 1) + K * (K - 1) + K * D + {"spherical": K, "diag": K * D,
+                                              "full": K * D * (D + 1) // 2,
+                                              "tied": D * (D + 1) // 2}[covariance_type]
+    assert m.aic(X) == pytest.approx(-2 * m.score(X) + 2 * n_free, rel=1e-12)
+    assert m.bic(X) == pytest.approx(-2 * m.score(X) + n_free * np.log(300), rel=1e-12)
+    if hmm_ref is not None:
+        ref = set_gaussian(hmm_ref.GaussianHMM(K, covariance_type, params=params),
+                           covariance_type)
+        ref.n_features = D
+        assert m.aic(X) == pytest.approx(ref.aic(X), rel=1e-10)
+        assert m.bic(X) == pytest.approx(ref.bic(X), rel=1e-10)
+
+
+@pytest.mark.parametrize("params", ["ste", "e", ""])
+def test_categorical_aic_bic_count_every_parameter_as_hmmlearn(params):
+    ref, ours = categorical_pair(params=params)
+    X, _ = ours.sample(400, random_state=0)
+    n_free = (K - 1) + K * (K - 1) + K * (5 - 1)
+    assert ours.bic(X) == pytest.approx(-2 * ours.score(X) + n_free * np.log(400), rel=1e-12)
+    assert ours.aic(X) == pytest.approx(-2 * ours.score(X) + 2 * n_free, rel=1e-12)
+    if ref is not None:
+        ref.n_features = 5
+        assert ours.aic(X) == pytest.approx(ref.aic(X), rel=1e-10)
+        assert ours.bic(X) == pytest.approx(ref.bic(X), rel=1e-10)
+
+
 def test_sklearn_clone_and_params_letters():
     from sklearn.base import clone
 

@@ -334,7 +334,8 @@ class BaseHMM(ParamsMixin):
     def _sample_emission(self, states, emission, rs):
         raise NotImplementedError
 
-    def _n_emission_parameters(self) -> dict[str, int]:
+    def _n_emission_scalars(self, n_features) -> dict[str, int]:
+        """{letter: number of free scalars} of the emission parameters."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- validation
@@ -534,18 +535,26 @@ class BaseHMM(ParamsMixin):
         return X, states.astype(int)
 
     # ----------------------------------------------------------------- model selection
-    def _n_parameters(self):
+    def _n_fit_scalars(self, n_features):
+        """{letter: number of free scalars} of every parameter (hmmlearn's
+        _get_n_fit_scalars_per_param)."""
         K = self.n_components
-        free = {"s": K - 1, "t": K * (K - 1)}
-        free.update(self._n_emission_parameters())
-        return sum(v for k, v in free.items() if k in self.params)
+        return {"s": K - 1, "t": K * (K - 1), **self._n_emission_scalars(n_features)}
+
+    def _n_parameters(self):
+        """The free scalars of all the parameters, as hmmlearn counts them for aic and
+        bic (those left out of ``params`` included)."""
+        params = self._fitted_params()
+        return sum(self._n_fit_scalars(self._fitted_n_features(params.emission)).values())
 
     def aic(self, X, lengths=None) -> float:
-        """Akaike information criterion (free parameters are those in ``params``)."""
+        """Akaike information criterion, -2 log-likelihood + 2 x the free scalars of all
+        the parameters (as hmmlearn: whatever ``params`` says)."""
         return -2 * self.score(X, lengths) + 2 * self._n_parameters()
 
     def bic(self, X, lengths=None) -> float:
-        """Bayesian information criterion (free parameters are those in ``params``)."""
+        """Bayesian information criterion, -2 log-likelihood + log(n_samples) x the free
+        scalars of all the parameters (as hmmlearn: whatever ``params`` says)."""
         return -2 * self.score(X, lengths) + self._n_parameters() * np.log(np.shape(X)[0])
 
     def get_stationary_distribution(self):

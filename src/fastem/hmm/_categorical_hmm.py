@@ -132,5 +132,5 @@ class CategoricalHMM(BaseHMM):
                 symbols[rows] = np.searchsorted(cdf[k], u[rows], side="right")
         return symbols[:, None]
 
-    def _n_emission_parameters(self):
-        return {"e": self.n_components * (np.shape(self.emissionprob_)[1] - 1)}
+    def _n_emission_scalars(self, n_features):
+        return {"e": self.n_components * (n_features - 1)}

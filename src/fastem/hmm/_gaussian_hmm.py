@@ -299,8 +299,8 @@ class GaussianHMM(BaseHMM):
                 X[rows] = emission.means[k] + z[rows] @ factor.T
         return X
 
-    def _n_emission_parameters(self):
-        K, d = self.n_components, np.shape(self.means_)[1]
+    def _n_emission_scalars(self, n_features):
+        K, d = self.n_components, n_features
         cov = {"spherical": K, "diag": K * d, "full": K * d * (d + 1) // 2,
                "tied": d * (d + 1) // 2}[self.covariance_type]
         return {"m": K * d, "c": cov}
