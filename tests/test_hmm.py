@@ -337,6 +337,139 @@ def test_categorical_aic_bic_count_every_parameter_as_hmmlearn(params):
         assert ours.bic(X) == pytest.approx(ref.bic(X), rel=1e-10)
 
 
+class ThresholdMonitor(ConvergenceMonitor):
+    """hmmlearn's documented example: converged once the log-likelihood reaches tol."""
+
+    @property
+    def converged(self):
+        return self.iter == self.n_iter or self.history[-1] >= self.tol
+
+
+def test_monitor_exists_before_fit_and_follows_the_settings():
+    m = fastem.CategoricalHMM(2, n_iter=7, tol=0.5, verbose=True)
+    assert isinstance(m.monitor_, ConvergenceMonitor)
+    assert (m.monitor_.tol, m.monitor_.n_iter, m.monitor_.verbose) == (0.5, 7, True)
+    assert m.monitor_.iter == 0 and not m.monitor_.history
+    m.set_params(n_iter=3)
+    m.tol = 2.0
+    assert (m.monitor_.tol, m.monitor_.n_iter) == (2.0, 3)
+    assert "monitor_" not in m.get_params() and "n_iter=3" in repr(m)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "categorical"])
+def test_user_set_monitor_is_honoured(kind):
+    """hmmlearn's fit reports to monitor_ and asks it whether it converged: a tol set on
+    monitor_, or a ConvergenceMonitor subclass put in its place, decides when it stops."""
+    def make():
+        if kind == "gaussian":
+            return set_gaussian(fastem.GaussianHMM(K, "full", init_params="", n_iter=30,
+                                                   tol=-np.inf), "full",
+                                MEANS + np.array([0.7, -0.5]))
+        return categorical_pair(n_iter=30, emissionprob_prior=1.1)[1]
+
+    X, _ = (gaussian_data("full", n=1000) if kind == "gaussian"
+            else make().sample(1000, random_state=2))
+    full = make().fit(X)
+    history = np.array(full.monitor_.history)
+    assert full.monitor_.iter == 30
+    # a tol on the monitor: stops at the first gain below it
+    gains = np.diff(history)
+    tol = float(np.median(gains[:10]))
+    m = make()
+    m.monitor_.tol = tol
+    m.fit(X)
+    stop = int(np.flatnonzero(gains < tol)[0]) + 2
+    assert m.monitor_.iter == stop and m.tol == -np.inf
+    np.testing.assert_array_equal(m.monitor_.history, history[:stop])
+    # a subclass: stops when the log-likelihood reaches a threshold
+    threshold = float(history[5] + history[6]) / 2
+    m = make()
+    m.monitor_ = ThresholdMonitor(threshold, m.monitor_.n_iter, m.monitor_.verbose)
+    m.fit(X)
+    assert type(m.monitor_) is ThresholdMonitor and m.monitor_.converged
+    np.testing.assert_array_equal(m.monitor_.history, history[:7])
+    # n_iter bounds the loop whatever the monitor's n_iter
+    m = make().set_params(n_iter=4)
+    m.monitor_ = ThresholdMonitor(np.inf, 100, False)
+    m.fit(X)
+    assert m.monitor_.iter == 4 and not m.monitor_.converged
+
+
+@needs_hmmlearn
+def test_user_set_monitor_stops_where_hmmlearns_does():
+    from hmmlearn.base import ConvergenceMonitor as RefMonitor
+
+    class RefThreshold(RefMonitor):
+        converged = ThresholdMonitor.converged
+
+    X, _ = gaussian_data("diag", n=1000)
+    start = MEANS + np.array([0.7, -0.5])
+    models = []
+    for cls, monitor in ((hmm_ref.GaussianHMM, RefThreshold),
+                         (fastem.GaussianHMM, ThresholdMonitor)):
+        m = set_gaussian(cls(K, init_params="", n_iter=50), "diag", start)
+        m.monitor_ = monitor(-3110.0, 50, False)
+        models.append(m.fit(X))
+    ref, ours = models
+    assert 2 < ref.monitor_.iter < 50
+    assert ours.monitor_.iter == ref.monitor_.iter
+    assert rel_err(list(ours.monitor_.history), list(ref.monitor_.history)) < 1e-7
+    assert rel_err(ours.means_, ref.means_) < 1e-7
+
+
+def test_failed_fit_leaves_the_users_monitor_alone():
+    m = fastem.CategoricalHMM(2, n_iter=5, random_state=0).fit(np.array([[0], [1], [1]]))
+    monitor = ThresholdMonitor(-1.0, 5, False)
+    monitor.history.extend([-3.0, -2.0])
+    m.monitor_ = monitor
+    with pytest.raises(ValueError):
+        m.fit(np.array([[0], [-1]]))
+    assert m.monitor_ is monitor and list(monitor.history) == [-3.0, -2.0]
+    m.fit(np.array([[0], [1], [1], [0]]))
+    assert type(m.monitor_) is ThresholdMonitor and list(monitor.history) == [-3.0, -2.0]
+    m.monitor_ = None       # no monitor: a fit makes one from tol, n_iter and verbose
+    m.fit(np.array([[0], [1], [1], [0]]))
+    assert type(m.monitor_) is ConvergenceMonitor and m.monitor_.n_iter == 5
+    m.monitor_ = "strict"
+    with pytest.raises(TypeError, match="monitor_ must be a ConvergenceMonitor"):
+        m.fit(np.array([[0], [1]]))
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "categorical"])
+def test_verbose_prints_hmmlearns_table_to_stderr(kind, capsys):
+    if kind == "gaussian":
+        X, _ = gaussian_data("diag", n=800)
+        pair = [set_gaussian(cls(K, init_params="", n_iter=6, tol=-np.inf, verbose=True),
+                             "diag", MEANS + 0.5)
+                for cls in ((hmm_ref.GaussianHMM if hmm_ref else None), fastem.GaussianHMM)
+                if cls is not None]
+        ours = pair[-1]
+    else:
+        pair = [m for m in categorical_pair(n_iter=6) if m is not None]
+        ours = pair[-1]
+        X, _ = ours.sample(800, random_state=0)
+        for m in pair:
+            m.verbose = True
+            m.monitor_.verbose = True    # hmmlearn's monitor keeps the constructor's
+    capsys.readouterr()
+    ours.fit(X)
+    out, err = capsys.readouterr()
+    assert out == ""
+    history = list(ours.monitor_.history)
+    deltas = [np.nan] + list(np.diff(history))
+    template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
+    assert err.splitlines() == [template.format(iter=i + 1, log_prob=h, delta=d)
+                                for i, (h, d) in enumerate(zip(history, deltas))]
+    if len(pair) == 2:
+        pair[0].fit(X)
+        ref_err = capsys.readouterr().err.splitlines()
+        assert len(ref_err) == len(err.splitlines()) == 6
+        for a, b in zip(err.splitlines(), ref_err):
+            assert len(a) == len(b) and a.split()[0] == b.split()[0]
+            assert np.allclose([float(v) for v in a.split()[1:]],
+                               [float(v) for v in b.split()[1:]], rtol=1e-7, equal_nan=True)
+
+
 def test_sklearn_clone_and_params_letters():
     from sklearn.base import clone
 

@@ -10,6 +10,7 @@ fit is bitwise identical for any number of threads. Batches bound the memory: tw
 
 from __future__ import annotations
 
+import copy
 import numbers
 import sys
 from collections import deque
@@ -38,10 +39,13 @@ DECODER_ALGORITHMS = ("viterbi", "map")
 
 
 class ConvergenceMonitor:
-    """Convergence history of a fit, as hmmlearn's ConvergenceMonitor.
+    """Convergence of a fit, as hmmlearn's ConvergenceMonitor: a fit reports each
+    iteration's log-likelihood to its model's ``monitor_`` and stops when ``converged``.
 
     ``history`` holds the log-likelihood before each iteration's M-step; ``converged``
     is True when the last gain was below ``tol`` or ``n_iter`` iterations were run.
+    A subclass may redefine ``converged`` (or ``report``); set an instance as a model's
+    ``monitor_`` before fit to use it.
     """
 
     _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
@@ -171,14 +175,21 @@ def _check_stochastic(value, name, shape):
 
 
 class _BaumWelch:
-    """The EM problem the driver runs for a hidden Markov model."""
+    """The EM problem the driver runs for a hidden Markov model; ``monitor`` (a
+    ConvergenceMonitor) hears every iteration and decides convergence."""
 
-    def __init__(self, model, X, starts, n_features, n_threads):
+    def __init__(self, model, X, starts, n_features, n_threads, monitor=None):
         self.model = model
         self.X = X
         self.starts = starts
         self.n_features = n_features
         self.n_threads = n_threads
+        self.monitor = monitor
+
+    def report(self, info):
+        """The driver's callback: the monitor records (and, verbose, prints) the
+        iteration's log-likelihood."""
+        self.monitor.report(info.lower_bound)
 
     def initialize(self, random_state):
         return self.model._initial_params(self.X, self.starts, self.n_features)
@@ -216,9 +227,9 @@ class _BaumWelch:
         emission = model._emission_mstep(stats, params.emission)
         return HMMParams(startprob, transmat, emission), loglik
 
-    @staticmethod
-    def converged(change, tol, old, new):
-        return change < tol     # hmmlearn's rule: a gain below tol, or a loss
+    def converged(self, change, tol, old, new):
+        # hmmlearn's rule (a gain below tol, a loss, or n_iter), or the user's monitor's
+        return bool(self.monitor.converged)
 
 
 def _largest_batch(starts, n_states):
@@ -255,10 +266,22 @@ def _forward_backward(model, X, starts, params, *, posteriors, transitions, n_th
         yield lo, local, post, xi, seq_ll
 
 
+# the constructor's parameters that a model's monitor_ holds too
+_MONITOR_SETTINGS = ("tol", "n_iter", "verbose")
+_MONITOR_METHODS = ("_reset", "report", "converged")
+
+
 class BaseHMM(ParamsMixin):
     """Hidden Markov model API shared by GaussianHMM and CategoricalHMM (hmmlearn's).
 
     Subclasses provide the emission through the hooks below.
+
+    As hmmlearn's, a model has a ``monitor_`` from its construction; a fit reports to it
+    and stops when it says ``converged`` (after at most ``n_iter`` iterations), so a user
+    may set ``monitor_.tol`` or replace ``monitor_`` with a ConvergenceMonitor subclass
+    before fit. Setting ``tol``, ``n_iter`` or ``verbose`` on the model (set_params
+    included) sets it on ``monitor_`` too. A fit works on a copy of ``monitor_``, which
+    it stores as ``monitor_`` when it succeeds.
     """
 
     _emission_letters = ""
@@ -277,6 +300,14 @@ class BaseHMM(ParamsMixin):
         self.init_params = init_params
         self.implementation = implementation
         self.n_threads = n_threads
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in _MONITOR_SETTINGS:
+            monitor = vars(self).get("monitor_")
+            if monitor is not None:
+                setattr(monitor, name, value)
 
     # ----------------------------------------------------------------- emission hooks
     # The hooks never write to the model: a fit works on local values and commits all
@@ -359,6 +390,21 @@ class BaseHMM(ParamsMixin):
     def _threads(self):
         return effective_n_threads(self.n_threads)
 
+    def _fit_monitor(self):
+        """The monitor a fit reports to: a reset copy of monitor_ (so that a failed fit
+        leaves monitor_ as it was), or a new one when monitor_ is missing or None."""
+        monitor = vars(self).get("monitor_")
+        if monitor is None:
+            return ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        missing = [name for name in _MONITOR_METHODS if not hasattr(type(monitor), name)]
+        if missing:
+            raise TypeError(f"monitor_ must be a ConvergenceMonitor (or have its "
+                            f"{', '.join(_MONITOR_METHODS)}), got {type(monitor).__name__} "
+                            f"without {', '.join(missing)}")
+        monitor = copy.deepcopy(monitor)
+        monitor._reset()
+        return monitor
+
     def _needs_init(self, code, name):
         return code in self.init_params or not hasattr(self, name)
 
@@ -426,13 +472,12 @@ class BaseHMM(ParamsMixin):
         n_features = self._fit_n_features(X)
         self._check_fit_sizes(X.shape[0], n_features)
         self._check_sizes(n_features, starts)
-        problem = _BaumWelch(self, X, starts, n_features, self._threads())
+        monitor = self._fit_monitor()
+        problem = _BaumWelch(self, X, starts, n_features, self._threads(), monitor)
+        # the monitor prints hmmlearn's table (to stderr) when verbose, not the driver
         result = run_em(problem, n_init=1, max_iter=self.n_iter, tol=self.tol,
-                        random_state=None, verbose=int(bool(self.verbose)), warn=False)
+                        random_state=None, verbose=0, callback=problem.report, warn=False)
         params = result.params
-        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
-        monitor.history.extend(result.lower_bounds)
-        monitor.iter = result.n_iter
         commit(self, {"startprob_": params.startprob, "transmat_": params.transmat,
                       **self._emission_state(params.emission), "monitor_": monitor})
         return self
