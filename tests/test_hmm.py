@@ -470,6 +470,133 @@ def test_verbose_prints_hmmlearns_table_to_stderr(kind, capsys):
                                [float(v) for v in b.split()[1:]], rtol=1e-7, equal_nan=True)
 
 
+def _hmm_log(caplog):
+    return [r.getMessage() for r in caplog.records if r.name.startswith(("fastem", "hmmlearn"))]
+
+
+def _overwritten(name, letter):
+    return (f"Even though the {name!r} attribute is set, it will be overwritten during "
+            f"initialization because 'init_params' contains {letter!r}")
+
+
+def test_fit_logs_that_init_params_overwrite_set_parameters(caplog):
+    """hmmlearn logs (logging, not warnings) a warning for each parameter that is set
+    but will be initialised because its letter is in init_params."""
+    X, _ = gaussian_data("full", n=300)
+    caplog.set_level("WARNING")
+    m = fastem.GaussianHMM(K, "full", n_iter=2, random_state=0)
+    m.startprob_ = STARTPROB.copy()
+    m.covars_ = COVARS["full"].copy()
+    m.fit(X)
+    assert _hmm_log(caplog) == [_overwritten("startprob_", "s"), _overwritten("covars_", "c")]
+    assert {r.levelname for r in caplog.records} == {"WARNING"}
+    assert {r.name for r in caplog.records} == {"fastem.hmm"}
+    caplog.clear()
+    m.fit(X)                      # refitting a fitted model overwrites everything
+    assert _hmm_log(caplog) == [_overwritten(n, c) for n, c in
+                                [("startprob_", "s"), ("transmat_", "t"), ("means_", "m"),
+                                 ("covars_", "c")]]
+    caplog.clear()
+    m.set_params(init_params="mc").fit(X)     # 's' and 't' are kept: no warning for them
+    assert _hmm_log(caplog) == [_overwritten("means_", "m"), _overwritten("covars_", "c")]
+    caplog.clear()
+    c = categorical_pair()[1].set_params(init_params="e", n_iter=1)
+    S, _ = c.sample(100, random_state=0)
+    caplog.clear()
+    c.fit(S)
+    assert _hmm_log(caplog) == [_overwritten("emissionprob_", "e")]
+    if hmm_ref is not None:      # the same messages as hmmlearn's
+        caplog.clear()
+        r = hmm_ref.GaussianHMM(K, "full", n_iter=2, random_state=0)
+        r.startprob_ = STARTPROB.copy()
+        r.covars_ = COVARS["full"].copy()
+        r.fit(X)
+        assert _hmm_log(caplog) == [_overwritten("startprob_", "s"),
+                                    _overwritten("covars_", "c")]
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_fit_logs_hmmlearns_degenerate_solution_warning(covariance_type, caplog):
+    """Fewer data values than free scalars in the parameters of ``params``: hmmlearn
+    logs that the solution will be degenerate (and fits anyway)."""
+    caplog.set_level("WARNING")
+    X = np.random.RandomState(0).randn(5, D)                  # 10 values
+    n_cov = {"spherical": K, "diag": K * D, "full": K * D * (D + 1) // 2,
+             "tied": D * (D + 1) // 2}[covariance_type]
+    n_free = (K - 1) + K * (K - 1) + K * D + n_cov
+    m = fastem.GaussianHMM(K, covariance_type, n_iter=3, random_state=0).fit(X)
+    assert _hmm_log(caplog) == [f"Fitting a model with {n_free} free scalar parameters with "
+                                "only 10 data points will result in a degenerate solution."]
+    ours = _hmm_log(caplog)
+    caplog.clear()
+    m.set_params(params="st", init_params="").fit(X)     # 8 free scalars: enough data
+    assert _hmm_log(caplog) == []
+    if hmm_ref is not None:
+        hmm_ref.GaussianHMM(K, covariance_type, n_iter=3, random_state=0).fit(X)
+        assert _hmm_log(caplog) == ours
+    caplog.clear()
+    fastem.CategoricalHMM(K, n_iter=2, random_state=0).fit(np.array([[0], [1], [2], [1]]))
+    # s 2 + t 6 + e 3 * 2 = 14 free scalars, 4 symbols
+    assert _hmm_log(caplog) == ["Fitting a model with 14 free scalar parameters with only 4 "
+                                "data points will result in a degenerate solution."]
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_too_little_data_still_gives_usable_parameters(covariance_type):
+    """Degenerate fits (as few samples as states, repeated points, sequences of length
+    one) leave finite parameters: stochastic rows, covariances that pass validation."""
+    rng = np.random.RandomState(1)
+    cases = [(rng.randn(3, 4), None), (np.repeat(rng.randn(2, 3), 3, axis=0), [1, 2, 3]),
+             (np.vstack([np.zeros((4, 2)), np.ones((1, 2))]), [1] * 5)]
+    for X, lengths in cases:
+        for seed in range(5):
+            m = fastem.GaussianHMM(3, covariance_type, n_iter=20, tol=-np.inf,
+                                   covars_prior=0.0, random_state=seed).fit(X, lengths)
+            assert np.all(np.isfinite(m.means_)) and np.all(np.isfinite(m._covars_))
+            assert np.allclose(m.startprob_.sum(), 1) and np.all(m.startprob_ >= 0)
+            assert np.allclose(m.transmat_.sum(axis=1), 1) and np.all(m.transmat_ >= 0)
+            _check_covars(m._covars_, covariance_type, 3, X.shape[1])
+            for cv in m.covars_:
+                assert np.linalg.eigvalsh(cv)[0] > 0
+            assert np.isfinite(m.score(X, lengths))
+    c = fastem.CategoricalHMM(4, n_iter=20, tol=-np.inf, random_state=0).fit([[0], [0], [1]])
+    assert np.allclose(c.emissionprob_.sum(axis=1), 1) and np.isfinite(c.score([[0], [1]]))
+
+
+def test_init_and_check_are_hmmlearns_hooks(caplog):
+    """_init sets the parameters a fit would start from (and logs what fit logs);
+    _check validates the parameters without writing."""
+    X, _ = gaussian_data("diag", n=400)
+    m = fastem.GaussianHMM(K, "diag", n_iter=0, random_state=5)
+    assert m._init(X) is None
+    ref = fastem.GaussianHMM(K, "diag", n_iter=0, random_state=5).fit(X)
+    for name in ("startprob_", "transmat_", "means_", "_covars_"):
+        np.testing.assert_array_equal(getattr(m, name), getattr(ref, name))
+    assert m.n_features == D and m._covars_.flags.writeable
+    m._check()
+    caplog.set_level("WARNING")
+    m.set_params(init_params="st")._init(X)     # 's', 't' redrawn; means_ kept
+    np.testing.assert_array_equal(m.means_, ref.means_)
+    assert _hmm_log(caplog) == [_overwritten("startprob_", "s"), _overwritten("transmat_", "t")]
+    before = copy.deepcopy(vars(m))
+    m.transmat_ = np.ones((K, K))
+    with pytest.raises(ValueError, match="transmat_ rows must sum to 1"):
+        m._check()
+    with pytest.raises(ValueError, match="transmat_ rows must sum to 1"):
+        m.set_params(init_params="")._init(X)
+    m.transmat_ = before["transmat_"]
+    with pytest.raises(ValueError, match="X has 3 features"):
+        m._init(np.ones((10, 3)))
+    c = fastem.CategoricalHMM(2, random_state=0)
+    c._init(np.array([[0], [3], [1]]))
+    assert c.n_features == 4 and c.emissionprob_.shape == (2, 4)
+    c.emissionprob_ = []
+    with pytest.raises(ValueError, match="emissionprob_"):
+        c._check()
+    with pytest.raises(fastem.NotFittedError):
+        fastem.CategoricalHMM(2)._check()
+
+
 def test_sklearn_clone_and_params_letters():
     from sklearn.base import clone
 
@@ -634,8 +761,8 @@ def test_bad_gaussian_input():
 
 @pytest.mark.parametrize("method", ["fit", "score", "score_samples", "predict",
                                     "predict_proba", "decode", "aic", "bic", "sample",
-                                    "covars_", "set covars_"])
-def test_misspelled_covariance_type_raises_value_error_everywhere(method):
+                                    "covars_", "set covars_", "save", "_init", "_check"])
+def test_misspelled_covariance_type_raises_value_error_everywhere(method, tmp_path):
     """hmmlearn raises ValueError for an unknown covariance_type when covars_ is set and
     when the model is used (not in the constructor); fastem raised KeyError in places."""
     X, _ = gaussian_data("diag", n=50)
@@ -643,7 +770,9 @@ def test_misspelled_covariance_type_raises_value_error_everywhere(method):
     m.set_params(covariance_type="badcovariance_type")
     calls = {"covars_": lambda: m.covars_,
              "set covars_": lambda: setattr(m, "covars_", COVARS["diag"]),
-             "sample": lambda: m.sample(5)}
+             "sample": lambda: m.sample(5),
+             "save": lambda: m.save(tmp_path / "m.npz"),
+             "_check": lambda: m._check()}
     call = calls.get(method, lambda: getattr(m, method)(X))
     with pytest.raises(ValueError, match="covariance_type"):
         call()

@@ -11,6 +11,7 @@ fit is bitwise identical for any number of threads. Batches bound the memory: tw
 from __future__ import annotations
 
 import copy
+import logging
 import numbers
 import sys
 from collections import deque
@@ -31,6 +32,10 @@ from .._validation import (
     check_option,
     check_random_state,
 )
+
+# hmmlearn's warnings (too little data, a set parameter that init_params overwrites)
+# are logged, as hmmlearn logs them
+_log = logging.getLogger("fastem.hmm")
 
 # 2 MB per (rows x states) buffer: few enough batches that each kernel pass is large
 # enough to run on every thread (measured: 2^15 made the small benchmark cases serial)
@@ -408,6 +413,25 @@ class BaseHMM(ParamsMixin):
     def _needs_init(self, code, name):
         return code in self.init_params or not hasattr(self, name)
 
+    def _initializes(self, code, name, attribute=None):
+        """_needs_init for the initialisation itself: whether the parameter ``name``
+        (held in ``attribute``) is initialised, logging hmmlearn's warning when it is set
+        and init_params will overwrite it."""
+        if code in self.init_params and hasattr(self, attribute or name):
+            _log.warning("Even though the %r attribute is set, it will be overwritten "
+                         "during initialization because 'init_params' contains %r",
+                         name, code)
+        return self._needs_init(code, attribute or name)
+
+    def _warn_if_degenerate(self, X, n_features):
+        """hmmlearn's warning when X has fewer values than the parameters in ``params``
+        have free scalars."""
+        n_fit = self._n_fit_scalars(n_features)
+        n_scalars = sum(n_fit[letter] for letter in set(self.params) & n_fit.keys())
+        if X.size < n_scalars:
+            _log.warning("Fitting a model with %d free scalar parameters with only %d data "
+                         "points will result in a degenerate solution.", n_scalars, X.size)
+
     def _check_sizes(self, n_features, starts):
         """ValueError naming n_components (or n_features) when the parameter arrays, with
         the copies a fit holds, and the per-batch buffers would not fit in the machine's
@@ -437,10 +461,11 @@ class BaseHMM(ParamsMixin):
         (and for anything unset), the user's values otherwise. Nothing is written."""
         K = self.n_components
         rs = check_random_state(self.random_state)
-        startprob = (rs.dirichlet(np.full(K, 1.0 / K)) if self._needs_init("s", "startprob_")
+        startprob = (rs.dirichlet(np.full(K, 1.0 / K)) if self._initializes("s", "startprob_")
                      else self.startprob_)
         transmat = (rs.dirichlet(np.full(K, 1.0 / K), size=K)
-                    if self._needs_init("t", "transmat_") else self.transmat_)
+                    if self._initializes("t", "transmat_") else self.transmat_)
+        self._warn_if_degenerate(X, n_features)
         emission = self._initial_emission(X, starts, n_features)
         return self._checked_params(startprob, transmat, emission)
 
@@ -459,6 +484,24 @@ class BaseHMM(ParamsMixin):
             self.startprob_, getattr(self, "transmat_", None),
             {name: getattr(self, name, None) for name in self._emission_attributes})
 
+    def _fitted_state(self, params):
+        """{attribute: value} that a fit (or _init) sets from the parameters."""
+        return {"startprob_": params.startprob, "transmat_": params.transmat,
+                **self._emission_state(params.emission)}
+
+    # hmmlearn's hooks of these names, which its users and its tests call
+    def _check(self):
+        """Check the settings and the parameters: a ValueError naming the first one that
+        is wrong (NotFittedError when startprob_ is not set). Nothing is written."""
+        self._fitted_params()
+
+    def _init(self, X, lengths=None):
+        """Initialise the parameters as fit does before its first iteration, and set
+        them: those whose letter is in init_params, and any not yet set, are drawn or
+        estimated from X; the others are checked. Logs the warnings fit logs."""
+        problem = self._problem(X, lengths)
+        commit(self, self._fitted_state(problem.initialize(None)))
+
     # ----------------------------------------------------------------- fitting
     def fit(self, X, lengths=None):
         """Estimate the parameters by Baum-Welch (EM) from X, sequences of ``lengths``.
@@ -466,21 +509,23 @@ class BaseHMM(ParamsMixin):
         Parameters named in ``init_params`` (or not yet set) are initialised first;
         those in ``params`` are updated. Returns self. A fit that fails or is interrupted
         leaves the model as it was (user-set parameters included)."""
+        problem = self._problem(X, lengths)
+        problem.monitor = self._fit_monitor()
+        # the monitor prints hmmlearn's table (to stderr) when verbose, not the driver
+        result = run_em(problem, n_init=1, max_iter=self.n_iter, tol=self.tol,
+                        random_state=None, verbose=0, callback=problem.report, warn=False)
+        commit(self, {**self._fitted_state(result.params), "monitor_": problem.monitor})
+        return self
+
+    def _problem(self, X, lengths):
+        """The Baum-Welch problem of fitting X, everything checked; nothing is written."""
         self._validate_settings()
         X = self._validate_X(X, fitting=True)
         starts = sequence_starts(lengths, X.shape[0])
         n_features = self._fit_n_features(X)
         self._check_fit_sizes(X.shape[0], n_features)
         self._check_sizes(n_features, starts)
-        monitor = self._fit_monitor()
-        problem = _BaumWelch(self, X, starts, n_features, self._threads(), monitor)
-        # the monitor prints hmmlearn's table (to stderr) when verbose, not the driver
-        result = run_em(problem, n_init=1, max_iter=self.n_iter, tol=self.tol,
-                        random_state=None, verbose=0, callback=problem.report, warn=False)
-        params = result.params
-        commit(self, {"startprob_": params.startprob, "transmat_": params.transmat,
-                      **self._emission_state(params.emission), "monitor_": monitor})
-        return self
+        return _BaumWelch(self, X, starts, n_features, self._threads())
 
     # ----------------------------------------------------------------- inference
     def _prepared(self, X, lengths):

@@ -156,12 +156,12 @@ class GaussianHMM(BaseHMM):
     def _initial_emission(self, X, starts, n_features):
         K, d = self.n_components, n_features
         means = getattr(self, "means_", None)
-        if self._needs_init("m", "means_"):
+        if self._initializes("m", "means_"):
             kmeans = KMeans(n_clusters=K, n_init=10, random_state=self.random_state,
                             n_threads=self.n_threads)
             means = kmeans.fit(X).cluster_centers_
         covars = getattr(self, "_covars_", None)
-        if self._needs_init("c", "_covars_"):
+        if self._initializes("c", "covars_", "_covars_"):
             cv = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(d)
             if self.covariance_type == "spherical":
                 # hmmlearn's: the mean of every entry of cv (its diagonal and the
