@@ -563,6 +563,24 @@ def test_too_little_data_still_gives_usable_parameters(covariance_type):
     assert np.allclose(c.emissionprob_.sum(axis=1), 1) and np.isfinite(c.score([[0], [1]]))
 
 
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_data_that_cannot_initialise_covars_is_reported(covariance_type):
+    """The covariance of X initialises covars_: one sample, or a covariance that is
+    singular to working precision, is a ValueError that says so (it blamed covars_)."""
+    with pytest.raises(ValueError, match="X has 1 sample: covars_ is initialised from"):
+        fastem.GaussianHMM(1, covariance_type).fit(np.ones((1, 2)))
+    # spherical: features perfectly anti-correlated (the covariance's entries sum to 0);
+    # the others: a constant feature
+    X = np.repeat([[1.0, -1.0], [2.0, -2.0]] if covariance_type == "spherical"
+                  else [[1.0, 5.0], [2.0, 5.0]], 3, axis=0)
+    with pytest.raises(ValueError, match="covars_ is initialised from the covariance of X"):
+        fastem.GaussianHMM(2, covariance_type, min_covar=0.0).fit(X)
+    m = fastem.GaussianHMM(2, covariance_type, min_covar=0.0, init_params="stm")
+    m.covars_ = {"diag": np.ones((2, 2)), "spherical": np.ones(2),
+                 "full": np.tile(np.eye(2), (2, 1, 1)), "tied": np.eye(2)}[covariance_type]
+    assert np.isfinite(m.fit(X).score(X))     # a user's covars_: fits
+
+
 def test_init_and_check_are_hmmlearns_hooks(caplog):
     """_init sets the parameters a fit would start from (and logs what fit logs);
     _check validates the parameters without writing."""

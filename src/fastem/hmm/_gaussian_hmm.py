@@ -146,6 +146,10 @@ class GaussianHMM(BaseHMM):
             raise ValueError(f"n_components={K} must be at most the number of samples "
                              f"({n_samples}) to initialise means_ by k-means; reduce "
                              "n_components, or set means_ and leave 'm' out of init_params")
+        if self._needs_init("c", "_covars_") and n_samples < 2:
+            raise ValueError("X has 1 sample: covars_ is initialised from the covariance "
+                             "of X, which needs at least 2; give more samples, or set "
+                             "covars_ and leave 'c' out of init_params")
 
     def _emission_sizes(self, n_features):
         K, ct = self.n_components, self.covariance_type
@@ -165,7 +169,7 @@ class GaussianHMM(BaseHMM):
             cv = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(d)
             if self.covariance_type == "spherical":
                 # hmmlearn's: the mean of every entry of cv (its diagonal and the
-                # covariances between features), positive as 1'cv1 > 0
+                # covariances between features), >= min_covar / d as 1'cov(X)1 >= 0
                 covars = np.full(K, cv.mean())
             elif self.covariance_type == "diag":
                 covars = np.tile(np.diag(cv), (K, 1))
@@ -173,6 +177,15 @@ class GaussianHMM(BaseHMM):
                 covars = cv
             else:
                 covars = np.tile(cv, (K, 1, 1))
+            try:
+                _check_covars(covars, self.covariance_type, K, d)
+            except ValueError:
+                raise ValueError(
+                    f"covars_ is initialised from the covariance of X plus min_covar="
+                    f"{self.min_covar:g} on its diagonal, which is not positive definite "
+                    f"to working precision (X: {X.shape[0]} samples, {d} features); "
+                    "increase min_covar, scale X, or set covars_ and leave 'c' out of "
+                    "init_params") from None
         return {"means_": means, "_covars_": covars}
 
     def _checked_emission(self, values):
