@@ -87,8 +87,8 @@ def test_gaussian_default_fit_equals_hmmlearn(covariance_type):
     """Same seed: the same random start, k-means means and covariance start (spherical:
     the mean of every entry of the data's covariance, as hmmlearn), so the same iterates."""
     X, _ = gaussian_data(covariance_type)
-    # a seed whose k-means restarts do not tie: between restarts that find the same
-    # partition, fastem's KMeans keeps the lowest inertia and scikit-learn's the first
+    # a seed whose k-means restarts agree: of restarts that end with the same partition
+    # but different inertias, fastem's KMeans keeps the lowest, scikit-learn's the first
     kwargs = dict(covariance_type=covariance_type, n_iter=8, random_state=0)
     ref = hmm_ref.GaussianHMM(K, **kwargs).fit(X, LENGTHS)
     ours = fastem.GaussianHMM(K, **kwargs).fit(X, LENGTHS)
