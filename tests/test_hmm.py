@@ -82,16 +82,40 @@ def test_gaussian_iterates_equal_hmmlearn(covariance_type):
 
 
 @needs_hmmlearn
-def test_gaussian_default_fit_equals_hmmlearn():
-    """Same seed: the same random start, k-means means and covariance start."""
-    X, _ = gaussian_data("diag")
-    ref = hmm_ref.GaussianHMM(K, n_iter=8, random_state=7).fit(X, LENGTHS)
-    ours = fastem.GaussianHMM(K, n_iter=8, random_state=7).fit(X, LENGTHS)
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_gaussian_default_fit_equals_hmmlearn(covariance_type):
+    """Same seed: the same random start, k-means means and covariance start (spherical:
+    the mean of every entry of the data's covariance, as hmmlearn), so the same iterates."""
+    X, _ = gaussian_data(covariance_type)
+    # a seed whose k-means restarts agree: of restarts that end with the same partition
+    # but different inertias, fastem's KMeans keeps the lowest, scikit-learn's the first
+    kwargs = dict(covariance_type=covariance_type, n_iter=8, random_state=0)
+    ref = hmm_ref.GaussianHMM(K, **kwargs).fit(X, LENGTHS)
+    ours = fastem.GaussianHMM(K, **kwargs).fit(X, LENGTHS)
     assert rel_err(list(ours.monitor_.history), list(ref.monitor_.history)) < 1e-7
-    assert rel_err(ours.means_, ref.means_) < 1e-7
+    assert rel_err(ours.startprob_, ref.startprob_) < 1e-7
     assert rel_err(ours.transmat_, ref.transmat_) < 1e-7
+    assert rel_err(ours.means_, ref.means_) < 1e-7
+    assert rel_err(internal_covars(ours, covariance_type),
+                   internal_covars(ref, covariance_type)) < 1e-7
     assert ours.monitor_.converged == ref.monitor_.converged
     assert ours.monitor_.iter == ref.monitor_.iter
+
+
+@needs_hmmlearn
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_gaussian_initialisation_equals_hmmlearn(covariance_type):
+    """n_iter=0 leaves the initial parameters: equal to hmmlearn's for the same seed."""
+    X, _ = gaussian_data(covariance_type, n=600)
+    X = X @ np.array([[1.0, -0.8], [0.3, 0.5]])     # correlated, unequal variances
+    kwargs = dict(covariance_type=covariance_type, n_iter=0, random_state=4)
+    ref = hmm_ref.GaussianHMM(K, **kwargs).fit(X)
+    ours = fastem.GaussianHMM(K, **kwargs).fit(X)
+    assert rel_err(internal_covars(ours, covariance_type),
+                   internal_covars(ref, covariance_type)) < 1e-12
+    assert rel_err(ours.means_, ref.means_) < 1e-12
+    np.testing.assert_array_equal(ours.startprob_, ref.startprob_)
+    np.testing.assert_array_equal(ours.transmat_, ref.transmat_)
 
 
 def categorical_pair(n_iter=10, **kwargs):
@@ -280,6 +304,317 @@ def test_api_and_shapes():
     assert clone.n_iter == 2 and m.n_iter == 5
 
 
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+@pytest.mark.parametrize("params", ["stmc", "st", ""])
+def test_aic_bic_count_every_parameter_as_hmmlearn(covariance_type, params):
+    """hmmlearn's aic and bic count the free scalars of all the parameters, those left
+    out of ``params`` included (fastem counted only those in ``params``)."""
+    X, _ = gaussian_data(covariance_type, n=300)
+    m = set_gaussian(fastem.GaussianHMM(K, covariance_type, params=params), covariance_type)
+    n_free = (K - 1) + K * (K - 1) + K * D + {"spherical": K, "diag": K * D,
+                                              "full": K * D * (D + 1) // 2,
+                                              "tied": D * (D + 1) // 2}[covariance_type]
+    assert m.aic(X) == pytest.approx(-2 * m.score(X) + 2 * n_free, rel=1e-12)
+    assert m.bic(X) == pytest.approx(-2 * m.score(X) + n_free * np.log(300), rel=1e-12)
+    if hmm_ref is not None:
+        ref = set_gaussian(hmm_ref.GaussianHMM(K, covariance_type, params=params),
+                           covariance_type)
+        ref.n_features = D
+        assert m.aic(X) == pytest.approx(ref.aic(X), rel=1e-10)
+        assert m.bic(X) == pytest.approx(ref.bic(X), rel=1e-10)
+
+
+@pytest.mark.parametrize("params", ["ste", "e", ""])
+def test_categorical_aic_bic_count_every_parameter_as_hmmlearn(params):
+    ref, ours = categorical_pair(params=params)
+    X, _ = ours.sample(400, random_state=0)
+    n_free = (K - 1) + K * (K - 1) + K * (5 - 1)
+    assert ours.bic(X) == pytest.approx(-2 * ours.score(X) + n_free * np.log(400), rel=1e-12)
+    assert ours.aic(X) == pytest.approx(-2 * ours.score(X) + 2 * n_free, rel=1e-12)
+    if ref is not None:
+        ref.n_features = 5
+        assert ours.aic(X) == pytest.approx(ref.aic(X), rel=1e-10)
+        assert ours.bic(X) == pytest.approx(ref.bic(X), rel=1e-10)
+
+
+class ThresholdMonitor(ConvergenceMonitor):
+    """hmmlearn's documented example: converged once the log-likelihood reaches tol."""
+
+    @property
+    def converged(self):
+        return self.iter == self.n_iter or self.history[-1] >= self.tol
+
+
+def test_monitor_exists_before_fit_and_follows_the_settings():
+    m = fastem.CategoricalHMM(2, n_iter=7, tol=0.5, verbose=True)
+    assert isinstance(m.monitor_, ConvergenceMonitor)
+    assert (m.monitor_.tol, m.monitor_.n_iter, m.monitor_.verbose) == (0.5, 7, True)
+    assert m.monitor_.iter == 0 and not m.monitor_.history
+    m.set_params(n_iter=3)
+    m.tol = 2.0
+    assert (m.monitor_.tol, m.monitor_.n_iter) == (2.0, 3)
+    assert "monitor_" not in m.get_params() and "n_iter=3" in repr(m)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "categorical"])
+def test_user_set_monitor_is_honoured(kind):
+    """hmmlearn's fit reports to monitor_ and asks it whether it converged: a tol set on
+    monitor_, or a ConvergenceMonitor subclass put in its place, decides when it stops."""
+    def make():
+        if kind == "gaussian":
+            return set_gaussian(fastem.GaussianHMM(K, "full", init_params="", n_iter=30,
+                                                   tol=-np.inf), "full",
+                                MEANS + np.array([0.7, -0.5]))
+        return categorical_pair(n_iter=30, emissionprob_prior=1.1)[1]
+
+    X, _ = (gaussian_data("full", n=1000) if kind == "gaussian"
+            else make().sample(1000, random_state=2))
+    full = make().fit(X)
+    history = np.array(full.monitor_.history)
+    assert full.monitor_.iter == 30
+    # a tol on the monitor: stops at the first gain below it
+    gains = np.diff(history)
+    tol = float(np.median(gains[:10]))
+    m = make()
+    m.monitor_.tol = tol
+    m.fit(X)
+    stop = int(np.flatnonzero(gains < tol)[0]) + 2
+    assert m.monitor_.iter == stop and m.tol == -np.inf
+    np.testing.assert_array_equal(m.monitor_.history, history[:stop])
+    # a subclass: stops when the log-likelihood reaches a threshold
+    threshold = float(history[5] + history[6]) / 2
+    m = make()
+    m.monitor_ = ThresholdMonitor(threshold, m.monitor_.n_iter, m.monitor_.verbose)
+    m.fit(X)
+    assert type(m.monitor_) is ThresholdMonitor and m.monitor_.converged
+    np.testing.assert_array_equal(m.monitor_.history, history[:7])
+    # n_iter bounds the loop whatever the monitor's n_iter
+    m = make().set_params(n_iter=4)
+    m.monitor_ = ThresholdMonitor(np.inf, 100, False)
+    m.fit(X)
+    assert m.monitor_.iter == 4 and not m.monitor_.converged
+
+
+@needs_hmmlearn
+def test_user_set_monitor_stops_where_hmmlearns_does():
+    from hmmlearn.base import ConvergenceMonitor as RefMonitor
+
+    class RefThreshold(RefMonitor):
+        converged = ThresholdMonitor.converged
+
+    X, _ = gaussian_data("diag", n=1000)
+    start = MEANS + np.array([0.7, -0.5])
+    models = []
+    for cls, monitor in ((hmm_ref.GaussianHMM, RefThreshold),
+                         (fastem.GaussianHMM, ThresholdMonitor)):
+        m = set_gaussian(cls(K, init_params="", n_iter=50), "diag", start)
+        m.monitor_ = monitor(-3110.0, 50, False)
+        models.append(m.fit(X))
+    ref, ours = models
+    assert 2 < ref.monitor_.iter < 50
+    assert ours.monitor_.iter == ref.monitor_.iter
+    assert rel_err(list(ours.monitor_.history), list(ref.monitor_.history)) < 1e-7
+    assert rel_err(ours.means_, ref.means_) < 1e-7
+
+
+def test_failed_fit_leaves_the_users_monitor_alone():
+    m = fastem.CategoricalHMM(2, n_iter=5, random_state=0).fit(np.array([[0], [1], [1]]))
+    monitor = ThresholdMonitor(-1.0, 5, False)
+    monitor.history.extend([-3.0, -2.0])
+    m.monitor_ = monitor
+    with pytest.raises(ValueError):
+        m.fit(np.array([[0], [-1]]))
+    assert m.monitor_ is monitor and list(monitor.history) == [-3.0, -2.0]
+    m.fit(np.array([[0], [1], [1], [0]]))
+    assert type(m.monitor_) is ThresholdMonitor and list(monitor.history) == [-3.0, -2.0]
+    m.monitor_ = None       # no monitor: a fit makes one from tol, n_iter and verbose
+    m.fit(np.array([[0], [1], [1], [0]]))
+    assert type(m.monitor_) is ConvergenceMonitor and m.monitor_.n_iter == 5
+    m.monitor_ = "strict"
+    with pytest.raises(TypeError, match="monitor_ must be a ConvergenceMonitor"):
+        m.fit(np.array([[0], [1]]))
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "categorical"])
+def test_verbose_prints_hmmlearns_table_to_stderr(kind, capsys):
+    if kind == "gaussian":
+        X, _ = gaussian_data("diag", n=800)
+        pair = [set_gaussian(cls(K, init_params="", n_iter=6, tol=-np.inf, verbose=True),
+                             "diag", MEANS + 0.5)
+                for cls in ((hmm_ref.GaussianHMM if hmm_ref else None), fastem.GaussianHMM)
+                if cls is not None]
+        ours = pair[-1]
+    else:
+        pair = [m for m in categorical_pair(n_iter=6) if m is not None]
+        ours = pair[-1]
+        X, _ = ours.sample(800, random_state=0)
+        for m in pair:
+            m.verbose = True
+            m.monitor_.verbose = True    # hmmlearn's monitor keeps the constructor's
+    capsys.readouterr()
+    ours.fit(X)
+    out, err = capsys.readouterr()
+    assert out == ""
+    history = list(ours.monitor_.history)
+    deltas = [np.nan] + list(np.diff(history))
+    template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
+    assert err.splitlines() == [template.format(iter=i + 1, log_prob=h, delta=d)
+                                for i, (h, d) in enumerate(zip(history, deltas))]
+    if len(pair) == 2:
+        pair[0].fit(X)
+        ref_err = capsys.readouterr().err.splitlines()
+        assert len(ref_err) == len(err.splitlines()) == 6
+        for a, b in zip(err.splitlines(), ref_err):
+            assert len(a) == len(b) and a.split()[0] == b.split()[0]
+            assert np.allclose([float(v) for v in a.split()[1:]],
+                               [float(v) for v in b.split()[1:]], rtol=1e-7, equal_nan=True)
+
+
+def _hmm_log(caplog):
+    return [r.getMessage() for r in caplog.records if r.name.startswith(("fastem", "hmmlearn"))]
+
+
+def _overwritten(name, letter):
+    return (f"Even though the {name!r} attribute is set, it will be overwritten during "
+            f"initialization because 'init_params' contains {letter!r}")
+
+
+def test_fit_logs_that_init_params_overwrite_set_parameters(caplog):
+    """hmmlearn logs (logging, not warnings) a warning for each parameter that is set
+    but will be initialised because its letter is in init_params."""
+    X, _ = gaussian_data("full", n=300)
+    caplog.set_level("WARNING")
+    m = fastem.GaussianHMM(K, "full", n_iter=2, random_state=0)
+    m.startprob_ = STARTPROB.copy()
+    m.covars_ = COVARS["full"].copy()
+    m.fit(X)
+    assert _hmm_log(caplog) == [_overwritten("startprob_", "s"), _overwritten("covars_", "c")]
+    assert {r.levelname for r in caplog.records} == {"WARNING"}
+    assert {r.name for r in caplog.records} == {"fastem.hmm"}
+    caplog.clear()
+    m.fit(X)                      # refitting a fitted model overwrites everything
+    assert _hmm_log(caplog) == [_overwritten(n, c) for n, c in
+                                [("startprob_", "s"), ("transmat_", "t"), ("means_", "m"),
+                                 ("covars_", "c")]]
+    caplog.clear()
+    m.set_params(init_params="mc").fit(X)     # 's' and 't' are kept: no warning for them
+    assert _hmm_log(caplog) == [_overwritten("means_", "m"), _overwritten("covars_", "c")]
+    caplog.clear()
+    c = categorical_pair()[1].set_params(init_params="e", n_iter=1)
+    S, _ = c.sample(100, random_state=0)
+    caplog.clear()
+    c.fit(S)
+    assert _hmm_log(caplog) == [_overwritten("emissionprob_", "e")]
+    if hmm_ref is not None:      # the same messages as hmmlearn's
+        caplog.clear()
+        r = hmm_ref.GaussianHMM(K, "full", n_iter=2, random_state=0)
+        r.startprob_ = STARTPROB.copy()
+        r.covars_ = COVARS["full"].copy()
+        r.fit(X)
+        assert _hmm_log(caplog) == [_overwritten("startprob_", "s"),
+                                    _overwritten("covars_", "c")]
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_fit_logs_hmmlearns_degenerate_solution_warning(covariance_type, caplog):
+    """Fewer data values than free scalars in the parameters of ``params``: hmmlearn
+    logs that the solution will be degenerate (and fits anyway)."""
+    caplog.set_level("WARNING")
+    X = np.random.RandomState(0).randn(5, D)                  # 10 values
+    n_cov = {"spherical": K, "diag": K * D, "full": K * D * (D + 1) // 2,
+             "tied": D * (D + 1) // 2}[covariance_type]
+    n_free = (K - 1) + K * (K - 1) + K * D + n_cov
+    m = fastem.GaussianHMM(K, covariance_type, n_iter=3, random_state=0).fit(X)
+    assert _hmm_log(caplog) == [f"Fitting a model with {n_free} free scalar parameters with "
+                                "only 10 data points will result in a degenerate solution."]
+    ours = _hmm_log(caplog)
+    caplog.clear()
+    m.set_params(params="st", init_params="").fit(X)     # 8 free scalars: enough data
+    assert _hmm_log(caplog) == []
+    if hmm_ref is not None:
+        hmm_ref.GaussianHMM(K, covariance_type, n_iter=3, random_state=0).fit(X)
+        assert _hmm_log(caplog) == ours
+    caplog.clear()
+    fastem.CategoricalHMM(K, n_iter=2, random_state=0).fit(np.array([[0], [1], [2], [1]]))
+    # s 2 + t 6 + e 3 * 2 = 14 free scalars, 4 symbols
+    assert _hmm_log(caplog) == ["Fitting a model with 14 free scalar parameters with only 4 "
+                                "data points will result in a degenerate solution."]
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_too_little_data_still_gives_usable_parameters(covariance_type):
+    """Degenerate fits (as few samples as states, repeated points, sequences of length
+    one) leave finite parameters: stochastic rows, covariances that pass validation."""
+    rng = np.random.RandomState(1)
+    cases = [(rng.randn(3, 4), None), (np.repeat(rng.randn(2, 3), 3, axis=0), [1, 2, 3]),
+             (np.vstack([np.zeros((4, 2)), np.ones((1, 2))]), [1] * 5)]
+    for X, lengths in cases:
+        for seed in range(5):
+            m = fastem.GaussianHMM(3, covariance_type, n_iter=20, tol=-np.inf,
+                                   covars_prior=0.0, random_state=seed).fit(X, lengths)
+            assert np.all(np.isfinite(m.means_)) and np.all(np.isfinite(m._covars_))
+            assert np.allclose(m.startprob_.sum(), 1) and np.all(m.startprob_ >= 0)
+            assert np.allclose(m.transmat_.sum(axis=1), 1) and np.all(m.transmat_ >= 0)
+            _check_covars(m._covars_, covariance_type, 3, X.shape[1])
+            for cv in m.covars_:
+                assert np.linalg.eigvalsh(cv)[0] > 0
+            assert np.isfinite(m.score(X, lengths))
+    c = fastem.CategoricalHMM(4, n_iter=20, tol=-np.inf, random_state=0).fit([[0], [0], [1]])
+    assert np.allclose(c.emissionprob_.sum(axis=1), 1) and np.isfinite(c.score([[0], [1]]))
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+def test_data_that_cannot_initialise_covars_is_reported(covariance_type):
+    """The covariance of X initialises covars_: one sample, or a covariance that is
+    singular to working precision, is a ValueError that says so (it blamed covars_)."""
+    with pytest.raises(ValueError, match="X has 1 sample: covars_ is initialised from"):
+        fastem.GaussianHMM(1, covariance_type).fit(np.ones((1, 2)))
+    # spherical: features perfectly anti-correlated (the covariance's entries sum to 0);
+    # the others: a constant feature
+    X = np.repeat([[1.0, -1.0], [2.0, -2.0]] if covariance_type == "spherical"
+                  else [[1.0, 5.0], [2.0, 5.0]], 3, axis=0)
+    with pytest.raises(ValueError, match="covars_ is initialised from the covariance of X"):
+        fastem.GaussianHMM(2, covariance_type, min_covar=0.0).fit(X)
+    m = fastem.GaussianHMM(2, covariance_type, min_covar=0.0, init_params="stm")
+    m.covars_ = {"diag": np.ones((2, 2)), "spherical": np.ones(2),
+                 "full": np.tile(np.eye(2), (2, 1, 1)), "tied": np.eye(2)}[covariance_type]
+    assert np.isfinite(m.fit(X).score(X))     # a user's covars_: fits
+
+
+def test_init_and_check_are_hmmlearns_hooks(caplog):
+    """_init sets the parameters a fit would start from (and logs what fit logs);
+    _check validates the parameters without writing."""
+    X, _ = gaussian_data("diag", n=400)
+    m = fastem.GaussianHMM(K, "diag", n_iter=0, random_state=5)
+    assert m._init(X) is None
+    ref = fastem.GaussianHMM(K, "diag", n_iter=0, random_state=5).fit(X)
+    for name in ("startprob_", "transmat_", "means_", "_covars_"):
+        np.testing.assert_array_equal(getattr(m, name), getattr(ref, name))
+    assert m.n_features == D and m._covars_.flags.writeable
+    m._check()
+    caplog.set_level("WARNING")
+    m.set_params(init_params="st")._init(X)     # 's', 't' redrawn; means_ kept
+    np.testing.assert_array_equal(m.means_, ref.means_)
+    assert _hmm_log(caplog) == [_overwritten("startprob_", "s"), _overwritten("transmat_", "t")]
+    before = copy.deepcopy(vars(m))
+    m.transmat_ = np.ones((K, K))
+    with pytest.raises(ValueError, match="transmat_ rows must sum to 1"):
+        m._check()
+    with pytest.raises(ValueError, match="transmat_ rows must sum to 1"):
+        m.set_params(init_params="")._init(X)
+    m.transmat_ = before["transmat_"]
+    with pytest.raises(ValueError, match="X has 3 features"):
+        m._init(np.ones((10, 3)))
+    c = fastem.CategoricalHMM(2, random_state=0)
+    c._init(np.array([[0], [3], [1]]))
+    assert c.n_features == 4 and c.emissionprob_.shape == (2, 4)
+    c.emissionprob_ = []
+    with pytest.raises(ValueError, match="emissionprob_"):
+        c._check()
+    with pytest.raises(fastem.NotFittedError):
+        fastem.CategoricalHMM(2)._check()
+
+
 def test_sklearn_clone_and_params_letters():
     from sklearn.base import clone
 
@@ -440,6 +775,44 @@ def test_bad_gaussian_input():
         fastem.GaussianHMM(K).score(X)
     with pytest.raises(ValueError, match="n_components"):
         fastem.GaussianHMM(0).fit(X)
+
+
+@pytest.mark.parametrize("method", ["fit", "score", "score_samples", "predict",
+                                    "predict_proba", "decode", "aic", "bic", "sample",
+                                    "covars_", "set covars_", "save", "_init", "_check"])
+def test_misspelled_covariance_type_raises_value_error_everywhere(method, tmp_path):
+    """hmmlearn raises ValueError for an unknown covariance_type when covars_ is set and
+    when the model is used (not in the constructor); fastem raised KeyError in places."""
+    X, _ = gaussian_data("diag", n=50)
+    m = set_gaussian(fastem.GaussianHMM(K, init_params=""), "diag")
+    m.set_params(covariance_type="badcovariance_type")
+    calls = {"covars_": lambda: m.covars_,
+             "set covars_": lambda: setattr(m, "covars_", COVARS["diag"]),
+             "sample": lambda: m.sample(5),
+             "save": lambda: m.save(tmp_path / "m.npz"),
+             "_check": lambda: m._check()}
+    call = calls.get(method, lambda: getattr(m, method)(X))
+    with pytest.raises(ValueError, match="covariance_type"):
+        call()
+
+
+@pytest.mark.parametrize("shape", [(K,), (K, 1), (K, 1, 1), (K, 1, 1, 1)])
+def test_spherical_covars_accept_hmmlearns_shapes(shape):
+    """hmmlearn's spherical covars_ is any array of n_components values (its
+    issue 385 sets (K, 1, 1, 1)); every such shape gives the same model."""
+    m = set_gaussian(fastem.GaussianHMM(K, "spherical", init_params=""), "spherical")
+    X, _ = m.sample(200, random_state=0)
+    expected = m.score(X)
+    m.covars_ = COVARS["spherical"].reshape(shape)
+    assert m._covars_.shape == (K,)
+    np.testing.assert_array_equal(m._covars_, COVARS["spherical"])
+    assert m.covars_.shape == (K, D, D)
+    assert m.score(X) == expected
+    assert m.sample(10, random_state=0)[0].shape == (10, D)
+    with pytest.raises(ValueError, match=r"'spherical' covars_ must have shape \(3,\)"):
+        m.covars_ = np.ones((K + 1,) + shape[1:])
+    with pytest.raises(ValueError, match="'spherical' covars_ must be positive"):
+        m.covars_ = -COVARS["spherical"].reshape(shape)
 
 
 def test_bad_categorical_input():

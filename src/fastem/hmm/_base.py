@@ -10,6 +10,8 @@ fit is bitwise identical for any number of threads. Batches bound the memory: tw
 
 from __future__ import annotations
 
+import copy
+import logging
 import numbers
 import sys
 from collections import deque
@@ -31,6 +33,10 @@ from .._validation import (
     check_random_state,
 )
 
+# hmmlearn's warnings (too little data, a set parameter that init_params overwrites)
+# are logged, as hmmlearn logs them
+_log = logging.getLogger("fastem.hmm")
+
 # 2 MB per (rows x states) buffer: few enough batches that each kernel pass is large
 # enough to run on every thread (measured: 2^15 made the small benchmark cases serial)
 BATCH_ELEMENTS = 1 << 18
@@ -38,10 +44,13 @@ DECODER_ALGORITHMS = ("viterbi", "map")
 
 
 class ConvergenceMonitor:
-    """Convergence history of a fit, as hmmlearn's ConvergenceMonitor.
+    """Convergence of a fit, as hmmlearn's ConvergenceMonitor: a fit reports each
+    iteration's log-likelihood to its model's ``monitor_`` and stops when ``converged``.
 
     ``history`` holds the log-likelihood before each iteration's M-step; ``converged``
     is True when the last gain was below ``tol`` or ``n_iter`` iterations were run.
+    A subclass may redefine ``converged`` (or ``report``); set an instance as a model's
+    ``monitor_`` before fit to use it.
     """
 
     _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
@@ -171,14 +180,21 @@ def _check_stochastic(value, name, shape):
 
 
 class _BaumWelch:
-    """The EM problem the driver runs for a hidden Markov model."""
+    """The EM problem the driver runs for a hidden Markov model; ``monitor`` (a
+    ConvergenceMonitor) hears every iteration and decides convergence."""
 
-    def __init__(self, model, X, starts, n_features, n_threads):
+    def __init__(self, model, X, starts, n_features, n_threads, monitor=None):
         self.model = model
         self.X = X
         self.starts = starts
         self.n_features = n_features
         self.n_threads = n_threads
+        self.monitor = monitor
+
+    def report(self, info):
+        """The driver's callback: the monitor records (and, verbose, prints) the
+        iteration's log-likelihood."""
+        self.monitor.report(info.lower_bound)
 
     def initialize(self, random_state):
         return self.model._initial_params(self.X, self.starts, self.n_features)
@@ -216,9 +232,9 @@ class _BaumWelch:
         emission = model._emission_mstep(stats, params.emission)
         return HMMParams(startprob, transmat, emission), loglik
 
-    @staticmethod
-    def converged(change, tol, old, new):
-        return change < tol     # hmmlearn's rule: a gain below tol, or a loss
+    def converged(self, change, tol, old, new):
+        # hmmlearn's rule (a gain below tol, a loss, or n_iter), or the user's monitor's
+        return bool(self.monitor.converged)
 
 
 def _largest_batch(starts, n_states):
@@ -255,10 +271,22 @@ def _forward_backward(model, X, starts, params, *, posteriors, transitions, n_th
         yield lo, local, post, xi, seq_ll
 
 
+# the constructor's parameters that a model's monitor_ holds too
+_MONITOR_SETTINGS = ("tol", "n_iter", "verbose")
+_MONITOR_METHODS = ("_reset", "report", "converged")
+
+
 class BaseHMM(ParamsMixin):
     """Hidden Markov model API shared by GaussianHMM and CategoricalHMM (hmmlearn's).
 
     Subclasses provide the emission through the hooks below.
+
+    As hmmlearn's, a model has a ``monitor_`` from its construction; a fit reports to it
+    and stops when it says ``converged`` (after at most ``n_iter`` iterations), so a user
+    may set ``monitor_.tol`` or replace ``monitor_`` with a ConvergenceMonitor subclass
+    before fit. Setting ``tol``, ``n_iter`` or ``verbose`` on the model (set_params
+    included) sets it on ``monitor_`` too. A fit works on a copy of ``monitor_``, which
+    it stores as ``monitor_`` when it succeeds.
     """
 
     _emission_letters = ""
@@ -277,6 +305,14 @@ class BaseHMM(ParamsMixin):
         self.init_params = init_params
         self.implementation = implementation
         self.n_threads = n_threads
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in _MONITOR_SETTINGS:
+            monitor = vars(self).get("monitor_")
+            if monitor is not None:
+                setattr(monitor, name, value)
 
     # ----------------------------------------------------------------- emission hooks
     # The hooks never write to the model: a fit works on local values and commits all
@@ -334,7 +370,8 @@ class BaseHMM(ParamsMixin):
     def _sample_emission(self, states, emission, rs):
         raise NotImplementedError
 
-    def _n_emission_parameters(self) -> dict[str, int]:
+    def _n_emission_scalars(self, n_features) -> dict[str, int]:
+        """{letter: number of free scalars} of the emission parameters."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- validation
@@ -358,8 +395,42 @@ class BaseHMM(ParamsMixin):
     def _threads(self):
         return effective_n_threads(self.n_threads)
 
+    def _fit_monitor(self):
+        """The monitor a fit reports to: a reset copy of monitor_ (so that a failed fit
+        leaves monitor_ as it was), or a new one when monitor_ is missing or None."""
+        monitor = vars(self).get("monitor_")
+        if monitor is None:
+            return ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        missing = [name for name in _MONITOR_METHODS if not hasattr(type(monitor), name)]
+        if missing:
+            raise TypeError(f"monitor_ must be a ConvergenceMonitor (or have its "
+                            f"{', '.join(_MONITOR_METHODS)}), got {type(monitor).__name__} "
+                            f"without {', '.join(missing)}")
+        monitor = copy.deepcopy(monitor)
+        monitor._reset()
+        return monitor
+
     def _needs_init(self, code, name):
         return code in self.init_params or not hasattr(self, name)
+
+    def _initializes(self, code, name, attribute=None):
+        """_needs_init for the initialisation itself: whether the parameter ``name``
+        (held in ``attribute``) is initialised, logging hmmlearn's warning when it is set
+        and init_params will overwrite it."""
+        if code in self.init_params and hasattr(self, attribute or name):
+            _log.warning("Even though the %r attribute is set, it will be overwritten "
+                         "during initialization because 'init_params' contains %r",
+                         name, code)
+        return self._needs_init(code, attribute or name)
+
+    def _warn_if_degenerate(self, X, n_features):
+        """hmmlearn's warning when X has fewer values than the parameters in ``params``
+        have free scalars."""
+        n_fit = self._n_fit_scalars(n_features)
+        n_scalars = sum(n_fit[letter] for letter in set(self.params) & n_fit.keys())
+        if X.size < n_scalars:
+            _log.warning("Fitting a model with %d free scalar parameters with only %d data "
+                         "points will result in a degenerate solution.", n_scalars, X.size)
 
     def _check_sizes(self, n_features, starts):
         """ValueError naming n_components (or n_features) when the parameter arrays, with
@@ -390,10 +461,11 @@ class BaseHMM(ParamsMixin):
         (and for anything unset), the user's values otherwise. Nothing is written."""
         K = self.n_components
         rs = check_random_state(self.random_state)
-        startprob = (rs.dirichlet(np.full(K, 1.0 / K)) if self._needs_init("s", "startprob_")
+        startprob = (rs.dirichlet(np.full(K, 1.0 / K)) if self._initializes("s", "startprob_")
                      else self.startprob_)
         transmat = (rs.dirichlet(np.full(K, 1.0 / K), size=K)
-                    if self._needs_init("t", "transmat_") else self.transmat_)
+                    if self._initializes("t", "transmat_") else self.transmat_)
+        self._warn_if_degenerate(X, n_features)
         emission = self._initial_emission(X, starts, n_features)
         return self._checked_params(startprob, transmat, emission)
 
@@ -412,6 +484,24 @@ class BaseHMM(ParamsMixin):
             self.startprob_, getattr(self, "transmat_", None),
             {name: getattr(self, name, None) for name in self._emission_attributes})
 
+    def _fitted_state(self, params):
+        """{attribute: value} that a fit (or _init) sets from the parameters."""
+        return {"startprob_": params.startprob, "transmat_": params.transmat,
+                **self._emission_state(params.emission)}
+
+    # hmmlearn's hooks of these names, which its users and its tests call
+    def _check(self):
+        """Check the settings and the parameters: a ValueError naming the first one that
+        is wrong (NotFittedError when startprob_ is not set). Nothing is written."""
+        self._fitted_params()
+
+    def _init(self, X, lengths=None):
+        """Initialise the parameters as fit does before its first iteration, and set
+        them: those whose letter is in init_params, and any not yet set, are drawn or
+        estimated from X; the others are checked. Logs the warnings fit logs."""
+        problem = self._problem(X, lengths)
+        commit(self, self._fitted_state(problem.initialize(None)))
+
     # ----------------------------------------------------------------- fitting
     def fit(self, X, lengths=None):
         """Estimate the parameters by Baum-Welch (EM) from X, sequences of ``lengths``.
@@ -419,22 +509,23 @@ class BaseHMM(ParamsMixin):
         Parameters named in ``init_params`` (or not yet set) are initialised first;
         those in ``params`` are updated. Returns self. A fit that fails or is interrupted
         leaves the model as it was (user-set parameters included)."""
+        problem = self._problem(X, lengths)
+        problem.monitor = self._fit_monitor()
+        # the monitor prints hmmlearn's table (to stderr) when verbose, not the driver
+        result = run_em(problem, n_init=1, max_iter=self.n_iter, tol=self.tol,
+                        random_state=None, verbose=0, callback=problem.report, warn=False)
+        commit(self, {**self._fitted_state(result.params), "monitor_": problem.monitor})
+        return self
+
+    def _problem(self, X, lengths):
+        """The Baum-Welch problem of fitting X, everything checked; nothing is written."""
         self._validate_settings()
         X = self._validate_X(X, fitting=True)
         starts = sequence_starts(lengths, X.shape[0])
         n_features = self._fit_n_features(X)
         self._check_fit_sizes(X.shape[0], n_features)
         self._check_sizes(n_features, starts)
-        problem = _BaumWelch(self, X, starts, n_features, self._threads())
-        result = run_em(problem, n_init=1, max_iter=self.n_iter, tol=self.tol,
-                        random_state=None, verbose=int(bool(self.verbose)), warn=False)
-        params = result.params
-        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
-        monitor.history.extend(result.lower_bounds)
-        monitor.iter = result.n_iter
-        commit(self, {"startprob_": params.startprob, "transmat_": params.transmat,
-                      **self._emission_state(params.emission), "monitor_": monitor})
-        return self
+        return _BaumWelch(self, X, starts, n_features, self._threads())
 
     # ----------------------------------------------------------------- inference
     def _prepared(self, X, lengths):
@@ -534,18 +625,26 @@ class BaseHMM(ParamsMixin):
         return X, states.astype(int)
 
     # ----------------------------------------------------------------- model selection
-    def _n_parameters(self):
+    def _n_fit_scalars(self, n_features):
+        """{letter: number of free scalars} of every parameter (hmmlearn's
+        _get_n_fit_scalars_per_param)."""
         K = self.n_components
-        free = {"s": K - 1, "t": K * (K - 1)}
-        free.update(self._n_emission_parameters())
-        return sum(v for k, v in free.items() if k in self.params)
+        return {"s": K - 1, "t": K * (K - 1), **self._n_emission_scalars(n_features)}
+
+    def _n_parameters(self):
+        """The free scalars of all the parameters, as hmmlearn counts them for aic and
+        bic (those left out of ``params`` included)."""
+        params = self._fitted_params()
+        return sum(self._n_fit_scalars(self._fitted_n_features(params.emission)).values())
 
     def aic(self, X, lengths=None) -> float:
-        """Akaike information criterion (free parameters are those in ``params``)."""
+        """Akaike information criterion, -2 log-likelihood + 2 x the free scalars of all
+        the parameters (as hmmlearn: whatever ``params`` says)."""
         return -2 * self.score(X, lengths) + 2 * self._n_parameters()
 
     def bic(self, X, lengths=None) -> float:
-        """Bayesian information criterion (free parameters are those in ``params``)."""
+        """Bayesian information criterion, -2 log-likelihood + log(n_samples) x the free
+        scalars of all the parameters (as hmmlearn: whatever ``params`` says)."""
         return -2 * self.score(X, lengths) + self._n_parameters() * np.log(np.shape(X)[0])
 
     def get_stationary_distribution(self):

@@ -78,7 +78,7 @@ class CategoricalHMM(BaseHMM):
 
     def _initial_emission(self, X, starts, n_features):
         emission = getattr(self, "emissionprob_", None)
-        if self._needs_init("e", "emissionprob_"):
+        if self._initializes("e", "emissionprob_"):
             # hmmlearn draws the emissions from a fresh generator of the same seed
             rs = check_random_state(self.random_state)
             emission = rs.rand(self.n_components, n_features)
@@ -132,5 +132,5 @@ class CategoricalHMM(BaseHMM):
                 symbols[rows] = np.searchsorted(cdf[k], u[rows], side="right")
         return symbols[:, None]
 
-    def _n_emission_parameters(self):
-        return {"e": self.n_components * (np.shape(self.emissionprob_)[1] - 1)}
+    def _n_emission_scalars(self, n_features):
+        return {"e": self.n_components * (n_features - 1)}

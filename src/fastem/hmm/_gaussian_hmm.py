@@ -34,6 +34,7 @@ from ._base import BaseHMM, required
 
 def _full_from(covars, covariance_type, n_components, n_features):
     """(K, d, d) covariance matrices from the type's own shape (hmmlearn's covars_)."""
+    check_option(covariance_type, "covariance_type", COVARIANCE_TYPES)
     if covariance_type == "full":
         return covars.copy()
     if covariance_type == "tied":
@@ -45,10 +46,18 @@ def _full_from(covars, covariance_type, n_components, n_features):
 
 
 def _check_covars(covars, covariance_type, n_components, n_features=None):
-    """Covariances in the type's shape, checked: positive, symmetric positive-definite."""
+    """Covariances in the type's shape, checked: positive, symmetric positive-definite.
+
+    Spherical variances may also come as hmmlearn accepts them: one value per state
+    with trailing axes of length one ((K, 1), (K, 1, 1), (K, 1, 1, 1)), (K, d) rows
+    (hmmlearn's own fitted shape; each row's mean is taken) or full (K, d, d) matrices
+    (as covars_ returns them; the mean of each diagonal is taken)."""
+    check_option(covariance_type, "covariance_type", COVARIANCE_TYPES)
     cv = np.array(covars, dtype=np.float64)
     if not np.all(np.isfinite(cv)):
         raise ValueError("covars_ must be finite")
+    if covariance_type == "spherical" and cv.ndim > 1 and all(n == 1 for n in cv.shape[1:]):
+        cv = cv.reshape(cv.shape[0])
     if covariance_type in ("spherical", "diag") and cv.ndim == 3:
         # full matrices given (as covars_ returns them): take their diagonals
         diag = np.diagonal(cv, axis1=1, axis2=2)
@@ -137,6 +146,10 @@ class GaussianHMM(BaseHMM):
             raise ValueError(f"n_components={K} must be at most the number of samples "
                              f"({n_samples}) to initialise means_ by k-means; reduce "
                              "n_components, or set means_ and leave 'm' out of init_params")
+        if self._needs_init("c", "_covars_") and n_samples < 2:
+            raise ValueError("X has 1 sample: covars_ is initialised from the covariance "
+                             "of X, which needs at least 2; give more samples, or set "
+                             "covars_ and leave 'c' out of init_params")
 
     def _emission_sizes(self, n_features):
         K, ct = self.n_components, self.covariance_type
@@ -147,21 +160,32 @@ class GaussianHMM(BaseHMM):
     def _initial_emission(self, X, starts, n_features):
         K, d = self.n_components, n_features
         means = getattr(self, "means_", None)
-        if self._needs_init("m", "means_"):
+        if self._initializes("m", "means_"):
             kmeans = KMeans(n_clusters=K, n_init=10, random_state=self.random_state,
                             n_threads=self.n_threads)
             means = kmeans.fit(X).cluster_centers_
         covars = getattr(self, "_covars_", None)
-        if self._needs_init("c", "_covars_"):
+        if self._initializes("c", "covars_", "_covars_"):
             cv = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(d)
             if self.covariance_type == "spherical":
-                covars = np.full(K, np.trace(cv) / d)
+                # hmmlearn's: the mean of every entry of cv (its diagonal and the
+                # covariances between features), >= min_covar / d as 1'cov(X)1 >= 0
+                covars = np.full(K, cv.mean())
             elif self.covariance_type == "diag":
                 covars = np.tile(np.diag(cv), (K, 1))
             elif self.covariance_type == "tied":
                 covars = cv
             else:
                 covars = np.tile(cv, (K, 1, 1))
+            try:
+                _check_covars(covars, self.covariance_type, K, d)
+            except ValueError:
+                raise ValueError(
+                    f"covars_ is initialised from the covariance of X plus min_covar="
+                    f"{self.min_covar:g} on its diagonal, which is not positive definite "
+                    f"to working precision (X: {X.shape[0]} samples, {d} features); "
+                    "increase min_covar, scale X, or set covars_ and leave 'c' out of "
+                    "init_params") from None
         return {"means_": means, "_covars_": covars}
 
     def _checked_emission(self, values):
@@ -288,8 +312,8 @@ class GaussianHMM(BaseHMM):
                 X[rows] = emission.means[k] + z[rows] @ factor.T
         return X
 
-    def _n_emission_parameters(self):
-        K, d = self.n_components, np.shape(self.means_)[1]
+    def _n_emission_scalars(self, n_features):
+        K, d = self.n_components, n_features
         cov = {"spherical": K, "diag": K * d, "full": K * d * (d + 1) // 2,
                "tied": d * (d + 1) // 2}[self.covariance_type]
         return {"m": K * d, "c": cov}
