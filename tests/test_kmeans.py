@@ -154,3 +154,38 @@ def test_random_init_uses_ten_restarts_by_default():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # k-means reaching max_iter does not warn
         KMeans(3, max_iter=1, random_state=0).fit(X)
+
+
+def test_negative_n_threads_counts_from_all_cores(tmp_path):
+    """scikit-learn's n_jobs convention, for every estimator: -1 is every usable core,
+    -2 all but one (at least one); 0 and values below -(usable cores) are errors."""
+    from fastem import GaussianHMM, GaussianMixture
+    from fastem._kernels._parallel import effective_n_threads, openmp_enabled, usable_cpus
+
+    every = effective_n_threads(None)
+    assert effective_n_threads(-1) == every
+    assert effective_n_threads(-2) == (max(1, every - 1) if openmp_enabled() else 1)
+    assert effective_n_threads(-usable_cpus()) == 1
+    for bad in (0, -usable_cpus() - 1):
+        with pytest.raises(ValueError, match=f"n_threads={bad}"):
+            effective_n_threads(bad)
+    with pytest.raises(TypeError, match="n_threads must be None or an integer"):
+        effective_n_threads(True)
+    X = grid_data(n=300, d=2, seed=10)
+    reference = KMeans(3, random_state=0).fit(X)
+    for model in (KMeans(3, random_state=0, n_threads=-1),
+                  KMeans(3, random_state=0, n_threads=-2)):
+        np.testing.assert_array_equal(model.fit(X).cluster_centers_,
+                                      reference.cluster_centers_)
+    import fastem
+
+    assert fastem.load(model.save(tmp_path / "km.npz")).n_threads == -2   # files keep it
+    GaussianMixture(2, random_state=0, max_iter=5, n_threads=-1).fit(X)
+    GaussianHMM(2, random_state=0, n_iter=2, n_threads=-1).fit(X)
+    centers, _ = kmeans_plusplus(X, 3, random_state=0, n_threads=-1)
+    np.testing.assert_array_equal(centers, kmeans_plusplus(X, 3, random_state=0)[0])
+    for make in (lambda: KMeans(3, n_threads=0).fit(X),
+                 lambda: GaussianMixture(2, n_threads=0).fit(X),
+                 lambda: GaussianHMM(2, n_threads=0).fit(X)):
+        with pytest.raises(ValueError, match="n_threads=0"):
+            make()

@@ -112,7 +112,9 @@ _BOOL = _Scalar("true or false", lambda v: isinstance(v, bool))
 _REALS = _Scalar("a list of real numbers (not NaN)",
                  lambda v: isinstance(v, list) and all(_real(finite=False).ok(x) for x in v))
 _SEED = _NONE | _integer(0, 2**32 - 1)
-_THREADS = _NONE | _integer(1)
+_THREADS = _NONE | _Scalar(  # negative: counted from all the cores (see effective_n_threads)
+    f"a non-zero integer in [-{_INT32}, {_INT32}]",
+    lambda v: _is_int(v) and v != 0 and abs(v) <= _INT32)
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,6 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike |
     sw = check_sample_weight(sample_weight, n)
     rs = check_random_state(random_state)
     n_local_trials = check_int(n_local_trials, "n_local_trials", minimum=1, allow_none=True)
-    check_int(n_threads, "n_threads", minimum=1, allow_none=True)
     indices = _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials,
                                effective_n_threads(n_threads))
     return X[indices], indices
@@ -305,7 +304,8 @@ class KMeans(ParamsMixin):
     verbose : int, default=0
     random_state : None, int or RandomState
     n_threads : int or None, default=None
-        OpenMP threads; None uses every usable core. Results do not depend on it.
+        OpenMP threads; None or -1 uses every usable core, -2 all but one, and so on
+        (scikit-learn's n_jobs convention). Results do not depend on it.
     callback : callable or None
         Called after every iteration with an IterationInfo; returning True stops the run.
 
@@ -368,8 +368,7 @@ class KMeans(ParamsMixin):
             n_init = 1
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
         tol = check_float(self.tol, "tol", minimum=0.0)
-        if self.n_threads is not None:
-            check_int(self.n_threads, "n_threads", minimum=1)
+        effective_n_threads(self.n_threads)   # validates it (TypeError, ValueError)
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an integer, got {self.verbose!r}")
         return k, init, n_init, max_iter, tol

@@ -238,7 +238,8 @@ class GaussianMixture(ParamsMixin):
     verbose : int, default=0
     verbose_interval : int, default=10
     n_threads : int or None, default=None
-        OpenMP threads (None: every usable core). Results do not depend on it.
+        OpenMP threads (None or -1: every usable core; -2: all but one, ...). Results do
+        not depend on it.
     callback : callable or None
         Called after every EM iteration with an IterationInfo (init, n_iter, lower_bound,
         change, time); returning True stops that run.
@@ -315,7 +316,7 @@ class GaussianMixture(ParamsMixin):
         check_int(self.max_iter, "max_iter", minimum=0)
         check_int(self.n_init, "n_init", minimum=1)
         check_int(self.verbose_interval, "verbose_interval", minimum=1)
-        check_int(self.n_threads, "n_threads", minimum=1, allow_none=True)
+        effective_n_threads(self.n_threads)   # validates it (TypeError, ValueError)
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an integer, got {self.verbose!r}")
         if self.callback is not None and not callable(self.callback):
