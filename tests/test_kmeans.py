@@ -189,3 +189,64 @@ def test_negative_n_threads_counts_from_all_cores(tmp_path):
                  lambda: GaussianHMM(2, n_threads=0).fit(X)):
         with pytest.raises(ValueError, match="n_threads=0"):
             make()
+
+
+def test_algorithm_lloyd_is_accepted_and_elkan_refused():
+    """scikit-learn 1.9 accepts exactly 'lloyd' and 'elkan' ('auto' and 'full' are gone);
+    fastem takes 'lloyd' and refuses 'elkan' saying why."""
+    sk_options = SkKMeans._parameter_constraints["algorithm"][0].options
+    assert sk_options == {"lloyd", "elkan"}
+    X = grid_data(n=300, d=2, seed=11)
+    default = KMeans(3, random_state=0).fit(X)
+    lloyd = KMeans(3, random_state=0, algorithm="lloyd").fit(X)
+    np.testing.assert_array_equal(lloyd.cluster_centers_, default.cluster_centers_)
+    with pytest.raises(ValueError, match="Lloyd's algorithm only.*use algorithm='lloyd'"):
+        KMeans(3, algorithm="elkan").fit(X)
+    for bad in ("auto", "full", "Lloyd", 1, None):
+        with pytest.raises(ValueError, match="algorithm must be one of 'lloyd'"):
+            KMeans(3, algorithm=bad).fit(X)
+
+
+def test_copy_x_is_accepted_and_x_is_never_written(tmp_path):
+    import fastem
+
+    X = grid_data(n=300, d=2, seed=12) + 100.0   # far from zero: fits centre the rows
+    original = X.copy()
+    a = KMeans(3, random_state=0, copy_x=False).fit(X)
+    np.testing.assert_array_equal(X, original)
+    b = KMeans(3, random_state=0, copy_x=True).fit(X)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    loaded = fastem.load(a.save(tmp_path / "km.npz"))
+    assert loaded.copy_x is False and loaded.algorithm == "lloyd"
+    with pytest.raises(TypeError, match="copy_x must be True or False"):
+        KMeans(3, copy_x="no").fit(X)
+
+
+def test_kmeans_plusplus_takes_and_checks_x_squared_norms():
+    X = grid_data(n=300, d=3, seed=13)
+    norms = (X**2).sum(axis=1)
+    centers, indices = kmeans_plusplus(X, 4, random_state=0, x_squared_norms=norms)
+    expected = kmeans_plusplus(X, 4, random_state=0)
+    np.testing.assert_array_equal(indices, expected[1])
+    np.testing.assert_array_equal(centers, expected[0])
+    with pytest.raises(ValueError, match="length of x_squared_norms 2 should be equal to the "
+                                         "length of n_samples 300"):
+        kmeans_plusplus(X, 4, x_squared_norms=norms[:2])
+    with pytest.raises(ValueError, match=r"x_squared_norms must have shape \(300,\)"):
+        kmeans_plusplus(X, 4, x_squared_norms=norms.reshape(-1, 1))
+    bad = norms.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="x_squared_norms contains NaN"):
+        kmeans_plusplus(X, 4, x_squared_norms=bad)
+
+
+def test_init_of_the_wrong_shape_is_refused_with_scikit_learns_message():
+    X = grid_data(n=300, d=3, seed=14)
+    with pytest.raises(ValueError, match=r"The shape of the initial centers \(2, 3\) does not "
+                                         r"match the number of clusters 4.*init must have"):
+        KMeans(4, init=X[:2]).fit(X)
+    with pytest.raises(ValueError, match=r"\(4, 2\) does not match the number of features "
+                                         r"of the data 3"):
+        KMeans(4, init=X[:4, :2]).fit(X)
+    with pytest.raises(TypeError, match="does not take a callable init"):
+        KMeans(4, init=lambda X, k, random_state: X[:k]).fit(X)

@@ -20,6 +20,7 @@ from .._validation import (
     check_int,
     check_is_fitted,
     check_n_features,
+    check_option,
     check_random_state,
     check_sample_weight,
 )
@@ -82,6 +83,7 @@ def _shift_for(mean, spread):
 
 
 def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike | None = None,
+                    x_squared_norms: ArrayLike | None = None,
                     random_state: int | np.random.RandomState | None = None,
                     n_local_trials: int | None = None,
                     n_threads: int | None = None) -> tuple[NDArray[Any], NDArray[np.intp]]:
@@ -90,6 +92,20 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike |
     At each step ``n_local_trials`` candidates (default 2 + log(n_clusters)) are drawn with
     probability proportional to weight times squared distance to the nearest chosen
     center, and the one that most reduces the potential is kept.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,) or None
+    x_squared_norms : array-like of shape (n_samples,) or None
+        Accepted for scikit-learn's signature and checked (finite, one per row), but not
+        used: fastem computes distances between rows centred by their mean (so that they
+        do not cancel), whose norms are not those of the rows of X.
+    random_state : None, int or RandomState
+    n_local_trials : int or None
+    n_threads : int or None
+        OpenMP threads (None or -1: every usable core); the result does not depend on it.
 
     Returns
     -------
@@ -104,6 +120,13 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike |
     sw = check_sample_weight(sample_weight, n)
     rs = check_random_state(random_state)
     n_local_trials = check_int(n_local_trials, "n_local_trials", minimum=1, allow_none=True)
+    if x_squared_norms is not None:
+        norms = check_array(np.reshape(np.asarray(x_squared_norms), (-1, 1)),
+                            "x_squared_norms")
+        if np.ndim(x_squared_norms) != 1 or norms.shape[0] != n:
+            raise ValueError(f"The length of x_squared_norms {norms.shape[0]} should be "
+                             f"equal to the length of n_samples {n} (x_squared_norms must "
+                             f"have shape ({n},), got {np.shape(x_squared_norms)})")
     indices = _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials,
                                effective_n_threads(n_threads))
     return X[indices], indices
@@ -303,6 +326,12 @@ class KMeans(ParamsMixin):
         mean variance of the features (scikit-learn's rule).
     verbose : int, default=0
     random_state : None, int or RandomState
+    copy_x : bool, default=True
+        Accepted for scikit-learn's signature: fastem never writes to X (it reads the rows
+        centred by their mean without a centred copy), so True and False are the same.
+    algorithm : {'lloyd'}, default='lloyd'
+        Lloyd's algorithm, the only one fastem implements. 'elkan' is refused: it gives
+        the same iterates as Lloyd's (it only skips distance computations).
     n_threads : int or None, default=None
         OpenMP threads; None or -1 uses every usable core, -2 all but one, and so on
         (scikit-learn's n_jobs convention). Results do not depend on it.
@@ -331,6 +360,7 @@ class KMeans(ParamsMixin):
     def __init__(self, n_clusters: int = 8, *, init: str | ArrayLike = "k-means++",
                  n_init: str | int = "auto", max_iter: int = 300, tol: float = 1e-4,
                  verbose: int = 0, random_state: int | np.random.RandomState | None = None,
+                 copy_x: bool = True, algorithm: str = "lloyd",
                  n_threads: int | None = None,
                  callback: Callable[[Any], Any] | None = None) -> None:
         self.n_clusters = n_clusters
@@ -340,6 +370,8 @@ class KMeans(ParamsMixin):
         self.tol = tol
         self.verbose = verbose
         self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
         self.n_threads = n_threads
         self.callback = callback
 
@@ -355,11 +387,18 @@ class KMeans(ParamsMixin):
                 raise ValueError("init must be 'k-means++', 'random' or an array of shape "
                                  f"(n_clusters, n_features); got {self.init!r}")
             init = self.init
+        elif callable(self.init):
+            raise TypeError("init must be 'k-means++', 'random' or an array of shape "
+                            "(n_clusters, n_features); fastem does not take a callable init")
         else:
             init = check_array(self.init, "init")
-            if init.shape != (k, X.shape[1]):
-                raise ValueError(f"init must have shape ({k}, {X.shape[1]}) to match "
-                                 f"n_clusters and X, got {init.shape}")
+            # scikit-learn's messages, and what init must be
+            for axis, size, what in ((0, k, "clusters"), (1, X.shape[1], "features of the data")):
+                if init.shape[axis] != size:
+                    raise ValueError(
+                        f"The shape of the initial centers {init.shape} does not match the "
+                        f"number of {what} {size}: init must have shape ({k}, "
+                        f"{X.shape[1]}), that is (n_clusters, n_features)")
         if self.n_init == "auto":
             n_init = 10 if isinstance(init, str) and init == "random" else 1
         else:
@@ -371,6 +410,13 @@ class KMeans(ParamsMixin):
         effective_n_threads(self.n_threads)   # validates it (TypeError, ValueError)
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an integer, got {self.verbose!r}")
+        if not isinstance(self.copy_x, (bool, np.bool_)):
+            raise TypeError(f"copy_x must be True or False, got {self.copy_x!r}")
+        if isinstance(self.algorithm, str) and self.algorithm == "elkan":
+            raise ValueError("algorithm='elkan' is not available: fastem implements Lloyd's "
+                             "algorithm only. Elkan's algorithm gives the same iterates (it "
+                             "only skips distance computations): use algorithm='lloyd'.")
+        check_option(self.algorithm, "algorithm", ("lloyd",))
         return k, init, n_init, max_iter, tol
 
     def fit(self, X: ArrayLike, y: Any = None,
