@@ -250,3 +250,34 @@ def test_init_of_the_wrong_shape_is_refused_with_scikit_learns_message():
         KMeans(4, init=X[:4, :2]).fit(X)
     with pytest.raises(TypeError, match="does not take a callable init"):
         KMeans(4, init=lambda X, k, random_state: X[:k]).fit(X)
+
+
+def test_fewer_distinct_clusters_than_n_clusters_warns_as_scikit_learn():
+    from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
+
+    from fastem import ConvergenceWarning
+
+    X = np.array([[0.0, 0], [0, 1], [1, 0], [1, 0]])   # three distinct points
+    message = (r"Number of distinct clusters \(3\) found smaller than n_clusters \(4\)\. "
+               r"Possibly due to duplicate points in X\.")
+    with pytest.warns(ConvergenceWarning, match=message) as record:
+        km = KMeans(4, random_state=0).fit(X)
+    assert issubclass(record[0].category, SkConvergenceWarning)
+    assert set(km.labels_.tolist()) == {0, 1, 2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KMeans(3, random_state=0).fit(X)
+
+
+def test_explicit_init_with_several_inits_warns_and_runs_once():
+    X = grid_data(n=300, d=2, seed=15)
+    starts = []
+    with pytest.warns(RuntimeWarning, match="Explicit initial center position passed: "
+                                            "performing only one init in KMeans instead of "
+                                            "n_init=10."):
+        KMeans(3, init=X[:3], n_init=10, callback=lambda i: starts.append(i.init)).fit(X)
+    assert set(starts) == {0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KMeans(3, init=X[:3]).fit(X)            # n_init="auto": one init
+        KMeans(3, init=X[:3], n_init=1).fit(X)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,9 @@ from .._validation import (
     check_option,
     check_random_state,
     check_sample_weight,
+    interoperable,
 )
+from ..exceptions import ConvergenceWarning
 
 
 def _unit(sample_weight):
@@ -403,7 +406,11 @@ class KMeans(ParamsMixin):
             n_init = 10 if isinstance(init, str) and init == "random" else 1
         else:
             n_init = check_int(self.n_init, "n_init", minimum=1)
-        if not isinstance(init, str):
+        if not isinstance(init, str) and n_init != 1:
+            warnings.warn(  # scikit-learn's warning
+                "Explicit initial center position passed: performing only one init in "
+                f"{type(self).__name__} instead of n_init={n_init}.", RuntimeWarning,
+                stacklevel=3)
             n_init = 1
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
         tol = check_float(self.tol, "tol", minimum=0.0)
@@ -431,6 +438,12 @@ class KMeans(ParamsMixin):
             random_state=check_random_state(self.random_state), n_threads=n_threads,
             verbose=self.verbose, callback=self.callback,
         )
+        distinct = int(np.count_nonzero(np.bincount(problem.best_labels, minlength=k)))
+        if distinct < k:
+            warnings.warn(  # scikit-learn's warning
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+                f"({k}). Possibly due to duplicate points in X.",
+                interoperable(ConvergenceWarning), stacklevel=2)
         # the best run's labels and inertia, from its final scoring pass (finite: an
         # overflow raises); all the fitted attributes are set at once (a failed or
         # interrupted fit changes nothing)
