@@ -281,3 +281,57 @@ def test_explicit_init_with_several_inits_warns_and_runs_once():
         warnings.simplefilter("error")
         KMeans(3, init=X[:3]).fit(X)            # n_init="auto": one init
         KMeans(3, init=X[:3], n_init=1).fit(X)
+
+
+RELOCATION_CASES = {
+    # the empty cluster takes the farthest row; all four rows tie (argpartition decides)
+    "tied-rows": (np.array([[0, 0], [0.5, 0], [0.5, 1], [1, 1]]),
+                  np.array([[0.5, 0.5], [3, 3]]), None),
+    # every row on its center: nothing to relocate, the empty center goes to the
+    # heaviest cluster's center (and the next iteration converges strictly)
+    "rows-on-centers": (np.array([[0.0, 0], [0, 0], [1, 1]]),
+                        np.array([[0.0, 0], [1, 1], [5, 5]]), None),
+    # the farthest row has weight zero: the cluster stays empty
+    "zero-weight-row": (np.array([[0.0], [1], [2], [9]]), np.array([[1.0], [50]]),
+                        np.array([1.0, 1, 1, 0])),
+}
+
+
+@pytest.mark.parametrize("case", RELOCATION_CASES)
+def test_relocation_and_convergence_follow_scikit_learn(case):
+    X, init, w = RELOCATION_CASES[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # fewer distinct clusters than n_clusters
+        sk = SkKMeans(len(init), init=init, n_init=1).fit(X, sample_weight=w)
+        fe = KMeans(len(init), init=init, n_init=1).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(fe.labels_, sk.labels_)
+    np.testing.assert_allclose(fe.cluster_centers_, sk.cluster_centers_, atol=1e-12)
+    assert fe.n_iter_ == sk.n_iter_
+    assert fe.inertia_ == pytest.approx(sk.inertia_, abs=1e-12)
+
+
+def _verbose_lines(model, X, capsys):
+    model.fit(X)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines
+    return [[token.rstrip(".:") for token in line.split()] for line in lines]
+
+
+@pytest.mark.parametrize("tol", [1e-2, 0.0])
+def test_verbose_prints_scikit_learns_lines(tol, capsys):
+    """The same lines as scikit-learn, numbers equal to rounding: 'Initialization
+    complete', 'Iteration i, inertia ...' (i from 0) and how the run converged."""
+    X = np.random.RandomState(0).normal(size=(2000, 4))
+    init = X[:5]
+    sk = _verbose_lines(SkKMeans(5, init=init, n_init=1, tol=tol, verbose=1), X, capsys)
+    fe = _verbose_lines(KMeans(5, init=init, n_init=1, tol=tol, verbose=1), X, capsys)
+    assert len(fe) == len(sk)
+    for fe_line, sk_line in zip(fe, sk):
+        assert len(fe_line) == len(sk_line), (fe_line, sk_line)
+        for a, b in zip(fe_line, sk_line):
+            try:
+                assert float(a) == pytest.approx(float(b), rel=1e-6, abs=1e-12), (a, b)
+            except ValueError:
+                assert a == b, (fe_line, sk_line)
+    assert fe[0] == ["Initialization", "complete"]
+    assert fe[-1][4] == ("center" if tol else "strict")

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
-from .._engine import commit, run_em
+from .._engine import Report, commit, run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
@@ -194,7 +194,17 @@ def _checked_inertia(inertia):
 
 class _LloydEM:
     """Lloyd's algorithm as a driver problem: params are the centers (dtype of X), in the
-    coordinates of the rows X - shift."""
+    coordinates of the rows X - shift.
+
+    It converges as scikit-learn's Lloyd loop: when an iteration assigns the rows as the
+    one before (strict convergence), or moves the centers by a total squared distance of
+    at most tol; empty clusters are relocated as there (see _relocate_empty). Instead
+    of keeping the previous labels (n integers) it compares the iteration's cluster
+    weights and sums with the previous ones: equal exactly when the assignment is (the
+    reductions are deterministic), except that rows of weight zero may move unseen;
+    those change no center, so the run still stops at the same iteration, as
+    scikit-learn's by its tolerance.
+    """
 
     objective_name = "-inertia"
 
@@ -209,9 +219,14 @@ class _LloydEM:
         self.shift = shift
         self.best_labels = None
         self.best_inertia = None
+        self.previous = None          # the previous iteration's (weights, sums)
+        self.strict = False           # the last iteration assigned as the one before
+        self.center_shift = None      # its total squared center shift (not strict)
+        self.report = _LloydReport(self)
 
     def initialize(self, rs):
         X, k = self.X, self.n_clusters
+        self.previous = None
         if isinstance(self.init, np.ndarray):
             return np.ascontiguousarray(self.init.astype(X.dtype) - self.shift)
         if self.init == "k-means++":
@@ -232,21 +247,31 @@ class _LloydEM:
         weight = np.zeros(k)
         inertia = self._pass(centers, np.empty(0, dtype=np.intc), sums, weight, np.empty(0),
                              True)
+        previous, self.previous = self.previous, (weight.copy(), sums.copy())
+        self.strict = previous is not None and all(
+            np.array_equal(a, b) for a, b in zip(previous, self.previous))
         if (weight == 0).any():
             self._relocate_empty(centers, sums, weight)
         new = centers.astype(np.float64, copy=True)
         filled = weight > 0
         new[filled] = sums[filled] / weight[filled, None]
+        # clusters still empty go to the center of the heaviest one, as scikit-learn's
+        new[~filled] = new[np.argmax(weight)]
         return new.astype(centers.dtype), -inertia
 
     def _relocate_empty(self, centers, sums, weight):
-        """Move each empty center to one of the rows farthest from their centers."""
+        """scikit-learn's relocation: the empty clusters take the rows farthest from
+        their centers (by np.argpartition, as scikit-learn, so that ties go the same way),
+        one each, with its weight; none when every row lies on its center. A cluster
+        given a row of weight zero stays empty."""
         n = self.X.shape[0]
         labels = np.empty(n, dtype=np.intc)
         dist = np.empty(n)
         self._pass(centers, labels, np.zeros_like(sums), np.zeros_like(weight), dist, False)
+        if not dist.max() > 0:
+            return
         empty = np.flatnonzero(weight == 0)
-        far = np.argsort(-dist, kind="stable")[: len(empty)]
+        far = np.argpartition(dist, -len(empty))[:-len(empty) - 1:-1]
         for new_id, row in zip(empty, far):
             w = 1.0 if self.sw is None else self.sw[row]
             x = (self.X[row] - self.shift).astype(np.float64)
@@ -257,8 +282,10 @@ class _LloydEM:
             weight[new_id] = w
 
     def converged(self, change, tol, old, new):
-        shift = ((new.astype(np.float64) - old) ** 2).sum()
-        return shift <= self.tol
+        if self.strict:
+            return True
+        self.center_shift = float(((new.astype(np.float64) - old) ** 2).sum())
+        return self.center_shift <= self.tol
 
     def final_score(self, centers, objective):
         """-inertia of the run's centers; the labels and inertia of the best run so far
@@ -274,6 +301,30 @@ class _LloydEM:
                           np.empty((0, 0)), np.empty(0), np.empty(0), False)
 
 
+class _LloydReport(Report):
+    """scikit-learn's verbose lines for k-means (its iterations counted from 0)."""
+
+    def __init__(self, problem):
+        self.problem = problem
+
+    def start(self, init):
+        return None
+
+    def initialized(self, init):
+        return "Initialization complete"
+
+    def iteration(self, init, n_iter, lower_bound, change, elapsed):
+        return f"Iteration {n_iter - 1}, inertia {-lower_bound}."
+
+    def end(self, init, converged, n_iter, lower_bound, elapsed):
+        if not converged:
+            return None
+        if self.problem.strict:
+            return f"Converged at iteration {n_iter - 1}: strict convergence."
+        return (f"Converged at iteration {n_iter - 1}: center shift "
+                f"{self.problem.center_shift} within tolerance {self.problem.tol}.")
+
+
 def lloyd(X, sample_weight, n_clusters, *, init="k-means++", n_init=1, max_iter=300,
           tol=1e-4, random_state=None, n_threads=1, verbose=0, callback=None):
     """Run Lloyd's algorithm (validated inputs); returns (problem, the driver's best run),
@@ -284,8 +335,8 @@ def lloyd(X, sample_weight, n_clusters, *, init="k-means++", n_init=1, max_iter=
     problem = _LloydEM(data, sample_weight, n_clusters, init,
                        float(np.mean(variances) * tol) if tol else 0.0, n_threads, shift)
     result = run_em(problem, n_init=n_init, max_iter=max_iter, tol=tol,
-                    random_state=random_state, verbose=verbose, callback=callback,
-                    warn=False)
+                    random_state=random_state, verbose=verbose, verbose_interval=1,
+                    callback=callback, warn=False)
     result.params = (result.params + shift).astype(X.dtype)
     return problem, result
 
