@@ -335,3 +335,39 @@ def test_verbose_prints_scikit_learns_lines(tol, capsys):
                 assert a == b, (fe_line, sk_line)
     assert fe[0] == ["Initialization", "complete"]
     assert fe[-1][4] == ("center" if tol else "strict")
+
+
+def test_float32_fit_returns_float32_as_scikit_learn(tmp_path):
+    import fastem
+
+    X64 = grid_data(n=400, d=3, seed=16)
+    X = X64.astype(np.float32)
+    km = KMeans(3, random_state=0).fit(X)
+    sk = SkKMeans(3, random_state=0).fit(X)
+    assert km.cluster_centers_.dtype == sk.cluster_centers_.dtype == np.float32
+    for out, ref in ((km.transform(X), sk.transform(X)),
+                     (KMeans(3, random_state=0).fit_transform(X),
+                      SkKMeans(3, random_state=0).fit_transform(X))):
+        assert out.dtype == ref.dtype == np.float32
+        np.testing.assert_allclose(out, ref, rtol=1e-5)
+    assert type(km.inertia_) is float and type(km.score(X)) is float
+    assert km.labels_.dtype == np.int32
+    # float32 distances only between float32 rows and float32 centers (scikit-learn's rule)
+    assert km.transform(X64).dtype == np.float64
+    assert KMeans(3, random_state=0).fit(X64).transform(X).dtype == np.float64
+    np.testing.assert_allclose(km.transform(X64), km.transform(X), rtol=1e-5)
+    # model files keep float32 centers
+    loaded = fastem.load(km.save(tmp_path / "km32.npz"))
+    assert loaded.cluster_centers_.dtype == np.float32
+    np.testing.assert_array_equal(loaded.transform(X), km.transform(X))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_integer_input_is_computed_in_float64(dtype):
+    X = np.array([[0, 0], [10, 10], [12, 9], [-1, 1], [2, 0], [8, 10]], dtype=dtype)
+    km = KMeans(2, random_state=0).fit(X)
+    assert km.cluster_centers_.dtype == np.float64
+    assert km.transform(X).dtype == np.float64
+    assert sorted(np.bincount(km.labels_).tolist()) == [3, 3]
+    init = KMeans(2, init=X[:2], n_init=1).fit(X)
+    np.testing.assert_array_equal(init.labels_, [0, 1, 1, 0, 0, 1])

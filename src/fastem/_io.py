@@ -238,6 +238,7 @@ def _labels(dim):
 # -- arrays: the schema ---------------------------------------------------------------
 _DTYPES = {  # name -> (description, test on the header's dtype)
     "float64": ("float64", lambda dt: dt.kind == "f" and dt.itemsize == 8),
+    "float": ("float32 or float64", lambda dt: dt.kind == "f" and dt.itemsize in (4, 8)),
     "int32": ("int32", lambda dt: dt.kind == "i" and dt.itemsize == 4),
     "real": ("a real numeric dtype", lambda dt: dt.kind in "iuf" and dt.itemsize <= 8),
     "str": ("a unicode string dtype", lambda dt: dt.kind == "U"
@@ -332,7 +333,8 @@ SCHEMAS = {
                 "algorithm": _option("lloyd")},
         attributes={"inertia_": _real(0), "n_iter_": _integer(0),
                     "n_features_in_": _integer(1)},
-        arrays={"attr:cluster_centers_": _Array(("n_clusters", _D), check=_bounded_rows),
+        arrays={"attr:cluster_centers_": _Array(("n_clusters", _D), "float",
+                                                 check=_bounded_rows),
                 "attr:labels_": _Array(("n_samples",), "int32", _labels("n_clusters")),
                 "attr:feature_names_in_": _NAMES,
                 "param:init": _optional(("n_clusters", _D))}),

@@ -499,6 +499,7 @@ class KMeans(ParamsMixin):
         # overflow raises); all the fitted attributes are set at once (a failed or
         # interrupted fit changes nothing)
         self.labels_: NDArray[np.intc]
+        self.cluster_centers_: NDArray[np.floating]
         commit(self, {"inertia_": float(problem.best_inertia),
                       "cluster_centers_": result.params,
                       "labels_": problem.best_labels, "n_iter_": result.n_iter,
@@ -526,15 +527,21 @@ class KMeans(ParamsMixin):
         """Fit and return labels_."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def transform(self, X: ArrayLike) -> NDArray[np.float64]:
-        """Euclidean distances from each row of X to every center, shape (n, n_clusters)."""
+    def transform(self, X: ArrayLike) -> NDArray[np.floating]:
+        """Euclidean distances from each row of X to every center, shape (n, n_clusters).
+
+        float32 when X and cluster_centers_ are float32 (a fit on float32 data), float64
+        otherwise, as scikit-learn's; the squares are summed in float64 either way."""
         X, centers = self._checked(X)
-        out = np.empty((X.shape[0], centers.shape[0]))
+        fitted = np.asarray(self.cluster_centers_)
+        if X.dtype == np.float32 and fitted.dtype != np.float32:
+            X, centers = X.astype(np.float64), np.ascontiguousarray(fitted, dtype=np.float64)
+        out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
         _kmeans.sq_distances(X, centers, out, effective_n_threads(self.n_threads))
         return np.sqrt(out, out=out)
 
     def fit_transform(self, X: ArrayLike, y: Any = None,
-                      sample_weight: ArrayLike | None = None) -> NDArray[np.float64]:
+                      sample_weight: ArrayLike | None = None) -> NDArray[np.floating]:
         return self.fit(X, sample_weight=sample_weight).transform(X)
 
     def score(self, X: ArrayLike, y: Any = None,
