@@ -371,3 +371,55 @@ def test_integer_input_is_computed_in_float64(dtype):
     assert sorted(np.bincount(km.labels_).tolist()) == [3, 3]
     init = KMeans(2, init=X[:2], n_init=1).fit(X)
     np.testing.assert_array_equal(init.labels_, [0, 1, 1, 0, 0, 1])
+
+
+def test_get_feature_names_out_as_scikit_learn():
+    from fastem import NotFittedError
+
+    X = grid_data(n=300, d=3, seed=17)
+    km = KMeans(4, random_state=0).fit(X)
+    expected = SkKMeans(4, random_state=0).fit(X).get_feature_names_out()
+    names = km.get_feature_names_out()
+    assert names.dtype == object and names.tolist() == expected.tolist()
+    assert names.tolist() == ["kmeans0", "kmeans1", "kmeans2", "kmeans3"]
+    assert km.get_feature_names_out(["a", "b", "c"]).tolist() == names.tolist()
+    with pytest.raises(ValueError, match="input_features should have length equal to "
+                                         r"number of features \(3\), got 2"):
+        km.get_feature_names_out(["a", "b"])
+    with pytest.raises(NotFittedError):
+        KMeans(4).get_feature_names_out()
+
+
+def test_set_output_gives_pandas_dataframes_as_scikit_learn():
+    pd = pytest.importorskip("pandas")
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils.estimator_checks import (
+        check_global_output_transform_pandas,
+        check_set_output_transform,
+        check_set_output_transform_pandas,
+    )
+
+    for check in (check_set_output_transform, check_set_output_transform_pandas,
+                  check_global_output_transform_pandas):
+        check("KMeans", KMeans(3, random_state=0))
+    X = grid_data(n=300, d=3, seed=18)
+    df = pd.DataFrame(X, columns=["a", "b", "c"], index=np.arange(300) * 2 + 7)
+    km = KMeans(3, random_state=0)
+    assert km.set_output(transform="pandas") is km
+    out = km.fit_transform(df)
+    assert isinstance(out, pd.DataFrame)
+    assert out.columns.tolist() == ["kmeans0", "kmeans1", "kmeans2"]
+    assert out.index.equals(df.index)
+    np.testing.assert_array_equal(out.to_numpy(), km.transform(X).to_numpy())
+    assert km.transform(X).index.equals(pd.RangeIndex(300))     # array in: default index
+    assert isinstance(clone(km).fit(X).transform(X), pd.DataFrame)  # clone keeps it
+    assert isinstance(km.set_output(transform=None).transform(X), pd.DataFrame)
+    assert isinstance(km.set_output(transform="default").transform(df), np.ndarray)
+    pipe = make_pipeline(StandardScaler(), KMeans(3, random_state=0)).set_output(
+        transform="pandas")
+    assert isinstance(pipe.fit_transform(df), pd.DataFrame)
+    for bad in ("polars", "numpy", 1):
+        with pytest.raises(ValueError, match="transform must be one of 'default', 'pandas'"):
+            KMeans(3).set_output(transform=bad)

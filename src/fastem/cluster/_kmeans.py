@@ -14,6 +14,7 @@ from .._base import ParamsMixin, sklearn_tags
 from .._engine import Report, commit, run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
+from .._output import TransformerOutputMixin
 from .._validation import (
     SQUARED_NORM_LIMIT,
     check_array,
@@ -360,7 +361,7 @@ def _nearest(X, sample_weight, centers, labels, n_threads):
     return _checked_inertia(inertia)
 
 
-class KMeans(ParamsMixin):
+class KMeans(TransformerOutputMixin, ParamsMixin):
     """k-means clustering by Lloyd's algorithm on fused, deterministic OpenMP kernels.
 
     Parameters
@@ -391,6 +392,10 @@ class KMeans(ParamsMixin):
         (scikit-learn's n_jobs convention). Results do not depend on it.
     callback : callable or None
         Called after every iteration with an IterationInfo; returning True stops the run.
+
+    transform and fit_transform return numpy arrays, or pandas DataFrames after
+    ``set_output(transform="pandas")`` (columns from get_feature_names_out: kmeans0,
+    kmeans1, ...; the index of a DataFrame X), as scikit-learn's.
 
     Attributes
     ----------
@@ -428,6 +433,8 @@ class KMeans(ParamsMixin):
         self.algorithm = algorithm
         self.n_threads = n_threads
         self.callback = callback
+
+    _output_units = "cluster_centers_"    # one output column per center
 
     def __sklearn_tags__(self):
         return sklearn_tags(self, estimator_type="clusterer", transformer=True)
@@ -527,11 +534,15 @@ class KMeans(ParamsMixin):
         """Fit and return labels_."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def transform(self, X: ArrayLike) -> NDArray[np.floating]:
+    def transform(self, X: ArrayLike) -> Any:
         """Euclidean distances from each row of X to every center, shape (n, n_clusters).
 
         float32 when X and cluster_centers_ are float32 (a fit on float32 data), float64
-        otherwise, as scikit-learn's; the squares are summed in float64 either way."""
+        otherwise, as scikit-learn's; the squares are summed in float64 either way. A
+        DataFrame after set_output(transform="pandas")."""
+        return self._wrap_output(self._distances(X), X)
+
+    def _distances(self, X):
         X, centers = self._checked(X)
         fitted = np.asarray(self.cluster_centers_)
         if X.dtype == np.float32 and fitted.dtype != np.float32:
@@ -541,8 +552,11 @@ class KMeans(ParamsMixin):
         return np.sqrt(out, out=out)
 
     def fit_transform(self, X: ArrayLike, y: Any = None,
-                      sample_weight: ArrayLike | None = None) -> NDArray[np.floating]:
-        return self.fit(X, sample_weight=sample_weight).transform(X)
+                      sample_weight: ArrayLike | None = None) -> Any:
+        """Fit and return transform(X)."""
+        container = self._output_container()     # a bad setting fails before the fit
+        return self._wrap_output(self.fit(X, sample_weight=sample_weight)._distances(X), X,
+                                 container)
 
     def score(self, X: ArrayLike, y: Any = None,
               sample_weight: ArrayLike | None = None) -> float:
