@@ -151,6 +151,9 @@ def test_random_init_uses_ten_restarts_by_default():
     starts = []
     KMeans(3, init="random", random_state=0, callback=lambda i: starts.append(i.init)).fit(X)
     assert sorted(set(starts)) == list(range(10))
+    starts.clear()   # n_init="auto" is one init for k-means++ (and for an array, below)
+    KMeans(3, random_state=0, callback=lambda i: starts.append(i.init)).fit(X)
+    assert set(starts) == {0}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # k-means reaching max_iter does not warn
         KMeans(3, max_iter=1, random_state=0).fit(X)
