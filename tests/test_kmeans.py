@@ -151,6 +151,278 @@ def test_random_init_uses_ten_restarts_by_default():
     starts = []
     KMeans(3, init="random", random_state=0, callback=lambda i: starts.append(i.init)).fit(X)
     assert sorted(set(starts)) == list(range(10))
+    starts.clear()   # n_init="auto" is one init for k-means++ (and for an array, below)
+    KMeans(3, random_state=0, callback=lambda i: starts.append(i.init)).fit(X)
+    assert set(starts) == {0}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # k-means reaching max_iter does not warn
         KMeans(3, max_iter=1, random_state=0).fit(X)
+
+
+def test_negative_n_threads_counts_from_all_cores(tmp_path):
+    """scikit-learn's n_jobs convention, for every estimator: -1 is every usable core,
+    -2 all but one (at least one); 0 and values below -(usable cores) are errors."""
+    from fastem import GaussianHMM, GaussianMixture
+    from fastem._kernels._parallel import effective_n_threads, openmp_enabled, usable_cpus
+
+    every = effective_n_threads(None)
+    assert effective_n_threads(-1) == every
+    assert effective_n_threads(-2) == (max(1, every - 1) if openmp_enabled() else 1)
+    assert effective_n_threads(-usable_cpus()) == 1
+    for bad in (0, -usable_cpus() - 1):
+        with pytest.raises(ValueError, match=f"n_threads={bad}"):
+            effective_n_threads(bad)
+    with pytest.raises(TypeError, match="n_threads must be None or an integer"):
+        effective_n_threads(True)
+    X = grid_data(n=300, d=2, seed=10)
+    reference = KMeans(3, random_state=0).fit(X)
+    for model in (KMeans(3, random_state=0, n_threads=-1),
+                  KMeans(3, random_state=0, n_threads=-2)):
+        np.testing.assert_array_equal(model.fit(X).cluster_centers_,
+                                      reference.cluster_centers_)
+    import fastem
+
+    assert fastem.load(model.save(tmp_path / "km.npz")).n_threads == -2   # files keep it
+    GaussianMixture(2, random_state=0, max_iter=5, n_threads=-1).fit(X)
+    GaussianHMM(2, random_state=0, n_iter=2, n_threads=-1).fit(X)
+    centers, _ = kmeans_plusplus(X, 3, random_state=0, n_threads=-1)
+    np.testing.assert_array_equal(centers, kmeans_plusplus(X, 3, random_state=0)[0])
+    for make in (lambda: KMeans(3, n_threads=0).fit(X),
+                 lambda: GaussianMixture(2, n_threads=0).fit(X),
+                 lambda: GaussianHMM(2, n_threads=0).fit(X)):
+        with pytest.raises(ValueError, match="n_threads=0"):
+            make()
+
+
+def test_algorithm_lloyd_is_accepted_and_elkan_refused():
+    """scikit-learn 1.9 accepts exactly 'lloyd' and 'elkan' ('auto' and 'full' are gone);
+    fastem takes 'lloyd' and refuses 'elkan' saying why."""
+    sk_options = SkKMeans._parameter_constraints["algorithm"][0].options
+    assert sk_options == {"lloyd", "elkan"}
+    X = grid_data(n=300, d=2, seed=11)
+    default = KMeans(3, random_state=0).fit(X)
+    lloyd = KMeans(3, random_state=0, algorithm="lloyd").fit(X)
+    np.testing.assert_array_equal(lloyd.cluster_centers_, default.cluster_centers_)
+    with pytest.raises(ValueError, match="Lloyd's algorithm only.*use algorithm='lloyd'"):
+        KMeans(3, algorithm="elkan").fit(X)
+    for bad in ("auto", "full", "Lloyd", 1, None):
+        with pytest.raises(ValueError, match="algorithm must be one of 'lloyd'"):
+            KMeans(3, algorithm=bad).fit(X)
+
+
+def test_copy_x_is_accepted_and_x_is_never_written(tmp_path):
+    import fastem
+
+    X = grid_data(n=300, d=2, seed=12) + 100.0   # far from zero: fits centre the rows
+    original = X.copy()
+    a = KMeans(3, random_state=0, copy_x=False).fit(X)
+    np.testing.assert_array_equal(X, original)
+    b = KMeans(3, random_state=0, copy_x=True).fit(X)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    loaded = fastem.load(a.save(tmp_path / "km.npz"))
+    assert loaded.copy_x is False and loaded.algorithm == "lloyd"
+    with pytest.raises(TypeError, match="copy_x must be True or False"):
+        KMeans(3, copy_x="no").fit(X)
+
+
+def test_kmeans_plusplus_takes_and_checks_x_squared_norms():
+    X = grid_data(n=300, d=3, seed=13)
+    norms = (X**2).sum(axis=1)
+    centers, indices = kmeans_plusplus(X, 4, random_state=0, x_squared_norms=norms)
+    expected = kmeans_plusplus(X, 4, random_state=0)
+    np.testing.assert_array_equal(indices, expected[1])
+    np.testing.assert_array_equal(centers, expected[0])
+    with pytest.raises(ValueError, match="length of x_squared_norms 2 should be equal to the "
+                                         "length of n_samples 300"):
+        kmeans_plusplus(X, 4, x_squared_norms=norms[:2])
+    with pytest.raises(ValueError, match=r"x_squared_norms must have shape \(300,\)"):
+        kmeans_plusplus(X, 4, x_squared_norms=norms.reshape(-1, 1))
+    bad = norms.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="x_squared_norms contains NaN"):
+        kmeans_plusplus(X, 4, x_squared_norms=bad)
+
+
+def test_init_of_the_wrong_shape_is_refused_with_scikit_learns_message():
+    X = grid_data(n=300, d=3, seed=14)
+    with pytest.raises(ValueError, match=r"The shape of the initial centers \(2, 3\) does not "
+                                         r"match the number of clusters 4.*init must have"):
+        KMeans(4, init=X[:2]).fit(X)
+    with pytest.raises(ValueError, match=r"\(4, 2\) does not match the number of features "
+                                         r"of the data 3"):
+        KMeans(4, init=X[:4, :2]).fit(X)
+    with pytest.raises(TypeError, match="does not take a callable init"):
+        KMeans(4, init=lambda X, k, random_state: X[:k]).fit(X)
+
+
+def test_fewer_distinct_clusters_than_n_clusters_warns_as_scikit_learn():
+    from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
+
+    from fastem import ConvergenceWarning
+
+    X = np.array([[0.0, 0], [0, 1], [1, 0], [1, 0]])   # three distinct points
+    message = (r"Number of distinct clusters \(3\) found smaller than n_clusters \(4\)\. "
+               r"Possibly due to duplicate points in X\.")
+    with pytest.warns(ConvergenceWarning, match=message) as record:
+        km = KMeans(4, random_state=0).fit(X)
+    assert issubclass(record[0].category, SkConvergenceWarning)
+    assert set(km.labels_.tolist()) == {0, 1, 2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KMeans(3, random_state=0).fit(X)
+
+
+def test_explicit_init_with_several_inits_warns_and_runs_once():
+    X = grid_data(n=300, d=2, seed=15)
+    starts = []
+    with pytest.warns(RuntimeWarning, match="Explicit initial center position passed: "
+                                            "performing only one init in KMeans instead of "
+                                            "n_init=10."):
+        KMeans(3, init=X[:3], n_init=10, callback=lambda i: starts.append(i.init)).fit(X)
+    assert set(starts) == {0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KMeans(3, init=X[:3]).fit(X)            # n_init="auto": one init
+        KMeans(3, init=X[:3], n_init=1).fit(X)
+
+
+RELOCATION_CASES = {
+    # the empty cluster takes the farthest row; all four rows tie (argpartition decides)
+    "tied-rows": (np.array([[0, 0], [0.5, 0], [0.5, 1], [1, 1]]),
+                  np.array([[0.5, 0.5], [3, 3]]), None),
+    # every row on its center: nothing to relocate, the empty center goes to the
+    # heaviest cluster's center (and the next iteration converges strictly)
+    "rows-on-centers": (np.array([[0.0, 0], [0, 0], [1, 1]]),
+                        np.array([[0.0, 0], [1, 1], [5, 5]]), None),
+    # the farthest row has weight zero: the cluster stays empty
+    "zero-weight-row": (np.array([[0.0], [1], [2], [9]]), np.array([[1.0], [50]]),
+                        np.array([1.0, 1, 1, 0])),
+}
+
+
+@pytest.mark.parametrize("case", RELOCATION_CASES)
+def test_relocation_and_convergence_follow_scikit_learn(case):
+    X, init, w = RELOCATION_CASES[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # fewer distinct clusters than n_clusters
+        sk = SkKMeans(len(init), init=init, n_init=1).fit(X, sample_weight=w)
+        fe = KMeans(len(init), init=init, n_init=1).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(fe.labels_, sk.labels_)
+    np.testing.assert_allclose(fe.cluster_centers_, sk.cluster_centers_, atol=1e-12)
+    assert fe.n_iter_ == sk.n_iter_
+    assert fe.inertia_ == pytest.approx(sk.inertia_, abs=1e-12)
+
+
+def _verbose_lines(model, X, capsys):
+    model.fit(X)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines
+    return [[token.rstrip(".:") for token in line.split()] for line in lines]
+
+
+@pytest.mark.parametrize("tol", [1e-2, 0.0])
+def test_verbose_prints_scikit_learns_lines(tol, capsys):
+    """The same lines as scikit-learn, numbers equal to rounding: 'Initialization
+    complete', 'Iteration i, inertia ...' (i from 0) and how the run converged."""
+    X = np.random.RandomState(0).normal(size=(2000, 4))
+    init = X[:5]
+    sk = _verbose_lines(SkKMeans(5, init=init, n_init=1, tol=tol, verbose=1), X, capsys)
+    fe = _verbose_lines(KMeans(5, init=init, n_init=1, tol=tol, verbose=1), X, capsys)
+    assert len(fe) == len(sk)
+    for fe_line, sk_line in zip(fe, sk):
+        assert len(fe_line) == len(sk_line), (fe_line, sk_line)
+        for a, b in zip(fe_line, sk_line):
+            try:
+                assert float(a) == pytest.approx(float(b), rel=1e-6, abs=1e-12), (a, b)
+            except ValueError:
+                assert a == b, (fe_line, sk_line)
+    assert fe[0] == ["Initialization", "complete"]
+    assert fe[-1][4] == ("center" if tol else "strict")
+
+
+def test_float32_fit_returns_float32_as_scikit_learn(tmp_path):
+    import fastem
+
+    X64 = grid_data(n=400, d=3, seed=16)
+    X = X64.astype(np.float32)
+    km = KMeans(3, random_state=0).fit(X)
+    sk = SkKMeans(3, random_state=0).fit(X)
+    assert km.cluster_centers_.dtype == sk.cluster_centers_.dtype == np.float32
+    for out, ref in ((km.transform(X), sk.transform(X)),
+                     (KMeans(3, random_state=0).fit_transform(X),
+                      SkKMeans(3, random_state=0).fit_transform(X))):
+        assert out.dtype == ref.dtype == np.float32
+        np.testing.assert_allclose(out, ref, rtol=1e-5)
+    assert type(km.inertia_) is float and type(km.score(X)) is float
+    assert km.labels_.dtype == np.int32
+    # float32 distances only between float32 rows and float32 centers (scikit-learn's rule)
+    assert km.transform(X64).dtype == np.float64
+    assert KMeans(3, random_state=0).fit(X64).transform(X).dtype == np.float64
+    np.testing.assert_allclose(km.transform(X64), km.transform(X), rtol=1e-5)
+    # model files keep float32 centers
+    loaded = fastem.load(km.save(tmp_path / "km32.npz"))
+    assert loaded.cluster_centers_.dtype == np.float32
+    np.testing.assert_array_equal(loaded.transform(X), km.transform(X))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_integer_input_is_computed_in_float64(dtype):
+    X = np.array([[0, 0], [10, 10], [12, 9], [-1, 1], [2, 0], [8, 10]], dtype=dtype)
+    km = KMeans(2, random_state=0).fit(X)
+    assert km.cluster_centers_.dtype == np.float64
+    assert km.transform(X).dtype == np.float64
+    assert sorted(np.bincount(km.labels_).tolist()) == [3, 3]
+    init = KMeans(2, init=X[:2], n_init=1).fit(X)
+    np.testing.assert_array_equal(init.labels_, [0, 1, 1, 0, 0, 1])
+
+
+def test_get_feature_names_out_as_scikit_learn():
+    from fastem import NotFittedError
+
+    X = grid_data(n=300, d=3, seed=17)
+    km = KMeans(4, random_state=0).fit(X)
+    expected = SkKMeans(4, random_state=0).fit(X).get_feature_names_out()
+    names = km.get_feature_names_out()
+    assert names.dtype == object and names.tolist() == expected.tolist()
+    assert names.tolist() == ["kmeans0", "kmeans1", "kmeans2", "kmeans3"]
+    assert km.get_feature_names_out(["a", "b", "c"]).tolist() == names.tolist()
+    with pytest.raises(ValueError, match="input_features should have length equal to "
+                                         r"number of features \(3\), got 2"):
+        km.get_feature_names_out(["a", "b"])
+    with pytest.raises(NotFittedError):
+        KMeans(4).get_feature_names_out()
+
+
+def test_set_output_gives_pandas_dataframes_as_scikit_learn():
+    pd = pytest.importorskip("pandas")
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils.estimator_checks import (
+        check_global_output_transform_pandas,
+        check_set_output_transform,
+        check_set_output_transform_pandas,
+    )
+
+    for check in (check_set_output_transform, check_set_output_transform_pandas,
+                  check_global_output_transform_pandas):
+        check("KMeans", KMeans(3, random_state=0))
+    X = grid_data(n=300, d=3, seed=18)
+    df = pd.DataFrame(X, columns=["a", "b", "c"], index=np.arange(300) * 2 + 7)
+    km = KMeans(3, random_state=0)
+    assert km.set_output(transform="pandas") is km
+    out = km.fit_transform(df)
+    assert isinstance(out, pd.DataFrame)
+    assert out.columns.tolist() == ["kmeans0", "kmeans1", "kmeans2"]
+    assert out.index.equals(df.index)
+    np.testing.assert_array_equal(out.to_numpy(), km.transform(X).to_numpy())
+    assert km.transform(X).index.equals(pd.RangeIndex(300))     # array in: default index
+    assert isinstance(clone(km).fit(X).transform(X), pd.DataFrame)  # clone keeps it
+    assert isinstance(km.set_output(transform=None).transform(X), pd.DataFrame)
+    assert isinstance(km.set_output(transform="default").transform(df), np.ndarray)
+    pipe = make_pipeline(StandardScaler(), KMeans(3, random_state=0)).set_output(
+        transform="pandas")
+    assert isinstance(pipe.fit_transform(df), pd.DataFrame)
+    for bad in ("polars", "numpy", 1):
+        with pytest.raises(ValueError, match="transform must be one of 'default', 'pandas'"):
+            KMeans(3).set_output(transform=bad)

@@ -74,7 +74,7 @@ def test_bad_sample_weight(make, weights, error, match):
         (dict(reg_covar=-1e-6), ValueError, "reg_covar must be"),
         (dict(max_iter=-1), ValueError, "max_iter must be"),
         (dict(n_init=0), ValueError, "n_init must be"),
-        (dict(n_threads=0), ValueError, "n_threads must be"),
+        (dict(n_threads=0), ValueError, "n_threads=0 is invalid"),
         (dict(weights_init=[0.5, 0.5, 0.0]), ValueError,
          r"'weights' should have the shape of \(2,\), but got \(3,\) \(weights_init\)"),
         (dict(weights_init=[0.7, 0.7]), ValueError, "should be normalized.*weights_init"),
@@ -144,9 +144,9 @@ def test_a_fitted_models_precisions_are_accepted_as_precisions_init():
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        (dict(n_threads=0), ValueError, "n_threads must be >= 1"),
-        (dict(n_threads=-3), ValueError, "n_threads must be >= 1"),
-        (dict(n_threads=1.5), TypeError, "n_threads must be an integer"),
+        (dict(n_threads=0), ValueError, "n_threads=0 is invalid"),
+        (dict(n_threads=-10**6), ValueError, "n_threads=-1000000 would leave no thread"),
+        (dict(n_threads=1.5), TypeError, "n_threads must be None or an integer"),
         (dict(n_local_trials=0), ValueError, "n_local_trials must be >= 1"),
         (dict(n_local_trials=-1), ValueError, "n_local_trials must be >= 1"),
         (dict(n_local_trials=2.0), TypeError, "n_local_trials must be an integer"),

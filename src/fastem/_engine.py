@@ -6,6 +6,7 @@ A model hands the driver a *problem*: an object with
     step(params) -> (new_params, objective)   # one E pass + M-step; objective at `params`
     converged(change, tol, old, new) -> bool  # optional, default |change| < tol
     final_score(params, objective) -> float   # optional, which of n_init runs is best
+    report                                    # optional, a Report: the verbose lines
 
 and the driver runs restarts, the loop, the convergence test, history, verbose output,
 callbacks and the ConvergenceWarning, once for all models.
@@ -113,6 +114,29 @@ class EMResult:
     score: float = -np.inf
 
 
+class Report:
+    """The lines the driver prints when verbose, each a str or None (nothing printed).
+
+    A problem whose model prints its peer's lines gives its own as ``problem.report``;
+    the driver decides when to print (per-iteration lines every ``verbose_interval``
+    iterations, every one with verbose >= 2)."""
+
+    def start(self, init):
+        return f"Initialization {init}"
+
+    def initialized(self, init):
+        return None
+
+    def iteration(self, init, n_iter, lower_bound, change, elapsed):
+        return (f"  Iteration {n_iter:5d}  log-likelihood {lower_bound:.8g}  "
+                f"change {change:.3e}  time {elapsed:.3f}s")
+
+    def end(self, init, converged, n_iter, lower_bound, elapsed):
+        state = "converged" if converged else "did not converge"
+        return (f"Initialization {init} {state}: {n_iter} iterations, lower bound "
+                f"{lower_bound:.8g}, {elapsed:.3f}s")
+
+
 def commit(estimator, fitted):
     """Set all the attributes of a successful fit at once.
 
@@ -154,12 +178,18 @@ def run_em(
     """
     converged_test = getattr(problem, "converged", _default_converged)
     final_score = getattr(problem, "final_score", lambda params, objective: objective)
+    report = getattr(problem, "report", None) or Report()
+
+    def say(line):
+        if verbose and line is not None:
+            print(line)
+
     runs = 1 if start is not None else n_init
     best: EMResult | None = None
     for init in range(runs):
-        if verbose:
-            print(f"Initialization {init}")
+        say(report.start(init))
         params = start if start is not None else problem.initialize(random_state)
+        say(report.initialized(init))
         lower_bound = start_lower_bound if start is not None else -np.inf
         history = []
         converged = False
@@ -173,8 +203,7 @@ def run_em(
             change = lower_bound - previous
             elapsed = time.perf_counter() - t0
             if verbose and (n_iter % verbose_interval == 0 or verbose >= 2 or n_iter == 1):
-                print(f"  Iteration {n_iter:5d}  log-likelihood {lower_bound:.8g}  "
-                      f"change {change:.3e}  time {elapsed:.3f}s")
+                say(report.iteration(init, n_iter, lower_bound, change, elapsed))
             stop = callback is not None and callback(
                 IterationInfo(init, n_iter, float(lower_bound), float(change), elapsed)
             ) is True
@@ -185,10 +214,7 @@ def run_em(
                 break
             if stop:
                 break
-        if verbose:
-            state = "converged" if converged else "did not converge"
-            print(f"Initialization {init} {state}: {n_iter} iterations, lower bound "
-                  f"{lower_bound:.8g}, {time.perf_counter() - t_run:.3f}s")
+        say(report.end(init, converged, n_iter, lower_bound, time.perf_counter() - t_run))
         score = final_score(params, lower_bound)
         if best is None or score > best.score:
             best = EMResult(params, lower_bound, history, converged, n_iter, score)

@@ -121,7 +121,9 @@ _BOOL = _Scalar("true or false", lambda v: isinstance(v, bool))
 _REALS = _Scalar("a list of real numbers (not NaN)",
                  lambda v: isinstance(v, list) and all(_real(finite=False).ok(x) for x in v))
 _SEED = _NONE | _integer(0, 2**32 - 1)
-_THREADS = _NONE | _integer(1)
+_THREADS = _NONE | _Scalar(  # negative: counted from all the cores (see effective_n_threads)
+    f"a non-zero integer in [-{_INT32}, {_INT32}]",
+    lambda v: _is_int(v) and v != 0 and abs(v) <= _INT32)
 
 
 @dataclass(frozen=True)
@@ -336,10 +338,12 @@ SCHEMAS = {
         dims={"n_clusters": "n_clusters", _D: "n_features_in_", "n_samples": None},
         params={**_COMMON, "n_clusters": _integer(1), "init": _option("k-means++", "random"),
                 "n_init": _option("auto") | _integer(1), "max_iter": _integer(1),
-                "tol": _real(0), "verbose": _integer(0)},
+                "tol": _real(0), "verbose": _integer(0), "copy_x": _BOOL,
+                "algorithm": _option("lloyd")},
         attributes={"inertia_": _real(0), "n_iter_": _integer(0),
                     "n_features_in_": _integer(1)},
-        arrays={"attr:cluster_centers_": _Array(("n_clusters", _D), "float", check=_bounded_rows),
+        arrays={"attr:cluster_centers_": _Array(("n_clusters", _D), "float",
+                                                 check=_bounded_rows),
                 "attr:labels_": _Array(("n_samples",), "int32", _labels("n_clusters")),
                 "attr:feature_names_in_": _NAMES,
                 "param:init": _optional(("n_clusters", _D))}),

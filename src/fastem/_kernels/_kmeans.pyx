@@ -81,6 +81,7 @@ cdef struct KMeansPass:
     int* labels              # LLOYD: (n,) or NULL
     double* dist             # LLOYD: (n,) distance to own center, or NULL; DISTANCES: (n, K);
                              # POTENTIALS: (K, n) candidate distances, or NULL
+    float* dist_single       # DISTANCES into float32 (n, K) instead of dist, or NULL
     const double* xx         # POTENTIALS, UPDATE_CLOSEST: (n,) squared row norms, or NULL
     double* xx_out           # UPDATE_CLOSEST without xx: (n,) receives the norms, or NULL
     Py_ssize_t n
@@ -205,8 +206,12 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
         transpose_block(xb, nb, d, xt)
         for k in range(c.K):
             _sqdist_block(xt, nb, d, centers + k * d, dd)
-            for b in range(nb):
-                c.dist[(row0 + b) * c.K + k] = dd[b]
+            if c.dist_single != NULL:
+                for b in range(nb):
+                    c.dist_single[(row0 + b) * c.K + k] = <float>dd[b]
+            else:
+                for b in range(nb):
+                    c.dist[(row0 + b) * c.K + k] = dd[b]
 
 
 cdef void _kmeans_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double* acc,
@@ -246,6 +251,7 @@ cdef void _setup(KMeansPass* c, int task, const floating[:, ::1] X,
     c.panels = NULL
     c.labels = NULL
     c.dist = NULL
+    c.dist_single = NULL
     c.closest = NULL
     c.xx = NULL
     c.xx_out = NULL
@@ -342,15 +348,26 @@ def lloyd_pass(
 def sq_distances(
     const floating[:, ::1] X,            # IN  (n, d)
     const floating[:, ::1] centers,      # IN  (K, d)
-    double[:, ::1] out,                  # OUT (n, K)
+    out,                                 # OUT (n, K) float64 or float32
     int n_threads,
 ):
-    """out[i, k] = ||X[i] - centers[k]||^2."""
+    """out[i, k] = ||X[i] - centers[k]||^2, accumulated in float64 whatever the dtype of
+    X and out (float32 out receives the rounded values)."""
     cdef KMeansPass c
     cdef double unused
     cdef double[::1] no_weights = np.empty(0)
+    cdef double[:, ::1] out_double
+    cdef float[:, ::1] out_single
+    if out.shape != (X.shape[0], centers.shape[0]):
+        raise ValueError(f"out must have shape ({X.shape[0]}, {centers.shape[0]}), got "
+                         f"{out.shape}")
     _setup(&c, DISTANCES, X, no_weights, centers)
-    c.dist = &out[0, 0]
+    if out.dtype == np.float32:
+        out_single = out
+        c.dist_single = &out_single[0, 0]
+    else:
+        out_double = out
+        c.dist = &out_double[0, 0]
     _run(&c, X.shape[0], n_threads, 0, &unused, sizeof(floating))
 
 

@@ -14,6 +14,7 @@ blocks (see _interrupt.h): an interrupted pass returns INTERRUPTED with Python's
 exception set, or, when Python's SIGINT handler does not raise, runs again.
 """
 
+import numbers
 import os
 import threading
 import warnings
@@ -270,15 +271,29 @@ def effective_n_threads(n_threads=None):
     None means every usable core (affinity mask and cgroup quota), limited by OpenMP's
     own setting, omp_get_max_threads(): OMP_NUM_THREADS and threadpoolctl's
     threadpool_limits are respected. A positive integer is taken as given (at most
-    max(64, usable cores)). Without OpenMP, or in a process forked after OpenMP threads
-    were started (where libgomp cannot start threads again), it is 1.
+    max(64, usable cores)). A negative one counts from all of them, as scikit-learn's
+    n_jobs: -1 is every core (as None), -2 all but one, and so on, at least one thread
+    (when OpenMP's limit leaves fewer); a value below minus the number of usable cores,
+    and 0, raise a ValueError. Without OpenMP, or in a process forked after OpenMP
+    threads were started (where libgomp cannot start threads again), it is 1.
     """
     global _fork_warned
-    if n_threads is None:
+    if n_threads is not None and (not isinstance(n_threads, numbers.Integral)
+                                  or isinstance(n_threads, bool)):
+        raise TypeError(f"n_threads must be None or an integer, got {n_threads!r}")
+    if n_threads is None or n_threads < 0:
         n = min(usable_cpus(), omp_get_max_threads())
+        if n_threads is not None:
+            if n_threads < -usable_cpus():
+                raise ValueError(
+                    f"n_threads={n_threads} would leave no thread: this process may use "
+                    f"{usable_cpus()} core(s), so a negative n_threads must be >= "
+                    f"-{usable_cpus()} (-1 means all of them, -2 all but one, ...)")
+            n = n + 1 + n_threads
     else:
-        if n_threads < 1:
-            raise ValueError(f"n_threads must be None or >= 1, got {n_threads}")
+        if n_threads == 0:
+            raise ValueError("n_threads=0 is invalid: use None or -1 for every usable "
+                             "core, or a positive number of threads")
         n = min(n_threads, max(64, usable_cpus()))
     n = max(1, int(n))
     if not FASTEM_OPENMP_ENABLED:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -10,9 +11,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
-from .._engine import commit, run_em
+from .._engine import Report, commit, run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
+from .._output import TransformerOutputMixin
 from .._validation import (
     SQUARED_NORM_LIMIT,
     check_array,
@@ -20,10 +22,13 @@ from .._validation import (
     check_int,
     check_is_fitted,
     check_n_features,
+    check_option,
     check_random_state,
     check_sample_weight,
     fitted_features,
+    interoperable,
 )
+from ..exceptions import ConvergenceWarning
 
 
 def _unit(sample_weight):
@@ -83,6 +88,7 @@ def _shift_for(mean, spread):
 
 
 def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike | None = None,
+                    x_squared_norms: ArrayLike | None = None,
                     random_state: int | np.random.RandomState | None = None,
                     n_local_trials: int | None = None,
                     n_threads: int | None = None) -> tuple[NDArray[Any], NDArray[np.intp]]:
@@ -91,6 +97,20 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike |
     At each step ``n_local_trials`` candidates (default 2 + log(n_clusters)) are drawn with
     probability proportional to weight times squared distance to the nearest chosen
     center, and the one that most reduces the potential is kept.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,) or None
+    x_squared_norms : array-like of shape (n_samples,) or None
+        Accepted for scikit-learn's signature and checked (finite, one per row), but not
+        used: fastem computes distances between rows centred by their mean (so that they
+        do not cancel), whose norms are not those of the rows of X.
+    random_state : None, int or RandomState
+    n_local_trials : int or None
+    n_threads : int or None
+        OpenMP threads (None or -1: every usable core); the result does not depend on it.
 
     Returns
     -------
@@ -105,7 +125,13 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike |
     sw = check_sample_weight(sample_weight, n)
     rs = check_random_state(random_state)
     n_local_trials = check_int(n_local_trials, "n_local_trials", minimum=1, allow_none=True)
-    check_int(n_threads, "n_threads", minimum=1, allow_none=True)
+    if x_squared_norms is not None:
+        norms = check_array(np.reshape(np.asarray(x_squared_norms), (-1, 1)),
+                            "x_squared_norms")
+        if np.ndim(x_squared_norms) != 1 or norms.shape[0] != n:
+            raise ValueError(f"The length of x_squared_norms {norms.shape[0]} should be "
+                             f"equal to the length of n_samples {n} (x_squared_norms must "
+                             f"have shape ({n},), got {np.shape(x_squared_norms)})")
     indices = _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials,
                                effective_n_threads(n_threads))
     return X[indices], indices
@@ -170,7 +196,17 @@ def _checked_inertia(inertia):
 
 class _LloydEM:
     """Lloyd's algorithm as a driver problem: params are the centers (dtype of X), in the
-    coordinates of the rows X - shift."""
+    coordinates of the rows X - shift.
+
+    It converges as scikit-learn's Lloyd loop: when an iteration assigns the rows as the
+    one before (strict convergence), or moves the centers by a total squared distance of
+    at most tol; empty clusters are relocated as there (see _relocate_empty). Instead
+    of keeping the previous labels (n integers) it compares the iteration's cluster
+    weights and sums with the previous ones: equal exactly when the assignment is (the
+    reductions are deterministic), except that rows of weight zero may move unseen;
+    those change no center, so the run still stops at the same iteration, as
+    scikit-learn's by its tolerance.
+    """
 
     objective_name = "-inertia"
 
@@ -185,9 +221,14 @@ class _LloydEM:
         self.shift = shift
         self.best_labels = None
         self.best_inertia = None
+        self.previous = None          # the previous iteration's (weights, sums)
+        self.strict = False           # the last iteration assigned as the one before
+        self.center_shift = None      # its total squared center shift (not strict)
+        self.report = _LloydReport(self)
 
     def initialize(self, rs):
         X, k = self.X, self.n_clusters
+        self.previous = None
         if isinstance(self.init, np.ndarray):
             return np.ascontiguousarray(self.init.astype(X.dtype) - self.shift)
         if self.init == "k-means++":
@@ -208,21 +249,31 @@ class _LloydEM:
         weight = np.zeros(k)
         inertia = self._pass(centers, np.empty(0, dtype=np.intc), sums, weight, np.empty(0),
                              True)
+        previous, self.previous = self.previous, (weight.copy(), sums.copy())
+        self.strict = previous is not None and all(
+            np.array_equal(a, b) for a, b in zip(previous, self.previous))
         if (weight == 0).any():
             self._relocate_empty(centers, sums, weight)
         new = centers.astype(np.float64, copy=True)
         filled = weight > 0
         new[filled] = sums[filled] / weight[filled, None]
+        # clusters still empty go to the center of the heaviest one, as scikit-learn's
+        new[~filled] = new[np.argmax(weight)]
         return new.astype(centers.dtype), -inertia
 
     def _relocate_empty(self, centers, sums, weight):
-        """Move each empty center to one of the rows farthest from their centers."""
+        """scikit-learn's relocation: the empty clusters take the rows farthest from
+        their centers (by np.argpartition, as scikit-learn, so that ties go the same way),
+        one each, with its weight; none when every row lies on its center. A cluster
+        given a row of weight zero stays empty."""
         n = self.X.shape[0]
         labels = np.empty(n, dtype=np.intc)
         dist = np.empty(n)
         self._pass(centers, labels, np.zeros_like(sums), np.zeros_like(weight), dist, False)
+        if not dist.max() > 0:
+            return
         empty = np.flatnonzero(weight == 0)
-        far = np.argsort(-dist, kind="stable")[: len(empty)]
+        far = np.argpartition(dist, -len(empty))[:-len(empty) - 1:-1]
         for new_id, row in zip(empty, far):
             w = 1.0 if self.sw is None else self.sw[row]
             x = (self.X[row] - self.shift).astype(np.float64)
@@ -233,8 +284,10 @@ class _LloydEM:
             weight[new_id] = w
 
     def converged(self, change, tol, old, new):
-        shift = ((new.astype(np.float64) - old) ** 2).sum()
-        return shift <= self.tol
+        if self.strict:
+            return True
+        self.center_shift = float(((new.astype(np.float64) - old) ** 2).sum())
+        return self.center_shift <= self.tol
 
     def final_score(self, centers, objective):
         """-inertia of the run's centers; the labels and inertia of the best run so far
@@ -250,6 +303,30 @@ class _LloydEM:
                           np.empty((0, 0)), np.empty(0), np.empty(0), False)
 
 
+class _LloydReport(Report):
+    """scikit-learn's verbose lines for k-means (its iterations counted from 0)."""
+
+    def __init__(self, problem):
+        self.problem = problem
+
+    def start(self, init):
+        return None
+
+    def initialized(self, init):
+        return "Initialization complete"
+
+    def iteration(self, init, n_iter, lower_bound, change, elapsed):
+        return f"Iteration {n_iter - 1}, inertia {-lower_bound}."
+
+    def end(self, init, converged, n_iter, lower_bound, elapsed):
+        if not converged:
+            return None
+        if self.problem.strict:
+            return f"Converged at iteration {n_iter - 1}: strict convergence."
+        return (f"Converged at iteration {n_iter - 1}: center shift "
+                f"{self.problem.center_shift} within tolerance {self.problem.tol}.")
+
+
 def lloyd(X, sample_weight, n_clusters, *, init="k-means++", n_init=1, max_iter=300,
           tol=1e-4, random_state=None, n_threads=1, verbose=0, callback=None):
     """Run Lloyd's algorithm (validated inputs); returns (problem, the driver's best run),
@@ -260,8 +337,8 @@ def lloyd(X, sample_weight, n_clusters, *, init="k-means++", n_init=1, max_iter=
     problem = _LloydEM(data, sample_weight, n_clusters, init,
                        float(np.mean(variances) * tol) if tol else 0.0, n_threads, shift)
     result = run_em(problem, n_init=n_init, max_iter=max_iter, tol=tol,
-                    random_state=random_state, verbose=verbose, callback=callback,
-                    warn=False)
+                    random_state=random_state, verbose=verbose, verbose_interval=1,
+                    callback=callback, warn=False)
     result.params = (result.params + shift).astype(X.dtype)
     return problem, result
 
@@ -285,7 +362,7 @@ def _nearest(X, sample_weight, centers, labels, n_threads):
     return _checked_inertia(inertia)
 
 
-class KMeans(ParamsMixin):
+class KMeans(TransformerOutputMixin, ParamsMixin):
     """k-means clustering by Lloyd's algorithm on fused, deterministic OpenMP kernels.
 
     Parameters
@@ -305,10 +382,21 @@ class KMeans(ParamsMixin):
         mean variance of the features (scikit-learn's rule).
     verbose : int, default=0
     random_state : None, int or RandomState
+    copy_x : bool, default=True
+        Accepted for scikit-learn's signature: fastem never writes to X (it reads the rows
+        centred by their mean without a centred copy), so True and False are the same.
+    algorithm : {'lloyd'}, default='lloyd'
+        Lloyd's algorithm, the only one fastem implements. 'elkan' is refused: it gives
+        the same iterates as Lloyd's (it only skips distance computations).
     n_threads : int or None, default=None
-        OpenMP threads; None uses every usable core. Results do not depend on it.
+        OpenMP threads; None or -1 uses every usable core, -2 all but one, and so on
+        (scikit-learn's n_jobs convention). Results do not depend on it.
     callback : callable or None
         Called after every iteration with an IterationInfo; returning True stops the run.
+
+    transform and fit_transform return numpy arrays, or pandas DataFrames after
+    ``set_output(transform="pandas")`` (columns from get_feature_names_out: kmeans0,
+    kmeans1, ...; the index of a DataFrame X), as scikit-learn's.
 
     Attributes
     ----------
@@ -332,6 +420,7 @@ class KMeans(ParamsMixin):
     def __init__(self, n_clusters: int = 8, *, init: str | ArrayLike = "k-means++",
                  n_init: str | int = "auto", max_iter: int = 300, tol: float = 1e-4,
                  verbose: int = 0, random_state: int | np.random.RandomState | None = None,
+                 copy_x: bool = True, algorithm: str = "lloyd",
                  n_threads: int | None = None,
                  callback: Callable[[Any], Any] | None = None) -> None:
         self.n_clusters = n_clusters
@@ -341,8 +430,12 @@ class KMeans(ParamsMixin):
         self.tol = tol
         self.verbose = verbose
         self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
         self.n_threads = n_threads
         self.callback = callback
+
+    _output_units = "cluster_centers_"    # one output column per center
 
     def __sklearn_tags__(self):
         return sklearn_tags(self, estimator_type="clusterer", transformer=True)
@@ -356,23 +449,40 @@ class KMeans(ParamsMixin):
                 raise ValueError("init must be 'k-means++', 'random' or an array of shape "
                                  f"(n_clusters, n_features); got {self.init!r}")
             init = self.init
+        elif callable(self.init):
+            raise TypeError("init must be 'k-means++', 'random' or an array of shape "
+                            "(n_clusters, n_features); fastem does not take a callable init")
         else:
             init = check_array(self.init, "init")
-            if init.shape != (k, X.shape[1]):
-                raise ValueError(f"init must have shape ({k}, {X.shape[1]}) to match "
-                                 f"n_clusters and X, got {init.shape}")
+            # scikit-learn's messages, and what init must be
+            for axis, size, what in ((0, k, "clusters"), (1, X.shape[1], "features of the data")):
+                if init.shape[axis] != size:
+                    raise ValueError(
+                        f"The shape of the initial centers {init.shape} does not match the "
+                        f"number of {what} {size}: init must have shape ({k}, "
+                        f"{X.shape[1]}), that is (n_clusters, n_features)")
         if self.n_init == "auto":
             n_init = 10 if isinstance(init, str) and init == "random" else 1
         else:
             n_init = check_int(self.n_init, "n_init", minimum=1)
-        if not isinstance(init, str):
+        if not isinstance(init, str) and n_init != 1:
+            warnings.warn(  # scikit-learn's warning
+                "Explicit initial center position passed: performing only one init in "
+                f"{type(self).__name__} instead of n_init={n_init}.", RuntimeWarning,
+                stacklevel=3)
             n_init = 1
         max_iter = check_int(self.max_iter, "max_iter", minimum=1)
         tol = check_float(self.tol, "tol", minimum=0.0)
-        if self.n_threads is not None:
-            check_int(self.n_threads, "n_threads", minimum=1)
+        effective_n_threads(self.n_threads)   # validates it (TypeError, ValueError)
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an integer, got {self.verbose!r}")
+        if not isinstance(self.copy_x, (bool, np.bool_)):
+            raise TypeError(f"copy_x must be True or False, got {self.copy_x!r}")
+        if isinstance(self.algorithm, str) and self.algorithm == "elkan":
+            raise ValueError("algorithm='elkan' is not available: fastem implements Lloyd's "
+                             "algorithm only. Elkan's algorithm gives the same iterates (it "
+                             "only skips distance computations): use algorithm='lloyd'.")
+        check_option(self.algorithm, "algorithm", ("lloyd",))
         return k, init, n_init, max_iter, tol
 
     def fit(self, X: ArrayLike, y: Any = None,
@@ -388,10 +498,17 @@ class KMeans(ParamsMixin):
             random_state=check_random_state(self.random_state), n_threads=n_threads,
             verbose=self.verbose, callback=self.callback,
         )
+        distinct = int(np.count_nonzero(np.bincount(problem.best_labels, minlength=k)))
+        if distinct < k:
+            warnings.warn(  # scikit-learn's warning
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+                f"({k}). Possibly due to duplicate points in X.",
+                interoperable(ConvergenceWarning), stacklevel=2)
         # the best run's labels and inertia, from its final scoring pass (finite: an
         # overflow raises); all the fitted attributes are set at once (a failed or
         # interrupted fit changes nothing)
         self.labels_: NDArray[np.intc]
+        self.cluster_centers_: NDArray[np.floating]
         commit(self, {"inertia_": float(problem.best_inertia),
                       "cluster_centers_": result.params,
                       "labels_": problem.best_labels, "n_iter_": result.n_iter,
@@ -420,16 +537,29 @@ class KMeans(ParamsMixin):
         """Fit and return labels_."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def transform(self, X: ArrayLike) -> NDArray[np.float64]:
-        """Euclidean distances from each row of X to every center, shape (n, n_clusters)."""
+    def transform(self, X: ArrayLike) -> Any:
+        """Euclidean distances from each row of X to every center, shape (n, n_clusters).
+
+        float32 when X and cluster_centers_ are float32 (a fit on float32 data), float64
+        otherwise, as scikit-learn's; the squares are summed in float64 either way. A
+        DataFrame after set_output(transform="pandas")."""
+        return self._wrap_output(self._distances(X), X)
+
+    def _distances(self, X):
         X, centers = self._checked(X)
-        out = np.empty((X.shape[0], centers.shape[0]))
+        fitted = np.asarray(self.cluster_centers_)
+        if X.dtype == np.float32 and fitted.dtype != np.float32:
+            X, centers = X.astype(np.float64), np.ascontiguousarray(fitted, dtype=np.float64)
+        out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
         _kmeans.sq_distances(X, centers, out, effective_n_threads(self.n_threads))
         return np.sqrt(out, out=out)
 
     def fit_transform(self, X: ArrayLike, y: Any = None,
-                      sample_weight: ArrayLike | None = None) -> NDArray[np.float64]:
-        return self.fit(X, sample_weight=sample_weight).transform(X)
+                      sample_weight: ArrayLike | None = None) -> Any:
+        """Fit and return transform(X)."""
+        container = self._output_container()     # a bad setting fails before the fit
+        return self._wrap_output(self.fit(X, sample_weight=sample_weight)._distances(X), X,
+                                 container)
 
     def score(self, X: ArrayLike, y: Any = None,
               sample_weight: ArrayLike | None = None) -> float:

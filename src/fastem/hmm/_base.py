@@ -390,7 +390,7 @@ class BaseHMM(ParamsMixin):
             if not isinstance(value, str):
                 raise TypeError(f"{name} must be a string of the letters {letters!r}, "
                                 f"got {value!r}")
-        check_int(self.n_threads, "n_threads", minimum=1, allow_none=True)
+        effective_n_threads(self.n_threads)   # validates it (TypeError, ValueError)
 
     def _threads(self):
         return effective_n_threads(self.n_threads)

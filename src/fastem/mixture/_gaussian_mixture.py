@@ -306,8 +306,10 @@ class GaussianMixture(ParamsMixin):
     n_threads : int or None, default=None
         The number of OpenMP threads of the kernels. None uses every usable core
         (affinity mask and cgroup quota), limited by ``OMP_NUM_THREADS`` and
-        threadpoolctl's ``threadpool_limits``; without OpenMP the kernels run on one
-        thread. Results do not depend on it: they are bitwise identical for any value.
+        threadpoolctl's ``threadpool_limits``; a negative value counts from all usable
+        cores, as scikit-learn's ``n_jobs`` (-1: all, -2: all but one); without OpenMP
+        the kernels run on one thread. Results do not depend on it: they are bitwise
+        identical for any value.
 
     callback : callable or None, default=None
         Called after every EM iteration of every run with an :class:`IterationInfo`
@@ -455,7 +457,7 @@ class GaussianMixture(ParamsMixin):
         check_int(self.max_iter, "max_iter", minimum=0)
         check_int(self.n_init, "n_init", minimum=1)
         check_int(self.verbose_interval, "verbose_interval", minimum=1)
-        check_int(self.n_threads, "n_threads", minimum=1, allow_none=True)
+        effective_n_threads(self.n_threads)   # validates it (TypeError, ValueError)
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an integer, got {self.verbose!r}")
         if self.callback is not None and not callable(self.callback):

@@ -1,0 +1,100 @@
+"""What a transformer's output looks like (scikit-learn's conventions): the names of its
+columns, and set_output's choice between numpy arrays and pandas DataFrames.
+
+pandas is imported only when a DataFrame is asked for; scikit-learn only when it is
+already imported (its global set_config(transform_output=...) then applies too).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_is_fitted
+
+OUTPUTS = ("default", "pandas")
+
+
+class TransformerOutputMixin:
+    """get_feature_names_out and set_output for a transformer whose output has one
+    column per fitted unit (a k-means center), named ``<lowercase class name><i>``.
+
+    The class says which fitted attribute counts the columns (``_output_units``: its
+    first axis), and its transform methods return ``self._wrap_output(result, X)``.
+    set_output's choice is kept where scikit-learn keeps it (``_sklearn_output_config``),
+    so that scikit-learn's clone and meta-estimators carry it over.
+    """
+
+    _output_units: str
+    n_features_in_: int
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the output columns: the lowercase class name and the column number.
+
+        input_features, when given, must be the names (or the number) of the input
+        features seen in fit; it is only checked."""
+        check_is_fitted(self, self._output_units)
+        if input_features is not None:
+            names = np.asarray(input_features, dtype=object).reshape(-1)
+            seen = getattr(self, "feature_names_in_", None)
+            if seen is not None and not np.array_equal(np.asarray(seen, dtype=object), names):
+                raise ValueError("input_features is not equal to feature_names_in_")
+            if len(names) != self.n_features_in_:
+                raise ValueError("input_features should have length equal to number of "
+                                 f"features ({self.n_features_in_}), got {len(names)}")
+        prefix = type(self).__name__.lower()
+        count = np.shape(getattr(self, self._output_units))[0]
+        return np.asarray([f"{prefix}{i}" for i in range(count)], dtype=object)
+
+    def set_output(self, *, transform: str | None = None) -> Any:
+        """Set the container of transform and fit_transform's output; returns self.
+
+        transform : {'default', 'pandas'} or None
+            'default': numpy arrays; 'pandas': DataFrames with the columns of
+            get_feature_names_out and, for DataFrame input, its index; None: unchanged.
+        """
+        if transform is None:
+            return self
+        _check_output(transform, "transform")
+        config = dict(getattr(self, "_sklearn_output_config", {}))
+        config["transform"] = transform
+        self._sklearn_output_config = config
+        return self
+
+    def _output_container(self):
+        """'default' or 'pandas': set_output's choice, else scikit-learn's global
+        transform_output setting (when scikit-learn is imported), else 'default'."""
+        container = getattr(self, "_sklearn_output_config", {}).get("transform")
+        if container is not None:
+            return container
+        sklearn = sys.modules.get("sklearn")
+        if not hasattr(sklearn, "get_config"):
+            return "default"
+        container = sklearn.get_config().get("transform_output", "default")
+        return _check_output(container, "scikit-learn's transform_output setting")
+
+    def _wrap_output(self, data, X, container=None):
+        """data (one row per row of X) in the container the estimator is set to give
+        (container: already looked up by _output_container)."""
+        if container is None:
+            container = self._output_container()
+        if container == "default":
+            return data
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("set_output(transform='pandas') needs pandas, which is not "
+                              "installed") from None
+        index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
+        return pd.DataFrame(data, index=index, columns=self.get_feature_names_out(),
+                            copy=False)
+
+
+def _check_output(value, name):
+    if not isinstance(value, str) or value not in OUTPUTS:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, OUTPUTS))} (fastem's "
+                         f"transformers return numpy arrays or pandas DataFrames); got "
+                         f"{value!r}")
+    return value
