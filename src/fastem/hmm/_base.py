@@ -191,7 +191,7 @@ class _BaumWelch:
         self.n_threads = n_threads
         self.monitor = monitor
 
-    def report(self, info):
+    def record(self, info):
         """The driver's callback: the monitor records (and, verbose, prints) the
         iteration's log-likelihood."""
         self.monitor.report(info.lower_bound)
@@ -513,7 +513,7 @@ class BaseHMM(ParamsMixin):
         problem.monitor = self._fit_monitor()
         # the monitor prints hmmlearn's table (to stderr) when verbose, not the driver
         result = run_em(problem, n_init=1, max_iter=self.n_iter, tol=self.tol,
-                        random_state=None, verbose=0, callback=problem.report, warn=False)
+                        random_state=None, verbose=0, callback=problem.record, warn=False)
         commit(self, {**self._fitted_state(result.params), "monitor_": problem.monitor})
         return self
 
