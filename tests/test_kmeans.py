@@ -426,3 +426,18 @@ def test_set_output_gives_pandas_dataframes_as_scikit_learn():
     for bad in ("polars", "numpy", 1):
         with pytest.raises(ValueError, match="transform must be one of 'default', 'pandas'"):
             KMeans(3).set_output(transform=bad)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_restarts_pick_scikit_learns_run(seed):
+    """Of restarts that end with the same partition (one may have stopped on tol with
+    a slightly different inertia), scikit-learn keeps the first: so does fastem."""
+    from sklearn.cluster import KMeans as SkKMeans
+
+    X = np.random.RandomState(seed).randn(2000, 3) + np.repeat(np.eye(3) * 4, [700, 700, 600],
+                                                                axis=0)
+    ref = SkKMeans(5, n_init=10, random_state=seed).fit(X)
+    ours = KMeans(5, n_init=10, random_state=seed).fit(X)
+    assert ours.n_iter_ == ref.n_iter_
+    assert np.array_equal(ours.labels_, ref.labels_)
+    assert abs(ours.inertia_ - ref.inertia_) <= 1e-9 * ref.inertia_

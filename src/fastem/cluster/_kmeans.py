@@ -188,6 +188,15 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
     return indices
 
 
+def _same_partition(labels, other):
+    """Whether labels map onto other (each cluster of labels inside one of other's), the
+    test scikit-learn uses between k-means restarts."""
+    clusters, first = np.unique(labels, return_index=True)
+    mapping = np.empty(int(clusters[-1]) + 1, dtype=other.dtype)
+    mapping[clusters] = other[first]
+    return bool(np.array_equal(mapping[labels], other))
+
+
 def _checked_inertia(inertia):
     if not np.isfinite(inertia):
         raise _overflow_error("The rows of X and the centers are")
@@ -291,9 +300,14 @@ class _LloydEM:
 
     def final_score(self, centers, objective):
         """-inertia of the run's centers; the labels and inertia of the best run so far
-        (the first on ties, as the driver) are kept in best_labels / best_inertia."""
+        are kept in best_labels / best_inertia. As scikit-learn, a later run replaces
+        the best only with a lower inertia and a different partition: one that ends
+        with the best's partition (it may have stopped on tol a little earlier or
+        later) scores as the best does, and the driver keeps the first."""
         labels = np.empty(self.X.shape[0], dtype=np.intc)
         inertia = self.inertia(centers, labels)
+        if self.best_labels is not None and _same_partition(labels, self.best_labels):
+            return -self.best_inertia
         if self.best_labels is None or inertia < self.best_inertia:
             self.best_labels, self.best_inertia = labels, inertia
         return -inertia
