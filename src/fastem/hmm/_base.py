@@ -16,9 +16,10 @@ import numbers
 import sys
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin
 from .._engine import commit, run_em
@@ -55,19 +56,19 @@ class ConvergenceMonitor:
 
     _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
 
-    def __init__(self, tol: float, n_iter: int, verbose: bool):
+    def __init__(self, tol: float, n_iter: int, verbose: bool) -> None:
         self.tol = tol
         self.n_iter = n_iter
         self.verbose = verbose
         self.history: deque[float] = deque()
         self.iter = 0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         params = sorted(dict(vars(self), history=list(self.history)).items())
         body = "".join(f"    {k}={v},\n" for k, v in params)
         return f"{type(self).__name__}(\n{body})"
 
-    def _reset(self):
+    def _reset(self) -> None:
         self.iter = 0
         self.history.clear()
 
@@ -275,8 +276,12 @@ def _forward_backward(model, X, starts, params, *, posteriors, transitions, n_th
 _MONITOR_SETTINGS = ("tol", "n_iter", "verbose")
 _MONITOR_METHODS = ("_reset", "report", "converged")
 
+# the model's own type, which fit returns, and the type of the values its emission samples
+_H = TypeVar("_H", bound="BaseHMM[Any]")
+_Emitted = TypeVar("_Emitted", bound=np.generic)
 
-class BaseHMM(ParamsMixin):
+
+class BaseHMM(ParamsMixin, Generic[_Emitted]):
     """Hidden Markov model API shared by GaussianHMM and CategoricalHMM (hmmlearn's).
 
     Subclasses provide the emission through the hooks below.
@@ -291,8 +296,16 @@ class BaseHMM(ParamsMixin):
 
     _emission_letters = ""
 
-    def __init__(self, n_components, startprob_prior, transmat_prior, algorithm, random_state,
-                 n_iter, tol, verbose, params, init_params, implementation, n_threads):
+    # fitted attributes: fit sets them all at once, at its end (see _engine.commit)
+    startprob_: NDArray[np.float64]
+    transmat_: NDArray[np.float64]
+    monitor_: ConvergenceMonitor
+
+    def __init__(self, n_components: int, startprob_prior: ArrayLike,
+                 transmat_prior: ArrayLike, algorithm: str,
+                 random_state: int | np.random.RandomState | None, n_iter: int, tol: float,
+                 verbose: bool, params: str, init_params: str, implementation: str,
+                 n_threads: int | None) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
@@ -307,7 +320,7 @@ class BaseHMM(ParamsMixin):
         self.n_threads = n_threads
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name in _MONITOR_SETTINGS:
             monitor = vars(self).get("monitor_")
@@ -503,7 +516,7 @@ class BaseHMM(ParamsMixin):
         commit(self, self._fitted_state(problem.initialize(None)))
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X, lengths=None):
+    def fit(self: _H, X: ArrayLike, lengths: ArrayLike | None = None) -> _H:
         """Estimate the parameters by Baum-Welch (EM) from X, sequences of ``lengths``.
 
         Parameters named in ``init_params`` (or not yet set) are initialised first;
@@ -561,19 +574,22 @@ class BaseHMM(ParamsMixin):
                 total += float(seq_ll.sum())
         return total, out
 
-    def score(self, X, lengths=None) -> float:
+    def score(self, X: ArrayLike, lengths: ArrayLike | None = None) -> float:
         """Log-likelihood of X (sum over its sequences), by the forward algorithm."""
         return self._score(X, lengths)[0]
 
-    def score_samples(self, X, lengths=None):
+    def score_samples(self, X: ArrayLike, lengths: ArrayLike | None = None
+                      ) -> tuple[float, NDArray[np.float64]]:
         """(log-likelihood of X, posteriors of the states at every step: (n_samples, K))."""
         return self._score(X, lengths, "posteriors")
 
-    def predict_proba(self, X, lengths=None):
+    def predict_proba(self, X: ArrayLike,
+                      lengths: ArrayLike | None = None) -> NDArray[np.float64]:
         """Posterior probability of every state at every step, (n_samples, n_components)."""
         return self._score(X, lengths, "posteriors")[1]
 
-    def decode(self, X, lengths=None, algorithm=None):
+    def decode(self, X: ArrayLike, lengths: ArrayLike | None = None,
+               algorithm: str | None = None) -> tuple[float, NDArray[np.intp]]:
         """(log-probability, most likely states) of X.
 
         "viterbi" gives the jointly most likely path and its log-probability; "map" the
@@ -599,11 +615,13 @@ class BaseHMM(ParamsMixin):
             log_prob += float(seq_lp.sum())
         return log_prob, path
 
-    def predict(self, X, lengths=None):
+    def predict(self, X: ArrayLike, lengths: ArrayLike | None = None) -> NDArray[np.intp]:
         """Most likely state at every step (by ``algorithm``)."""
         return self.decode(X, lengths)[1]
 
-    def sample(self, n_samples=1, random_state=None, currstate=None):
+    def sample(self, n_samples: int = 1,
+               random_state: int | np.random.RandomState | None = None,
+               currstate: int | None = None) -> tuple[NDArray[_Emitted], NDArray[np.intp]]:
         """(X, states): n_samples steps of one sequence drawn from the model."""
         params = self._fitted_params()
         n = check_int(n_samples, "n_samples", minimum=1)
@@ -637,17 +655,17 @@ class BaseHMM(ParamsMixin):
         params = self._fitted_params()
         return sum(self._n_fit_scalars(self._fitted_n_features(params.emission)).values())
 
-    def aic(self, X, lengths=None) -> float:
+    def aic(self, X: ArrayLike, lengths: ArrayLike | None = None) -> float:
         """Akaike information criterion, -2 log-likelihood + 2 x the free scalars of all
         the parameters (as hmmlearn: whatever ``params`` says)."""
         return -2 * self.score(X, lengths) + 2 * self._n_parameters()
 
-    def bic(self, X, lengths=None) -> float:
+    def bic(self, X: ArrayLike, lengths: ArrayLike | None = None) -> float:
         """Bayesian information criterion, -2 log-likelihood + log(n_samples) x the free
         scalars of all the parameters (as hmmlearn: whatever ``params`` says)."""
         return -2 * self.score(X, lengths) + self._n_parameters() * np.log(np.shape(X)[0])
 
-    def get_stationary_distribution(self):
+    def get_stationary_distribution(self) -> NDArray[np.float64]:
         """The stationary distribution of transmat_ (left eigenvector of eigenvalue 1)."""
         check_is_fitted(self, "transmat_")
         eigvals, eigvecs = np.linalg.eig(np.asarray(self.transmat_).T)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._kernels import _hmm
 from .._validation import check_int, check_random_state
 from ._base import BaseHMM, _check_stochastic, _normalize_rows, required
 
 
-class CategoricalHMM(BaseHMM):
+class CategoricalHMM(BaseHMM[np.intp]):
     """Hidden Markov model with categorical (discrete) emissions, fitted by Baum-Welch.
 
     X is an integer array of shape (n_samples, 1) with symbols in [0, n_features). The
@@ -24,10 +25,16 @@ class CategoricalHMM(BaseHMM):
     _emission_letters = "e"
     _emission_attributes = ("emissionprob_",)
 
-    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *,
-                 emissionprob_prior=1.0, n_features=None, algorithm="viterbi",
-                 random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
-                 init_params="ste", implementation="log", n_threads=None):
+    # fitted attribute (besides BaseHMM's); fit also sets n_features when it is None
+    emissionprob_: NDArray[np.float64]
+
+    def __init__(self, n_components: int = 1, startprob_prior: ArrayLike = 1.0,
+                 transmat_prior: ArrayLike = 1.0, *, emissionprob_prior: ArrayLike = 1.0,
+                 n_features: int | None = None, algorithm: str = "viterbi",
+                 random_state: int | np.random.RandomState | None = None, n_iter: int = 10,
+                 tol: float = 1e-2, verbose: bool = False, params: str = "ste",
+                 init_params: str = "ste", implementation: str = "log",
+                 n_threads: int | None = None) -> None:
         super().__init__(n_components, startprob_prior, transmat_prior, algorithm,
                          random_state, n_iter, tol, verbose, params, init_params,
                          implementation, n_threads)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._validation import (
     check_array,
@@ -82,7 +83,7 @@ _COVARS_SHAPE_WORDS = {"full": "n_components x n_features x n_features",
                        "diag": "n_components x n_features", "spherical": "n_components"}
 
 
-class GaussianHMM(BaseHMM):
+class GaussianHMM(BaseHMM[np.float64]):
     """Hidden Markov model with Gaussian emissions, fitted by Baum-Welch.
 
     The parameters, attributes and methods are hmmlearn's ``hmm.GaussianHMM``: switch by
@@ -97,11 +98,20 @@ class GaussianHMM(BaseHMM):
     _emission_letters = "mc"
     _emission_attributes = ("means_", "_covars_")
 
-    def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3,
-                 startprob_prior=1.0, transmat_prior=1.0, means_prior=0, means_weight=0,
-                 covars_prior=1e-2, covars_weight=1, algorithm="viterbi", random_state=None,
-                 n_iter=10, tol=1e-2, verbose=False, params="stmc", init_params="stmc",
-                 implementation="log", n_threads=None):
+    # fitted attributes (besides BaseHMM's): fit sets them all at once, at its end
+    means_: NDArray[np.float64]
+    _covars_: NDArray[np.float64]       # in the covariance type's own shape
+    n_features: int
+
+    def __init__(self, n_components: int = 1, covariance_type: str = "diag",
+                 min_covar: float = 1e-3, startprob_prior: ArrayLike = 1.0,
+                 transmat_prior: ArrayLike = 1.0, means_prior: ArrayLike = 0,
+                 means_weight: ArrayLike = 0, covars_prior: ArrayLike = 1e-2,
+                 covars_weight: ArrayLike = 1, algorithm: str = "viterbi",
+                 random_state: int | np.random.RandomState | None = None, n_iter: int = 10,
+                 tol: float = 1e-2, verbose: bool = False, params: str = "stmc",
+                 init_params: str = "stmc", implementation: str = "log",
+                 n_threads: int | None = None) -> None:
         super().__init__(n_components, startprob_prior, transmat_prior, algorithm,
                          random_state, n_iter, tol, verbose, params, init_params,
                          implementation, n_threads)
@@ -114,12 +124,12 @@ class GaussianHMM(BaseHMM):
 
     # covars_ reads as full matrices, as hmmlearn's; it accepts the type's own shape
     @property
-    def covars_(self):
+    def covars_(self) -> NDArray[np.float64]:
         return _full_from(self._covars_, self.covariance_type, self.n_components,
                           np.shape(self.means_)[1])
 
     @covars_.setter
-    def covars_(self, covars):
+    def covars_(self, covars: ArrayLike) -> None:
         self._covars_ = _check_covars(covars, self.covariance_type, self.n_components)
 
     def _validate_settings(self):
