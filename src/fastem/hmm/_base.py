@@ -621,7 +621,7 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
 
     def sample(self, n_samples: int = 1,
                random_state: int | np.random.RandomState | None = None,
-               currstate: int | None = None) -> tuple[NDArray[_Emitted], NDArray[np.intp]]:
+               currstate: int | None = None) -> tuple[NDArray[_Emitted], NDArray[np.int_]]:
         """(X, states): n_samples steps of one sequence drawn from the model."""
         params = self._fitted_params()
         n = check_int(n_samples, "n_samples", minimum=1)

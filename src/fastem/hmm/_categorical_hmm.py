@@ -10,7 +10,7 @@ from .._validation import check_int, check_random_state
 from ._base import BaseHMM, _check_stochastic, _normalize_rows, required
 
 
-class CategoricalHMM(BaseHMM[np.intp]):
+class CategoricalHMM(BaseHMM[np.int_]):
     """Hidden Markov model with categorical (discrete) emissions, fitted by Baum-Welch.
 
     X is an integer array of shape (n_samples, 1) with symbols in [0, n_features). The
