@@ -16,9 +16,10 @@ import numbers
 import sys
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin
 from .._engine import commit, run_em
@@ -44,35 +45,133 @@ DECODER_ALGORITHMS = ("viterbi", "map")
 
 
 class ConvergenceMonitor:
-    """Convergence of a fit, as hmmlearn's ConvergenceMonitor: a fit reports each
-    iteration's log-likelihood to its model's ``monitor_`` and stops when ``converged``.
+    """Monitor the convergence of a Baum-Welch fit, as hmmlearn's ConvergenceMonitor.
 
-    ``history`` holds the log-likelihood before each iteration's M-step; ``converged``
-    is True when the last gain was below ``tol`` or ``n_iter`` iterations were run.
-    A subclass may redefine ``converged`` (or ``report``); set an instance as a model's
-    ``monitor_`` before fit to use it.
+    A fit reports each iteration's log-likelihood to its model's ``monitor_`` (see
+    ``report``) and stops when ``converged`` is True, after at most the model's
+    ``n_iter`` iterations. Every GaussianHMM and CategoricalHMM has a ``monitor_`` from
+    its construction, made from its ``tol``, ``n_iter`` and ``verbose``; setting one of
+    these on the model (``set_params`` included) sets it on ``monitor_`` too.
+
+    To change when fits stop, set ``monitor_.tol``, or set as the model's ``monitor_``,
+    before fit, an instance of a subclass that redefines ``converged`` (or ``report``).
+    A fit works on a reset copy of ``monitor_`` (``iter`` 0, ``history`` empty), which
+    it stores as the model's ``monitor_`` when it succeeds: a failed fit leaves
+    ``monitor_`` as it was.
+
+    Parameters
+    ----------
+    tol : float
+        The convergence threshold: ``converged`` is True once the log-likelihood has
+        gained less than ``tol`` (a loss included) from one iteration to the next.
+        -inf never stops early.
+
+    n_iter : int
+        The maximum number of iterations: ``converged`` is True once ``n_iter``
+        iterations have been reported.
+
+    verbose : bool
+        If True, ``report`` prints a row of hmmlearn's table to stderr for every
+        iteration.
+
+    Attributes
+    ----------
+    history : collections.deque of float
+        The log-likelihood reported by each iteration, in order: the log-likelihood of
+        the data at the parameters before that iteration's M-step.
+
+    iter : int
+        The number of iterations reported.
+
+    tol : float
+        The convergence threshold, as given (a model sets it with its own ``tol``).
+
+    n_iter : int
+        The maximum number of iterations, as given.
+
+    verbose : bool
+        Whether ``report`` prints, as given.
+
+    See Also
+    --------
+    fastem.GaussianHMM : Hidden Markov model with Gaussian emissions.
+    fastem.CategoricalHMM : Hidden Markov model with categorical emissions.
+
+    Examples
+    --------
+    >>> from fastem import GaussianHMM
+    >>> from fastem.datasets import load_faithful
+    >>> X = load_faithful()
+    >>> model = GaussianHMM(n_components=2, n_iter=100, random_state=0).fit(X)
+    >>> model.monitor_.converged, model.monitor_.iter
+    (True, 8)
+    >>> print([round(value, 1) for value in model.monitor_.history][:4])
+    [-1462.0, -1175.2, -1131.5, -1123.0]
+
+    A monitor that stops when the gain is small relative to the log-likelihood:
+
+    >>> from fastem.hmm import ConvergenceMonitor
+    >>> class RelativeMonitor(ConvergenceMonitor):
+    ...     @property
+    ...     def converged(self):
+    ...         h = self.history
+    ...         return self.iter == self.n_iter or (
+    ...             len(h) >= 2 and h[-1] - h[-2] < self.tol * abs(h[-1]))
+    >>> model = GaussianHMM(n_components=2, n_iter=100, random_state=0)
+    >>> model.monitor_ = RelativeMonitor(tol=1e-3, n_iter=100, verbose=False)
+    >>> type(model.fit(X).monitor_).__name__, model.monitor_.iter
+    ('RelativeMonitor', 7)
     """
 
     _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
 
-    def __init__(self, tol: float, n_iter: int, verbose: bool):
+    def __init__(self, tol: float, n_iter: int, verbose: bool) -> None:
         self.tol = tol
         self.n_iter = n_iter
         self.verbose = verbose
         self.history: deque[float] = deque()
         self.iter = 0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         params = sorted(dict(vars(self), history=list(self.history)).items())
         body = "".join(f"    {k}={v},\n" for k, v in params)
         return f"{type(self).__name__}(\n{body})"
 
-    def _reset(self):
+    def _reset(self) -> None:
         self.iter = 0
         self.history.clear()
 
     def report(self, log_prob: float) -> None:
-        """Record one iteration's log-likelihood (printed to stderr when verbose)."""
+        """Record the log-likelihood of one iteration.
+
+        Append ``log_prob`` to ``history`` and add one to ``iter``. When ``verbose``,
+        first print to stderr a row of hmmlearn's table: the iteration's number,
+        ``log_prob`` and its change from the previous iteration's (nan for the first).
+
+        Parameters
+        ----------
+        log_prob : float
+            The log-likelihood of the data at the iteration's parameters, before its
+            M-step.
+
+        See Also
+        --------
+        converged : Whether the fit has converged.
+
+        Examples
+        --------
+        >>> import contextlib
+        >>> import sys
+        >>> from fastem.hmm import ConvergenceMonitor
+        >>> monitor = ConvergenceMonitor(tol=0.01, n_iter=10, verbose=True)
+        >>> with contextlib.redirect_stderr(sys.stdout):   # show the table here
+        ...     monitor.report(-1462.05)
+        ...     monitor.report(-1175.23)
+                 1   -1462.05000000             +nan
+                 2   -1175.23000000    +286.82000000
+        >>> monitor.history, monitor.iter
+        (deque([-1462.05, -1175.23]), 2)
+        """
         if self.verbose:
             delta = log_prob - self.history[-1] if self.history else np.nan
             print(self._template.format(iter=self.iter + 1, log_prob=log_prob, delta=delta),
@@ -82,6 +181,30 @@ class ConvergenceMonitor:
 
     @property
     def converged(self) -> bool:
+        """Whether the fit has converged: True when it should stop.
+
+        True once ``n_iter`` iterations have been reported, or when the last two
+        log-likelihoods of ``history`` differ by less than ``tol``
+        (``history[-1] - history[-2] < tol``, so a loss counts as converged); else False.
+        A subclass may redefine it to change when fits stop.
+
+        See Also
+        --------
+        report : Record the log-likelihood of one iteration.
+
+        Examples
+        --------
+        >>> from fastem.hmm import ConvergenceMonitor
+        >>> monitor = ConvergenceMonitor(tol=0.01, n_iter=10, verbose=False)
+        >>> monitor.report(-1113.5513)
+        >>> monitor.converged
+        False
+        >>> monitor.report(-1113.5423)
+        >>> monitor.converged
+        True
+        >>> ConvergenceMonitor(tol=0.01, n_iter=0, verbose=False).converged
+        True
+        """
         return (self.iter == self.n_iter
                 or (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol))
 
@@ -275,8 +398,12 @@ def _forward_backward(model, X, starts, params, *, posteriors, transitions, n_th
 _MONITOR_SETTINGS = ("tol", "n_iter", "verbose")
 _MONITOR_METHODS = ("_reset", "report", "converged")
 
+# the model's own type, which fit returns, and the type of the values its emission samples
+_H = TypeVar("_H", bound="BaseHMM[Any]")
+_Emitted = TypeVar("_Emitted", bound=np.generic)
 
-class BaseHMM(ParamsMixin):
+
+class BaseHMM(ParamsMixin, Generic[_Emitted]):
     """Hidden Markov model API shared by GaussianHMM and CategoricalHMM (hmmlearn's).
 
     Subclasses provide the emission through the hooks below.
@@ -291,8 +418,16 @@ class BaseHMM(ParamsMixin):
 
     _emission_letters = ""
 
-    def __init__(self, n_components, startprob_prior, transmat_prior, algorithm, random_state,
-                 n_iter, tol, verbose, params, init_params, implementation, n_threads):
+    # fitted attributes: fit sets them all at once, at its end (see _engine.commit)
+    startprob_: NDArray[np.float64]
+    transmat_: NDArray[np.float64]
+    monitor_: ConvergenceMonitor
+
+    def __init__(self, n_components: int, startprob_prior: ArrayLike,
+                 transmat_prior: ArrayLike, algorithm: str,
+                 random_state: int | np.random.RandomState | None, n_iter: int, tol: float,
+                 verbose: bool, params: str, init_params: str, implementation: str,
+                 n_threads: int | None) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
@@ -307,7 +442,7 @@ class BaseHMM(ParamsMixin):
         self.n_threads = n_threads
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name in _MONITOR_SETTINGS:
             monitor = vars(self).get("monitor_")
@@ -503,12 +638,92 @@ class BaseHMM(ParamsMixin):
         commit(self, self._fitted_state(problem.initialize(None)))
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X, lengths=None):
-        """Estimate the parameters by Baum-Welch (EM) from X, sequences of ``lengths``.
+    def fit(self: _H, X: ArrayLike, lengths: ArrayLike | None = None) -> _H:
+        """Estimate the model parameters with the Baum-Welch (EM) algorithm.
 
-        Parameters named in ``init_params`` (or not yet set) are initialised first;
-        those in ``params`` are updated. Returns self. A fit that fails or is interrupted
-        leaves the model as it was (user-set parameters included)."""
+        First the parameters whose letters are in ``init_params``, and any that is not
+        set, are initialized; the others, set by the user, are checked and kept as the
+        starting point. Then each iteration, an E-step (forward-backward on every
+        sequence) and an M-step, updates the parameters whose letters are in ``params``.
+        Every iteration reports the log-likelihood to ``monitor_``, and the fit stops
+        when ``monitor_.converged`` is True, after at most ``n_iter`` iterations: set
+        ``monitor_.tol``, or set a ConvergenceMonitor subclass as ``monitor_``, to change
+        when. The fit works on a copy of ``monitor_``, which it stores as ``monitor_``
+        when it succeeds. A fit that raises or is interrupted leaves the model as it
+        was, user-set parameters included.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, 1)
+            The observations of one or more sequences, one after the other: rows of real
+            numbers for GaussianHMM; for CategoricalHMM, one column of integer symbols
+            in [0, ``n_features``).
+
+        lengths : array-like of int, default=None
+            The lengths of the sequences in X, in order: positive integers that sum to
+            ``n_samples``. None takes X as one sequence.
+
+        Returns
+        -------
+        GaussianHMM or CategoricalHMM
+            The fitted model (self).
+
+        See Also
+        --------
+        score : Compute the log-likelihood of X under the model.
+        decode : Find the most likely sequence of states.
+        fastem.hmm.ConvergenceMonitor : The monitor that decides when a fit stops.
+
+        Notes
+        -----
+        As hmmlearn's, fit logs two warnings on the ``'fastem.hmm'`` logger (Python's
+        ``logging``, which prints them to stderr unless configured otherwise): when a
+        parameter is set but will be overwritten because its letter is in
+        ``init_params``, and when X has fewer values than the parameters in ``params``
+        have free scalars ("will result in a degenerate solution"). With ``verbose``,
+        ``monitor_`` prints hmmlearn's table to stderr: the number, the log-likelihood
+        and its change of every iteration.
+
+        Examples
+        --------
+        >>> from fastem import GaussianHMM
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> model = GaussianHMM(n_components=2, random_state=0).fit(X)
+        >>> print(model.transmat_.round(2))
+        [[0.06 0.94]
+         [0.52 0.48]]
+        >>> model.monitor_.converged, model.monitor_.iter
+        (True, 8)
+
+        Two sequences, given by their lengths:
+
+        >>> model = GaussianHMM(n_components=2, random_state=0).fit(X, lengths=[136, 136])
+        >>> print(model.means_.round(1))
+        [[ 2.  54.5]
+         [ 4.3 80. ]]
+
+        Parameters set by hand and kept: only the means and covariances ('m' and 'c')
+        are initialized and fitted.
+
+        >>> import numpy as np
+        >>> model = GaussianHMM(n_components=2, params="mc", init_params="mc",
+        ...                     random_state=0)
+        >>> model.startprob_ = np.array([0.5, 0.5])
+        >>> model.transmat_ = np.array([[0.1, 0.9], [0.5, 0.5]])
+        >>> print(model.fit(X).transmat_)
+        [[0.1 0.9]
+         [0.5 0.5]]
+
+        Integer symbols, one column:
+
+        >>> from fastem import CategoricalHMM
+        >>> long_eruption = (X[:, :1] > 3).astype(int)
+        >>> model = CategoricalHMM(n_components=2, random_state=0).fit(long_eruption)
+        >>> print(model.emissionprob_.round(2))
+        [[0.04 0.96]
+         [0.79 0.21]]
+        """
         problem = self._problem(X, lengths)
         problem.monitor = self._fit_monitor()
         # the monitor prints hmmlearn's table (to stderr) when verbose, not the driver
@@ -561,24 +776,184 @@ class BaseHMM(ParamsMixin):
                 total += float(seq_ll.sum())
         return total, out
 
-    def score(self, X, lengths=None) -> float:
-        """Log-likelihood of X (sum over its sequences), by the forward algorithm."""
+    def score(self, X: ArrayLike, lengths: ArrayLike | None = None) -> float:
+        """Compute the log-likelihood of X under the model.
+
+        The sum of the log-likelihoods of the sequences of X, by the forward algorithm:
+        a total, as hmmlearn's score (scikit-learn's mixtures return a mean per sample).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, 1)
+            The observations of one or more sequences, one after the other: rows of real
+            numbers for GaussianHMM; for CategoricalHMM, one column of integer symbols
+            in [0, ``n_features``).
+
+        lengths : array-like of int, default=None
+            The lengths of the sequences in X, in order: positive integers that sum to
+            ``n_samples``. None takes X as one sequence.
+
+        Returns
+        -------
+        float
+            The log-likelihood of X.
+
+        See Also
+        --------
+        score_samples : Compute the log-likelihood and the posteriors of the states.
+        aic : Compute the Akaike information criterion.
+        bic : Compute the Bayesian information criterion.
+
+        Examples
+        --------
+        >>> from fastem import GaussianHMM
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> model = GaussianHMM(n_components=2, random_state=0).fit(X)
+        >>> round(model.score(X), 1)
+        -1113.5
+        >>> round(model.score(X, lengths=[100, 172]), 1)
+        -1126.1
+        """
         return self._score(X, lengths)[0]
 
-    def score_samples(self, X, lengths=None):
-        """(log-likelihood of X, posteriors of the states at every step: (n_samples, K))."""
+    def score_samples(self, X: ArrayLike, lengths: ArrayLike | None = None
+                      ) -> tuple[float, NDArray[np.float64]]:
+        """Compute the log-likelihood of X and the posterior probabilities of the states.
+
+        Both come from one forward-backward pass over every sequence of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, 1)
+            The observations of one or more sequences, one after the other: rows of real
+            numbers for GaussianHMM; for CategoricalHMM, one column of integer symbols
+            in [0, ``n_features``).
+
+        lengths : array-like of int, default=None
+            The lengths of the sequences in X, in order: positive integers that sum to
+            ``n_samples``. None takes X as one sequence.
+
+        Returns
+        -------
+        log_prob : float
+            The log-likelihood of X, as ``score`` returns it.
+        posteriors : ndarray of shape (n_samples, n_components)
+            The probability of each state at each step, given the whole sequence of
+            that step; each row sums to 1.
+
+        See Also
+        --------
+        score : Compute the log-likelihood of X alone.
+        predict_proba : Compute the posteriors alone.
+
+        Examples
+        --------
+        >>> from fastem import GaussianHMM
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> model = GaussianHMM(n_components=2, random_state=0).fit(X)
+        >>> log_prob, posteriors = model.score_samples(X)
+        >>> round(log_prob, 1), posteriors.shape
+        (-1113.5, (272, 2))
+        >>> print(posteriors[21:24].round(2))
+        [[1.   0.  ]
+         [0.   1.  ]
+         [0.04 0.96]]
+        """
         return self._score(X, lengths, "posteriors")
 
-    def predict_proba(self, X, lengths=None):
-        """Posterior probability of every state at every step, (n_samples, n_components)."""
+    def predict_proba(self, X: ArrayLike,
+                      lengths: ArrayLike | None = None) -> NDArray[np.float64]:
+        """Compute the posterior probability of each state at each step.
+
+        The probability of each state given the whole sequence of the step, by
+        forward-backward: the second output of ``score_samples``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, 1)
+            The observations of one or more sequences, one after the other: rows of real
+            numbers for GaussianHMM; for CategoricalHMM, one column of integer symbols
+            in [0, ``n_features``).
+
+        lengths : array-like of int, default=None
+            The lengths of the sequences in X, in order: positive integers that sum to
+            ``n_samples``. None takes X as one sequence.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+            The posterior probabilities; each row sums to 1.
+
+        See Also
+        --------
+        predict : Find the most likely state at each step.
+        score_samples : Compute the log-likelihood too.
+
+        Examples
+        --------
+        >>> from fastem import GaussianHMM
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> model = GaussianHMM(n_components=2, random_state=0).fit(X)
+        >>> print(model.predict_proba(X)[21:24].round(2))
+        [[1.   0.  ]
+         [0.   1.  ]
+         [0.04 0.96]]
+        """
         return self._score(X, lengths, "posteriors")[1]
 
-    def decode(self, X, lengths=None, algorithm=None):
-        """(log-probability, most likely states) of X.
+    def decode(self, X: ArrayLike, lengths: ArrayLike | None = None,
+               algorithm: str | None = None) -> tuple[float, NDArray[np.intp]]:
+        """Find the most likely sequence of states of X.
 
-        "viterbi" gives the jointly most likely path and its log-probability; "map" the
-        individually most likely state at each step and the sum of the log posteriors
-        of those states (hmmlearn reports their plain sum instead)."""
+        With 'viterbi', the jointly most likely path of states of each sequence (the
+        Viterbi algorithm); with 'map', the individually most likely state at each step
+        (the largest posterior probability, by forward-backward).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, 1)
+            The observations of one or more sequences, one after the other: rows of real
+            numbers for GaussianHMM; for CategoricalHMM, one column of integer symbols
+            in [0, ``n_features``).
+
+        lengths : array-like of int, default=None
+            The lengths of the sequences in X, in order: positive integers that sum to
+            ``n_samples``. None takes X as one sequence.
+
+        algorithm : {'viterbi', 'map'}, default=None
+            The decoder. None uses the model's ``algorithm``.
+
+        Returns
+        -------
+        log_prob : float
+            For 'viterbi', the log-probability of X jointly with the decoded path (the
+            largest of all paths), summed over the sequences. For 'map', the sum of the
+            log posterior probabilities of the decoded states (hmmlearn reports the
+            plain sum of the posteriors instead).
+        state_sequence : ndarray of shape (n_samples,), dtype intp
+            The decoded state of each step.
+
+        See Also
+        --------
+        predict : Find the most likely state at each step, by the model's algorithm.
+        predict_proba : Compute the posterior probability of each state.
+
+        Examples
+        --------
+        >>> from fastem import GaussianHMM
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> model = GaussianHMM(n_components=2, random_state=0).fit(X)
+        >>> log_prob, states = model.decode(X)
+        >>> round(log_prob, 1), states[:8]
+        (-1113.6, array([1, 0, 1, 0, 1, 0, 1, 1]))
+        >>> log_post, map_states = model.decode(X, algorithm="map")
+        >>> print(f"{log_post:.1e}", (map_states == states).all())
+        -5.1e-02 True
+        """
         algorithm = check_option(algorithm or self.algorithm, "algorithm", DECODER_ALGORITHMS)
         if algorithm == "map":
             return self._score(X, lengths, "map")
@@ -599,12 +974,98 @@ class BaseHMM(ParamsMixin):
             log_prob += float(seq_lp.sum())
         return log_prob, path
 
-    def predict(self, X, lengths=None):
-        """Most likely state at every step (by ``algorithm``)."""
+    def predict(self, X: ArrayLike, lengths: ArrayLike | None = None) -> NDArray[np.intp]:
+        """Find the most likely state at each step of X.
+
+        The states of ``decode(X, lengths)``, by the model's ``algorithm``: the Viterbi
+        path ('viterbi') or the state of largest posterior probability at each step
+        ('map').
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, 1)
+            The observations of one or more sequences, one after the other: rows of real
+            numbers for GaussianHMM; for CategoricalHMM, one column of integer symbols
+            in [0, ``n_features``).
+
+        lengths : array-like of int, default=None
+            The lengths of the sequences in X, in order: positive integers that sum to
+            ``n_samples``. None takes X as one sequence.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), dtype intp
+            The decoded state of each step.
+
+        See Also
+        --------
+        decode : Find the most likely states and their log-probability.
+        predict_proba : Compute the posterior probability of each state.
+
+        Examples
+        --------
+        >>> from fastem import GaussianHMM
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> model = GaussianHMM(n_components=2, random_state=0).fit(X)
+        >>> model.predict(X)[:8]
+        array([1, 0, 1, 0, 1, 0, 1, 1])
+        >>> model.set_params(algorithm="map").predict(X, lengths=[100, 172])[:8]
+        array([1, 0, 1, 0, 1, 0, 1, 1])
+        """
         return self.decode(X, lengths)[1]
 
-    def sample(self, n_samples=1, random_state=None, currstate=None):
-        """(X, states): n_samples steps of one sequence drawn from the model."""
+    def sample(self, n_samples: int = 1,
+               random_state: int | np.random.RandomState | None = None,
+               currstate: int | None = None) -> tuple[NDArray[_Emitted], NDArray[np.int_]]:
+        """Generate a random sequence from the model.
+
+        Draw one sequence of ``n_samples`` steps: its first state from ``startprob_``
+        (or ``currstate``), each next state from the row of ``transmat_`` of the state
+        before it, and each observation from the emission of its state.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            The number of steps to draw.
+
+        random_state : int, RandomState instance or None, default=None
+            The random draws. None uses the model's ``random_state``: with an int there,
+            every call returns the same sequence.
+
+        currstate : int, default=None
+            The state of the first step, in [0, ``n_components``). None draws it from
+            ``startprob_``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features) or (n_samples, 1)
+            The observations: float64 rows for GaussianHMM; for CategoricalHMM, one
+            column of integer symbols (numpy's default int).
+        state_sequence : ndarray of shape (n_samples,), dtype int
+            The state of each step.
+
+        See Also
+        --------
+        get_stationary_distribution : Compute the long-run distribution of the states.
+
+        Examples
+        --------
+        >>> from fastem import GaussianHMM
+        >>> from fastem.datasets import load_faithful
+        >>> model = GaussianHMM(n_components=2, random_state=0).fit(load_faithful())
+        >>> X, states = model.sample(5, random_state=0)
+        >>> print(X.round(1))
+        [[ 3.9 91.8]
+         [ 4.8 77. ]
+         [ 5.3 86.4]
+         [ 4.5 83.5]
+         [ 2.  62.7]]
+        >>> states
+        array([1, 1, 1, 1, 0])
+        >>> model.sample(5, random_state=0, currstate=0)[1]
+        array([0, 1, 1, 1, 0])
+        """
         params = self._fitted_params()
         n = check_int(n_samples, "n_samples", minimum=1)
         K = self.n_components
@@ -637,18 +1098,122 @@ class BaseHMM(ParamsMixin):
         params = self._fitted_params()
         return sum(self._n_fit_scalars(self._fitted_n_features(params.emission)).values())
 
-    def aic(self, X, lengths=None) -> float:
-        """Akaike information criterion, -2 log-likelihood + 2 x the free scalars of all
-        the parameters (as hmmlearn: whatever ``params`` says)."""
+    def aic(self, X: ArrayLike, lengths: ArrayLike | None = None) -> float:
+        """Compute the Akaike information criterion of the model on X.
+
+        ``-2 * score(X, lengths) + 2 * n_parameters``, where ``n_parameters`` counts the
+        free scalars of all the parameters as hmmlearn does, those left out of
+        ``params`` included: ``n_components - 1`` for ``startprob_``,
+        ``n_components * (n_components - 1)`` for ``transmat_``, and those of the
+        emission (for GaussianHMM ``n_components * n_features`` means and the free
+        entries of the covariances, for CategoricalHMM
+        ``n_components * (n_features - 1)``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, 1)
+            The observations of one or more sequences, one after the other: rows of real
+            numbers for GaussianHMM; for CategoricalHMM, one column of integer symbols
+            in [0, ``n_features``).
+
+        lengths : array-like of int, default=None
+            The lengths of the sequences in X, in order: positive integers that sum to
+            ``n_samples``. None takes X as one sequence.
+
+        Returns
+        -------
+        float
+            The AIC: the lower the better.
+
+        See Also
+        --------
+        bic : Compute the Bayesian information criterion.
+        score : Compute the log-likelihood of X under the model.
+
+        Examples
+        --------
+        >>> from fastem import GaussianHMM
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> for k in (1, 2, 3):
+        ...     model = GaussianHMM(n_components=k, random_state=0).fit(X)
+        ...     print(k, round(model.aic(X), 1))
+        1 3041.4
+        2 2249.1
+        3 2185.2
+        """
         return -2 * self.score(X, lengths) + 2 * self._n_parameters()
 
-    def bic(self, X, lengths=None) -> float:
-        """Bayesian information criterion, -2 log-likelihood + log(n_samples) x the free
-        scalars of all the parameters (as hmmlearn: whatever ``params`` says)."""
+    def bic(self, X: ArrayLike, lengths: ArrayLike | None = None) -> float:
+        """Compute the Bayesian information criterion of the model on X.
+
+        ``-2 * score(X, lengths) + n_parameters * log(n_samples)``, where
+        ``n_parameters`` counts the free scalars of all the parameters as hmmlearn
+        does, those left out of ``params`` included (see ``aic``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, 1)
+            The observations of one or more sequences, one after the other: rows of real
+            numbers for GaussianHMM; for CategoricalHMM, one column of integer symbols
+            in [0, ``n_features``).
+
+        lengths : array-like of int, default=None
+            The lengths of the sequences in X, in order: positive integers that sum to
+            ``n_samples``. None takes X as one sequence.
+
+        Returns
+        -------
+        float
+            The BIC: the lower the better.
+
+        See Also
+        --------
+        aic : Compute the Akaike information criterion.
+        score : Compute the log-likelihood of X under the model.
+
+        Examples
+        --------
+        >>> from fastem import GaussianHMM
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> for k in (1, 2, 3):
+        ...     model = GaussianHMM(n_components=k, random_state=0).fit(X)
+        ...     print(k, round(model.bic(X), 1))
+        1 3055.8
+        2 2288.7
+        3 2257.3
+        """
         return -2 * self.score(X, lengths) + self._n_parameters() * np.log(np.shape(X)[0])
 
-    def get_stationary_distribution(self):
-        """The stationary distribution of transmat_ (left eigenvector of eigenvalue 1)."""
+    def get_stationary_distribution(self) -> NDArray[np.float64]:
+        """Compute the stationary distribution of the states.
+
+        The left eigenvector of ``transmat_`` of eigenvalue 1 (the eigenvalue of
+        largest real part), scaled to sum to 1: the distribution of the states that a
+        transition leaves unchanged, the long-run fraction of steps in each state.
+
+        Returns
+        -------
+        ndarray of shape (n_components,)
+            The stationary probability of each state.
+
+        See Also
+        --------
+        sample : Generate a random sequence from the model.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianHMM
+        >>> from fastem.datasets import load_faithful
+        >>> model = GaussianHMM(n_components=2, random_state=0).fit(load_faithful())
+        >>> pi = model.get_stationary_distribution()
+        >>> print(pi.round(3))
+        [0.358 0.642]
+        >>> np.allclose(pi @ model.transmat_, pi)
+        True
+        """
         check_is_fitted(self, "transmat_")
         eigvals, eigvecs = np.linalg.eig(np.asarray(self.transmat_).T)
         vec = np.real_if_close(eigvecs[:, np.argmax(eigvals.real)])

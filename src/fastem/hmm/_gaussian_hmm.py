@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .._validation import (
     check_array,
@@ -82,26 +83,217 @@ _COVARS_SHAPE_WORDS = {"full": "n_components x n_features x n_features",
                        "diag": "n_components x n_features", "spherical": "n_components"}
 
 
-class GaussianHMM(BaseHMM):
+class GaussianHMM(BaseHMM[np.float64]):
     """Hidden Markov model with Gaussian emissions, fitted by Baum-Welch.
 
-    The parameters, attributes and methods are hmmlearn's ``hmm.GaussianHMM``: switch by
-    changing the import. ``n_threads`` (None: all usable cores) is fastem's addition;
-    ``implementation`` is accepted for compatibility (both values run the same scaled
-    forward-backward, which does not underflow).
+    A Markov chain of ``n_components`` hidden states, each emitting a Gaussian
+    distribution, estimated by expectation-maximization (the Baum-Welch algorithm). The
+    parameters, attributes and methods are hmmlearn's ``hmm.GaussianHMM``: switch by
+    changing the import. From the same initial parameters the iterates are hmmlearn's,
+    to floating-point accuracy. X holds one or more sequences, one after the other, and
+    ``lengths`` (in ``fit`` and every method that takes X) gives their lengths.
+    ``n_threads`` is fastem's addition; results are bitwise identical for any value.
 
-    Attributes: startprob_ (K,), transmat_ (K, K), means_ (K, d), covars_ (K, d, d)
-    whatever the covariance_type (its own shape is in _covars_), n_features, monitor_.
+    Parameters
+    ----------
+    n_components : int, default=1
+        The number of hidden states.
+
+    covariance_type : {'diag', 'full', 'tied', 'spherical'}, default='diag'
+        The form of the covariance of each state's Gaussian:
+
+        - 'diag': each state has its own diagonal covariance matrix.
+        - 'full': each state has its own general covariance matrix.
+        - 'tied': all states share the same general covariance matrix.
+        - 'spherical': each state has its own single variance.
+
+    min_covar : float, default=1e-3
+        Floor on the covariances. It is added to the diagonal of the covariance of X
+        from which ``covars_`` is initialized, and to the diagonal of a 'full' or 'tied'
+        covariance that an M-step leaves not positive definite (which keeps its previous
+        value if that is not enough); a 'diag' or 'spherical' variance that an M-step
+        leaves not positive becomes the larger of its previous value and ``min_covar``.
+
+    startprob_prior : array-like of shape (n_components,) or float, default=1.0
+        The parameters of the Dirichlet prior on ``startprob_``: the M-step adds
+        ``startprob_prior - 1`` to the expected count of each first state (clipped at
+        0) before normalizing. 1 is no prior. An entry of ``startprob_`` that is 0
+        stays 0.
+
+    transmat_prior : array-like of shape (n_components, n_components) or float, default=1.0
+        The parameters of the Dirichlet prior on each row of ``transmat_``, used as
+        ``startprob_prior`` is. An entry of ``transmat_`` that is 0 stays 0.
+
+    means_prior : array-like of shape (n_components, n_features) or float, default=0
+        The mean of the normal prior on ``means_``.
+
+    means_weight : array-like of shape (n_components,) or float, default=0
+        The weight of the normal prior on ``means_``, in samples: each state's mean is
+        ``(means_weight * means_prior + sum of the posterior-weighted observations) /
+        (means_weight + sum of the posteriors)``. 0 is no prior.
+
+    covars_prior : array-like or float, default=1e-2
+        The scale of the prior on the covariances: an inverse gamma prior for 'diag'
+        and 'spherical', an inverse Wishart prior for 'full' and 'tied' (hmmlearn's
+        update). It is added to the scatter of the posterior-weighted observations.
+
+    covars_weight : array-like or float, default=1
+        The weight of the prior on the covariances: the M-step divides by the sum of
+        the posteriors plus ``max(covars_weight - 1, 0)`` ('diag' and 'spherical') or
+        ``max(covars_weight - n_features, 0)`` ('full' and 'tied').
+
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+        The decoder of ``decode`` and ``predict``: 'viterbi' finds the jointly most
+        likely path of states, 'map' the state of largest posterior probability at each
+        step.
+
+    random_state : int, RandomState instance or None, default=None
+        Controls the random draws of the initialization (``startprob_``, ``transmat_``
+        and the k-means that initializes ``means_``) and of ``sample``. Pass an int for
+        reproducible results across calls. None uses numpy's global RandomState.
+
+    n_iter : int, default=10
+        The maximum number of Baum-Welch iterations. With 0 the model keeps its
+        initial parameters.
+
+    tol : float, default=1e-2
+        The convergence threshold: fit stops when the log-likelihood gains less than
+        ``tol`` (a loss included) from one iteration to the next. -inf never stops
+        early. Setting it sets ``monitor_.tol``, which may also be set on its own.
+
+    verbose : bool, default=False
+        If True, ``monitor_`` prints hmmlearn's table to stderr during fit: the number,
+        the log-likelihood and its change of every iteration.
+
+    params : str, default='stmc'
+        The parameters that fit updates, any of 's' (``startprob_``), 't'
+        (``transmat_``), 'm' (``means_``) and 'c' (``covars_``); the others keep their
+        values.
+
+    init_params : str, default='stmc'
+        The parameters that fit initializes before its first iteration, letters as in
+        ``params``: 's' and 't' are drawn from a Dirichlet distribution of concentration
+        ``1 / n_components``, 'm' is set to the centers of a k-means of X (10 restarts),
+        and 'c' to the covariance of X plus ``min_covar`` on its diagonal, in the form of
+        ``covariance_type`` (for 'spherical', the mean of all its entries). A parameter
+        whose letter is left out must be set by the user, else it is initialized too;
+        one that is set and will be overwritten gets a warning logged on the
+        ``'fastem.hmm'`` logger.
+
+    implementation : {'log', 'scaling'}, default='log'
+        Accepted for compatibility with hmmlearn: both values run the same scaled
+        forward-backward in float64, which does not underflow.
+
+    n_threads : int or None, default=None
+        The number of OpenMP threads of the kernels. None uses every usable core
+        (affinity mask and cgroup quota), limited by ``OMP_NUM_THREADS`` and
+        threadpoolctl's ``threadpool_limits``; without OpenMP the kernels run on one
+        thread. Results do not depend on it: they are bitwise identical for any value.
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+        The probability of each state at the first step of a sequence.
+
+    transmat_ : ndarray of shape (n_components, n_components)
+        The transition matrix: ``transmat_[i, j]`` is the probability that state ``i``
+        is followed by state ``j``.
+
+    means_ : ndarray of shape (n_components, n_features)
+        The mean of each state's Gaussian.
+
+    covars_ : ndarray of shape (n_components, n_features, n_features)
+        The covariance matrix of each state's Gaussian, of this shape whatever the
+        ``covariance_type`` (the fitted covariances, in the type's own shape, are in
+        ``_covars_``). It may be set in the type's own shape.
+
+    n_features : int
+        The number of features (columns of X), set by fit.
+
+    monitor_ : ConvergenceMonitor
+        The convergence monitor: it exists from construction, decides when fit stops
+        and, after a fit, holds its ``history`` of log-likelihoods and its ``iter``.
+
+    See Also
+    --------
+    CategoricalHMM : Hidden Markov model with categorical emissions.
+    GaussianMixture : Gaussian mixture, for independent samples.
+    fastem.hmm.ConvergenceMonitor : The monitor that decides when a fit stops.
+    hmmlearn.hmm.GaussianHMM : The hmmlearn estimator with the same API.
+
+    Notes
+    -----
+    The parameters may be set by hand (``startprob_``, ``transmat_``, ``means_``,
+    ``covars_``), to sample from a model or to start a fit from them (leave their
+    letters out of ``init_params``).
+
+    Differences from hmmlearn: ``tol``, ``n_iter`` and ``verbose`` set on a model after
+    construction reach its ``monitor_`` (hmmlearn's monitor keeps the constructor's
+    values); a fit works on a copy of ``monitor_`` and stores it when it succeeds, and
+    a fit that fails leaves the model as it was; ``decode(algorithm="map")`` returns
+    the sum of the log posteriors of the chosen states (hmmlearn adds the posteriors
+    themselves); ``covars_`` reads as (n_components, n_features, n_features) for every
+    covariance type; with the default priors, a state that receives no weight keeps its
+    previous row of ``transmat_`` and its mean; a covariance that is not positive
+    definite gets ``min_covar`` added to its diagonal, so a fit never ends with invalid
+    parameters.
+
+    Examples
+    --------
+    >>> from fastem import GaussianHMM
+    >>> from fastem.datasets import load_faithful
+    >>> X = load_faithful()       # eruptions of Old Faithful, in order
+    >>> model = GaussianHMM(n_components=2, random_state=0).fit(X)
+    >>> print(model.means_.round(2))
+    [[ 2.04 54.5 ]
+     [ 4.29 79.99]]
+    >>> print(model.transmat_.round(2))   # a short eruption is followed by a long one
+    [[0.06 0.94]
+     [0.52 0.48]]
+    >>> model.covars_.shape
+    (2, 2, 2)
+    >>> model.predict(X[:8])
+    array([1, 0, 1, 0, 1, 0, 1, 1])
+    >>> round(model.score(X), 1)
+    -1113.5
+
+    A model set by hand, and a sample from it:
+
+    >>> import numpy as np
+    >>> truth = GaussianHMM(n_components=2, random_state=0)
+    >>> truth.startprob_ = np.array([0.6, 0.4])
+    >>> truth.transmat_ = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> truth.means_ = np.array([[0.0], [5.0]])
+    >>> truth.covars_ = np.array([[1.0], [0.5]])
+    >>> X, states = truth.sample(1000)
+    >>> model = GaussianHMM(n_components=2, n_iter=100, random_state=0).fit(X)
+    >>> print(model.means_.round(1))
+    [[0.]
+     [5.]]
+    >>> print(model.transmat_.round(2))
+    [[0.9 0.1]
+     [0.2 0.8]]
+    >>> print((model.predict(X) == states).mean())
+    1.0
     """
 
     _emission_letters = "mc"
     _emission_attributes = ("means_", "_covars_")
 
-    def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3,
-                 startprob_prior=1.0, transmat_prior=1.0, means_prior=0, means_weight=0,
-                 covars_prior=1e-2, covars_weight=1, algorithm="viterbi", random_state=None,
-                 n_iter=10, tol=1e-2, verbose=False, params="stmc", init_params="stmc",
-                 implementation="log", n_threads=None):
+    # fitted attributes (besides BaseHMM's): fit sets them all at once, at its end
+    means_: NDArray[np.float64]
+    _covars_: NDArray[np.float64]       # in the covariance type's own shape
+    n_features: int
+
+    def __init__(self, n_components: int = 1, covariance_type: str = "diag",
+                 min_covar: float = 1e-3, startprob_prior: ArrayLike = 1.0,
+                 transmat_prior: ArrayLike = 1.0, means_prior: ArrayLike = 0,
+                 means_weight: ArrayLike = 0, covars_prior: ArrayLike = 1e-2,
+                 covars_weight: ArrayLike = 1, algorithm: str = "viterbi",
+                 random_state: int | np.random.RandomState | None = None, n_iter: int = 10,
+                 tol: float = 1e-2, verbose: bool = False, params: str = "stmc",
+                 init_params: str = "stmc", implementation: str = "log",
+                 n_threads: int | None = None) -> None:
         super().__init__(n_components, startprob_prior, transmat_prior, algorithm,
                          random_state, n_iter, tol, verbose, params, init_params,
                          implementation, n_threads)
@@ -114,12 +306,61 @@ class GaussianHMM(BaseHMM):
 
     # covars_ reads as full matrices, as hmmlearn's; it accepts the type's own shape
     @property
-    def covars_(self):
+    def covars_(self) -> NDArray[np.float64]:
+        """Covariance matrix of each state, of shape (n_components, n_features, n_features).
+
+        Of this shape whatever the ``covariance_type``, as hmmlearn's: the model holds
+        the covariances in the type's own shape (in ``_covars_``)::
+
+            (n_components,)                        if 'spherical',
+            (n_features, n_features)               if 'tied',
+            (n_components, n_features)             if 'diag',
+            (n_components, n_features, n_features) if 'full'
+
+        and reading ``covars_`` (which needs ``means_``, for n_features) expands them
+        into a new array ('tied' repeated for every state, 'diag' and 'spherical' as
+        diagonal matrices), so changing that array does not change the model. Setting
+        ``covars_`` takes the type's own shape and checks it (positive variances,
+        symmetric positive-definite matrices); 'spherical' also takes hmmlearn's other
+        shapes ((n_components, 1) and other trailing axes of length one,
+        (n_components, n_features) rows, whose means are taken, and full matrices,
+        whose diagonals' means are taken) and 'diag' full matrices (their diagonals
+        are taken).
+
+        See Also
+        --------
+        GaussianHMM.fit : Estimate the covariances with the other parameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianHMM
+        >>> model = GaussianHMM(n_components=2, covariance_type="diag")
+        >>> model.means_ = np.zeros((2, 3))
+        >>> model.covars_ = [[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]]
+        >>> model.covars_.shape
+        (2, 3, 3)
+        >>> print(model.covars_[0])
+        [[1. 0. 0.]
+         [0. 2. 0.]
+         [0. 0. 3.]]
+
+        A fitted 'tied' model shares one matrix:
+
+        >>> from fastem.datasets import load_faithful
+        >>> tied = GaussianHMM(n_components=2, covariance_type="tied", random_state=0)
+        >>> covars = tied.fit(load_faithful()).covars_
+        >>> print(covars[0].round(2))
+        [[ 0.13  0.76]
+         [ 0.76 35.11]]
+        >>> np.array_equal(covars[0], covars[1])
+        True
+        """
         return _full_from(self._covars_, self.covariance_type, self.n_components,
                           np.shape(self.means_)[1])
 
     @covars_.setter
-    def covars_(self, covars):
+    def covars_(self, covars: ArrayLike) -> None:
         self._covars_ = _check_covars(covars, self.covariance_type, self.n_components)
 
     def _validate_settings(self):
