@@ -8,13 +8,16 @@ already imported (its global set_config(transform_output=...) then applies too).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ._validation import check_is_fitted
 
 OUTPUTS = ("default", "pandas")
+
+_Transformer = TypeVar("_Transformer", bound="TransformerOutputMixin")
 
 
 class TransformerOutputMixin:
@@ -30,7 +33,8 @@ class TransformerOutputMixin:
     _output_units: str
     n_features_in_: int
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+    def get_feature_names_out(self, input_features: ArrayLike | None = None,
+                              ) -> NDArray[np.object_]:
         """Names of the output columns: the lowercase class name and the column number.
 
         input_features, when given, must be the names (or the number) of the input
@@ -48,7 +52,7 @@ class TransformerOutputMixin:
         count = np.shape(getattr(self, self._output_units))[0]
         return np.asarray([f"{prefix}{i}" for i in range(count)], dtype=object)
 
-    def set_output(self, *, transform: str | None = None) -> Any:
+    def set_output(self: _Transformer, *, transform: str | None = None) -> _Transformer:
         """Set the container of transform and fit_transform's output; returns self.
 
         transform : {'default', 'pandas'} or None

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
-from .._engine import Report, commit, run_em
+from .._engine import IterationInfo, Report, commit, run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
 from .._output import TransformerOutputMixin
@@ -91,7 +91,8 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike |
                     x_squared_norms: ArrayLike | None = None,
                     random_state: int | np.random.RandomState | None = None,
                     n_local_trials: int | None = None,
-                    n_threads: int | None = None) -> tuple[NDArray[Any], NDArray[np.intp]]:
+                    n_threads: int | None = None,
+                    ) -> tuple[NDArray[np.floating[Any]], NDArray[np.intp]]:
     """Greedy k-means++ seeding (Arthur & Vassilvitskii), on the OpenMP kernels.
 
     At each step ``n_local_trials`` candidates (default 2 + log(n_clusters)) are drawn with
@@ -431,12 +432,20 @@ class KMeans(TransformerOutputMixin, ParamsMixin):
     [1.0, 10.0]
     """
 
+    # fitted attributes: fit sets them all at once, at its end (see _engine.commit)
+    cluster_centers_: NDArray[np.floating[Any]]   # float32 for float32 data, else float64
+    labels_: NDArray[np.intc]
+    inertia_: float
+    n_iter_: int
+    n_features_in_: int
+    feature_names_in_: NDArray[np.object_]
+
     def __init__(self, n_clusters: int = 8, *, init: str | ArrayLike = "k-means++",
                  n_init: str | int = "auto", max_iter: int = 300, tol: float = 1e-4,
                  verbose: int = 0, random_state: int | np.random.RandomState | None = None,
                  copy_x: bool = True, algorithm: str = "lloyd",
                  n_threads: int | None = None,
-                 callback: Callable[[Any], Any] | None = None) -> None:
+                 callback: Callable[[IterationInfo], Any] | None = None) -> None:
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -521,8 +530,6 @@ class KMeans(TransformerOutputMixin, ParamsMixin):
         # the best run's labels and inertia, from its final scoring pass (finite: an
         # overflow raises); all the fitted attributes are set at once (a failed or
         # interrupted fit changes nothing)
-        self.labels_: NDArray[np.intc]
-        self.cluster_centers_: NDArray[np.floating]
         commit(self, {"inertia_": float(problem.best_inertia),
                       "cluster_centers_": result.params,
                       "labels_": problem.best_labels, "n_iter_": result.n_iter,
@@ -551,7 +558,7 @@ class KMeans(TransformerOutputMixin, ParamsMixin):
         """Fit and return labels_."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def transform(self, X: ArrayLike) -> Any:
+    def transform(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
         """Euclidean distances from each row of X to every center, shape (n, n_clusters).
 
         float32 when X and cluster_centers_ are float32 (a fit on float32 data), float64
@@ -569,7 +576,7 @@ class KMeans(TransformerOutputMixin, ParamsMixin):
         return np.sqrt(out, out=out)
 
     def fit_transform(self, X: ArrayLike, y: Any = None,
-                      sample_weight: ArrayLike | None = None) -> Any:
+                      sample_weight: ArrayLike | None = None) -> NDArray[np.floating[Any]]:
         """Fit and return transform(X)."""
         container = self._output_container()     # a bad setting fails before the fit
         return self._wrap_output(self.fit(X, sample_weight=sample_weight)._distances(X), X,
