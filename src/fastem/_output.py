@@ -92,11 +92,12 @@ class TransformerOutputMixin:
     def set_output(self: _Transformer, *, transform: str | None = None) -> _Transformer:
         """Set the output container of transform and fit_transform.
 
-        The choice is kept where scikit-learn keeps it, so scikit-learn's ``clone`` and
-        its meta-estimators (e.g. a Pipeline's ``set_output``) carry it over. Without a
-        choice, scikit-learn's global ``set_config(transform_output=...)`` applies when
-        scikit-learn is imported, and numpy arrays otherwise. pandas is imported only
-        when a DataFrame is made (an ImportError then if it is not installed).
+        The choice is kept where scikit-learn keeps it, so that scikit-learn's ``clone``
+        copies it and its meta-estimators (a Pipeline's ``set_output``) can set it.
+        Without a choice, scikit-learn's global ``set_config(transform_output=...)``
+        applies when scikit-learn is imported, and numpy arrays otherwise. pandas is
+        imported only when a DataFrame is made (an ImportError then if it is not
+        installed).
 
         Parameters
         ----------
