@@ -8,13 +8,16 @@ already imported (its global set_config(transform_output=...) then applies too).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ._validation import check_is_fitted
 
 OUTPUTS = ("default", "pandas")
+
+_Transformer = TypeVar("_Transformer", bound="TransformerOutputMixin")
 
 
 class TransformerOutputMixin:
@@ -30,11 +33,49 @@ class TransformerOutputMixin:
     _output_units: str
     n_features_in_: int
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the output columns: the lowercase class name and the column number.
+    def get_feature_names_out(self, input_features: ArrayLike | None = None,
+                              ) -> NDArray[np.object_]:
+        """Get the output feature names for transformation.
 
-        input_features, when given, must be the names (or the number) of the input
-        features seen in fit; it is only checked."""
+        The output columns of ``transform`` (one per fitted unit: for KMeans, one per
+        center) are named by the lowercase class name and the column number, as in
+        scikit-learn: kmeans0, kmeans1, ... for KMeans.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            The names of the input features; only checked, as scikit-learn does: they
+            must number ``n_features_in_`` and, when the model was fitted on a
+            DataFrame, equal ``feature_names_in_``. They do not change the output
+            names.
+
+        Returns
+        -------
+        ndarray of shape (n_clusters,), dtype object
+            The output feature names, str objects.
+
+        Raises
+        ------
+        NotFittedError
+            If the model is not fitted.
+        ValueError
+            If ``input_features`` does not match the input features seen in fit.
+
+        See Also
+        --------
+        transform : Compute the output these names are the columns of.
+        set_output : Get the output as DataFrames with these column names.
+
+        Examples
+        --------
+        >>> from fastem import KMeans
+        >>> from fastem.datasets import load_faithful
+        >>> km = KMeans(n_clusters=3, random_state=0).fit(load_faithful())
+        >>> km.get_feature_names_out()
+        array(['kmeans0', 'kmeans1', 'kmeans2'], dtype=object)
+        >>> km.get_feature_names_out(["eruptions", "waiting"])
+        array(['kmeans0', 'kmeans1', 'kmeans2'], dtype=object)
+        """
         check_is_fitted(self, self._output_units)
         if input_features is not None:
             names = np.asarray(input_features, dtype=object).reshape(-1)
@@ -48,12 +89,57 @@ class TransformerOutputMixin:
         count = np.shape(getattr(self, self._output_units))[0]
         return np.asarray([f"{prefix}{i}" for i in range(count)], dtype=object)
 
-    def set_output(self, *, transform: str | None = None) -> Any:
-        """Set the container of transform and fit_transform's output; returns self.
+    def set_output(self: _Transformer, *, transform: str | None = None) -> _Transformer:
+        """Set the output container of transform and fit_transform.
 
-        transform : {'default', 'pandas'} or None
-            'default': numpy arrays; 'pandas': DataFrames with the columns of
-            get_feature_names_out and, for DataFrame input, its index; None: unchanged.
+        The choice is kept where scikit-learn keeps it, so that scikit-learn's ``clone``
+        copies it and its meta-estimators (a Pipeline's ``set_output``) can set it.
+        Without a choice, scikit-learn's global ``set_config(transform_output=...)``
+        applies when scikit-learn is imported, and numpy arrays otherwise. pandas is
+        imported only when a DataFrame is made (an ImportError then if it is not
+        installed).
+
+        Parameters
+        ----------
+        transform : {'default', 'pandas'} or None, default=None
+            'default': numpy arrays; 'pandas': pandas DataFrames with the columns of
+            ``get_feature_names_out`` and, for DataFrame input, its index; None: the
+            setting is left unchanged. 'polars' is not available.
+
+        Returns
+        -------
+        object
+            This estimator (self).
+
+        Raises
+        ------
+        ValueError
+            If ``transform`` is not one of 'default', 'pandas' or None.
+
+        See Also
+        --------
+        transform : The method whose output this sets.
+        get_feature_names_out : The column names of a DataFrame output.
+        sklearn.base.TransformerMixin.set_output : The scikit-learn method of the same
+            name.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from fastem import KMeans
+        >>> from fastem.datasets import load_faithful
+        >>> X, columns = load_faithful(return_columns=True)
+        >>> df = pd.DataFrame(X, columns=columns)
+        >>> km = KMeans(n_clusters=2, random_state=0).set_output(transform="pandas")
+        >>> km = km.fit(df)
+        >>> print(km.transform(df.iloc[100:103]).round(2))
+             kmeans0  kmeans1
+        100     7.26    18.37
+        101    33.33     7.72
+        102     5.75    31.36
+        >>> print(km.set_output(transform="default").transform(df.iloc[100:102]).round(2))
+        [[ 7.26 18.37]
+         [33.33  7.72]]
         """
         if transform is None:
             return self

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
-from .._engine import Report, commit, run_em
+from .._engine import IterationInfo, Report, commit, run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
 from .._output import TransformerOutputMixin
@@ -91,31 +91,80 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike |
                     x_squared_norms: ArrayLike | None = None,
                     random_state: int | np.random.RandomState | None = None,
                     n_local_trials: int | None = None,
-                    n_threads: int | None = None) -> tuple[NDArray[Any], NDArray[np.intp]]:
-    """Greedy k-means++ seeding (Arthur & Vassilvitskii), on the OpenMP kernels.
+                    n_threads: int | None = None,
+                    ) -> tuple[NDArray[np.floating[Any]], NDArray[np.intp]]:
+    """Choose n_clusters seeds by greedy k-means++ (Arthur & Vassilvitskii).
 
-    At each step ``n_local_trials`` candidates (default 2 + log(n_clusters)) are drawn with
+    The first center is a row drawn with probability proportional to its weight. Then,
+    for each further center, ``n_local_trials`` candidate rows are drawn with
     probability proportional to weight times squared distance to the nearest chosen
-    center, and the one that most reduces the potential is kept.
+    center, and the candidate that most reduces the potential (the weighted sum of
+    those squared distances) is kept. The rule and the random draws are
+    scikit-learn's, so with the same ``random_state`` it picks the same rows (unless
+    two candidates tie to rounding error).
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
+        The data to pick seeds from: finite real numbers, float32 kept as float32 and
+        any other numeric data converted to float64. Data far from zero is centred, as
+        in KMeans (see its Notes).
+
     n_clusters : int
-    sample_weight : array-like of shape (n_samples,) or None
-    x_squared_norms : array-like of shape (n_samples,) or None
+        The number of seeds to choose, at most ``n_samples``.
+
+    sample_weight : array-like of shape (n_samples,) or float, default=None
+        Non-negative finite weights, not all zero: the probability of drawing a row is
+        proportional to its weight (rows of weight zero are never chosen). None gives
+        every row weight 1.
+
+    x_squared_norms : array-like of shape (n_samples,), default=None
         Accepted for scikit-learn's signature and checked (finite, one per row), but not
         used: fastem computes distances between rows centred by their mean (so that they
         do not cancel), whose norms are not those of the rows of X.
-    random_state : None, int or RandomState
-    n_local_trials : int or None
-    n_threads : int or None
-        OpenMP threads (None or -1: every usable core); the result does not depend on it.
+
+    random_state : int, RandomState instance or None, default=None
+        Controls the random draws. Pass an int for reproducible results across calls.
+        None uses numpy's global RandomState.
+
+    n_local_trials : int or None, default=None
+        The number of candidates drawn for each center after the first. None gives
+        ``2 + int(log(n_clusters))``, scikit-learn's default.
+
+    n_threads : int or None, default=None
+        The number of OpenMP threads, as in KMeans: None or -1 uses every usable core,
+        -2 all but one, and so on. The result does not depend on it.
 
     Returns
     -------
-    centers : ndarray of shape (n_clusters, n_features), dtype of X
-    indices : ndarray of shape (n_clusters,), the rows chosen
+    centers : ndarray of shape (n_clusters, n_features)
+        The chosen rows of X, ``X[indices]``, float32 for float32 X, else float64.
+    indices : ndarray of shape (n_clusters,), dtype intp
+        The indices of the chosen rows in X, in the order they were chosen.
+
+    Raises
+    ------
+    ValueError
+        If X has fewer rows than ``n_clusters``, if ``x_squared_norms`` does not have
+        one finite value per row, or if the rows of X are too far apart for their
+        squared distances to be computed in float64.
+
+    See Also
+    --------
+    KMeans : K-means clustering, whose default initialization this is.
+
+    Examples
+    --------
+    >>> from fastem import kmeans_plusplus
+    >>> from fastem.datasets import load_faithful
+    >>> X = load_faithful()
+    >>> centers, indices = kmeans_plusplus(X, n_clusters=3, random_state=0)
+    >>> print(centers)
+    [[ 1.8   53.   ]
+     [ 3.833 78.   ]
+     [ 4.417 87.   ]]
+    >>> print(indices)
+    [149 163 119]
     """
     X = check_array(X)
     n = X.shape[0]
@@ -377,66 +426,184 @@ def _nearest(X, sample_weight, centers, labels, n_threads):
 
 
 class KMeans(TransformerOutputMixin, ParamsMixin):
-    """k-means clustering by Lloyd's algorithm on fused, deterministic OpenMP kernels.
+    """K-means clustering by Lloyd's algorithm on fused, deterministic OpenMP kernels.
+
+    Partition the samples into ``n_clusters`` clusters by minimizing the inertia, the
+    (weighted) sum of squared distances of the samples to their closest center: Lloyd's
+    algorithm, hard-assignment EM, from k-means++, random or given seeds.
+
+    Same parameters, attributes and methods as scikit-learn's KMeans: from the same
+    initial centers the iterates, labels and inertia are scikit-learn's, to
+    floating-point accuracy, and the choice between restarts is scikit-learn's.
+    Additions: ``n_threads`` (results bitwise identical for any value), ``callback``
+    and ``save``. Refused: ``algorithm='elkan'``, a callable ``init`` and sparse X.
 
     Parameters
     ----------
     n_clusters : int, default=8
-        Number of clusters.
-    init : {'k-means++', 'random'} or ndarray of shape (n_clusters, n_features)
-        Seeding: greedy k-means++, rows drawn at random (weighted by sample_weight), or
-        given centers.
-    n_init : 'auto' or int, default='auto'
-        Number of seedings; the run with the lowest inertia is kept. 'auto' is 1 for
-        'k-means++' and given centers, 10 for 'random'.
-    max_iter : int, default=300
-        Maximum number of Lloyd iterations per run.
-    tol : float, default=1e-4
-        Convergence when the squared movement of the centers is at most tol times the
-        mean variance of the features (scikit-learn's rule).
-    verbose : int, default=0
-    random_state : None, int or RandomState
-    copy_x : bool, default=True
-        Accepted for scikit-learn's signature: fastem never writes to X (it reads the rows
-        centred by their mean without a centred copy), so True and False are the same.
-    algorithm : {'lloyd'}, default='lloyd'
-        Lloyd's algorithm, the only one fastem implements. 'elkan' is refused: it gives
-        the same iterates as Lloyd's (it only skips distance computations).
-    n_threads : int or None, default=None
-        OpenMP threads; None or -1 uses every usable core, -2 all but one, and so on
-        (scikit-learn's n_jobs convention). Results do not depend on it.
-    callback : callable or None
-        Called after every iteration with an IterationInfo; returning True stops the run.
+        The number of clusters to form, and of centers to find. At most the number of
+        samples.
 
-    transform and fit_transform return numpy arrays, or pandas DataFrames after
-    ``set_output(transform="pandas")`` (columns from get_feature_names_out: kmeans0,
-    kmeans1, ...; the index of a DataFrame X), as scikit-learn's.
+    init : {'k-means++', 'random'} or array-like of shape (n_clusters, n_features), \
+default='k-means++'
+        The method of seeding each run:
+
+        - 'k-means++': greedy k-means++ (see :func:`kmeans_plusplus`, with
+          ``2 + int(log(n_clusters))`` local trials), with scikit-learn's rule and
+          random draws; rows are drawn with probability proportional to
+          ``sample_weight`` times their squared distance to the nearest chosen center.
+        - 'random': ``n_clusters`` distinct rows drawn at random, with probability
+          proportional to ``sample_weight``.
+        - an array: the initial centers themselves (one run: see ``n_init``).
+
+        A callable is refused (TypeError).
+
+    n_init : 'auto' or int, default='auto'
+        The number of runs, each from its own seeding; the run with the lowest inertia
+        is kept. 'auto' is 10 for ``init='random'`` and 1 otherwise. With an array
+        ``init`` every run would start from the same centers: an int other than 1 then
+        gives a RuntimeWarning (as scikit-learn's) and one run.
+
+    max_iter : int, default=300
+        The maximum number of Lloyd iterations of each run (at least 1). A run that
+        reaches it stops without a warning, as in scikit-learn.
+
+    tol : float, default=1e-4
+        Convergence tolerance, relative to the data (scikit-learn's rule): a run stops
+        when the centers move by a total squared distance of at most ``tol`` times the
+        mean of the (weighted) variances of the features. Independently of ``tol``, a
+        run stops when an iteration assigns every sample as the one before (strict
+        convergence); with ``tol=0`` a run stops only when the assignment or the
+        centers no longer change.
+
+    verbose : int, default=0
+        0 prints nothing; any other value prints scikit-learn's lines:
+        "Initialization complete", the inertia at every iteration (counted from 0) and
+        how each run converged (strict convergence, or the center shift and the
+        tolerance).
+
+    random_state : int, RandomState instance or None, default=None
+        Controls the random draws of the seeding. Pass an int for reproducible results
+        across calls. None uses numpy's global RandomState.
+
+    copy_x : bool, default=True
+        Accepted for scikit-learn's signature (it must be a bool) and unused: fastem
+        never writes to X, and reads the rows centred by their mean (see Notes) without
+        making a centred copy, so True and False do the same.
+
+    algorithm : {'lloyd'}, default='lloyd'
+        Lloyd's algorithm, the only one fastem implements. 'elkan' is refused with a
+        ValueError: it gives the same iterates as Lloyd's (it only skips distance
+        computations), so ``algorithm='lloyd'`` gives its results.
+
+    n_threads : int or None, default=None
+        The number of OpenMP threads of the kernels. None uses every usable core
+        (affinity mask and cgroup quota), limited by ``OMP_NUM_THREADS`` and
+        threadpoolctl's ``threadpool_limits``; a negative value counts from all usable
+        cores, as scikit-learn's ``n_jobs`` (-1: all, -2: all but one); without OpenMP
+        the kernels run on one thread. Results do not depend on it: they are bitwise
+        identical for any value.
+
+    callback : callable or None, default=None
+        Called after every Lloyd iteration of every run with an :class:`IterationInfo`
+        (``init``, ``n_iter``, ``lower_bound``, ``change``, ``time``), whose
+        ``lower_bound`` is minus the inertia at the centers the iteration started
+        from. Returning True (the value True itself) stops that run.
 
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
-    labels_ : ndarray of shape (n_samples,)
+        The centers of the best run, float32 for float32 X, else float64. A cluster
+        left empty (e.g. with fewer distinct points than ``n_clusters``) has the center
+        of the heaviest cluster.
+
+    labels_ : ndarray of shape (n_samples,), dtype int32
+        The index of the closest center of ``cluster_centers_`` for each sample.
+
     inertia_ : float
-        Sum of (weighted) squared distances of the rows to their closest center.
+        The sum of the (weighted) squared distances of the samples to their closest
+        center.
+
     n_iter_ : int
+        The number of iterations of the best run.
+
     n_features_in_ : int
+        The number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The names of the features seen during fit, str objects. Defined only when X
+        was a DataFrame whose column names are all strings.
+
+    See Also
+    --------
+    kmeans_plusplus : The k-means++ seeding, on its own.
+    GaussianMixture : A Gaussian mixture, the soft-assignment generalization.
+    sklearn.cluster.KMeans : The scikit-learn estimator with the same API.
+
+    Notes
+    -----
+    Restarts: the best run is the one of lowest inertia, with scikit-learn's choice
+    between runs: a later run replaces the best only with a lower inertia and a
+    different partition (a run that ends with the best's partition, having stopped a
+    little earlier or later on ``tol``, does not).
+
+    Empty clusters: a cluster that an iteration leaves empty is relocated as in
+    scikit-learn, to the sample farthest from its center (one sample for each empty
+    cluster). If fewer distinct clusters than ``n_clusters`` remain (duplicate
+    points), fit gives a ConvergenceWarning.
+
+    Precision: float32 data is clustered in float32 kernels (sums accumulated in
+    float64) and gives float32 ``cluster_centers_``, as in scikit-learn; any other
+    numeric data is converted to float64. When the (weighted) mean of the rows is far
+    from zero (beyond two standard deviations), the distances are computed on the rows
+    centred by it, without a copy, so that such data (timestamps, coordinates) clusters
+    as it would at zero. float32 data whose squared distances could overflow float32
+    is computed in float64; data whose squared distances overflow float64 is refused
+    with a ValueError.
+
+    Output: ``transform`` and ``fit_transform`` return numpy arrays, or pandas
+    DataFrames after ``set_output(transform="pandas")`` (columns from
+    ``get_feature_names_out``: kmeans0, kmeans1, ...; the index of a DataFrame X), as
+    scikit-learn's.
 
     Examples
     --------
-    >>> import numpy as np
     >>> from fastem import KMeans
-    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> from fastem.datasets import load_faithful
+    >>> X = load_faithful()
     >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
-    >>> sorted(km.cluster_centers_[:, 0].tolist())
-    [1.0, 10.0]
+    >>> print(km.cluster_centers_.round(2))
+    [[ 2.09 54.75]
+     [ 4.3  80.28]]
+    >>> print(km.labels_[:8])
+    [1 0 1 0 1 0 1 1]
+    >>> round(km.inertia_, 1), km.n_iter_
+    (8901.8, 3)
+    >>> print(km.predict([[2.0, 50.0], [4.5, 85.0]]))
+    [0 1]
+
+    Data far from zero clusters as it would at zero:
+
+    >>> far = KMeans(n_clusters=2, random_state=0).fit(X + 1e9)
+    >>> print((far.cluster_centers_ - 1e9).round(2))
+    [[ 2.09 54.75]
+     [ 4.3  80.28]]
     """
+
+    # fitted attributes: fit sets them all at once, at its end (see _engine.commit)
+    cluster_centers_: NDArray[np.floating[Any]]   # float32 for float32 data, else float64
+    labels_: NDArray[np.intc]
+    inertia_: float
+    n_iter_: int
+    n_features_in_: int
+    feature_names_in_: NDArray[np.object_]
 
     def __init__(self, n_clusters: int = 8, *, init: str | ArrayLike = "k-means++",
                  n_init: str | int = "auto", max_iter: int = 300, tol: float = 1e-4,
                  verbose: int = 0, random_state: int | np.random.RandomState | None = None,
                  copy_x: bool = True, algorithm: str = "lloyd",
                  n_threads: int | None = None,
-                 callback: Callable[[Any], Any] | None = None) -> None:
+                 callback: Callable[[IterationInfo], Any] | None = None) -> None:
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -501,7 +668,103 @@ class KMeans(TransformerOutputMixin, ParamsMixin):
 
     def fit(self, X: ArrayLike, y: Any = None,
             sample_weight: ArrayLike | None = None) -> KMeans:
-        """Compute k-means clustering; returns self."""
+        """Compute k-means clustering.
+
+        The model is fitted ``n_init`` times (see its description) and the run of
+        lowest inertia is kept (see the class's Notes for the choice between runs).
+        Each run iterates Lloyd's algorithm (assign each sample to its closest center,
+        move each center to the weighted mean of its samples) until strict
+        convergence, or until the centers move by at most the tolerance (see
+        ``tol``), or for ``max_iter`` iterations, or until ``callback`` returns True.
+        A fit that raises or is interrupted (Ctrl-C) leaves the estimator as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, one row per sample: finite real numbers (dense, no NaN). float32
+            data gives float32 ``cluster_centers_``; any other numeric data is
+            converted to float64. X is never written to.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Non-negative finite weights, not all zero; a float gives every row that
+            weight. The inertia is the weighted sum, the centers are weighted means, the
+            seeding draws rows with probability proportional to their weight and the
+            tolerance uses the weighted variances, so an integer weight counts its row
+            that many times (the random draws of the seeding can differ from those of
+            repeated rows). None gives every row weight 1.
+
+        Returns
+        -------
+        KMeans
+            The fitted estimator (self).
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid (``algorithm='elkan'`` included), if X holds NaN
+            or infinity or has fewer samples than ``n_clusters``, or if the rows of X
+            are too far apart for their squared distances to be computed in float64
+            (scale X first).
+        TypeError
+            If a parameter has the wrong type (a callable ``init`` included), or if X
+            is not numeric or is sparse.
+
+        Warns
+        -----
+        ConvergenceWarning
+            If the best run has fewer distinct clusters than ``n_clusters`` (possibly
+            because of duplicate points in X).
+        RuntimeWarning
+            If ``init`` is an array and ``n_init`` is an int other than 1 (one run is
+            made).
+
+        See Also
+        --------
+        fit_predict : Fit, then return the cluster of each sample.
+        fit_transform : Fit, then return the distances of each sample to the centers.
+
+        Examples
+        --------
+        >>> from fastem import KMeans
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> km = KMeans(n_clusters=3, init="random", random_state=0).fit(X)
+        >>> print(km.cluster_centers_.round(2))
+        [[ 2.06 54.05]
+         [ 4.1  74.77]
+         [ 4.38 84.49]]
+        >>> round(km.inertia_, 1), km.n_iter_
+        (5188.5, 5)
+
+        Weighted rows, float32 data and given initial centers:
+
+        >>> import numpy as np
+        >>> weights = np.where(X[:, 0] > 3, 2.0, 1.0)
+        >>> km = KMeans(n_clusters=2, random_state=0).fit(X, sample_weight=weights)
+        >>> print(km.cluster_centers_.round(2))
+        [[ 4.3  80.31]
+         [ 2.15 55.14]]
+        >>> km = KMeans(n_clusters=2, random_state=0).fit(X.astype(np.float32))
+        >>> km.cluster_centers_.dtype
+        dtype('float32')
+        >>> init = np.array([[2.0, 50.0], [4.5, 85.0]])
+        >>> km = KMeans(n_clusters=2, init=init).fit(X)
+        >>> print(km.cluster_centers_.round(2))
+        [[ 2.09 54.75]
+         [ 4.3  80.28]]
+
+        A callback sees minus the inertia at the centers each iteration starts from:
+
+        >>> infos = []
+        >>> km = KMeans(n_clusters=2, random_state=0, callback=infos.append).fit(X)
+        >>> [round(info.lower_bound, 1) for info in infos]
+        [-10024.6, -8924.6, -8901.8]
+        >>> round(-km.inertia_, 1)
+        -8901.8
+        """
         raw = X
         X = check_array(X)
         k, init, n_init, max_iter, tol = self._check_params(X)
@@ -521,8 +784,6 @@ class KMeans(TransformerOutputMixin, ParamsMixin):
         # the best run's labels and inertia, from its final scoring pass (finite: an
         # overflow raises); all the fitted attributes are set at once (a failed or
         # interrupted fit changes nothing)
-        self.labels_: NDArray[np.intc]
-        self.cluster_centers_: NDArray[np.floating]
         commit(self, {"inertia_": float(problem.best_inertia),
                       "cluster_centers_": result.params,
                       "labels_": problem.best_labels, "n_iter_": result.n_iter,
@@ -540,7 +801,31 @@ class KMeans(TransformerOutputMixin, ParamsMixin):
         return X, np.ascontiguousarray(centers, dtype=X.dtype)
 
     def predict(self, X: ArrayLike) -> NDArray[np.intc]:
-        """Index of the closest center for each row of X."""
+        """Predict the closest cluster each sample in X belongs to.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples, one per row, with the features seen in fit.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), dtype int32
+            The index of the closest center of ``cluster_centers_`` for each row.
+
+        See Also
+        --------
+        transform : Compute the distances of each sample to every center.
+        fit_predict : Fit, then return the cluster of each training sample.
+
+        Examples
+        --------
+        >>> from fastem import KMeans
+        >>> from fastem.datasets import load_faithful
+        >>> km = KMeans(n_clusters=2, random_state=0).fit(load_faithful())
+        >>> print(km.predict([[2.0, 50.0], [4.5, 85.0], [3.0, 70.0]]))
+        [0 1 1]
+        """
         X, centers = self._checked(X)
         labels = np.empty(X.shape[0], dtype=np.intc)
         _nearest(X, None, centers, labels, effective_n_threads(self.n_threads))
@@ -548,15 +833,79 @@ class KMeans(TransformerOutputMixin, ParamsMixin):
 
     def fit_predict(self, X: ArrayLike, y: Any = None,
                     sample_weight: ArrayLike | None = None) -> NDArray[np.intc]:
-        """Fit and return labels_."""
+        """Compute the cluster centers and predict the cluster of each sample.
+
+        The same as ``fit(X, sample_weight=sample_weight).labels_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, one row per sample, as in ``fit``.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Non-negative weights of the rows, as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), dtype int32
+            The index of the closest center for each row (``labels_``).
+
+        See Also
+        --------
+        fit : Compute k-means clustering.
+        predict : Predict the clusters of (new) data with the fitted model.
+
+        Examples
+        --------
+        >>> from fastem import KMeans
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> labels = KMeans(n_clusters=2, random_state=0).fit_predict(X)
+        >>> print(labels[:8])
+        [1 0 1 0 1 0 1 1]
+        """
         return self.fit(X, sample_weight=sample_weight).labels_
 
-    def transform(self, X: ArrayLike) -> Any:
-        """Euclidean distances from each row of X to every center, shape (n, n_clusters).
+    def transform(self, X: ArrayLike) -> NDArray[np.floating[Any]]:
+        """Transform X to a cluster-distance space.
 
-        float32 when X and cluster_centers_ are float32 (a fit on float32 data), float64
-        otherwise, as scikit-learn's; the squares are summed in float64 either way. A
-        DataFrame after set_output(transform="pandas")."""
+        Each row becomes its Euclidean distances to every center of
+        ``cluster_centers_``, as in scikit-learn.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples, one per row, with the features seen in fit.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_clusters)
+            The distances of each row to every center: float32 when X and
+            ``cluster_centers_`` are float32 (a fit on float32 data), else float64, as
+            scikit-learn's; the squares are summed in float64 either way. After
+            ``set_output(transform="pandas")`` (or scikit-learn's global
+            ``transform_output="pandas"``) a pandas DataFrame of these values, with the
+            columns of ``get_feature_names_out`` and the index of a DataFrame X; the
+            type annotation gives the default, the ndarray.
+
+        See Also
+        --------
+        fit_transform : Fit, then transform the training data.
+        predict : Predict the closest cluster of each sample.
+        set_output : Choose between ndarray and DataFrame output.
+
+        Examples
+        --------
+        >>> from fastem import KMeans
+        >>> from fastem.datasets import load_faithful
+        >>> km = KMeans(n_clusters=2, random_state=0).fit(load_faithful())
+        >>> print(km.transform([[2.0, 50.0], [4.5, 85.0]]).round(2))
+        [[ 4.75 30.37]
+         [30.35  4.72]]
+        """
         return self._wrap_output(self._distances(X), X)
 
     def _distances(self, X):
@@ -569,15 +918,90 @@ class KMeans(TransformerOutputMixin, ParamsMixin):
         return np.sqrt(out, out=out)
 
     def fit_transform(self, X: ArrayLike, y: Any = None,
-                      sample_weight: ArrayLike | None = None) -> Any:
-        """Fit and return transform(X)."""
+                      sample_weight: ArrayLike | None = None) -> NDArray[np.floating[Any]]:
+        """Compute clustering and transform X to cluster-distance space.
+
+        The same as ``fit(X, sample_weight=sample_weight).transform(X)``. An invalid
+        output setting (see ``set_output``) raises before the fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, one row per sample, as in ``fit``.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Non-negative weights of the rows, as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_clusters)
+            The distances of each row to every fitted center, float32 for float32 X,
+            else float64; a pandas DataFrame after ``set_output(transform="pandas")``,
+            as for ``transform``.
+
+        See Also
+        --------
+        fit : Compute k-means clustering.
+        transform : Transform (new) data to cluster-distance space.
+
+        Examples
+        --------
+        >>> from fastem import KMeans
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> distances = KMeans(n_clusters=2, random_state=0).fit_transform(X)
+        >>> distances.shape
+        (272, 2)
+        >>> print(distances[:3].round(2))
+        [[24.3   1.46]
+         [ 0.81 26.4 ]
+         [19.29  6.36]]
+        """
         container = self._output_container()     # a bad setting fails before the fit
         return self._wrap_output(self.fit(X, sample_weight=sample_weight)._distances(X), X,
                                  container)
 
     def score(self, X: ArrayLike, y: Any = None,
               sample_weight: ArrayLike | None = None) -> float:
-        """Opposite of the inertia of X with respect to the fitted centers."""
+        """Compute the opposite of the value of X on the k-means objective.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples, one per row, with the features seen in fit.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Non-negative weights of the rows: the squared distances are then weighted.
+            None gives every row weight 1.
+
+        Returns
+        -------
+        float
+            Minus the (weighted) sum of the squared distances of the rows of X to their
+            closest center of ``cluster_centers_``: ``-inertia_`` for the training data
+            and weights.
+
+        See Also
+        --------
+        transform : Compute the distances of each sample to every center.
+
+        Examples
+        --------
+        >>> from fastem import KMeans
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+        >>> round(km.score(X), 1), round(-km.inertia_, 1)
+        (-8901.8, -8901.8)
+        >>> round(km.score([[2.0, 50.0], [4.5, 85.0]]), 2)
+        -44.84
+        """
         X, centers = self._checked(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
         return -_nearest(X, sw, centers, np.empty(0, dtype=np.intc),
