@@ -441,3 +441,13 @@ def test_restarts_pick_scikit_learns_run(seed):
     assert ours.n_iter_ == ref.n_iter_
     assert np.array_equal(ours.labels_, ref.labels_)
     assert abs(ours.inertia_ - ref.inertia_) <= 1e-9 * ref.inertia_
+
+
+def test_bad_callback_and_overflowing_data_fail_cleanly():
+    X = np.random.RandomState(0).randn(100, 2)
+    with pytest.raises(TypeError, match="callback must be callable"):
+        KMeans(2, callback=3).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # the ValueError, and no numpy warnings
+        with pytest.raises(ValueError, match="overflow float64"):
+            KMeans(2).fit(X * 1e160)

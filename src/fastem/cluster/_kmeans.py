@@ -64,7 +64,8 @@ def _centred(X, sample_weight, n_threads):
     def moments(about):
         s1, s2, spread = _kmeans.column_sums(X, w, about, n_threads)
         delta = s1 / weight
-        return about + delta, np.maximum(s2 / weight - delta**2, 0.0), spread
+        with np.errstate(over="ignore", invalid="ignore"):   # overflow: refused below
+            return about + delta, np.maximum(s2 / weight - delta**2, 0.0), spread
 
     shift = np.zeros(X.shape[1])
     mean, variances, spread = moments(shift)
@@ -623,6 +624,8 @@ default='k-means++'
 
     def _check_params(self, X):
         k = check_int(self.n_clusters, "n_clusters", minimum=1)
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError("callback must be callable or None")
         if X.shape[0] < k:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}")
         if isinstance(self.init, str):

@@ -90,8 +90,10 @@ class CategoricalHMM(BaseHMM[np.int_]):
     n_threads : int or None, default=None
         The number of OpenMP threads of the kernels. None uses every usable core
         (affinity mask and cgroup quota), limited by ``OMP_NUM_THREADS`` and
-        threadpoolctl's ``threadpool_limits``; without OpenMP the kernels run on one
-        thread. Results do not depend on it: they are bitwise identical for any value.
+        threadpoolctl's ``threadpool_limits``; a negative value counts from all usable
+        cores, as scikit-learn's ``n_jobs`` (-1: all, -2: all but one); without OpenMP
+        the kernels run on one thread. Results do not depend on it: they are bitwise
+        identical for any value.
 
     Attributes
     ----------
