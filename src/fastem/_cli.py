@@ -23,93 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ._plots import plot
+from ._tables import UsageError, read_table, select_columns
+
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
-
-
-class UsageError(Exception):
-    """A problem with the user's files or options: reported in one line."""
-
-
-# -- reading data ------------------------------------------------------------------------
-_MISSING = ("", "nan", "na", "null")
-
-
-def _cell(text):
-    """The number in a CSV cell, NaN for a missing value, None when it is not a number."""
-    text = text.strip()
-    if text.lower() in _MISSING:
-        return np.nan
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _number(text, where):
-    value = _cell(text)
-    if value is None:
-        raise UsageError(f"{where}: {text.strip()!r} is not a number")
-    return value
-
-
-def read_table(path):
-    """(X, column names) from a .csv (optional header, empty cells = missing) or .npy."""
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    if path.suffix.lower() == ".npy":
-        try:
-            X = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise UsageError(f"{path}: not a readable .npy array ({exc})") from None
-        if not isinstance(X, np.ndarray):       # np.load opened a .npz archive
-            X.close()
-            raise UsageError(f"{path}: a .npz archive, not a .npy array (write one array "
-                             "with numpy.save)")
-        if X.ndim == 1:
-            X = X[:, None]
-        if X.ndim != 2 or X.dtype.kind not in "biuf":
-            raise UsageError(f"{path}: need a 2-D numeric array, got {X.ndim}-D {X.dtype}")
-        return X.astype(np.float64), [str(i) for i in range(X.shape[1])]
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:   # -sig: drop a BOM
-            rows = [row for row in csv.reader(f) if row and any(c.strip() for c in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"{path}: cannot read as CSV ({exc})") from None
-    if not rows:
-        raise UsageError(f"{path}: the file is empty")
-    first = rows[0]
-    if all(_cell(c) is not None for c in first):    # numbers and missing values: data
-        names = [str(i) for i in range(len(first))]
-    else:
-        names = [c.strip() for c in first]
-        rows = rows[1:]
-    if not rows:
-        raise UsageError(f"{path}: no data rows after the header")
-    width = len(names)
-    data = np.empty((len(rows), width))
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise UsageError(f"{path}: row {i + 1} has {len(row)} fields, expected {width}")
-        data[i] = [_number(c, f"{path}: row {i + 1}, column {names[j]!r}")
-                   for j, c in enumerate(row)]
-    return data, names
-
-
-def select_columns(X, names, spec):
-    """Columns chosen by name or 0-based index, e.g. 'waiting' or '0,2'."""
-    if not spec:
-        return X, names
-    chosen = []
-    for item in spec.split(","):
-        item = item.strip()
-        if item in names:
-            chosen.append(names.index(item))
-        elif item.isdigit() and int(item) < len(names):
-            chosen.append(int(item))
-        else:
-            raise UsageError(f"no column {item!r}; the columns are {', '.join(names)}")
-    return X[:, chosen], [names[j] for j in chosen]
 
 
 # -- fit -----------------------------------------------------------------------------------
@@ -156,56 +73,6 @@ def summary(gm, X, names, source):
         rows = "; ".join(", ".join(f"{v:.4f}" for v in row) for row in gm.covariances_)
         lines.append(f"  tied covariance [{rows}]")
     return "\n".join(lines)
-
-
-def _component_covariance(gm, j, pair):
-    ct = gm.covariance_type
-    if ct == "full":
-        return gm.covariances_[j][np.ix_(pair, pair)]
-    if ct == "tied":
-        return gm.covariances_[np.ix_(pair, pair)]
-    if ct == "diag":
-        return np.diag(gm.covariances_[j][pair])
-    return np.eye(2) * gm.covariances_[j]
-
-
-def plot(gm, X, names, path, pair):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.patches import Ellipse
-    except ImportError:
-        raise UsageError("--plot needs matplotlib: pip install 'fastem[plot]'") from None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    labels = gm.predict(X)
-    if X.shape[1] == 1:
-        left.hist(X[:, 0][~np.isnan(X[:, 0])], bins=40, density=True, color="#9bb7d4")
-        grid = np.linspace(np.nanmin(X), np.nanmax(X), 400)[:, None]
-        left.plot(grid[:, 0], np.exp(gm.score_samples(grid)), color="black")
-        left.set_xlabel(names[0])
-    else:
-        seen = ~np.isnan(X[:, pair]).any(axis=1)
-        left.scatter(X[seen, pair[0]], X[seen, pair[1]], c=labels[seen], s=8, cmap="tab10",
-                     vmin=0, vmax=9, alpha=0.7)
-        for j in range(gm.n_components):
-            vals, vecs = np.linalg.eigh(_component_covariance(gm, j, pair))
-            angle = np.degrees(np.arctan2(vecs[1, -1], vecs[0, -1]))
-            for scale in (1, 2):
-                left.add_patch(Ellipse(gm.means_[j, pair], 2 * scale * np.sqrt(vals[-1]),
-                                       2 * scale * np.sqrt(vals[0]), angle=angle, fill=False,
-                                       lw=1.5 / scale, color="black"))
-        left.set_xlabel(names[pair[0]])
-        left.set_ylabel(names[pair[1]])
-    left.set_title(f"{gm.n_components} components, {gm.covariance_type} covariance")
-    right.plot(range(1, len(gm.lower_bounds_) + 1), gm.lower_bounds_, marker="o", ms=3)
-    right.set_xlabel("EM iteration")
-    right.set_ylabel("mean log-likelihood per row")
-    right.set_title("EM never decreases the log-likelihood")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def cmd_fit(args):
