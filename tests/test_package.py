@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import fastem
 from fastem.datasets import load_faithful
@@ -12,6 +13,18 @@ def test_show_config(capsys):
     out = capsys.readouterr().out
     assert fastem.__version__ in out
     assert "openmp" in out and "default threads" in out and "blas" in out
+
+
+def test_show_config_reports_the_blas_numpy_loaded(monkeypatch):
+    from fastem import _config
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    loaded = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert loaded and loaded[0]["internal_api"] in _config.blas()
+    assert loaded[0]["filepath"] in _config.blas()
+    # without threadpoolctl: numpy's build record, said to be that
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    assert "as numpy was built" in _config.blas() or "unknown" in _config.blas()
 
 
 def test_openmp_is_on_when_available():
@@ -39,6 +52,8 @@ def test_readme_test_command_is_what_ci_runs():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
+    if not (root / ".ci" / "run").is_file():
+        pytest.skip("not a checkout: no .ci/run (e.g. an unpacked sdist)")
     readme = (root / "README.md").read_text()
     ci = (root / ".ci" / "run").read_text()
     command = 'pip install ".[test]" && python -m pytest tests'
@@ -55,3 +70,49 @@ def test_readme_python_examples_run():
     assert blocks
     for block in blocks:
         subprocess.run([sys.executable, "-c", block], check=True, capture_output=True)
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_release_metadata():
+    """A LICENSE as declared, classifiers for the supported Pythons and platforms, a
+    summary that says what fastem fits, and release tools kept out of the test extra."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "BSD-3-Clause" and project["license-files"] == ["LICENSE"]
+    assert "BSD 3-Clause License" in (ROOT / "LICENSE").read_text()
+    classifiers = set(project["classifiers"])
+    for minor in range(10, 15):
+        assert f"Programming Language :: Python :: 3.{minor}" in classifiers
+    assert {"Operating System :: POSIX :: Linux", "Operating System :: MacOS",
+            "Operating System :: Microsoft :: Windows",
+            "Programming Language :: Cython"} <= classifiers
+    for words in ("hidden Markov", "missing values", "k-means", "Gaussian mixtures"):
+        assert words in project["description"]
+    test_extra = " ".join(project["optional-dependencies"]["test"])
+    for tool in ("cibuildwheel", "zizmor", "check-jsonschema"):
+        assert tool not in test_extra and any(
+            tool in r for r in project["optional-dependencies"]["release"])
+
+
+def test_readme_images_render_from_pypi():
+    """PyPI renders the README from the sdist: no image may point at a relative path."""
+    import re
+
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (ROOT / "README.md").read_text())
+    assert [src for src in images if not src.startswith(("https://", "http://"))] == []
+
+
+def test_compiled_modules_carry_no_debug_information():
+    """The kernels are built with -g0 (unless FASTEM_DEBUG=1): ELF modules have no
+    .debug_info section."""
+    import os
+    from pathlib import Path
+
+    import fastem._kernels._gaussian as module
+
+    path = Path(module.__file__)
+    if os.environ.get("FASTEM_DEBUG") == "1" or path.read_bytes()[:4] != b"\x7fELF":
+        pytest.skip("a debug build, or not an ELF module")
+    assert b".debug_info" not in path.read_bytes()

@@ -22,8 +22,34 @@ def config() -> dict[str, object]:
         "openmp": "on" if openmp_enabled() else "off (kernels are serial)",
         "usable cores": usable_cpus(),
         "default threads": effective_n_threads(None),
-        "blas": "none (kernels use their own loops; numpy's BLAS only in the M-step)",
+        "blas": blas(),
     }
+
+
+def blas() -> str:
+    """The BLAS numpy has loaded (threadpoolctl's view), or numpy's build record of it.
+
+    fastem's kernels use their own loops; numpy's BLAS serves the small M-step
+    algebra."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        threadpool_info = None
+    if threadpool_info is not None:
+        libraries = [info for info in threadpool_info() if info.get("user_api") == "blas"]
+        if libraries:
+            return "; ".join(
+                f"{info.get('internal_api')} {info.get('version') or ''}".strip()
+                + f" ({info.get('num_threads')} threads, {info.get('filepath')})"
+                for info in libraries)
+        return "none loaded"
+    try:
+        name = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    except Exception:  # noqa: BLE001 - older numpy or an unusual build: say so
+        name = None
+    if name:
+        return f"{name}, as numpy was built (install threadpoolctl to see the one loaded)"
+    return "unknown (install threadpoolctl to see the one loaded)"
 
 
 def show_config() -> None:
@@ -32,8 +58,10 @@ def show_config() -> None:
     One line each: the versions of fastem, Python and NumPy, the platform, whether the
     kernels were built with OpenMP, the usable cores (affinity mask and cgroup quota),
     the number of threads that ``n_threads=None`` gives (every usable core, limited by
-    ``OMP_NUM_THREADS`` and threadpoolctl's limits; 1 without OpenMP) and the BLAS in
-    use. Include its output in bug reports.
+    ``OMP_NUM_THREADS`` and threadpoolctl's limits; 1 without OpenMP) and the BLAS that
+    numpy has loaded, as threadpoolctl reports it (without threadpoolctl, the one numpy
+    was built with); the kernels use their own loops, numpy's BLAS serves the M-step.
+    Include its output in bug reports.
 
     See Also
     --------
@@ -51,7 +79,7 @@ def show_config() -> None:
              openmp: ...
        usable cores: ...
     default threads: ...
-               blas: none (kernels use their own loops; numpy's BLAS only in the M-step)
+               blas: ...
     """
     for key, value in config().items():
         print(f"{key:>16}: {value}")

@@ -103,7 +103,7 @@ cdef int _run_items(Py_ssize_t n_items, int nt, ItemFn item, const void* items,
     every attempt: a pass interrupted without a Python exception runs again."""
     cdef int failed, stopped, status = RETRY
     cdef Py_ssize_t i
-    cdef void* scratch
+    cdef void* scratch = NULL     # each thread sets its own (firstprivate copies this)
     cdef bint watching
     while status == RETRY:
         if reset != NULL:

@@ -21,10 +21,12 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTEM_PRAGMA(x) _Pragma(#x)
+#define FASTEM_UNUSED __attribute__((unused))   /* each module uses some helpers */
 #define FASTEM_RESTRICT __restrict__
 #define FASTEM_PREFETCH(p) __builtin_prefetch(p)
 #else /* MSVC: no `omp simd` in its C OpenMP; /O2 still vectorises the plain loops */
 #define FASTEM_PRAGMA(x)
+#define FASTEM_UNUSED
 #define FASTEM_RESTRICT __restrict
 #define FASTEM_PREFETCH(p) ((void)(p))
 #endif
@@ -45,11 +47,13 @@
    (measured: AVX-512 made them 20% slower at d = 50 on AMD Zen 4, while the float32
    ones gain 10-15% from its 32 registers). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define FASTEM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#define FASTEM_CLONES_AVX2 __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define FASTEM_CLONES FASTEM_UNUSED \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FASTEM_CLONES_AVX2 FASTEM_UNUSED \
+    __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
-#define FASTEM_CLONES
-#define FASTEM_CLONES_AVX2
+#define FASTEM_CLONES FASTEM_UNUSED
+#define FASTEM_CLONES_AVX2 FASTEM_UNUSED
 #endif
 
 /* xt[i * FASTEM_BLOCK + b] = X[b, i] for the nb rows of a block; rows nb up to the next
@@ -363,7 +367,7 @@ __attribute__((target("avx2,fma"))) static inline __m256d fastem_min8(__m256d v0
     }
 
 __attribute__((target("avx2,fma")))
-static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, ptrdiff_t d,
+FASTEM_UNUSED static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, ptrdiff_t d,
                                   const double* ct, const double* cc, ptrdiff_t n_panels,
                                   ptrdiff_t K, double* best, int* lab) {
     double bvs[FASTEM_AVX2_ROWS][FASTEM_PANEL], lvs[FASTEM_AVX2_ROWS][FASTEM_PANEL];
@@ -452,7 +456,7 @@ static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, ptrdiff_t d,
 #endif
 
 /* hand_vectorised = 0 forces the generic version (for the tests). */
-static void fastem_nearest_d(const double* X, ptrdiff_t nb, ptrdiff_t d, const double* ct,
+FASTEM_UNUSED static void fastem_nearest_d(const double* X, ptrdiff_t nb, ptrdiff_t d, const double* ct,
                              const double* cc, ptrdiff_t n_panels, ptrdiff_t K, double* best,
                              int* lab, int hand_vectorised) {
 #ifdef FASTEM_NEAREST_AVX2
