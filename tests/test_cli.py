@@ -1,18 +1,31 @@
 """The fastem command line, end to end in subprocesses."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import fastem as _fastem
 from fastem._cli import Progress
 from fastem._engine import IterationInfo
+
+# the subprocesses run the fastem these tests import (a worktree's src, say), not
+# whichever fastem is installed
+SRC = str(Path(_fastem.__file__).resolve().parents[1])
+
+
+def _env(env=None):
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join([SRC, *filter(None, [env.get("PYTHONPATH")])])
+    return env
 
 
 def fastem(*args, cwd=None, env=None):
     return subprocess.run([sys.executable, "-m", "fastem", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, env=env)
+                          capture_output=True, text=True, cwd=cwd, env=_env(env))
 
 
 def test_fit_bundled_data_save_predict_and_plot(tmp_path):
@@ -95,8 +108,6 @@ def test_bad_input_exits_nonzero_with_one_line(tmp_path, args, message):
 
 def test_plot_without_matplotlib_says_what_to_install(tmp_path):
     (tmp_path / "matplotlib.py").write_text("raise ImportError('no matplotlib here')\n")
-    import os
-
     paths = [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     run = fastem("fit", "--plot", tmp_path / "x.png", env=env)
@@ -190,7 +201,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     data = tmp_path / "big.npy"
     np.save(data, np.random.RandomState(0).randn(100_000, 2) * 10 + 50)  # 200 KB of labels
     proc = subprocess.Popen([sys.executable, "-m", "fastem", "predict", model, data],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
     assert proc.stdout.readline() == b"label\n"
     proc.stdout.close()                       # as `| head -1` does
     err = proc.stderr.read()
