@@ -71,11 +71,11 @@ venv="$work/venv/bin"
 "$venv/python" -m pip install --quiet --upgrade pip
 "$venv/python" -m pip install --quiet "${repaired}[test]"
 
-# The test suite reads a few top-level files (README, pyproject, .ci/run, workflows):
-# copy those and tests/, but never src/.
+# The test suite reads a few top-level files (README, pyproject, CITATION.cff, .ci/run,
+# workflows): copy those and tests/, but never src/.
 project="$work/project"
 mkdir -p "$project"
-cp -R tests README.md pyproject.toml .ci .github "$project/"
+cp -R tests README.md pyproject.toml CITATION.cff .ci .github "$project/"
 rm -rf "$project/tests/__pycache__"
 cd "$project"
 
