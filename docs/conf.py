@@ -5,7 +5,14 @@ Build with ``python -m sphinx -W -b html docs docs/_build/html`` after
 no network: no intersphinx inventories, no remote images.
 """
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import fastem
+
+DOCS = Path(__file__).resolve().parent
 
 project = "fastem"
 author = "fastem developers"
@@ -62,3 +69,20 @@ html_theme_options = {
     "show_prev_next": True,
     "secondary_sidebar_items": ["page-toc"],
 }
+
+
+def _write_cli_help():
+    """Write the --help text of each fastem command to generated/cli/, for cli.rst."""
+    out = DOCS / "generated" / "cli"
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, COLUMNS="88")
+    for name, args in [("fastem", []), ("fit", ["fit"]), ("predict", ["predict"]),
+                       ("config", ["config"])]:
+        result = subprocess.run(
+            [sys.executable, "-m", "fastem", *args, "--help"],
+            capture_output=True, text=True, check=True, env=env,
+        )
+        (out / f"{name}.txt").write_text(result.stdout)
+
+
+_write_cli_help()
