@@ -39,28 +39,32 @@ def add_ellipses(ax, mean, cov, color):
 
 labels = gm.predict(X)
 colors = ["tab:blue", "tab:orange"]
-fig, (ax, ax_ll) = plt.subplots(1, 2, figsize=(10, 4))
+fig, ax = plt.subplots(figsize=(6, 4.5))
 for k in range(gm.n_components):
     ax.scatter(*X[labels == k].T, s=10, color=colors[k], alpha=0.6)
     add_ellipses(ax, gm.means_[k], gm.covariances_[k], colors[k])
 ax.set_xlabel(f"{columns[0]} (min)")
 ax.set_ylabel(f"{columns[1]} (min)")
 ax.set_title("two components, 1- and 2-sigma ellipses")
+fig.tight_layout()
 
 # %%
 # ``lower_bounds_`` holds the mean log-likelihood per sample at every iteration of the
 # run that was kept: EM never decreases it. A k-means initialisation starts close to
 # the optimum, a random one further away.
 
+fig, ax = plt.subplots(figsize=(6, 4))
 for init in ["kmeans", "random"]:
     run = GaussianMixture(n_components=2, init_params=init, random_state=1, tol=1e-6,
                           max_iter=500).fit(X)
-    ax_ll.plot(np.arange(1, run.n_iter_ + 1), run.lower_bounds_, marker=".",
-               label=f"init_params={init!r} ({run.n_iter_} iterations)")
-ax_ll.set_xscale("log")
-ax_ll.set_xlabel("iteration")
-ax_ll.set_ylabel("mean log-likelihood")
-ax_ll.legend()
+    print(f"init_params={init!r}: {run.n_iter_} iterations, "
+          f"final mean log-likelihood {run.lower_bounds_[-1]:.4f}")
+    ax.plot(np.arange(1, run.n_iter_ + 1), run.lower_bounds_, marker=".",
+            label=f"init_params={init!r}")
+ax.set_xscale("log")
+ax.set_xlabel("iteration")
+ax.set_ylabel("mean log-likelihood")
+ax.legend()
 fig.tight_layout()
 
 # %%
