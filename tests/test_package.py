@@ -116,3 +116,40 @@ def test_compiled_modules_carry_no_debug_information():
     if os.environ.get("FASTEM_DEBUG") == "1" or path.read_bytes()[:4] != b"\x7fELF":
         pytest.skip("a debug build, or not an ELF module")
     assert b".debug_info" not in path.read_bytes()
+
+
+def test_citation_cff_is_valid_and_matches_the_package():
+    """CITATION.cff follows the Citation File Format 1.2.0 schema (check-jsonschema's
+    vendored copy, in the release extra) and gives the package's version and license."""
+    import os
+    import re
+    import shutil
+    from pathlib import Path
+
+    YAML = pytest.importorskip("ruamel.yaml", reason="ruamel.yaml comes with "
+                               "check-jsonschema, in the release extra").YAML
+
+    root = Path(__file__).resolve().parents[1]
+    path = root / "CITATION.cff"
+    cff = YAML(typ="safe").load(path.read_text())
+    for key in ("cff-version", "message", "title", "version", "license", "authors",
+                "abstract"):
+        assert cff.get(key), f"CITATION.cff lacks {key}"
+    assert cff["cff-version"] == "1.2.0"
+    pyproject = (root / "pyproject.toml").read_text()   # no tomllib on Python 3.10
+    assert re.search(rf'^version = "{re.escape(str(cff["version"]))}"$', pyproject, re.M)
+    assert str(cff["version"]) == fastem.__version__
+    assert re.search(rf'^license = "{re.escape(cff["license"])}"$', pyproject, re.M)
+    assert cff["license"] == "BSD-3-Clause"
+    assert cff["authors"] == [{"name": "fastem developers"}]
+
+    beside = Path(sys.executable).parent / "check-jsonschema"
+    check = str(beside) if beside.is_file() else shutil.which("check-jsonschema")
+    if not check:
+        message = "check-jsonschema is in the release extra: pip install '.[release]'"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    result = subprocess.run([check, "--builtin-schema", "vendor.citation-file-format",
+                             str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -531,7 +531,7 @@ default='k-means++'
     n_features_in_ : int
         The number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         The names of the features seen during fit, str objects. Defined only when X
         was a DataFrame whose column names are all strings.
 
