@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ._plots import plot
-from ._tables import UsageError, read_table, select_columns
+from ._tables import UsageError, add_input_arguments, read_input, select_columns
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -77,15 +77,8 @@ def summary(gm, X, names, source):
 
 def cmd_fit(args):
     from . import GaussianMixture
-    from .datasets import load_faithful
 
-    if args.file is None:
-        X, names = load_faithful(return_columns=True)
-        names, source = list(names), "bundled Old Faithful data"
-    else:
-        X, names = read_table(args.file)
-        source = str(args.file)
-    X, names = select_columns(X, names, args.columns)
+    X, names, source = read_input(args)
     if args.n_components < 1:
         raise UsageError(f"-k must be at least 1, got {args.n_components}")
     progress = Progress(sys.stderr) if sys.stderr.isatty() and not args.quiet else None
@@ -140,17 +133,17 @@ def cmd_predict(args):
     if not model_path.is_file():
         raise UsageError(f"no such model file: {model_path}")
     model = load(model_path)      # ModelFileError: one line naming the file and the member
-    X, names = read_table(args.file)
+    X, names, source = read_input(args)
     trained = getattr(model, "feature_names_in_", None)
     if trained is not None and set(trained) <= set(names):
         X, names = select_columns(X, names, ",".join(trained))
     elif X.shape[1] != _n_features(model):
-        raise UsageError(f"{args.file} has {X.shape[1]} columns, the model expects "
+        raise UsageError(f"{source} has {X.shape[1]} columns, the model expects "
                          f"{_n_features(model)}")
     vars(model).pop("feature_names_in_", None)   # the columns are chosen: X is an array
     hmm = isinstance(model, (GaussianHMM, CategoricalHMM))
     if isinstance(model, CategoricalHMM):
-        X = _symbols(X, args.file)
+        X = _symbols(X, source)
     if args.proba:   # an HMM reads the rows as one sequence: posteriors of its states
         if not hasattr(model, "predict_proba"):
             raise UsageError(f"--proba needs a Gaussian mixture or an HMM; a "
@@ -193,10 +186,8 @@ def parser():
     p = _Parser(prog="fastem", description="Fast EM for Gaussian mixtures.")
     sub = p.add_subparsers(dest="command")
     fit = sub.add_parser("fit", help="fit a Gaussian mixture and print it")
-    fit.add_argument("file", nargs="?", help=".csv or .npy (default: bundled Old Faithful)")
     fit.add_argument("-k", "--n-components", type=int, default=2)
     fit.add_argument("--covariance-type", default="full", choices=COVARIANCE_TYPES)
-    fit.add_argument("--columns", help="columns to use, by name or index: a,b or 0,2")
     fit.add_argument("--reg-covar", type=float, default=0.0)
     fit.add_argument("--tol", type=float, default=1e-10)
     fit.add_argument("--max-iter", type=int, default=1000)
@@ -206,10 +197,11 @@ def parser():
     fit.add_argument("--plot", help="draw the data, the components and the log-likelihood")
     fit.add_argument("--plot-columns", help="the two columns to draw (default: first two)")
     fit.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    add_input_arguments(fit, optional=True)
     fit.set_defaults(run=cmd_fit)
     pred = sub.add_parser("predict", help="labels or probabilities from a saved model")
     pred.add_argument("model", help="a model saved by `fastem fit --output`")
-    pred.add_argument("file", help=".csv or .npy with the same columns")
+    add_input_arguments(pred)
     pred.add_argument("--proba", action="store_true", help="write probabilities")
     pred.add_argument("--output", help="write CSV here instead of standard output")
     pred.set_defaults(run=cmd_predict)
