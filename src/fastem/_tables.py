@@ -12,6 +12,8 @@ import argparse
 import csv
 import io
 import sys
+import warnings
+import zipfile
 from collections import Counter
 from operator import itemgetter, methodcaller
 from pathlib import Path
@@ -21,6 +23,9 @@ import numpy as np
 
 class UsageError(Exception):
     """A problem with the user's files or options: reported in one line."""
+
+    def __init__(self, message):
+        super().__init__(" ".join(str(message).split()))    # a name may hold a newline
 
 
 _MISSING = frozenset(("", "na", "nan", "null"))     # compared stripped and lower-cased
@@ -263,8 +268,11 @@ def _loadtxt(text, sep, header):
                                                                delimiter=sep))
         if header is None:
             header = not all(map(_is_value, first))
-        X = np.loadtxt(io.StringIO(text, newline=""), delimiter=sep, skiprows=int(header),
-                       comments=None, quotechar=None if sep is None else '"', ndmin=2)
+        with warnings.catch_warnings():     # "input contained no data": handled below
+            warnings.simplefilter("ignore")
+            X = np.loadtxt(io.StringIO(text, newline=""), delimiter=sep,
+                           skiprows=int(header), comments=None,
+                           quotechar=None if sep is None else '"', ndmin=2)
     except (ValueError, OverflowError, csv.Error):
         return None, None
     if X.shape[1] != len(first) or not len(X) or np.isnan(X).all(axis=0).any():
@@ -322,7 +330,7 @@ def _read_text(text, source, sep, columns, header, note):
 def _names(first, header):
     """The column names: the first row's cells (blank ones by index), or indices."""
     if header:
-        return [c.strip() or str(j) for j, c in enumerate(first)]
+        return [" ".join(c.split()) or str(j) for j, c in enumerate(first)]
     return [str(j) for j in range(len(first))]
 
 
@@ -391,7 +399,8 @@ def _one_line(exc):
 def _read_npy(file, source, columns, note):
     try:
         X = np.load(file, allow_pickle=False)
-    except (ValueError, OSError, EOFError, MemoryError) as exc:
+    except (ValueError, TypeError, OSError, EOFError, MemoryError,
+            zipfile.BadZipFile) as exc:     # BadZipFile: a .npy that starts as a zip does
         raise UsageError(f"{source}: not a readable .npy array ({_one_line(exc)})") from None
     if not isinstance(X, np.ndarray):       # np.load opened a .npz archive
         X.close()
