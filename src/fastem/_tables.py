@@ -32,6 +32,7 @@ _MISSING = frozenset(("", "na", "nan", "null"))     # compared stripped and lowe
 _NPY_MAGIC, _PARQUET_MAGIC, _ZIP_MAGIC = b"\x93NUMPY", b"PAR1", b"PK\x03\x04"
 _CANDIDATES = (",", "\t", ";", "|", None)           # None: runs of spaces or tabs
 _SAMPLE_CHARS = 65536
+_SNIFF_CHARS = 4096
 _SHOWN_NAMES = 20
 _WORDS_SAMPLE = 1000                   # cells that decide a column is words
 
@@ -222,8 +223,8 @@ def _detect(text, source, candidates):
         sample = sample[:sample.rindex("\n")]          # no half row
     chars = "".join(c for c in candidates if c is not None) + (" " if None in candidates
                                                                 else "")
-    try:
-        sniffed = csv.Sniffer().sniff(sample, delimiters=chars).delimiter
+    try:    # on a short sample: the Sniffer's regular expressions are quadratic in a line
+        sniffed = csv.Sniffer().sniff(sample[:_SNIFF_CHARS], delimiters=chars).delimiter
         sniffed = None if sniffed == " " else sniffed
         width, share = _consistency(sample, sniffed)
         if width > 1 and share >= 0.9:
