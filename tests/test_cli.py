@@ -12,20 +12,27 @@ import fastem as _fastem
 from fastem._cli import Progress
 from fastem._engine import IterationInfo
 
-# the subprocesses run the fastem these tests import (a worktree's src, say), not
-# whichever fastem is installed
-SRC = str(Path(_fastem.__file__).resolve().parents[1])
+# the fastem these tests imported: a source tree goes first on the subprocesses' path
+# (an installed one is found there anyway)
+SRC = Path(_fastem.__file__).parent.parent
+SRC = None if SRC.name in ("site-packages", "dist-packages") else str(SRC)
 
 
 def _env(env=None):
+    """The environment for a subprocess that runs the fastem under test."""
     env = dict(os.environ if env is None else env)
-    env["PYTHONPATH"] = os.pathsep.join([SRC, *filter(None, [env.get("PYTHONPATH")])])
+    if SRC is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, env.get("PYTHONPATH")]))
     return env
 
 
-def fastem(*args, cwd=None, env=None):
+def fastem(*args, cwd=None, env=None, input=None):
+    """Run `python -m fastem` with the fastem under test; ``input`` is its standard input
+    (else it has none)."""
+    env = _env(env)
     return subprocess.run([sys.executable, "-m", "fastem", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, env=_env(env))
+                          capture_output=True, text=True, cwd=cwd, env=env, input=input,
+                          stdin=subprocess.DEVNULL if input is None else None)
 
 
 def test_fit_bundled_data_save_predict_and_plot(tmp_path):
@@ -93,6 +100,13 @@ def test_fit_csv_with_missing_values_columns_and_npy(tmp_path):
     (["predict", "empty.npz", "bad.csv"], "empty.npz: not a valid fastem model file"),
     (["fit", "archive.npy"], "archive.npy: a .npz archive, not a .npy array"),
     (["fit", "empty.npy"], "empty.npy: not a readable .npy array"),
+    (["fit", "text.csv", "--columns", "x,name"], "row 2, column 'name': 'bob' is not a number"),
+    (["fit", "text.csv", "--columns", "x,nope"], "no column 'nope'; the columns are name, x"),
+    (["fit", "garbage.csv"], "garbage.csv: not UTF-8 text"),
+    (["fit", "nul.csv"], "nul.csv: a binary file, not a text table"),
+    (["fit", "bad.csv", "--delimiter", "::"], "--delimiter takes one character"),
+    (["fit", "-"], "standard input: the file is empty"),
+    (["predict", "bad.npy", "-"], "bad.npy: not a valid fastem model file"),
 ])
 def test_bad_input_exits_nonzero_with_one_line(tmp_path, args, message):
     (tmp_path / "bad.csv").write_text("x,y\n1,2\n3,abc\n")
@@ -103,6 +117,9 @@ def test_bad_input_exits_nonzero_with_one_line(tmp_path, args, message):
     (tmp_path / "empty.npy").write_bytes(b"")
     np.savez(tmp_path / "archive.npz", X=np.ones((5, 2)))
     (tmp_path / "archive.npz").rename(tmp_path / "archive.npy")
+    (tmp_path / "text.csv").write_text("name,x\n1,2\nbob,4\n")
+    (tmp_path / "garbage.csv").write_bytes(bytes(range(128, 256)) * 4)
+    (tmp_path / "nul.csv").write_bytes(b"x,y\n1,\x002\n")
     run = fastem(*args, cwd=tmp_path)
     assert run.returncode != 0
     assert message in run.stderr
@@ -606,3 +623,41 @@ def test_select_figure_draws_bic_against_k_per_covariance_type():
     assert list(lines["best: K=3, full"].get_xdata()) == [3]
     assert ax.get_legend() is not None and "smaller is better" in ax.get_ylabel()
     assert all(float(t).is_integer() for t in ax.get_xticks())
+
+def test_fit_reads_standard_input_and_skips_text_columns(tmp_path):
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.randn(40, 2), rng.randn(40, 2) + 5])
+    text = "name;x;y\n" + "".join(f"p{i};{a:.5f};{b:.5f}\n" for i, (a, b) in enumerate(X))
+    run = fastem("fit", "-", "-k", 2, "--output", tmp_path / "m.npz", input=text)
+    assert run.returncode == 0, run.stderr
+    assert "data: standard input (80 rows; columns x, y)" in run.stdout
+    assert run.stderr == ("fastem: note: standard input: skipped column without numbers: "
+                          "'name' (choose columns with --columns)\n")
+    # predict finds the model's columns by name, in any order, beside other text columns
+    shuffled = "y\tnote\tx\n" + "".join(f"{b:.5f}\tok\t{a:.5f}\n" for a, b in X)
+    (tmp_path / "new.tsv").write_text(shuffled)
+    labels = fastem("predict", tmp_path / "m.npz", tmp_path / "new.tsv")
+    assert labels.returncode == 0, labels.stderr
+    assert "skipped column without numbers: 'note'" in labels.stderr
+    piped = fastem("predict", tmp_path / "m.npz", "-", "--columns", "x,y", input=text)
+    assert piped.returncode == 0 and piped.stderr == ""
+    assert labels.stdout == piped.stdout and len(set(labels.stdout.split()[1:41])) == 1
+
+
+def test_fit_with_delimiter_and_header_options(tmp_path):
+    rng = np.random.RandomState(1)
+    rows = "".join(f"{a:.4f}|{b:.4f}\n" for a, b in rng.randn(30, 2))
+    (tmp_path / "d.txt").write_text("100|200\n" + rows)
+    run = fastem("fit", tmp_path / "d.txt", "-k", 1, "--delimiter", "|", "--header")
+    assert run.returncode == 0, run.stderr
+    assert "(30 rows; columns 100, 200)" in run.stdout
+    run = fastem("fit", tmp_path / "d.txt", "-k", 1, "--delimiter", "|")
+    assert run.returncode == 0 and "(31 rows; columns 0, 1)" in run.stdout
+
+
+def test_parquet_without_pyarrow_is_one_line(tmp_path):
+    (tmp_path / "pyarrow.py").write_text("raise ImportError('no pyarrow here')\n")
+    (tmp_path / "t.parquet").write_bytes(b"PAR1")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    _one_line_error(fastem("fit", tmp_path / "t.parquet", env=env),
+                    "reading Parquet needs pyarrow: pip install pyarrow")

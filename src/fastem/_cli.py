@@ -46,7 +46,7 @@ from ._reports import (
     mixture_summary,
     to_json,
 )
-from ._tables import UsageError, read_table, select_columns
+from ._tables import UsageError, add_input_arguments, read_input, select_columns
 from .cluster import KMeans
 from .exceptions import ConvergenceWarning
 from .hmm import CategoricalHMM, ConvergenceMonitor, GaussianHMM
@@ -144,30 +144,6 @@ def _fitting(fit, progress, *args):
 
 
 # -- input ---------------------------------------------------------------------------------
-def _add_input_arguments(p, required=False):
-    if required:
-        p.add_argument("file", help=".csv or .npy")
-    else:
-        p.add_argument("file", nargs="?",
-                       help=".csv or .npy (default: the bundled Old Faithful data)")
-    p.add_argument("--columns", help="columns to use, by name or 0-based index: a,b or 0,2 "
-                                     "(default: all)")
-
-
-def _read_input(args):
-    """(X, column names, a description of the source) from args.file and args.columns."""
-    if args.file is None:
-        from .datasets import load_faithful
-
-        X, names = load_faithful(return_columns=True)
-        names, source = list(names), "bundled Old Faithful data"
-    else:
-        X, names = read_table(args.file)
-        source = str(args.file)
-    X, names = select_columns(X, names, args.columns)
-    return X, names, source
-
-
 def _read_lengths(spec, n_rows):
     """--lengths: a comma list of integers, or a file of integers (one or more a line,
     separated by commas or spaces)."""
@@ -253,7 +229,7 @@ def _plot_pair(X, names, spec):
 
 
 def cmd_fit(args):
-    X, names, source = _read_input(args)
+    X, names, source = read_input(args)
     _check_k(args.n_components)
     pair = _plot_pair(X, names, args.plot_columns)
     progress = progress_for(args)
@@ -282,7 +258,7 @@ def cmd_fit(args):
 def cmd_select(args):
     from ._selection import best, compare_mixtures, table
 
-    X, names, source = _read_input(args)
+    X, names, source = read_input(args)
     progress = progress_for(args)
 
     def announce(k, covariance_type):
@@ -342,7 +318,7 @@ def cmd_select(args):
 
 # -- kmeans --------------------------------------------------------------------------------
 def cmd_kmeans(args):
-    X, names, source = _read_input(args)
+    X, names, source = read_input(args)
     _check_k(args.n_clusters)
     progress = progress_for(args, label="inertia", sign=-1.0, fmt=".6g")
     km = KMeans(args.n_clusters, init=args.init, n_init=args.n_init,
@@ -362,7 +338,7 @@ def cmd_kmeans(args):
 
 # -- hmm fit -------------------------------------------------------------------------------
 def cmd_hmm_fit(args):
-    X, names, source = _read_input(args)
+    X, names, source = read_input(args)
     _check_k(args.n_components)
     lengths = _read_lengths(args.lengths, X.shape[0])
     settings = dict(n_iter=args.n_iter, tol=args.tol, random_state=args.random_state,
@@ -409,18 +385,18 @@ def cmd_predict(args):
     if not model_path.is_file():
         raise UsageError(f"no such model file: {model_path}")
     model = load(model_path)      # ModelFileError: one line naming the file and the member
-    X, names, _ = _read_input(args)
+    X, names, source = read_input(args)
     trained = getattr(model, "feature_names_in_", None)
     if not args.columns and trained is not None and set(trained) <= set(names):
         X, names = select_columns(X, names, ",".join(trained))
     elif X.shape[1] != _n_features(model):
-        raise UsageError(f"{args.file} has {X.shape[1]} columns, the model expects "
+        raise UsageError(f"{source} has {X.shape[1]} columns, the model expects "
                          f"{_n_features(model)}" + ("" if args.columns else
                                                     " (choose them with --columns)"))
     vars(model).pop("feature_names_in_", None)   # the columns are chosen: X is an array
     hmm = isinstance(model, (GaussianHMM, CategoricalHMM))
     if isinstance(model, CategoricalHMM):
-        X = _symbols(X, args.file)
+        X = _symbols(X, source)
     if args.lengths is not None and not hmm:
         raise UsageError(f"--lengths is for hidden Markov models; a "
                          f"{type(model).__name__} reads independent rows")
@@ -574,7 +550,7 @@ def parser():
     fit = _sub(sub, "fit", help="fit a Gaussian mixture and print it",
                description="Fit a Gaussian mixture (fastem.GaussianMixture) and print its "
                            "parameters, log-likelihood, BIC and AIC.")
-    _add_input_arguments(fit)
+    add_input_arguments(fit, optional=True)
     _option(fit, GaussianMixture, "n_components", "-k", "--n-components", type=int, metavar="K",
             help="number of components")
     _option(fit, GaussianMixture, "covariance_type", choices=COVARIANCE_TYPES,
@@ -597,7 +573,7 @@ def parser():
                            "scikit-learn's sign, mclust's is the opposite) and the best "
                            "model by BIC. ICL = BIC + 2 x the entropy of the classification "
                            "(-sum of p log p over rows and components).")
-    _add_input_arguments(sel)
+    add_input_arguments(sel, optional=True)
     sel.add_argument("-k", "--n-components", dest="k_values", type=_k_values, metavar="K",
                      default=SELECT_K, help="numbers of components: a range, a list, or both "
                                             "(1-3,6)")
@@ -612,7 +588,7 @@ def parser():
     km = _sub(sub, "kmeans", help="k-means clustering",
               description="k-means (fastem.KMeans, Lloyd's algorithm): print the centers, "
                           "the inertia and the iterations.")
-    _add_input_arguments(km)
+    add_input_arguments(km, optional=True)
     _option(km, KMeans, "n_clusters", "-k", "--n-clusters", type=int, metavar="K",
             help="number of clusters")
     _option(km, KMeans, "init", choices=["k-means++", "random"], help="how each run starts")
@@ -633,7 +609,7 @@ def parser():
                 description="Fit a GaussianHMM (or with --categorical a CategoricalHMM, one "
                             "column of symbols 0, 1, 2, ...) by Baum-Welch and print it. The "
                             "rows are one sequence, or several given by --lengths.")
-    _add_input_arguments(hfit)
+    add_input_arguments(hfit, optional=True)
     _option(hfit, GaussianHMM, "n_components", "-k", "--n-components", type=int, metavar="K",
             help="number of hidden states")
     hfit.add_argument("--lengths", help="lengths of the sequences, in order: a comma list "
@@ -660,7 +636,7 @@ def parser():
                             "log-likelihood per sequence (the file is one sequence unless "
                             "--lengths says otherwise).")
     pred.add_argument("model", help="a model saved by fastem (fit, kmeans, hmm fit --output)")
-    _add_input_arguments(pred, required=True)
+    add_input_arguments(pred)
     what = pred.add_mutually_exclusive_group()
     what.add_argument("--proba", action="store_true",
                       help="write the posterior probabilities (mixtures, HMMs)")
