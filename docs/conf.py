@@ -76,8 +76,9 @@ def _write_cli_help():
     out = DOCS / "generated" / "cli"
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, COLUMNS="88")
-    for name, args in [("fastem", []), ("fit", ["fit"]), ("predict", ["predict"]),
-                       ("config", ["config"])]:
+    for name, args in [("fastem", []), ("fit", ["fit"]), ("select", ["select"]),
+                       ("kmeans", ["kmeans"]), ("hmm-fit", ["hmm", "fit"]),
+                       ("predict", ["predict"]), ("config", ["config"])]:
         result = subprocess.run(
             [sys.executable, "-m", "fastem", *args, "--help"],
             capture_output=True, text=True, check=True, env=env,
