@@ -451,3 +451,19 @@ def test_bad_callback_and_overflowing_data_fail_cleanly():
         warnings.simplefilter("error")          # the ValueError, and no numpy warnings
         with pytest.raises(ValueError, match="overflow float64"):
             KMeans(2).fit(X * 1e160)
+
+
+def test_partition_tests_work_in_chunks():
+    from fastem.cluster import _kmeans as module
+
+    rng = np.random.RandomState(0)
+    labels = rng.randint(0, 5, 200_000).astype(np.intc)
+    perm = np.array([3, 0, 4, 1, 2], dtype=np.intc)
+    assert module._same_partition(labels, perm[labels], 5)
+    assert module._same_partition(labels, np.zeros_like(labels), 5)   # a coarser one
+    other = perm[labels]
+    other[150_000] = (other[150_000] + 1) % 5            # one row moved, late in the data
+    assert not module._same_partition(labels, other, 5)
+    assert module._distinct_clusters(labels, 7) == 5
+    labels[::2] = 6
+    assert module._distinct_clusters(labels, 7) == 6

@@ -238,13 +238,31 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
     return indices
 
 
-def _same_partition(labels, other):
-    """Whether labels map onto other (each cluster of labels inside one of other's), the
-    test scikit-learn uses between k-means restarts."""
-    clusters, first = np.unique(labels, return_index=True)
-    mapping = np.empty(int(clusters[-1]) + 1, dtype=other.dtype)
-    mapping[clusters] = other[first]
-    return bool(np.array_equal(mapping[labels], other))
+_LABEL_CHUNK = 1 << 16   # rows of labels per step: temporaries stay small for any n
+
+
+def _same_partition(labels, other, n_clusters):
+    """Whether labels (in [0, n_clusters)) map onto other (each cluster of labels inside
+    one of other's), the test scikit-learn uses between k-means restarts; in chunks of
+    rows, so that it needs no n-sized temporaries."""
+    mapping = np.full(n_clusters, -1, dtype=np.int64)
+    for lo in range(0, labels.shape[0], _LABEL_CHUNK):
+        mine, theirs = labels[lo:lo + _LABEL_CHUNK], other[lo:lo + _LABEL_CHUNK]
+        unseen = np.flatnonzero(mapping[mine] < 0)
+        if unseen.size:       # clusters met for the first time: their image in other
+            clusters, first = np.unique(mine[unseen], return_index=True)
+            mapping[clusters] = theirs[unseen[first]]
+        if not np.array_equal(mapping[mine], theirs):
+            return False
+    return True
+
+
+def _distinct_clusters(labels, n_clusters):
+    """How many of the n_clusters labels occur, counted in chunks of rows."""
+    seen = np.zeros(n_clusters, dtype=bool)
+    for lo in range(0, labels.shape[0], _LABEL_CHUNK):
+        seen |= np.bincount(labels[lo:lo + _LABEL_CHUNK], minlength=n_clusters) > 0
+    return int(np.count_nonzero(seen))
 
 
 def _checked_inertia(inertia):
@@ -356,7 +374,8 @@ class _LloydEM:
         later) scores as the best does, and the driver keeps the first."""
         labels = np.empty(self.X.shape[0], dtype=np.intc)
         inertia = self.inertia(centers, labels)
-        if self.best_labels is not None and _same_partition(labels, self.best_labels):
+        if self.best_labels is not None and _same_partition(labels, self.best_labels,
+                                                            centers.shape[0]):
             return -self.best_inertia
         if self.best_labels is None or inertia < self.best_inertia:
             self.best_labels, self.best_inertia = labels, inertia
@@ -778,7 +797,7 @@ default='k-means++'
             random_state=check_random_state(self.random_state), n_threads=n_threads,
             verbose=self.verbose, callback=self.callback,
         )
-        distinct = int(np.count_nonzero(np.bincount(problem.best_labels, minlength=k)))
+        distinct = _distinct_clusters(problem.best_labels, k)
         if distinct < k:
             warnings.warn(  # scikit-learn's warning
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
