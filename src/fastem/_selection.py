@@ -109,9 +109,9 @@ class SelectionResult:
     >>> result.best_params_
     {'n_components': 2, 'covariance_type': 'full'}
     >>> print(result.bic.round(1))
-    [[2607.6 2666.9]
-     [2322.2 2392.2]
-     [2349.1 2345.8]]
+    [[2607.6 3055.8]
+     [2322.2 2346.1]
+     [2349.1 2345.1]]
     """
 
     def __init__(self, rows: list[dict[str, Any]], n_components: Sequence[int],
@@ -463,7 +463,7 @@ def select(X: ArrayLike, n_components: int | Iterable[int] = range(1, 10),
     >>> result = select(load_faithful(), random_state=0)
     >>> result.best_params_
     {'n_components': 2, 'covariance_type': 'full'}
-    >>> round(result.best_estimator_.bic(load_faithful()), 1)
+    >>> print(round(result.best_estimator_.bic(load_faithful()), 1))
     2322.2
     >>> result.bic.shape
     (9, 4)
