@@ -39,11 +39,20 @@ def _hmm_row(model, X, lengths, k, ct, n_features):
             "degenerate": bool(np.any(occupancy < threshold)), "error": None}
 
 
+def _run_seeds(seed, n_init):
+    """The random_state of each of n_init fits: the given one first."""
+    if seed is None:
+        return [None] * n_init
+    derived = np.random.SeedSequence(int(seed)).spawn(n_init - 1)
+    return [seed] + [int(child.generate_state(1)[0] >> 1) for child in derived]
+
+
 def select(X: ArrayLike, lengths: ArrayLike | None = None,
            n_components: int | Iterable[int] = range(1, 6),
            model: GaussianHMM | CategoricalHMM | None = None,
            covariance_types: str | Iterable[str] | None = None,
-           criterion: str = "bic", *, n_jobs: int | None = None) -> SelectionResult:
+           criterion: str = "bic", n_init: int = 1, *,
+           n_jobs: int | None = None) -> SelectionResult:
     """Choose a hidden Markov model's number of states (and covariance type).
 
     Fit a copy of ``model`` (its parameters, with ``n_components`` and, for a
@@ -82,6 +91,12 @@ def select(X: ArrayLike, lengths: ArrayLike | None = None,
         The covariance types to try, for a GaussianHMM. None tries the template's.
     criterion : {'bic', 'aic'}, default='bic'
         The criterion that chooses ``best_estimator_``.
+    n_init : int, default=1
+        The number of fits of each cell, the one with the highest log-likelihood kept
+        (the first of equal ones): Baum-Welch from one start often stops at a local
+        optimum. The first fit has the template's ``random_state``; fit ``i`` > 0 an
+        int derived from it and ``i`` by ``numpy.random.SeedSequence`` (None: numpy's
+        global RandomState).
     n_jobs : int or None, default=None
         How many fits run at once, in threads; None chooses as in
         :func:`fastem.mixture.select`. The results do not depend on it.
@@ -138,6 +153,8 @@ def select(X: ArrayLike, lengths: ArrayLike | None = None,
     gaussian = isinstance(template, GaussianHMM)
     if covariance_types is not None and not gaussian:
         raise ValueError("covariance_types is for a GaussianHMM model")
+    if isinstance(n_init, bool) or not isinstance(n_init, int) or n_init < 1:
+        raise ValueError(f"n_init must be a positive integer, got {n_init!r}")
     params = template.get_params()
     types: list[Any] = (check_covariance_types(covariance_types) if covariance_types
                         is not None else [params["covariance_type"]] if gaussian
@@ -149,14 +166,21 @@ def select(X: ArrayLike, lengths: ArrayLike | None = None,
                                    int(np.prod(shape)), n_jobs)
     cells = [(k, ct) for ct in types for k in ks]
 
+    seeds = _run_seeds(params["random_state"], n_init)
+
     def fit_cell(cell):
         k, ct = cell
-        fitted = type(template)(**params)
-        fitted.set_params(n_components=k, n_threads=per_fit,
-                          **({"covariance_type": ct} if gaussian else {}))
+        best, best_score = None, -np.inf
         try:
-            fitted.fit(X, lengths)
-            return _hmm_row(fitted, X, lengths, k, ct, n_features), fitted
+            for seed in seeds:
+                fitted = type(template)(**params)
+                fitted.set_params(n_components=k, n_threads=per_fit, random_state=seed,
+                                  **({"covariance_type": ct} if gaussian else {}))
+                fitted.fit(X, lengths)
+                score = fitted.score(X, lengths)
+                if best is None or score > best_score:
+                    best, best_score = fitted, score
+            return _hmm_row(best, X, lengths, k, ct, n_features), best
         except (ValueError, np.linalg.LinAlgError) as exc:
             return failed_row(k, ct, exc), None
 
