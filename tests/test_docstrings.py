@@ -7,6 +7,7 @@ import pytest
 import fastem
 import fastem.datasets
 import fastem.hmm
+import fastem.mixture
 
 validate = pytest.importorskip("numpydoc.validate").validate
 
@@ -20,7 +21,8 @@ def public_api():
     """Dotted names of the public functions and classes, and of the classes' public
     methods and properties (inherited ones included)."""
     names = []
-    modules = {"fastem": fastem, "fastem.datasets": fastem.datasets, "fastem.hmm": fastem.hmm}
+    modules = {"fastem": fastem, "fastem.datasets": fastem.datasets, "fastem.hmm": fastem.hmm,
+               "fastem.mixture": fastem.mixture}
     for module_name, module in modules.items():
         for name in module.__all__:
             obj = getattr(module, name)

@@ -12,7 +12,7 @@ from ._io import load
 from .cluster import KMeans, kmeans_plusplus
 from .exceptions import ConvergenceWarning, ModelFileError, NotFittedError
 from .hmm import CategoricalHMM, GaussianHMM
-from .mixture import GaussianMixture
+from .mixture import GaussianMixture, SelectionResult
 
 __all__ = [
     "CategoricalHMM",
@@ -23,6 +23,7 @@ __all__ = [
     "KMeans",
     "ModelFileError",
     "NotFittedError",
+    "SelectionResult",
     "kmeans_plusplus",
     "load",
     "show_config",

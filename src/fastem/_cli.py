@@ -256,7 +256,7 @@ def cmd_fit(args):
 
 # -- select --------------------------------------------------------------------------------
 def cmd_select(args):
-    from ._selection import best, compare_mixtures, table
+    from ._selection import best_index, select, table
 
     X, names, source = read_input(args)
     progress = progress_for(args)
@@ -265,13 +265,16 @@ def cmd_select(args):
         if progress is not None:
             progress.prefix = f"K={k} {covariance_type}  "
 
-    results, models = _fitting(
-        compare_mixtures, progress, X, args.k_values, args.covariance_types,
-        lambda k, ct: _mixture(args, k, ct, progress), announce)
-    by_bic, by_icl = best(results, "bic"), best(results, "icl")
-    if by_bic is None:
-        raise UsageError(f"every fit failed; the first: {results[0]['error']}")
-    gm = models[by_bic["n_components"], by_bic["covariance_type"]]
+    result = _fitting(
+        lambda: select(X, args.k_values, args.covariance_types, criterion="bic",
+                       n_init=args.n_init, random_state=args.random_state, tol=args.tol,
+                       reg_covar=args.reg_covar, max_iter=args.max_iter,
+                       init_params=args.init_params, n_threads=args.n_threads,
+                       callback=progress, on_fit=announce if progress else None),
+        progress)
+    results = result.rows
+    by_bic, by_icl = results[result.best_index_], results[best_index(results, "icl")[0]]
+    gm = result.best_estimator_
     gm.callback = None
     lines = []
     if args.output:
@@ -301,6 +304,11 @@ def cmd_select(args):
     ]
     if any(r["converged"] is False for r in results):
         text.append("* did not converge within --max-iter iterations")
+    degenerate = [r for r in results if r["degenerate"]]
+    if degenerate:
+        text.append(f"degenerate ({len(degenerate)}, a component on fewer than n_features + 1 "
+                    f"points; never chosen), e.g. K={degenerate[0]['n_components']} "
+                    f"{degenerate[0]['covariance_type']}")
     if failed:
         text.append(f"- the fit failed ({len(failed)}), e.g. K={failed[0]['n_components']} "
                     f"{failed[0]['covariance_type']}: {failed[0]['error']}")

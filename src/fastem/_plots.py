@@ -143,23 +143,48 @@ def select_figure(results, source):
     BIC plot, with scikit-learn's sign: smaller is better); the best model circled.
     ``results``: dicts with n_components, covariance_type and bic (None: the fit failed).
     """
-    Figure, _, MaxNLocator = _matplotlib()
+    Figure, _, _ = _matplotlib()
     fig = Figure(figsize=(7.5, 4.8))
     ax = fig.subplots()
-    types = list(dict.fromkeys(r["covariance_type"] for r in results))
-    for i, ct in enumerate(types):
-        rows = [r for r in results if r["covariance_type"] == ct and r["bic"] is not None]
-        ax.plot([r["n_components"] for r in rows], [r["bic"] for r in rows],
-                marker=_MARKERS.get(ct, "o"), ms=5, color=_color(i), label=ct)
-    fitted = [r for r in results if r["bic"] is not None]
-    best = min(fitted, key=lambda r: r["bic"])
-    ax.plot([best["n_components"]], [best["bic"]], "o", ms=15, mfc="none", mec="black",
-            mew=1.5, label=f"best: K={best['n_components']}, {best['covariance_type']}")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("number of components K")
-    ax.set_ylabel("BIC (smaller is better)")
+    select_axes(ax, results, "bic")
     ax.set_title(f"BIC of Gaussian mixtures: {source}")
-    ax.legend(title="covariance type", fontsize="small")
-    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def select_axes(ax, results, criterion):
+    """Draw ``criterion`` of each row against K on ax, one line per covariance type,
+    the best row (the smallest, not degenerate when possible) circled; degenerate fits
+    drawn hollow."""
+    from matplotlib.ticker import MaxNLocator
+
+    from ._selection import best_index
+
+    def value(r):
+        v = r.get(criterion)
+        return None if v is None or v != v else v
+
+    types = list(dict.fromkeys(r["covariance_type"] for r in results))
+    for i, ct in enumerate(types):
+        rows = [r for r in results if r["covariance_type"] == ct and value(r) is not None]
+        label = "categorical" if ct is None else ct
+        ax.plot([r["n_components"] for r in rows], [value(r) for r in rows],
+                marker=_MARKERS.get(ct, "o"), ms=5, color=_color(i), label=label)
+    for i, ct in enumerate(types):     # after the lines, so that they come first
+        hollow = [r for r in results if r["covariance_type"] == ct and r.get("degenerate")
+                  and value(r) is not None]
+        if hollow:
+            ax.plot([r["n_components"] for r in hollow], [value(r) for r in hollow],
+                    _MARKERS.get(ct, "o"), ms=5, mfc="white", mec=_color(i), ls="none")
+    rows = [{"degenerate": False, **r, criterion: value(r)} for r in results]
+    best = results[best_index(rows, criterion)[0]]
+    where = f"K={best['n_components']}" + (
+        f", {best['covariance_type']}" if best["covariance_type"] is not None else "")
+    ax.plot([best["n_components"]], [value(best)], "o", ms=15, mfc="none", mec="black",
+            mew=1.5, label=f"best: {where}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("number of components K")
+    ax.set_ylabel(f"{criterion.upper()} (smaller is better)")
+    ax.legend(title="covariance type", fontsize="small")
+    ax.grid(alpha=0.3)
+    return ax
