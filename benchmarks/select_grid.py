@@ -1,6 +1,6 @@
 """Time fastem.mixture.select over K = 1..9 x the four covariance types on Old Faithful.
 
-    PYTHONPATH=src python benchmarks/select.py
+    python benchmarks/select_grid.py
 
 Prints the best of 5 runs (after one warm-up) for the grid run one fit at a time with
 every thread, for the fits side by side in threads, and for the automatic choice, and
@@ -8,19 +8,12 @@ the same grid written as scikit-learn users write it (a loop over
 sklearn.mixture.GaussianMixture) when scikit-learn is installed.
 """
 
-import sys
 import time
 import warnings
-from pathlib import Path
 
-# run as a script, this directory comes first on sys.path, and this file would then be
-# imported as the standard library's `select` module (by subprocess, via joblib)
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-import fastem  # noqa: E402
-from fastem.datasets import load_faithful  # noqa: E402
-from fastem.mixture import select  # noqa: E402
+import fastem
+from fastem.datasets import load_faithful
+from fastem.mixture import select
 
 KS, TYPES, REPEATS = range(1, 10), ("full", "tied", "diag", "spherical"), 5
 
