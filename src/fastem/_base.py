@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 class ParamsMixin:
     """get_params / set_params / repr from the constructor's signature.
@@ -190,3 +192,11 @@ def sklearn_tags(estimator, *, estimator_type, allow_nan=False, transformer=Fals
         transformer_tags=TransformerTags() if transformer else None,
         input_tags=InputTags(allow_nan=allow_nan),
     )
+
+
+def information_criteria(log_likelihood, n_parameters, n_samples):
+    """(BIC, AIC) of a fit with total log-likelihood log_likelihood and n_parameters
+    free scalars on n_samples rows: -2 log L + p log n and -2 log L + 2 p, smaller is
+    better (scikit-learn's sign; mclust's BIC is minus this one)."""
+    return (float(-2 * log_likelihood + n_parameters * np.log(n_samples)),
+            float(-2 * log_likelihood + 2 * n_parameters))

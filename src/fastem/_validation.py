@@ -301,8 +301,9 @@ def _check_feature_names(estimator, raw):
     if len(fitted) == len(names) and np.all(fitted == names):
         return
     message = "The feature names should match those that were passed during fit.\n"
-    unseen = [name for name in names if name not in set(fitted)]
-    gone = [name for name in fitted if name not in set(names)]
+    fitted_set, names_set = set(fitted), set(names)
+    unseen = [name for name in names if name not in fitted_set]
+    gone = [name for name in fitted if name not in names_set]
     for title, group in (("Feature names unseen at fit time:", unseen),
                          ("Feature names seen at fit time, yet now missing:", gone)):
         if group:

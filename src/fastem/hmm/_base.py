@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .._base import ParamsMixin
+from .._base import ParamsMixin, information_criteria
 from .._engine import commit, run_em
 from .._kernels import _hmm
 from .._kernels._parallel import effective_n_threads
@@ -1142,7 +1142,8 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         2 2249.1
         3 2185.2
         """
-        return -2 * self.score(X, lengths) + 2 * self._n_parameters()
+        return information_criteria(self.score(X, lengths), self._n_parameters(),
+                                    np.shape(X)[0])[1]
 
     def bic(self, X: ArrayLike, lengths: ArrayLike | None = None) -> float:
         """Compute the Bayesian information criterion of the model on X.
@@ -1184,7 +1185,8 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         2 2288.7
         3 2257.3
         """
-        return -2 * self.score(X, lengths) + self._n_parameters() * np.log(np.shape(X)[0])
+        return information_criteria(self.score(X, lengths), self._n_parameters(),
+                                    np.shape(X)[0])[0]
 
     def get_stationary_distribution(self) -> NDArray[np.float64]:
         """Compute the stationary distribution of the states.

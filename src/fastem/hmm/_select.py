@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._base import information_criteria
 from .._selection import (
     SelectionResult,
     check_covariance_types,
@@ -24,17 +25,16 @@ from ._gaussian_hmm import GaussianHMM
 
 
 def _hmm_row(model, X, lengths, k, ct, n_features):
-    loglik = model.score(X, lengths)
+    loglik, posteriors = model.score_samples(X, lengths)    # one forward-backward pass
     p = model._n_parameters()
-    n = np.shape(X)[0]
-    bic = -2 * loglik + p * np.log(n)          # as BaseHMM.bic, bitwise
-    occupancy = model.predict_proba(X, lengths).sum(axis=0)
+    bic, aic = information_criteria(loglik, p, np.shape(X)[0])   # as BaseHMM.bic/aic
+    occupancy = posteriors.sum(axis=0)
     # a Gaussian state needs n_features + 1 points for its covariance; a categorical one
     # at least one observation
     threshold = n_features + 1 if isinstance(model, GaussianHMM) else 1
     return {"n_components": k, "covariance_type": ct, "log_likelihood": float(loglik),
-            "n_parameters": int(p), "bic": float(bic), "icl": None,
-            "aic": float(-2 * loglik + 2 * p), "n_iter": int(model.monitor_.iter),
+            "n_parameters": int(p), "bic": bic, "icl": None, "aic": aic,
+            "n_iter": int(model.monitor_.iter),
             "converged": bool(model.monitor_.converged),
             "degenerate": bool(np.any(occupancy < threshold)), "error": None}
 

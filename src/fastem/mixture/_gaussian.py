@@ -33,6 +33,13 @@ class GaussianParams:
     covariance_type: str
 
 
+def classification_entropy(proba):
+    """-sum p log p over rows and components of posterior probabilities (0 log 0 = 0)."""
+    p = np.asarray(proba, dtype=np.float64)
+    logs = np.log(p, out=np.zeros_like(p), where=p > 0)
+    return float(-(p * logs).sum())
+
+
 def cov_shape(covariance_type, n_components, n_features):
     return {
         "full": (n_components, n_features, n_features),

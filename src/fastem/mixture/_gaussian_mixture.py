@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .._base import ParamsMixin, sklearn_tags
+from .._base import ParamsMixin, information_criteria, sklearn_tags
 from .._engine import commit, run_em
 from .._kernels import _gaussian
 from .._kernels._parallel import effective_n_threads
@@ -33,6 +33,7 @@ from ._gaussian import (
     COV_CODE,
     COVARIANCE_TYPES,
     GaussianParams,
+    classification_entropy,
     cov_shape,
     covariances_from_precisions,
     e_pass,
@@ -881,15 +882,33 @@ class GaussianMixture(ParamsMixin):
         array([0, 1, 1])
         """
         X, missing = self._checked(X)
-        k = self.weights_.shape[0]
         labels = np.empty(X.shape[0], dtype=np.intp)
+        for lo, hi, resp, _ in self._responsibility_chunks(X, missing):
+            labels[lo:hi] = resp.argmax(axis=1)
+        return labels
+
+    def _responsibility_chunks(self, X, missing):
+        """(first row, end row, responsibilities, log-likelihood sum) of each block of
+        rows of a checked X: one E pass in blocks, never an n_samples x n_components
+        array (the responsibilities buffer is reused from block to block)."""
+        k = self.weights_.shape[0]
         step = _chunk_rows(k)
-        resp = np.empty((min(step, X.shape[0]), k))
+        buffer = np.empty((min(step, X.shape[0]), k))
         for lo in range(0, X.shape[0], step):
             hi = min(X.shape[0], lo + step)
-            self._pass(X[lo:hi], missing, resp_out=resp[: hi - lo])
-            labels[lo:hi] = resp[: hi - lo].argmax(axis=1)
-        return labels
+            resp = buffer[: hi - lo]
+            loglik = self._pass(X[lo:hi], missing, resp_out=resp)[0]
+            yield lo, hi, resp, float(loglik)
+
+    def _log_likelihood_and_entropy(self, X):
+        """(sum of the per-row log-likelihoods, entropy of the classification: -sum of
+        p log p over rows and components) of X, in one E pass in blocks of rows."""
+        X, missing = self._checked(X)
+        loglik = entropy = 0.0
+        for _, _, resp, block_loglik in self._responsibility_chunks(X, missing):
+            loglik += block_loglik
+            entropy += classification_entropy(resp)
+        return loglik, entropy
 
     def impute(self, X: ArrayLike, method: str = "mean",
                random_state: int | np.random.RandomState | None = None) -> NDArray[Any]:
@@ -1040,7 +1059,7 @@ class GaussianMixture(ParamsMixin):
         3 2349.1
         """
         loglik, n = self._log_likelihood(X)
-        return -2 * loglik + self._n_parameters() * np.log(n)
+        return information_criteria(loglik, self._n_parameters(), n)[0]
 
     def aic(self, X: ArrayLike) -> float:
         """Compute the Akaike information criterion for the current model on X.
@@ -1072,5 +1091,5 @@ class GaussianMixture(ParamsMixin):
         >>> round(gm.aic(X), 1)
         2282.5
         """
-        loglik, _ = self._log_likelihood(X)
-        return -2 * loglik + 2 * self._n_parameters()
+        loglik, n = self._log_likelihood(X)
+        return information_criteria(loglik, self._n_parameters(), n)[1]
