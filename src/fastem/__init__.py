@@ -10,9 +10,14 @@ from ._config import show_config
 from ._engine import IterationInfo
 from ._io import load
 from .cluster import KMeans, kmeans_plusplus
-from .exceptions import ConvergenceWarning, ModelFileError, NotFittedError
+from .exceptions import (
+    ConvergenceWarning,
+    ModelFileError,
+    NotFittedError,
+    SingularInformationWarning,
+)
 from .hmm import CategoricalHMM, GaussianHMM
-from .mixture import GaussianMixture, SelectionResult
+from .mixture import GaussianMixture, SelectionResult, StandardErrors
 
 __all__ = [
     "CategoricalHMM",
@@ -24,6 +29,8 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "SelectionResult",
+    "SingularInformationWarning",
+    "StandardErrors",
     "kmeans_plusplus",
     "load",
     "show_config",

@@ -86,3 +86,39 @@ class ModelFileError(ValueError):
     ...     print(exc)
     notes.npz: not a valid fastem model file (BadZipFile: File is not a zip file)
     """
+
+
+class SingularInformationWarning(UserWarning):
+    """Warn that an information matrix cannot be inverted reliably.
+
+    GaussianMixture.parameter_covariance and GaussianMixture.standard_errors issue it
+    when the information matrix at the fitted parameters is not positive definite (the
+    fit is not a strict local maximum of the log-likelihood: for instance a component
+    whose covariance ``reg_covar`` holds away from singular, with fewer distinct points
+    than features, or duplicated columns) or is near singular (some parameter's variance
+    is inflated by more than about 4.5e11 by its correlation with the others). The
+    message names the problem and the block or parameter; every returned value is then
+    NaN.
+
+    See Also
+    --------
+    GaussianMixture.standard_errors : Issues this warning.
+    GaussianMixture.parameter_covariance : Issues this warning.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from fastem import GaussianMixture, SingularInformationWarning
+    >>> from fastem.datasets import load_faithful
+    >>> X = load_faithful()
+    >>> X = np.hstack([X, X[:, :1]])                  # a duplicated column
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     se = gm.standard_errors(X)
+    >>> [issubclass(w.category, SingularInformationWarning) for w in caught]
+    [True]
+    >>> bool(np.isnan(se.means).all())
+    True
+    """

@@ -2,5 +2,6 @@
 
 from .._selection import SelectionResult, select
 from ._gaussian_mixture import GaussianMixture
+from ._information import StandardErrors
 
-__all__ = ["GaussianMixture", "SelectionResult", "select"]
+__all__ = ["GaussianMixture", "SelectionResult", "StandardErrors", "select"]

@@ -44,6 +44,7 @@ from ._gaussian import (
     precisions_from_cholesky,
     responsibility_stats,
 )
+from ._information import InformationMixin
 from ._missing import MissingPatterns, impute, missing_e_pass
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -213,7 +214,7 @@ class _GaussianMixtureEM:
         return params_from_stats(nk, s1, s2, means, self.reg_covar, self.covariance_type)
 
 
-class GaussianMixture(ParamsMixin):
+class GaussianMixture(InformationMixin, ParamsMixin):
     """Gaussian mixture model fitted by EM on fused Cython/OpenMP kernels.
 
     Estimate the parameters of a mixture of Gaussian distributions by

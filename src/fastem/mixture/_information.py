@@ -1,0 +1,726 @@
+"""Standard errors of a fitted Gaussian mixture: the observed and empirical information.
+
+The parameter vector (documented in GaussianMixture.parameter_covariance) is: the K-1
+free weights, the means row by row, then the unique covariance entries. The derivative
+with respect to an off-diagonal covariance entry moves both symmetric entries.
+
+For a row x with weight v, f_k = w_k N(x_o | mu_k, Sigma_k) on its observed entries o,
+r_k its responsibilities and s_k = grad log f_k, the Hessian of log p(x) is
+
+    sum_k r_k (grad^2 log f_k + s_k s_k^T) - S S^T,      S = sum_k r_k s_k.
+
+So the observed information is J = A + B with
+    A = -sum v r_k grad^2 log f_k, from sufficient statistics (N_k, moments of y = x - mu_k),
+    B = -sum v [sum_k r_k s_k s_k^T - S S^T] = -sum v sum_{k<l} r_k r_l (s_k - s_l)(...)^T,
+and the empirical information is E = sum v S S^T. In both, row terms come with a
+responsibility product: r_k r_l (component pair k != l), r_k (1 - r_k) (a component's own
+block in B) or r_k^2 (in E). A row's term whose product is below RESPONSIBILITY_FLOOR is
+left out, so a pair of components is only visited on the rows they share, and B on the
+rows whose component is in doubt.
+
+s_k is non-zero only on the weights and on component k's own parameters (the shared
+covariance, for 'tied'), so the information is stored by blocks: a "head" (the weights,
+and the tied covariance) and one "body" per component (its mean, and its covariance when
+not tied), with head-body blocks and body-body blocks for the pairs of components that
+share rows. It is inverted by blocks: each connected group of bodies by Cholesky, then
+the Schur complement of the head.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .._kernels._parallel import effective_n_threads
+from .._validation import check_option, check_sample_weight
+from ..exceptions import SingularInformationWarning
+from ._gaussian import (
+    GaussianParams,
+    e_pass,
+    precision_cholesky_from_covariances,
+    precisions_from_cholesky,
+    unpack_symmetric,
+)
+from ._missing import MissingPatterns
+
+METHODS = ("observed", "empirical")
+# A row's term for a pair of components (or for one component) is skipped when its
+# responsibility product (r_k r_l, r_k (1 - r_k), or r_k^2) is below this: the term is
+# that product times the outer product of the two scores, so what is left out is at most
+# 1e-12 per row times |s_k||s_l|, below 1e-12 * n_samples / N_k relative to the block.
+RESPONSIBILITY_FLOOR = 1e-12
+# The information is near-singular when some parameter's variance inflation
+# J_ii (J^-1)_ii (1 / (1 - R_i^2), R_i its score's multiple correlation with the others)
+# exceeds this: the diagonally scaled J then has a condition number at least as large,
+# and rounding errors of J's own size (eps) change the variances by 1e-4 relative or more.
+VARIANCE_INFLATION_LIMIT = 1e-4 / np.finfo(np.float64).eps
+_CHUNK_CELLS = 1 << 18      # rows x max(n_components, n_features) per E pass
+_FEATURE_CELLS = 1 << 18    # rows x scores of one component per batch of score rows
+
+
+@dataclass(frozen=True)
+class StandardErrors:
+    """Standard errors of the parameters of a fitted GaussianMixture.
+
+    Returned by :meth:`GaussianMixture.standard_errors`: one array per fitted parameter
+    array, of its shape, from the square roots of the diagonal of
+    :meth:`GaussianMixture.parameter_covariance`. It unpacks as a tuple:
+    ``weights, means, covariances = gm.standard_errors(X)``.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_components,)
+        The standard errors of ``weights_``.
+    means : ndarray of shape (n_components, n_features)
+        The standard errors of ``means_``.
+    covariances : ndarray
+        The standard errors of ``covariances_``, of its shape.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (n_components,)
+        The standard errors of ``weights_``. The last weight is one minus the others,
+        so its standard error comes from theirs by the delta method:
+        ``sqrt(sum of their covariance matrix)``.
+    means : ndarray of shape (n_components, n_features)
+        The standard errors of ``means_``.
+    covariances : ndarray
+        The standard errors of ``covariances_``, of its shape (see
+        ``GaussianMixture.covariances_``); symmetric for 'full' and 'tied': entry
+        ``[a, b]`` and ``[b, a]`` are those of the one parameter ``covariances_[a, b]``.
+
+    See Also
+    --------
+    GaussianMixture.standard_errors : Compute them.
+    GaussianMixture.parameter_covariance : Their covariance matrix.
+
+    Examples
+    --------
+    >>> from fastem import GaussianMixture
+    >>> from fastem.datasets import load_faithful
+    >>> X = load_faithful()
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> weights, means, covariances = gm.standard_errors(X)
+    >>> print(means.round(3))
+    [[0.031 0.483]
+     [0.029 0.437]]
+    """
+
+    weights: NDArray[np.float64]
+    means: NDArray[np.float64]
+    covariances: NDArray[np.float64]
+
+    def __iter__(self) -> Iterator[NDArray[np.float64]]:
+        return iter((self.weights, self.means, self.covariances))
+
+
+# -- layout ----------------------------------------------------------------------------
+class _Layout:
+    """Sizes of the head and the bodies, and where they sit in the documented order."""
+
+    def __init__(self, covariance_type, n_components, n_features):
+        k, d = n_components, n_features
+        ct = covariance_type
+        self.ct, self.k, self.d = ct, k, d
+        self.tied = ct == "tied"
+        self.c = {"full": d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": d,
+                  "spherical": 1}[ct]
+        self.head_size = k - 1 + (self.c if self.tied else 0)
+        self.body_size = d if self.tied else d + self.c
+        cov0 = k - 1 + k * d
+        self.n_parameters = cov0 + (self.c if self.tied else k * self.c)
+        if self.tied:
+            self.head_index = np.r_[np.arange(k - 1), cov0 + np.arange(self.c)]
+        else:
+            self.head_index = np.arange(k - 1)
+        self.body_index = [
+            np.r_[k - 1 + j * d + np.arange(d),
+                  np.arange(0) if self.tied else cov0 + j * self.c + np.arange(self.c)]
+            for j in range(k)]
+        rows, cols = np.triu_indices(d)
+        self.vech = np.zeros((d, d), dtype=np.intp)
+        self.vech[rows, cols] = np.arange(len(rows))
+
+    def name(self, i):
+        """The fitted attribute entry of documented parameter i, e.g. 'means_[1, 0]'."""
+        k, d = self.k, self.d
+        if i < k - 1:
+            return f"weights_[{i}]"
+        i -= k - 1
+        if i < k * d:
+            return f"means_[{i // d}, {i % d}]"
+        i -= k * d
+        if self.ct in ("full", "tied"):
+            comp, j = divmod(i, self.c)
+            a, b = (int(v[0]) for v in np.nonzero(self.vech == j))
+            return f"covariances_[{comp}, {a}, {b}]" if self.ct == "full" else \
+                f"covariances_[{a}, {b}]"
+        if self.ct == "diag":
+            return f"covariances_[{i // d}, {i % d}]"
+        return f"covariances_[{i}]"
+
+
+class _Pattern:
+    """One pattern of observed entries o: the marginal mixture on o, and where the scores
+    of its rows (mean part, then covariance part) go in the head and the bodies."""
+
+    def __init__(self, lay, params, observed):
+        ct, k, d = lay.ct, lay.k, lay.d
+        o = np.asarray(observed, dtype=np.intp)
+        m = len(o)
+        self.o, self.m, self.complete = o, m, m == d
+        cov = params.covariances
+        if ct == "full":
+            cov_o = cov[:, o[:, None], o[None, :]]
+        elif ct == "tied":
+            cov_o = cov[o[:, None], o[None, :]]
+        elif ct == "diag":
+            cov_o = cov[:, o]
+        else:
+            cov_o = cov
+        prec_chol = precision_cholesky_from_covariances(cov_o, ct)
+        self.params = GaussianParams(params.weights, np.ascontiguousarray(params.means[:, o]),
+                                     cov_o, prec_chol, ct)
+        self.means = self.params.means
+        self.precision = precisions_from_cholesky(prec_chol, ct)   # Sigma_oo^-1
+        if ct in ("full", "tied"):
+            ra, ca = np.triu_indices(m)
+            self.pairs = (ra, ca)
+            cov_loc = lay.vech[o[ra], o[ca]]
+            fcov = np.where(ra == ca, 0.5, 1.0)
+        elif ct == "diag":
+            cov_loc, fcov = o, np.full(m, 0.5)
+        else:
+            cov_loc, fcov = np.zeros(1, dtype=np.intp), np.full(1, 0.5)
+        # scores = scale * (features - shift): features z = Lambda y and the products of
+        # its entries (full, tied), their squares (diag) or their sum of squares
+        self.scale = np.r_[np.ones(m), fcov]
+        if lay.tied:
+            self.body_loc, self.head_loc = o, k - 1 + cov_loc
+        else:
+            self.body_loc, self.head_loc = np.r_[o, d + cov_loc], np.zeros(0, dtype=np.intp)
+        self.n_body = len(self.body_loc)
+        if ct in ("full", "tied"):
+            lam = self.precision if ct == "full" else np.broadcast_to(self.precision,
+                                                                     (k, m, m))
+            cov_shift = lam[:, ra, ca]
+        elif ct == "diag":
+            cov_shift = self.precision
+        else:
+            cov_shift = (m * self.precision)[:, None]
+        self.shift = np.hstack([np.zeros((k, m)), cov_shift])
+        self.n_features = m + len(cov_loc)
+
+    def z(self, j, x):
+        """Lambda_j (x - mu_j) for rows x of the observed entries."""
+        y = x - self.means[j]
+        ct = self.params.covariance_type
+        if ct == "full":
+            return y @ self.precision[j]
+        if ct == "tied":
+            return y @ self.precision
+        if ct == "diag":
+            return y * self.precision[j]
+        return y * self.precision[j]
+
+    def features(self, j, x, c):
+        """sqrt(c) times the unshifted, unscaled score features of component j at rows x."""
+        m = self.m
+        z4 = self.z(j, x) * np.sqrt(np.sqrt(c))[:, None]
+        out = np.empty((len(x), self.n_features))
+        np.multiply(z4, np.sqrt(np.sqrt(c))[:, None], out=out[:, :m])
+        ct = self.params.covariance_type
+        if ct in ("full", "tied"):
+            at = m
+            for a in range(m):
+                np.multiply(z4[:, a:a + 1], z4[:, a:], out=out[:, at:at + m - a])
+                at += m - a
+        elif ct == "diag":
+            np.multiply(z4, z4, out=out[:, m:])
+        else:
+            np.einsum("ij,ij->i", z4, z4, out=out[:, m])
+        return out
+
+
+# -- the information by blocks ------------------------------------------------------------
+class _Blocks:
+    """J as head (H x H), cross[j] = J[head, body_j], diag[j] = J[body_j, body_j] and
+    off[(j, l)] = J[body_j, body_l] for j < l."""
+
+    def __init__(self, lay):
+        self.lay = lay
+        h, p, k = lay.head_size, lay.body_size, lay.k
+        self.head = np.zeros((h, h))
+        self.cross = np.zeros((k, h, p))
+        self.diag = np.zeros((k, p, p))
+        self.off: dict[tuple[int, int], np.ndarray] = {}
+
+    def add_pair(self, j, l, g, pat):
+        """J[I_j, I_l] += g (and J[I_l, I_j] += g^T for j != l), where I_j are the
+        positions of component j's scores in the rows of pattern pat."""
+        nb, bl, hl = pat.n_body, pat.body_loc, pat.head_loc
+        if j == l:
+            self.diag[j][np.ix_(bl, bl)] += g[:nb, :nb]
+            if len(hl):
+                self.cross[j][np.ix_(hl, bl)] += g[nb:, :nb]
+                self.head[np.ix_(hl, hl)] += g[nb:, nb:]
+            return
+        if j > l:
+            j, l, g = l, j, g.T
+        block = self.off.get((j, l))
+        if block is None:
+            block = self.off[(j, l)] = np.zeros((self.lay.body_size,) * 2)
+        block[np.ix_(bl, bl)] += g[:nb, :nb]
+        if len(hl):
+            self.cross[l][np.ix_(hl, bl)] += g[nb:, :nb]
+            self.cross[j][np.ix_(hl, bl)] += g[:nb, nb:].T
+            self.head[np.ix_(hl, hl)] += g[nb:, nb:] + g[nb:, nb:].T
+
+    def add_weights(self, j, g, pat):
+        """J[weights, I_j] += g (and its transpose)."""
+        nb, bl, hl = pat.n_body, pat.body_loc, pat.head_loc
+        wi = np.arange(self.lay.k - 1)
+        self.cross[j][np.ix_(wi, bl)] += g[:, :nb]
+        if len(hl):
+            self.head[np.ix_(wi, hl)] += g[:, nb:]
+            self.head[np.ix_(hl, wi)] += g[:, nb:].T
+
+    def diagonal(self):
+        lay = self.lay
+        out = np.empty(lay.n_parameters)
+        out[lay.head_index] = np.diag(self.head)
+        for j in range(lay.k):
+            out[lay.body_index[j]] = np.diag(self.diag[j])
+        return out
+
+    def dense(self):
+        """J in the documented order."""
+        lay = self.lay
+        out = np.zeros((lay.n_parameters,) * 2)
+        hi = lay.head_index
+        out[np.ix_(hi, hi)] = self.head
+        for j in range(lay.k):
+            bi = lay.body_index[j]
+            out[np.ix_(hi, bi)] = self.cross[j]
+            out[np.ix_(bi, hi)] = self.cross[j].T
+            out[np.ix_(bi, bi)] = self.diag[j]
+        for (j, l), block in self.off.items():
+            out[np.ix_(lay.body_index[j], lay.body_index[l])] = block
+            out[np.ix_(lay.body_index[l], lay.body_index[j])] = block.T
+        return out
+
+
+def _complete_data_part(blocks, pat, nk, s1, s2):
+    """A = -sum_rows sum_k v r_k grad^2 log N(x_o | mu_k, Sigma_k), from the weighted
+    moments about the means of the rows of pattern pat (the weights' part is added by
+    the caller, once)."""
+    lay = blocks.lay
+    ct, k, m = lay.ct, lay.k, pat.m
+    lam = pat.precision
+    if ct in ("full", "tied"):
+        ra, ca = pat.pairs
+        f = pat.scale[m:]
+        second = unpack_symmetric(s2.reshape(-1) if ct == "tied" else s2.reshape(k, -1), m)
+
+        def cov_cov(n, lam, mom):
+            # sum over the two orders of each pair of -N Lambda Lambda + Lambda M terms
+            def at(a, b):
+                return lam[np.ix_(a, b)], mom[np.ix_(a, b)]
+
+            l_ac, m_ac = at(ra, ra)
+            l_bd, m_bd = at(ca, ca)
+            l_ad, m_ad = at(ra, ca)
+            l_bc, m_bc = at(ca, ra)
+            sym = (-n * (l_bc * l_ad + l_ac * l_bd)
+                   + (l_bc * m_ad + l_ad * m_bc + l_ac * m_bd + l_bd * m_ac))
+            return f[:, None] * sym * f[None, :]
+
+        def mean_cov(lam, u):
+            return (lam[:, ra] * u[ca] + lam[:, ca] * u[ra]) * f
+
+        if ct == "full":
+            for j in range(k):
+                u = lam[j] @ s1[j]
+                mom = lam[j] @ second[j] @ lam[j]
+                mc = mean_cov(lam[j], u)
+                g = np.block([[nk[j] * lam[j], mc], [mc.T, cov_cov(nk[j], lam[j], mom)]])
+                blocks.add_pair(j, j, g, pat)
+        else:
+            mom = lam @ second @ lam
+            for j in range(k):
+                mc = mean_cov(lam, lam @ s1[j])
+                g = np.block([[nk[j] * lam, mc], [mc.T, np.zeros((len(ra),) * 2)]])
+                blocks.add_pair(j, j, g, pat)
+            hl = pat.head_loc
+            blocks.head[np.ix_(hl, hl)] += cov_cov(nk.sum(), lam, mom)
+        return
+    second = s2.reshape(k, m)
+    for j in range(k):
+        if ct == "diag":
+            p = lam[j]
+            mc = np.diag(s1[j] * p * p)
+            cc = np.diag(-0.5 * nk[j] * p * p + second[j] * p ** 3)
+            mm = np.diag(nk[j] * p)
+        else:
+            p = lam[j]
+            mc = (s1[j] * p * p)[:, None]
+            cc = np.array([[-0.5 * nk[j] * m * p * p + second[j].sum() * p ** 3]])
+            mm = nk[j] * p * np.eye(m)
+        blocks.add_pair(j, j, np.block([[mm, mc], [mc.T, cc]]), pat)
+
+
+class _Sums:
+    """Weighted sums of score features of a pattern's rows, finished into blocks once."""
+
+    def __init__(self):
+        self.gram = {}      # (j, l) -> [F_j^T C F_l, F_j^T c, F_l^T c, sum c]
+        self.weights = {}   # j -> [coef^T F_j, sum coef]
+
+    def add_gram(self, key, fj, fl, sq):
+        parts = (fj.T @ fl, fj.T @ sq, fl.T @ sq, float(sq @ sq))
+        acc = self.gram.get(key)
+        if acc is None:
+            self.gram[key] = list(parts)
+        else:
+            for i, part in enumerate(parts):
+                acc[i] = acc[i] + part
+
+    def add_weights(self, j, coef_over_sq, coef, fj):
+        parts = (coef_over_sq.T @ fj, coef.sum(axis=0))
+        acc = self.weights.get(j)
+        if acc is None:
+            self.weights[j] = list(parts)
+        else:
+            for i, part in enumerate(parts):
+                acc[i] = acc[i] + part
+
+    def finish(self, blocks, pat, diagonal_sign):
+        """Add sum c s_j s_l^T = scale (F - shift)... to the blocks."""
+        scale, shift = pat.scale, pat.shift
+        for (j, l), (gram, vj, vl, total) in self.gram.items():
+            g = (gram - np.outer(vj, shift[l]) - np.outer(shift[j], vl)
+                 + total * np.outer(shift[j], shift[l]))
+            g *= np.outer(scale, scale)
+            blocks.add_pair(j, l, diagonal_sign * g if j == l else g, pat)
+        for j, (cf, coef_sum) in self.weights.items():
+            blocks.add_weights(j, (cf - np.outer(coef_sum, shift[j])) * scale, pat)
+
+
+def _one_minus(resp):
+    """1 - r_ik, accurately for each row's largest r_ik too (the sum of the others)."""
+    others = 1.0 - resp
+    rows, big = np.arange(len(resp)), resp.argmax(axis=1)
+    rest = resp.copy()
+    rest[rows, big] = 0.0
+    others[rows, big] = rest.sum(axis=1)
+    return others
+
+
+def _accumulate_rows(sums, pat, x, v, resp, others, weight_scores, method):
+    """The score terms of one chunk of rows x (observed entries of pattern pat), with
+    weights v, responsibilities resp and 1 - resp (others, for 'observed')."""
+    k = resp.shape[1]
+    floor = RESPONSIBILITY_FLOOR
+    used = v > 0
+    if method == "observed":
+        own = resp * others
+    else:
+        own = resp * resp.max(axis=1)[:, None]
+    mixed = resp @ weight_scores                        # G_i = sum_k r_ik g_k
+    batch = max(256, _FEATURE_CELLS // max(pat.n_features, 1))
+    for j in range(k):
+        act = np.flatnonzero((own[:, j] >= floor) & used)
+        for lo in range(0, len(act), batch):
+            idx = act[lo:lo + batch]
+            r = resp[idx, j]
+            if method == "observed":
+                c = v[idx] * r * others[idx, j]
+                coef = (v[idx] * r)[:, None] * (mixed[idx] - weight_scores[j])
+            else:
+                c = v[idx] * r * r
+                coef = (v[idx] * r)[:, None] * mixed[idx]
+            sq = np.sqrt(c)
+            fj = pat.features(j, x[idx], c)
+            sums.add_gram((j, j), fj, fj, sq)
+            if k > 1:
+                sums.add_weights(j, coef / sq[:, None], coef, fj)
+    if k == 1:
+        return
+    present = ((resp >= floor) & used[:, None]).astype(np.float64)
+    shared = present.T @ present
+    for j in range(k):
+        for l in range(j + 1, k):
+            if shared[j, l] == 0:
+                continue
+            act = np.flatnonzero((resp[:, j] * resp[:, l] >= floor) & used)
+            for lo in range(0, len(act), batch):
+                idx = act[lo:lo + batch]
+                c = v[idx] * resp[idx, j] * resp[idx, l]
+                sq = np.sqrt(c)
+                sums.add_gram((j, l), pat.features(j, x[idx], c),
+                              pat.features(l, x[idx], c), sq)
+
+
+def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
+    """The observed or empirical information of the mixture ``params`` on X, by blocks."""
+    k, d = params.means.shape
+    lay = _Layout(params.covariance_type, k, d)
+    blocks = _Blocks(lay)
+    w = params.weights
+    weight_scores = np.zeros((k, k - 1))               # g_k = grad log w_k
+    if k > 1:
+        weight_scores[np.arange(k - 1), np.arange(k - 1)] = 1.0 / w[:-1]
+        weight_scores[-1] = -1.0 / w[-1]
+    if missing:
+        patterns = MissingPatterns(X, for_fit=False)
+        groups = [(~patterns.masks[p], patterns.order[patterns.seg[p]:patterns.seg[p + 1]])
+                  for p in range(patterns.n_patterns)]
+    else:
+        groups = [(np.ones(d, dtype=bool), None)]
+    step = max(256, _CHUNK_CELLS // max(k, d) // 256 * 256)
+    total_nk = np.zeros(k)
+    head_weights = np.zeros((k - 1, k - 1))
+    diagonal_sign = -1.0 if method == "observed" else 1.0
+    for observed, rows in groups:
+        pat = _Pattern(lay, params, np.flatnonzero(observed))
+        n_rows = X.shape[0] if rows is None else len(rows)
+        nk, s1, s2 = 0.0, 0.0, 0.0
+        sums = _Sums()
+        resp_buffer = np.empty((min(step, n_rows), k))
+        for lo in range(0, n_rows, step):
+            hi = min(n_rows, lo + step)
+            if rows is None:
+                x = np.ascontiguousarray(X[lo:hi], dtype=np.float64)
+                v = None if sample_weight is None else sample_weight[lo:hi]
+            else:
+                at = rows[lo:hi]
+                x = np.ascontiguousarray(X[at][:, pat.o], dtype=np.float64)
+                v = None if sample_weight is None else np.ascontiguousarray(sample_weight[at])
+            resp = resp_buffer[:hi - lo]
+            _, b_nk, b_s1, b_s2, _ = e_pass(x, v, pat.params, n_threads=n_threads,
+                                            want_stats=method == "observed", resp_out=resp)
+            if method == "observed":
+                nk, s1, s2 = nk + b_nk, s1 + b_s1, s2 + b_s2
+            vv = np.ones(hi - lo) if v is None else v
+            others = _one_minus(resp) if method == "observed" else None
+            if k > 1:
+                # the weights' part of B (observed) or E: G = resp @ weight_scores
+                m = resp.T @ (vv[:, None] * resp)
+                if method == "observed":
+                    m[np.diag_indices(k)] = -(vv[:, None] * resp * others).sum(axis=0)
+                head_weights += weight_scores.T @ m @ weight_scores
+            _accumulate_rows(sums, pat, x, vv, resp, others, weight_scores, method)
+        if method == "observed" and n_rows:
+            total_nk += nk
+            _complete_data_part(blocks, pat, nk, s1, s2)
+        sums.finish(blocks, pat, diagonal_sign)
+    if k > 1:
+        wi = np.arange(k - 1)
+        if method == "observed":
+            head_weights += np.diag(total_nk[:-1] / w[:-1] ** 2) + total_nk[-1] / w[-1] ** 2
+        blocks.head[np.ix_(wi, wi)] += head_weights
+    return blocks
+
+
+# -- inversion ---------------------------------------------------------------------------
+class _Singular(Exception):
+    pass
+
+
+def _lower_inverse(lower):
+    """The inverse of a lower-triangular matrix, by halves (GEMM-rich, about n^3 / 3)."""
+    n = lower.shape[0]
+    if n <= 192:
+        return np.tril(np.linalg.inv(lower))
+    h = n // 2
+    out = np.zeros_like(lower)
+    top = _lower_inverse(lower[:h, :h])
+    bottom = _lower_inverse(lower[h:, h:])
+    out[:h, :h] = top
+    out[h:, h:] = bottom
+    out[h:, :h] = -bottom @ (lower[h:, :h] @ top)
+    return out
+
+
+def _cholesky_inverse(matrix, where):
+    """The inverse of the lower Cholesky factor of a symmetric matrix, or _Singular."""
+    try:
+        lower = np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        raise _Singular(f"is not positive definite ({where})") from None
+    return _lower_inverse(lower)
+
+
+def _groups(lay, off):
+    """Components joined by shared rows (non-empty off-diagonal blocks), in order."""
+    parent = list(range(lay.k))
+
+    def root(j):
+        while parent[j] != j:
+            parent[j] = parent[parent[j]]
+            j = parent[j]
+        return j
+
+    for j, l in off:
+        a, b = root(j), root(l)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    members: dict[int, list[int]] = {}
+    for j in range(lay.k):
+        members.setdefault(root(j), []).append(j)
+    return list(members.values())
+
+
+def invert(blocks, *, full):
+    """(covariance in the documented order if full else None, its diagonal, the names of
+    the parameters) of the information ``blocks``; raises _Singular."""
+    lay = blocks.lay
+    p, h = lay.body_size, lay.head_size
+    diag_j = blocks.diagonal()
+    if not np.all(np.isfinite(diag_j)):
+        raise _Singular("has non-finite entries")
+    bad = np.flatnonzero(diag_j < 0)
+    if len(bad):
+        raise _Singular(
+            f"is not positive definite: the log-likelihood is not at a maximum in "
+            f"{lay.name(bad[0])} (for instance a covariance that reg_covar holds away from "
+            "singular, as with fewer distinct points than features in a component, or "
+            "duplicated features)")
+    bad = np.flatnonzero(diag_j == 0)
+    if len(bad):
+        raise _Singular(f"is singular: the data carry no information about "
+                        f"{lay.name(bad[0])}")
+    schur = blocks.head.copy()
+    parts = []
+    for group in _groups(lay, blocks.off):
+        size = len(group) * p
+        body = np.zeros((size, size))
+        for a, j in enumerate(group):
+            body[a * p:(a + 1) * p, a * p:(a + 1) * p] = blocks.diag[j]
+            for b in range(a + 1, len(group)):
+                block = blocks.off.get((j, group[b]))
+                if block is not None:
+                    body[a * p:(a + 1) * p, b * p:(b + 1) * p] = block
+                    body[b * p:(b + 1) * p, a * p:(a + 1) * p] = block.T
+        where = (f"component {group[0]}" if len(group) == 1
+                 else "components " + ", ".join(str(j) for j in group))
+        inv_lower = _cholesky_inverse(body, "the block of " + where)
+        cross = np.hstack([blocks.cross[j] for j in group])      # H x size
+        half = inv_lower @ cross.T
+        schur -= half.T @ half
+        index = np.concatenate([lay.body_index[j] for j in group])
+        parts.append((index, inv_lower, inv_lower.T @ half))     # B^-1 C^T
+    if h:
+        inv_schur = _cholesky_inverse(schur, "the block of the weights" +
+                                      (" and the tied covariance" if lay.tied else ""))
+    else:
+        inv_schur = np.zeros((0, 0))
+    variances = np.empty(lay.n_parameters)
+    hi = lay.head_index
+    head_cov = inv_schur.T @ inv_schur
+    variances[hi] = np.diag(head_cov)
+    body_index = np.concatenate([index for index, _, _ in parts])
+    w_all = inv_schur @ np.hstack([x.T for _, _, x in parts]) if h else np.zeros(
+        (0, len(body_index)))
+    variances[body_index] = (w_all * w_all).sum(axis=0)
+    for index, inv_lower, _ in parts:
+        variances[index] += (inv_lower * inv_lower).sum(axis=0)
+    inflation = diag_j * variances
+    worst = int(np.argmax(np.where(np.isfinite(inflation), inflation, np.inf)))
+    if not inflation[worst] <= VARIANCE_INFLATION_LIMIT:
+        raise _Singular(
+            f"is near singular: the variance of {lay.name(worst)} is inflated by "
+            f"{inflation[worst]:.3g} (more than {VARIANCE_INFLATION_LIMIT:.3g}) by its "
+            "correlation with the other parameters")
+    if not full:
+        return None, variances, head_cov
+    n = lay.n_parameters
+    cov = np.empty((n, n))
+    if lay.tied:
+        cov[np.ix_(hi, hi)] = head_cov
+        hb = -inv_schur.T @ w_all
+        cov[np.ix_(hi, body_index)] = hb
+        cov[np.ix_(body_index, hi)] = hb.T
+        cov[np.ix_(body_index, body_index)] = w_all.T @ w_all
+    else:
+        # head = the weights (first), bodies = everything else: permute the columns
+        order = np.empty(len(body_index), dtype=np.intp)
+        order[body_index - h] = np.arange(len(body_index))
+        w_doc = np.ascontiguousarray(w_all[:, order])
+        cov[:h, :h] = head_cov
+        cov[:h, h:] = -inv_schur.T @ w_doc
+        cov[h:, :h] = cov[:h, h:].T
+        cov[h:, h:] = w_doc.T @ w_doc
+    for index, inv_lower, _ in parts:
+        cov[np.ix_(index, index)] += inv_lower.T @ inv_lower
+    return cov, variances, head_cov
+
+
+# -- the estimator's methods -----------------------------------------------------------
+def _information_of(estimator, X, method, sample_weight):
+    check_option(method, "method", METHODS)
+    X, missing = estimator._checked(X)
+    sw = check_sample_weight(sample_weight, X.shape[0])
+    return information_blocks(estimator._params(), X, sw, method, missing=missing,
+                              n_threads=effective_n_threads(estimator.n_threads))
+
+
+def _warn(method, problem):
+    warnings.warn(
+        f"The {method} information matrix {problem}: its inverse is no reliable covariance "
+        "of the estimates, so every entry returned is NaN. Fewer components, a larger "
+        "reg_covar, dropping redundant features or a fit that has converged may help.",
+        SingularInformationWarning, stacklevel=3)
+
+
+def information_matrix(estimator, X, method="observed", sample_weight=None):
+    """The P x P information matrix of a fitted estimator, in the documented order."""
+    return _information_of(estimator, X, method, sample_weight).dense()
+
+
+class InformationMixin:
+    """GaussianMixture's standard errors (kept apart from the estimator's module)."""
+
+    def parameter_covariance(self, X: ArrayLike, method: str = "observed",
+                             sample_weight: ArrayLike | None = None) -> NDArray[np.float64]:
+        """PARAMETER_COVARIANCE_DOC"""
+        blocks = _information_of(self, X, method, sample_weight)
+        try:
+            cov, _, _ = invert(blocks, full=True)
+        except _Singular as exc:
+            _warn(method, str(exc))
+            n = blocks.lay.n_parameters
+            return np.full((n, n), np.nan)
+        return cov
+
+    def standard_errors(self, X: ArrayLike, method: str = "observed",
+                        sample_weight: ArrayLike | None = None) -> StandardErrors:
+        """STANDARD_ERRORS_DOC"""
+        blocks = _information_of(self, X, method, sample_weight)
+        lay = blocks.lay
+        k, d, c = lay.k, lay.d, lay.c
+        try:
+            _, variances, head_cov = invert(blocks, full=False)
+            se = np.sqrt(variances)
+            # the last weight is 1 minus the others: its variance is the sum of theirs
+            se_weights = np.r_[se[:k - 1], np.sqrt(head_cov[:k - 1, :k - 1].sum())]
+        except _Singular as exc:
+            _warn(method, str(exc))
+            se = np.full(lay.n_parameters, np.nan)
+            se_weights = np.full(k, np.nan)
+        cov0 = k - 1 + k * d
+        means = se[k - 1:cov0].reshape(k, d)
+        if lay.ct in ("full", "tied"):
+            covariances = unpack_symmetric(se[cov0:].reshape(-1, c), d)
+            if lay.tied:
+                covariances = covariances[0]
+        elif lay.ct == "diag":
+            covariances = se[cov0:].reshape(k, d)
+        else:
+            covariances = se[cov0:].copy()
+        return StandardErrors(se_weights, means, covariances)
