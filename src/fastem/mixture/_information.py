@@ -59,8 +59,8 @@ RESPONSIBILITY_FLOOR = 1e-12
 # exceeds this: the diagonally scaled J then has a condition number at least as large,
 # and rounding errors of J's own size (eps) change the variances by 1e-4 relative or more.
 VARIANCE_INFLATION_LIMIT = 1e-4 / np.finfo(np.float64).eps
-_CHUNK_CELLS = 1 << 18      # rows x max(n_components, n_features) per E pass
-_FEATURE_CELLS = 1 << 18    # rows x scores of one component per batch of score rows
+_CHUNK_CELLS = 1 << 20      # rows x max(n_components, n_features) per E pass
+_FEATURE_CELLS = 1 << 21    # rows x scores of one component per batch of score rows
 
 
 @dataclass(frozen=True)
@@ -217,33 +217,37 @@ class _Pattern:
         self.n_features = m + len(cov_loc)
 
     def z(self, j, x):
-        """Lambda_j (x - mu_j) for rows x of the observed entries."""
-        y = x - self.means[j]
+        """Lambda_j (x - mu_j)^T, feature-major (m x rows), for rows x of the observed
+        entries."""
+        y = (x - self.means[j]).T
         ct = self.params.covariance_type
         if ct == "full":
-            return y @ self.precision[j]
+            return self.precision[j] @ y
         if ct == "tied":
-            return y @ self.precision
+            return self.precision @ y
         if ct == "diag":
-            return y * self.precision[j]
-        return y * self.precision[j]
+            return np.multiply(y, self.precision[j][:, None], order="C")
+        return np.multiply(y, self.precision[j], order="C")
 
-    def features(self, j, x, c):
-        """sqrt(c) times the unshifted, unscaled score features of component j at rows x."""
+    def features(self, j, x, sq):
+        """sq times the unshifted, unscaled score features of component j at rows x,
+        feature-major (n_features x rows, so that every product runs along the rows)."""
         m = self.m
-        z4 = self.z(j, x) * np.sqrt(np.sqrt(c))[:, None]
-        out = np.empty((len(x), self.n_features))
-        np.multiply(z4, np.sqrt(np.sqrt(c))[:, None], out=out[:, :m])
+        root = np.sqrt(sq)
+        z4 = self.z(j, x)
+        z4 *= root
+        out = np.empty((self.n_features, len(x)))
+        np.multiply(z4, root, out=out[:m])
         ct = self.params.covariance_type
         if ct in ("full", "tied"):
             at = m
             for a in range(m):
-                np.multiply(z4[:, a:a + 1], z4[:, a:], out=out[:, at:at + m - a])
+                np.multiply(z4[a], z4[a:], out=out[at:at + m - a])
                 at += m - a
         elif ct == "diag":
-            np.multiply(z4, z4, out=out[:, m:])
+            np.multiply(z4, z4, out=out[m:])
         else:
-            np.einsum("ij,ij->i", z4, z4, out=out[:, m])
+            np.einsum("ji,ji->i", z4, z4, out=out[m])
         return out
 
 
@@ -375,14 +379,15 @@ def _complete_data_part(blocks, pat, nk, s1, s2):
 
 
 class _Sums:
-    """Weighted sums of score features of a pattern's rows, finished into blocks once."""
+    """Weighted sums of the score features of a pattern's rows, per pair of components
+    (j <= l): F_j^T C F_l, F_j^T c, F_l^T c and sum c, for the rows' weights c (the
+    features scaled by sqrt(c)); finished into blocks once per pattern."""
 
     def __init__(self):
-        self.gram = {}      # (j, l) -> [F_j^T C F_l, F_j^T c, F_l^T c, sum c]
-        self.weights = {}   # j -> [coef^T F_j, sum coef]
+        self.gram = {}
 
-    def add_gram(self, key, fj, fl, sq):
-        parts = (fj.T @ fl, fj.T @ sq, fl.T @ sq, float(sq @ sq))
+    def add(self, key, fj, fl, sq):
+        parts = (fj @ fl.T, fj @ sq, fl @ sq, float(sq @ sq))
         acc = self.gram.get(key)
         if acc is None:
             self.gram[key] = list(parts)
@@ -390,25 +395,38 @@ class _Sums:
             for i, part in enumerate(parts):
                 acc[i] = acc[i] + part
 
-    def add_weights(self, j, coef_over_sq, coef, fj):
-        parts = (coef_over_sq.T @ fj, coef.sum(axis=0))
-        acc = self.weights.get(j)
-        if acc is None:
-            self.weights[j] = list(parts)
-        else:
-            for i, part in enumerate(parts):
-                acc[i] = acc[i] + part
-
-    def finish(self, blocks, pat, diagonal_sign):
-        """Add sum c s_j s_l^T = scale (F - shift)... to the blocks."""
+    def finish(self, blocks, pat, weight_scores, method):
+        """Add sum c s_j s_l^T (s = scale * (features - shift)) to the blocks, with the
+        sign of B or E, and the weights' rows: sum_rows c (g_l - g_j) s_j^T over the
+        pairs (observed), sum_rows c g_l s_j^T (empirical)."""
         scale, shift = pat.scale, pat.shift
+        k = weight_scores.shape[0]
+        weights = {}
+
+        def add_weights(j, g, total):
+            if k > 1:
+                weights[j] = weights.get(j, 0.0) + np.outer(g, total)
+
         for (j, l), (gram, vj, vl, total) in self.gram.items():
             g = (gram - np.outer(vj, shift[l]) - np.outer(shift[j], vl)
                  + total * np.outer(shift[j], shift[l]))
             g *= np.outer(scale, scale)
-            blocks.add_pair(j, l, diagonal_sign * g if j == l else g, pat)
-        for j, (cf, coef_sum) in self.weights.items():
-            blocks.add_weights(j, (cf - np.outer(coef_sum, shift[j])) * scale, pat)
+            sum_j = scale * (vj - total * shift[j])      # sum over the rows of c s_j
+            sum_l = scale * (vl - total * shift[l])
+            if j == l:
+                if method == "observed":
+                    g = -g
+                else:
+                    add_weights(j, weight_scores[j], sum_j)
+            elif method == "observed":
+                add_weights(j, weight_scores[l] - weight_scores[j], sum_j)
+                add_weights(l, weight_scores[j] - weight_scores[l], sum_l)
+            else:
+                add_weights(j, weight_scores[l], sum_j)
+                add_weights(l, weight_scores[j], sum_l)
+            blocks.add_pair(j, l, g, pat)
+        for j, g in weights.items():
+            blocks.add_weights(j, g, pat)
 
 
 def _one_minus(resp):
@@ -421,49 +439,74 @@ def _one_minus(resp):
     return others
 
 
-def _accumulate_rows(sums, pat, x, v, resp, others, weight_scores, method):
+def _accumulate_rows(sums, pat, x, v, resp, method):
     """The score terms of one chunk of rows x (observed entries of pattern pat), with
-    weights v, responsibilities resp and 1 - resp (others, for 'observed')."""
+    weights v and responsibilities resp; returns the weights' block of B or E for the
+    responsibilities (sum_rows v r r^T with the diagonal of each method).
+
+    Every term is a row's r_j r_l (j != l) or r_j r_j (empirical only) times s_j s_l^T,
+    kept when that product is at least RESPONSIBILITY_FLOOR. The observed method's
+    diagonal blocks -sum_{l != j} r_j r_l s_j s_j^T take, per row, the sum of the r_l
+    of the kept pairs. Only rows whose largest responsibility is below 1 - floor / 2
+    ("shared" rows) can have a product r_j r_l >= floor for j != l."""
     k = resp.shape[1]
     floor = RESPONSIBILITY_FLOOR
-    used = v > 0
-    if method == "observed":
-        own = resp * others
-    else:
-        own = resp * resp.max(axis=1)[:, None]
-    mixed = resp @ weight_scores                        # G_i = sum_k r_ik g_k
     batch = max(256, _FEATURE_CELLS // max(pat.n_features, 1))
-    for j in range(k):
-        act = np.flatnonzero((own[:, j] >= floor) & used)
-        for lo in range(0, len(act), batch):
-            idx = act[lo:lo + batch]
-            r = resp[idx, j]
-            if method == "observed":
-                c = v[idx] * r * others[idx, j]
-                coef = (v[idx] * r)[:, None] * (mixed[idx] - weight_scores[j])
-            else:
-                c = v[idx] * r * r
-                coef = (v[idx] * r)[:, None] * mixed[idx]
-            sq = np.sqrt(c)
-            fj = pat.features(j, x[idx], c)
-            sums.add_gram((j, j), fj, fj, sq)
-            if k > 1:
-                sums.add_weights(j, coef / sq[:, None], coef, fj)
-    if k == 1:
-        return
-    present = ((resp >= floor) & used[:, None]).astype(np.float64)
-    shared = present.T @ present
+
+    def add(key, idx, c):
+        for lo in range(0, len(idx), batch):
+            at = slice(lo, lo + batch)
+            sq = np.sqrt(c[at])
+            fj = pat.features(key[0], x[idx[at]], sq)
+            fl = fj if key[0] == key[1] else pat.features(key[1], x[idx[at]], sq)
+            sums.add(key, fj, fl, sq)
+
+    used = v > 0
+    # sum_k r_k^2 <= max_k r_k, and every term of a row is at most 1 - max_k r_k: a row
+    # with a term above floor has sum_k r_k^2 <= 1 - floor
+    alone = np.einsum("ij,ij->i", resp, resp) >= 1.0 - 0.5 * floor
+    shared = np.flatnonzero(~alone & used)
+    r, vs = resp[shared], v[shared]
+    weights = r.T @ (vs[:, None] * r)
+    if method == "observed":
+        others = _one_minus(r)
+        weights[np.diag_indices(k)] = -(vs[:, None] * r * others).sum(axis=0)
+        for j in range(k):
+            at = np.flatnonzero(r[:, j] * others[:, j] >= floor)
+            if not len(at):
+                continue
+            rj = r[at]
+            kept = np.where(rj * rj[:, j:j + 1] >= floor, rj, 0.0)
+            kept[:, j] = 0.0
+            c = vs[at] * rj[:, j] * kept.sum(axis=1)
+            add((j, j), shared[at[c > 0]], c[c > 0])
+    else:
+        # a row that is not shared has one responsibility above 1 - floor / 2 and the
+        # others below floor / 2: its only term is that component's r^2
+        flat = np.flatnonzero(resp > 0.5)
+        rows, labels = np.divmod(flat, k)
+        keep = alone[rows] & used[rows]
+        rows, labels = rows[keep], labels[keep].astype(np.uint8 if k < 256 else np.intp)
+        c_alone = v[rows] * resp.ravel()[flat[keep]] ** 2
+        weights[np.diag_indices(k)] += np.bincount(labels, c_alone, minlength=k)
+        order = np.argsort(labels, kind="stable")
+        bounds = np.searchsorted(labels[order], np.arange(k + 1))
+        for j in range(k):
+            at = order[bounds[j]:bounds[j + 1]]
+            add((j, j), rows[at], c_alone[at])
+            at = np.flatnonzero(r[:, j] * r[:, j] >= floor)
+            add((j, j), shared[at], vs[at] * r[at, j] ** 2)
+    if k == 1 or not len(shared):
+        return weights
+    present = (r >= floor).astype(np.float64)
+    pairs = present.T @ present
     for j in range(k):
         for l in range(j + 1, k):
-            if shared[j, l] == 0:
+            if pairs[j, l] == 0:
                 continue
-            act = np.flatnonzero((resp[:, j] * resp[:, l] >= floor) & used)
-            for lo in range(0, len(act), batch):
-                idx = act[lo:lo + batch]
-                c = v[idx] * resp[idx, j] * resp[idx, l]
-                sq = np.sqrt(c)
-                sums.add_gram((j, l), pat.features(j, x[idx], c),
-                              pat.features(l, x[idx], c), sq)
+            at = np.flatnonzero(r[:, j] * r[:, l] >= floor)
+            add((j, l), shared[at], vs[at] * r[at, j] * r[at, l])
+    return weights
 
 
 def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
@@ -485,7 +528,6 @@ def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
     step = max(256, _CHUNK_CELLS // max(k, d) // 256 * 256)
     total_nk = np.zeros(k)
     head_weights = np.zeros((k - 1, k - 1))
-    diagonal_sign = -1.0 if method == "observed" else 1.0
     for observed, rows in groups:
         pat = _Pattern(lay, params, np.flatnonzero(observed))
         n_rows = X.shape[0] if rows is None else len(rows)
@@ -507,18 +549,13 @@ def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
             if method == "observed":
                 nk, s1, s2 = nk + b_nk, s1 + b_s1, s2 + b_s2
             vv = np.ones(hi - lo) if v is None else v
-            others = _one_minus(resp) if method == "observed" else None
+            weights = _accumulate_rows(sums, pat, x, vv, resp, method)
             if k > 1:
-                # the weights' part of B (observed) or E: G = resp @ weight_scores
-                m = resp.T @ (vv[:, None] * resp)
-                if method == "observed":
-                    m[np.diag_indices(k)] = -(vv[:, None] * resp * others).sum(axis=0)
-                head_weights += weight_scores.T @ m @ weight_scores
-            _accumulate_rows(sums, pat, x, vv, resp, others, weight_scores, method)
+                head_weights += weight_scores.T @ weights @ weight_scores
         if method == "observed" and n_rows:
             total_nk += nk
             _complete_data_part(blocks, pat, nk, s1, s2)
-        sums.finish(blocks, pat, diagonal_sign)
+        sums.finish(blocks, pat, weight_scores, method)
     if k > 1:
         wi = np.arange(k - 1)
         if method == "observed":
@@ -577,8 +614,8 @@ def _groups(lay, off):
 
 
 def invert(blocks, *, full):
-    """(covariance in the documented order if full else None, its diagonal, the names of
-    the parameters) of the information ``blocks``; raises _Singular."""
+    """(the covariance in the documented order if full else None, its diagonal, the
+    covariance of the head) from the information ``blocks``; raises _Singular."""
     lay = blocks.lay
     p, h = lay.body_size, lay.head_size
     diag_j = blocks.diagonal()
@@ -596,8 +633,24 @@ def invert(blocks, *, full):
         raise _Singular(f"is singular: the data carry no information about "
                         f"{lay.name(bad[0])}")
     schur = blocks.head.copy()
-    parts = []
-    for group in _groups(lay, blocks.off):
+    parts = []      # (documented indices, inverse Cholesky factor, B^-1 C^T) per group
+    groups = _groups(lay, blocks.off)
+    alone = [g[0] for g in groups if len(g) == 1]
+    if alone:
+        # the components that share no rows with another: one batched factorisation
+        try:
+            lower = np.linalg.cholesky(blocks.diag[alone])
+        except np.linalg.LinAlgError:
+            for j in alone:
+                _cholesky_inverse(blocks.diag[j], f"the block of component {j}")
+            raise
+        inv_lower = np.tril(np.linalg.inv(lower))
+        half = inv_lower @ np.swapaxes(blocks.cross[alone], 1, 2)     # L^-1 C^T
+        flat = half.reshape(-1, h)
+        schur -= flat.T @ flat
+        solved = np.swapaxes(inv_lower, 1, 2) @ half
+        parts.extend((lay.body_index[j], inv_lower[i], solved[i]) for i, j in enumerate(alone))
+    for group in (g for g in groups if len(g) > 1):
         size = len(group) * p
         body = np.zeros((size, size))
         for a, j in enumerate(group):
@@ -607,14 +660,12 @@ def invert(blocks, *, full):
                 if block is not None:
                     body[a * p:(a + 1) * p, b * p:(b + 1) * p] = block
                     body[b * p:(b + 1) * p, a * p:(a + 1) * p] = block.T
-        where = (f"component {group[0]}" if len(group) == 1
-                 else "components " + ", ".join(str(j) for j in group))
+        where = "components " + ", ".join(str(j) for j in group)
         inv_lower = _cholesky_inverse(body, "the block of " + where)
-        cross = np.hstack([blocks.cross[j] for j in group])      # H x size
-        half = inv_lower @ cross.T
+        half = inv_lower @ np.hstack([blocks.cross[j] for j in group]).T
         schur -= half.T @ half
         index = np.concatenate([lay.body_index[j] for j in group])
-        parts.append((index, inv_lower, inv_lower.T @ half))     # B^-1 C^T
+        parts.append((index, inv_lower, inv_lower.T @ half))
     if h:
         inv_schur = _cholesky_inverse(schur, "the block of the weights" +
                                       (" and the tied covariance" if lay.tied else ""))
