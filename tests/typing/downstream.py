@@ -15,6 +15,7 @@ from fastem import (
     GaussianMixture,
     IterationInfo,
     KMeans,
+    StandardErrors,
     kmeans_plusplus,
 )
 from fastem.datasets import load_faithful
@@ -33,6 +34,9 @@ gm = GaussianMixture(2, random_state=0, callback=on_iteration).fit(X)
 means = gm.means_
 total: float = float(means.sum())
 labels: NDArray[np.intp] = gm.predict(X)
+se: StandardErrors = gm.standard_errors(X, method="empirical", sample_weight=None)
+se_weights, se_means, se_covariances = se
+parameter_cov: NDArray[np.float64] = gm.parameter_covariance(X)
 km = KMeans(2, random_state=0).fit(X)
 centers = km.cluster_centers_
 centers_again, indices = kmeans_plusplus(X, 2, random_state=0)
@@ -65,6 +69,8 @@ if TYPE_CHECKING:
     reveal_type(columns)
     reveal_type(gm.means_)
     reveal_type(gm.predict_proba(X))
+    reveal_type(se.means)
+    reveal_type(gm.parameter_covariance(X))
     reveal_type(km.cluster_centers_)
     reveal_type(km.transform(X))
     reveal_type(km.labels_)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -59,6 +58,10 @@ RESPONSIBILITY_FLOOR = 1e-12
 # exceeds this: the diagonally scaled J then has a condition number at least as large,
 # and rounding errors of J's own size (eps) change the variances by 1e-4 relative or more.
 VARIANCE_INFLATION_LIMIT = 1e-4 / np.finfo(np.float64).eps
+# A parameter carries no information when J_ii is at most this fraction of the sum of
+# the magnitudes of the terms that make it (observed: complete-data information and
+# missing information cancel): rounding errors then change it by 1e-4 relative or more.
+INFORMATION_FLOOR = 1e4 * np.finfo(np.float64).eps
 _CHUNK_CELLS = 1 << 20      # rows x max(n_components, n_features) per E pass
 _FEATURE_CELLS = 1 << 21    # rows x scores of one component per batch of score rows
 
@@ -107,8 +110,8 @@ class StandardErrors:
     >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
     >>> weights, means, covariances = gm.standard_errors(X)
     >>> print(means.round(3))
-    [[0.031 0.483]
-     [0.029 0.437]]
+    [[0.027 0.592]
+     [0.031 0.456]]
     """
 
     weights: NDArray[np.float64]
@@ -262,28 +265,34 @@ class _Blocks:
         self.head = np.zeros((h, h))
         self.cross = np.zeros((k, h, p))
         self.diag = np.zeros((k, p, p))
-        self.off: dict[tuple[int, int], np.ndarray] = {}
+        self.off = {}     # (j, l) -> J[body_j, body_l], j < l
+        # per parameter (documented order), the sum of the magnitudes of the terms
+        # added to its diagonal entry: what rounding errors in J_ii are relative to
+        self.scale = np.zeros(lay.n_parameters)
 
-    def add_pair(self, j, l, g, pat):
-        """J[I_j, I_l] += g (and J[I_l, I_j] += g^T for j != l), where I_j are the
+    def add_pair(self, j, i, g, pat):
+        """J[I_j, I_i] += g (and J[I_i, I_j] += g^T for j != i), where I_j are the
         positions of component j's scores in the rows of pattern pat."""
         nb, bl, hl = pat.n_body, pat.body_loc, pat.head_loc
-        if j == l:
+        if j == i:
             self.diag[j][np.ix_(bl, bl)] += g[:nb, :nb]
+            self.scale[self.lay.body_index[j][bl]] += np.abs(np.diag(g)[:nb])
             if len(hl):
                 self.cross[j][np.ix_(hl, bl)] += g[nb:, :nb]
                 self.head[np.ix_(hl, hl)] += g[nb:, nb:]
+                self.scale[self.lay.head_index[hl]] += np.abs(np.diag(g)[nb:])
             return
-        if j > l:
-            j, l, g = l, j, g.T
-        block = self.off.get((j, l))
+        if j > i:
+            j, i, g = i, j, g.T
+        block = self.off.get((j, i))
         if block is None:
-            block = self.off[(j, l)] = np.zeros((self.lay.body_size,) * 2)
+            block = self.off[(j, i)] = np.zeros((self.lay.body_size,) * 2)
         block[np.ix_(bl, bl)] += g[:nb, :nb]
         if len(hl):
-            self.cross[l][np.ix_(hl, bl)] += g[nb:, :nb]
+            self.cross[i][np.ix_(hl, bl)] += g[nb:, :nb]
             self.cross[j][np.ix_(hl, bl)] += g[:nb, nb:].T
             self.head[np.ix_(hl, hl)] += g[nb:, nb:] + g[nb:, nb:].T
+            self.scale[self.lay.head_index[hl]] += 2 * np.abs(np.diag(g[nb:, nb:]))
 
     def add_weights(self, j, g, pat):
         """J[weights, I_j] += g (and its transpose)."""
@@ -313,9 +322,9 @@ class _Blocks:
             out[np.ix_(hi, bi)] = self.cross[j]
             out[np.ix_(bi, hi)] = self.cross[j].T
             out[np.ix_(bi, bi)] = self.diag[j]
-        for (j, l), block in self.off.items():
-            out[np.ix_(lay.body_index[j], lay.body_index[l])] = block
-            out[np.ix_(lay.body_index[l], lay.body_index[j])] = block.T
+        for (j, i), block in self.off.items():
+            out[np.ix_(lay.body_index[j], lay.body_index[i])] = block
+            out[np.ix_(lay.body_index[i], lay.body_index[j])] = block.T
         return out
 
 
@@ -407,24 +416,24 @@ class _Sums:
             if k > 1:
                 weights[j] = weights.get(j, 0.0) + np.outer(g, total)
 
-        for (j, l), (gram, vj, vl, total) in self.gram.items():
-            g = (gram - np.outer(vj, shift[l]) - np.outer(shift[j], vl)
-                 + total * np.outer(shift[j], shift[l]))
+        for (j, i), (gram, vj, vi, total) in self.gram.items():
+            g = (gram - np.outer(vj, shift[i]) - np.outer(shift[j], vi)
+                 + total * np.outer(shift[j], shift[i]))
             g *= np.outer(scale, scale)
             sum_j = scale * (vj - total * shift[j])      # sum over the rows of c s_j
-            sum_l = scale * (vl - total * shift[l])
-            if j == l:
+            sum_i = scale * (vi - total * shift[i])
+            if j == i:
                 if method == "observed":
                     g = -g
                 else:
                     add_weights(j, weight_scores[j], sum_j)
             elif method == "observed":
-                add_weights(j, weight_scores[l] - weight_scores[j], sum_j)
-                add_weights(l, weight_scores[j] - weight_scores[l], sum_l)
+                add_weights(j, weight_scores[i] - weight_scores[j], sum_j)
+                add_weights(i, weight_scores[j] - weight_scores[i], sum_i)
             else:
-                add_weights(j, weight_scores[l], sum_j)
-                add_weights(l, weight_scores[j], sum_l)
-            blocks.add_pair(j, l, g, pat)
+                add_weights(j, weight_scores[i], sum_j)
+                add_weights(i, weight_scores[j], sum_i)
+            blocks.add_pair(j, i, g, pat)
         for j, g in weights.items():
             blocks.add_weights(j, g, pat)
 
@@ -439,10 +448,31 @@ def _one_minus(resp):
     return others
 
 
-def _accumulate_rows(sums, pat, x, v, resp, method):
+def _weights_part(resp, v, weight_scores, method):
+    """The weights' block of B (observed; on the rows given) or E (empirical), from
+    sums of squares so that nothing cancels: E = sum_i v_i G_i G_i^T with
+    G_i = sum_k r_ik g_k, and B = -sum_i v_i sum_k r_ik (g_k - G_i)(g_k - G_i)^T (which
+    is -sum_i v_i sum_{k<l} r_ik r_il (g_k - g_l)(g_k - g_l)^T)."""
+    k = resp.shape[1]
+    out = np.zeros((k - 1, k - 1))
+    step = max(1, (1 << 18) // (k * k))
+    for lo in range(0, len(resp), step):
+        r, vv = resp[lo:lo + step], v[lo:lo + step]
+        mixed = r @ weight_scores
+        if method == "empirical":
+            root = mixed * np.sqrt(vv)[:, None]
+            out += root.T @ root
+        else:
+            spread = (weight_scores[None, :, :] - mixed[:, None, :]) * np.sqrt(
+                vv[:, None] * r)[:, :, None]
+            spread = spread.reshape(-1, k - 1)
+            out -= spread.T @ spread
+    return out
+
+
+def _accumulate_rows(sums, pat, x, v, resp, weight_scores, method):
     """The score terms of one chunk of rows x (observed entries of pattern pat), with
-    weights v and responsibilities resp; returns the weights' block of B or E for the
-    responsibilities (sum_rows v r r^T with the diagonal of each method).
+    weights v and responsibilities resp; returns their weights' block (of B or E).
 
     Every term is a row's r_j r_l (j != l) or r_j r_j (empirical only) times s_j s_l^T,
     kept when that product is at least RESPONSIBILITY_FLOOR. The observed method's
@@ -467,10 +497,14 @@ def _accumulate_rows(sums, pat, x, v, resp, method):
     alone = np.einsum("ij,ij->i", resp, resp) >= 1.0 - 0.5 * floor
     shared = np.flatnonzero(~alone & used)
     r, vs = resp[shared], v[shared]
-    weights = r.T @ (vs[:, None] * r)
+    if k > 1:
+        weights = _weights_part(r if method == "observed" else resp[used],
+                                vs if method == "observed" else v[used], weight_scores,
+                                method)
+    else:
+        weights = np.zeros((0, 0))
     if method == "observed":
         others = _one_minus(r)
-        weights[np.diag_indices(k)] = -(vs[:, None] * r * others).sum(axis=0)
         for j in range(k):
             at = np.flatnonzero(r[:, j] * others[:, j] >= floor)
             if not len(at):
@@ -488,7 +522,6 @@ def _accumulate_rows(sums, pat, x, v, resp, method):
         keep = alone[rows] & used[rows]
         rows, labels = rows[keep], labels[keep].astype(np.uint8 if k < 256 else np.intp)
         c_alone = v[rows] * resp.ravel()[flat[keep]] ** 2
-        weights[np.diag_indices(k)] += np.bincount(labels, c_alone, minlength=k)
         order = np.argsort(labels, kind="stable")
         bounds = np.searchsorted(labels[order], np.arange(k + 1))
         for j in range(k):
@@ -501,11 +534,11 @@ def _accumulate_rows(sums, pat, x, v, resp, method):
     present = (r >= floor).astype(np.float64)
     pairs = present.T @ present
     for j in range(k):
-        for l in range(j + 1, k):
-            if pairs[j, l] == 0:
+        for i in range(j + 1, k):
+            if pairs[j, i] == 0:
                 continue
-            at = np.flatnonzero(r[:, j] * r[:, l] >= floor)
-            add((j, l), shared[at], vs[at] * r[at, j] * r[at, l])
+            at = np.flatnonzero(r[:, j] * r[:, i] >= floor)
+            add((j, i), shared[at], vs[at] * r[at, j] * r[at, i])
     return weights
 
 
@@ -549,18 +582,22 @@ def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
             if method == "observed":
                 nk, s1, s2 = nk + b_nk, s1 + b_s1, s2 + b_s2
             vv = np.ones(hi - lo) if v is None else v
-            weights = _accumulate_rows(sums, pat, x, vv, resp, method)
-            if k > 1:
-                head_weights += weight_scores.T @ weights @ weight_scores
+            head_weights += _accumulate_rows(sums, pat, x, vv, resp, weight_scores, method)
         if method == "observed" and n_rows:
             total_nk += nk
             _complete_data_part(blocks, pat, nk, s1, s2)
         sums.finish(blocks, pat, weight_scores, method)
     if k > 1:
         wi = np.arange(k - 1)
+        blocks.scale[wi] += np.abs(np.diag(head_weights))
         if method == "observed":
-            head_weights += np.diag(total_nk[:-1] / w[:-1] ** 2) + total_nk[-1] / w[-1] ** 2
+            complete = np.diag(total_nk[:-1] / w[:-1] ** 2) + total_nk[-1] / w[-1] ** 2
+            head_weights += complete
+            blocks.scale[wi] += np.diag(complete)
         blocks.head[np.ix_(wi, wi)] += head_weights
+    # symmetric to rounding: make it exactly so
+    blocks.head = 0.5 * (blocks.head + blocks.head.T)
+    blocks.diag = 0.5 * (blocks.diag + np.swapaxes(blocks.diag, 1, 2))
     return blocks
 
 
@@ -603,11 +640,11 @@ def _groups(lay, off):
             j = parent[j]
         return j
 
-    for j, l in off:
-        a, b = root(j), root(l)
+    for j, i in off:
+        a, b = root(j), root(i)
         if a != b:
             parent[max(a, b)] = min(a, b)
-    members: dict[int, list[int]] = {}
+    members = {}
     for j in range(lay.k):
         members.setdefault(root(j), []).append(j)
     return list(members.values())
@@ -625,13 +662,11 @@ def invert(blocks, *, full):
     if len(bad):
         raise _Singular(
             f"is not positive definite: the log-likelihood is not at a maximum in "
-            f"{lay.name(bad[0])} (for instance a covariance that reg_covar holds away from "
-            "singular, as with fewer distinct points than features in a component, or "
-            "duplicated features)")
-    bad = np.flatnonzero(diag_j == 0)
+            f"{lay.name(bad[0])}")
+    bad = np.flatnonzero(diag_j <= INFORMATION_FLOOR * blocks.scale)
     if len(bad):
         raise _Singular(f"is singular: the data carry no information about "
-                        f"{lay.name(bad[0])}")
+                        f"{lay.name(bad[0])} beyond rounding errors")
     schur = blocks.head.copy()
     parts = []      # (documented indices, inverse Cholesky factor, B^-1 C^T) per group
     groups = _groups(lay, blocks.off)
@@ -646,7 +681,7 @@ def invert(blocks, *, full):
             raise
         inv_lower = np.tril(np.linalg.inv(lower))
         half = inv_lower @ np.swapaxes(blocks.cross[alone], 1, 2)     # L^-1 C^T
-        flat = half.reshape(-1, h)
+        flat = half.reshape(len(alone) * p, h)
         schur -= flat.T @ flat
         solved = np.swapaxes(inv_lower, 1, 2) @ half
         parts.extend((lay.body_index[j], inv_lower[i], solved[i]) for i, j in enumerate(alone))
@@ -724,8 +759,10 @@ def _information_of(estimator, X, method, sample_weight):
 def _warn(method, problem):
     warnings.warn(
         f"The {method} information matrix {problem}: its inverse is no reliable covariance "
-        "of the estimates, so every entry returned is NaN. Fewer components, a larger "
-        "reg_covar, dropping redundant features or a fit that has converged may help.",
+        "of the estimates, so every entry returned is NaN. This happens at a fit that has "
+        "not converged, with components that share their data (too many components), "
+        "or where reg_covar holds a covariance away from singular (a component with "
+        "fewer distinct points than features, duplicated features).",
         SingularInformationWarning, stacklevel=3)
 
 
@@ -739,7 +776,102 @@ class InformationMixin:
 
     def parameter_covariance(self, X: ArrayLike, method: str = "observed",
                              sample_weight: ArrayLike | None = None) -> NDArray[np.float64]:
-        """PARAMETER_COVARIANCE_DOC"""
+        """Compute the covariance matrix of the fitted parameters: the inverse information.
+
+        The inverse of the observed or the empirical information matrix of X at the
+        fitted parameters: the asymptotic covariance of the maximum-likelihood estimates
+        when X is the data of the fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, normally the data the model was fitted to. A row with NaN
+            contributes the score of its observed entries (of their marginal density);
+            a row with nothing observed contributes nothing.
+
+        method : {'observed', 'empirical'}, default='observed'
+            'observed': the observed information, minus the Hessian of the
+            log-likelihood ``sum_i w_i log p(x_i)`` at the fitted parameters, computed
+            analytically. 'empirical': the sum ``sum_i w_i S_i S_i^T`` of the outer
+            products of the per-sample scores ``S_i`` (the gradients of
+            ``log p(x_i)``), the outer-product-of-gradients estimate. The two agree for
+            large samples from the model.
+
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Frequency weights ``w_i``: each row's contribution is multiplied by its
+            weight, so an integer weight counts the row that many times, as in ``fit``.
+            None gives every row weight 1.
+
+        Returns
+        -------
+        ndarray of shape (n_parameters, n_parameters), dtype float64
+            The covariance matrix of the parameters, in the order given in the Notes.
+            Every entry is NaN (with a SingularInformationWarning) when the
+            information matrix is not positive definite or is near singular.
+
+        Warns
+        -----
+        SingularInformationWarning
+            If the information matrix is not positive definite (the fit is not a strict
+            local maximum of the log-likelihood) or is near singular (some parameter's
+            variance is inflated more than 1e-4 / eps, about 4.5e11 times, by its
+            correlation with the others).
+
+        See Also
+        --------
+        standard_errors : The square roots of its diagonal, shaped like the fitted
+            arrays (cheaper: it needs only the diagonal).
+
+        Notes
+        -----
+        The ``n_parameters`` free parameters (as counted by ``bic``), in this order:
+
+        1. the first ``n_components - 1`` weights (the last one is one minus their
+           sum);
+        2. the means, ``means_.ravel()`` (component by component);
+        3. the distinct covariance entries: for 'full', the upper triangle of each
+           component's covariance row by row, ``covariances_[k][np.triu_indices(d)]``
+           for k = 0, 1, ...; for 'tied', the upper triangle of the one covariance; for
+           'diag', ``covariances_.ravel()``; for 'spherical', the ``n_components``
+           variances.
+
+        An off-diagonal covariance entry is one parameter for the two symmetric entries
+        ``[a, b]`` and ``[b, a]``: a derivative with respect to it moves both.
+
+        With ``r_ik`` the responsibilities and ``s_ik`` the gradient of
+        ``log(weights_[k] N(x_i | means_[k], covariances_[k]))``, the observed
+        information is the complete-data information given the responsibilities
+        (exact, from weighted sufficient statistics) minus
+        ``sum_i w_i sum_{k<l} r_ik r_il (s_ik - s_il)(s_ik - s_il)^T``, and the
+        empirical information is
+        ``sum_i w_i sum_{k,l} r_ik r_il s_ik s_il^T``. A row's term whose
+        responsibility product ``r_ik r_il`` is below 1e-12 is left out (each is at most
+        1e-12 times the product of the two scores' norms, against about
+        ``N_k = sum_i w_i r_ik`` such products in a component's own information): a
+        pair of components is visited only on the rows they share. The rows are
+        processed in chunks of bounded size, and the matrix is inverted by blocks (the
+        components that share rows together, then the weights). The covariance is that
+        of the maximum-likelihood estimates: ``reg_covar`` is not accounted for.
+
+        The observed information is taken at the fitted parameters, so the fit should
+        have reached the maximum: EM moves slowly where components overlap, and the
+        default ``tol=1e-3`` can stop it well before, where the log-likelihood may not
+        curve downwards in every direction yet (a SingularInformationWarning). Fit with
+        a smaller ``tol`` (such as 1e-8) before computing standard errors.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> cov = gm.parameter_covariance(X)
+        >>> cov.shape           # 1 weight, 2 x 2 means, 2 x 3 covariance entries
+        (11, 11)
+        >>> print(np.sqrt(np.diag(cov))[:5].round(3))   # the weight, then the means
+        [0.029 0.027 0.592 0.031 0.456]
+        """
         blocks = _information_of(self, X, method, sample_weight)
         try:
             cov, _, _ = invert(blocks, full=True)
@@ -751,7 +883,79 @@ class InformationMixin:
 
     def standard_errors(self, X: ArrayLike, method: str = "observed",
                         sample_weight: ArrayLike | None = None) -> StandardErrors:
-        """STANDARD_ERRORS_DOC"""
+        """Compute the standard errors of the fitted weights, means and covariances.
+
+        The square roots of the diagonal of ``parameter_covariance(X, method,
+        sample_weight)``, shaped like ``weights_``, ``means_`` and ``covariances_``.
+        Only the diagonal of the inverse information is computed, so this is cheaper
+        than ``parameter_covariance`` when there are many parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, normally the data the model was fitted to. A row with NaN
+            contributes the score of its observed entries (of their marginal density);
+            a row with nothing observed contributes nothing.
+
+        method : {'observed', 'empirical'}, default='observed'
+            'observed': the observed information, minus the Hessian of the
+            log-likelihood ``sum_i w_i log p(x_i)`` at the fitted parameters, computed
+            analytically. 'empirical': the sum ``sum_i w_i S_i S_i^T`` of the outer
+            products of the per-sample scores ``S_i`` (the gradients of
+            ``log p(x_i)``), the outer-product-of-gradients estimate. The two agree for
+            large samples from the model.
+
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Frequency weights ``w_i``: each row's contribution is multiplied by its
+            weight, so an integer weight counts the row that many times, as in ``fit``.
+            None gives every row weight 1.
+
+        Returns
+        -------
+        StandardErrors
+            A frozen dataclass of float64 arrays that unpacks as a tuple: ``weights``
+            of shape (n_components,), ``means`` of shape (n_components, n_features) and
+            ``covariances`` of the shape of ``covariances_`` (symmetric for 'full' and
+            'tied'). The last weight is one minus the others: its standard error comes
+            from their covariance by the delta method. Every entry is NaN (with a
+            SingularInformationWarning) when the information matrix is not positive
+            definite or is near singular.
+
+        Warns
+        -----
+        SingularInformationWarning
+            If the information matrix is not positive definite or is near singular (see
+            ``parameter_covariance``).
+
+        See Also
+        --------
+        parameter_covariance : The covariance matrix of all the parameters, with the
+            details of the computation.
+        StandardErrors : The result.
+
+        Examples
+        --------
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+        >>> se = gm.standard_errors(X)
+        >>> print(se.weights.round(4))
+        [0.0291 0.0291]
+        >>> print(se.means.round(3))
+        [[0.027 0.592]
+         [0.031 0.456]]
+        >>> print(se.covariances[1].round(3))
+        [[0.019 0.21 ]
+         [0.21  3.92 ]]
+
+        The outer product of the scores gives similar values:
+
+        >>> weights, means, covariances = gm.standard_errors(X, method="empirical")
+        >>> print(means.round(3))
+        [[0.035 0.629]
+         [0.033 0.471]]
+        """
         blocks = _information_of(self, X, method, sample_weight)
         lay = blocks.lay
         k, d, c = lay.k, lay.d, lay.c
