@@ -12,11 +12,11 @@ r_k its responsibilities and s_k = grad log f_k, the Hessian of log p(x) is
 So the observed information is J = A + B with
     A = -sum v r_k grad^2 log f_k, from sufficient statistics (N_k, moments of y = x - mu_k),
     B = -sum v [sum_k r_k s_k s_k^T - S S^T] = -sum v sum_{k<l} r_k r_l (s_k - s_l)(...)^T,
-and the empirical information is E = sum v S S^T. In both, row terms come with a
-responsibility product: r_k r_l (component pair k != l), r_k (1 - r_k) (a component's own
-block in B) or r_k^2 (in E). A row's term whose product is below RESPONSIBILITY_FLOOR is
-left out, so a pair of components is only visited on the rows they share, and B on the
-rows whose component is in doubt.
+and the empirical information is E = sum v S S^T = sum v sum_{k,l} r_k r_l s_k s_l^T.
+Every row term of B and E carries a responsibility product r_k r_l (k != l in B, any
+pair in E). A term whose product is below RESPONSIBILITY_FLOOR is left out (but in the
+weights' own block, which is cheap and kept whole), so a pair of components is only
+visited on the rows they share, and B only on the rows whose component is in doubt.
 
 s_k is non-zero only on the weights and on component k's own parameters (the shared
 covariance, for 'tied'), so the information is stored by blocks: a "head" (the weights,
@@ -48,10 +48,10 @@ from ._gaussian import (
 from ._missing import MissingPatterns
 
 METHODS = ("observed", "empirical")
-# A row's term for a pair of components (or for one component) is skipped when its
-# responsibility product (r_k r_l, r_k (1 - r_k), or r_k^2) is below this: the term is
-# that product times the outer product of the two scores, so what is left out is at most
-# 1e-12 per row times |s_k||s_l|, below 1e-12 * n_samples / N_k relative to the block.
+# A row's term r_ik r_il s_ik s_il^T (pairs k != l in both methods, k == l in the
+# empirical one) is left out when r_ik r_il is below this: what is left out is at most
+# 1e-12 |s_ik| |s_il| per row, against about N_k = sum_i w_i r_ik such products in a
+# component's own block (so below 1e-12 n_samples / N_k of it, relatively).
 RESPONSIBILITY_FLOOR = 1e-12
 # The information is near-singular when some parameter's variance inflation
 # J_ii (J^-1)_ii (1 / (1 - R_i^2), R_i its score's multiple correlation with the others)
@@ -176,7 +176,7 @@ class _Pattern:
         ct, k, d = lay.ct, lay.k, lay.d
         o = np.asarray(observed, dtype=np.intp)
         m = len(o)
-        self.o, self.m, self.complete = o, m, m == d
+        self.o, self.m = o, m
         cov = params.covariances
         if ct == "full":
             cov_o = cov[:, o[:, None], o[None, :]]
@@ -390,10 +390,38 @@ def _complete_data_part(blocks, pat, nk, s1, s2):
 class _Sums:
     """Weighted sums of the score features of a pattern's rows, per pair of components
     (j <= l): F_j^T C F_l, F_j^T c, F_l^T c and sum c, for the rows' weights c (the
-    features scaled by sqrt(c)); finished into blocks once per pattern."""
+    features scaled by sqrt(c)); finished into blocks once per pattern.
 
-    def __init__(self):
+    Rows are queued per pair and their features computed in batches of up to ``batch``
+    rows, so that each product is one large BLAS call whatever the chunks of the E
+    pass (many small calls lose most of their time to waking threads on a busy
+    machine)."""
+
+    def __init__(self, pat, rows_of, batch):
+        self.pat, self.rows_of, self.batch = pat, rows_of, batch
         self.gram = {}
+        self.pending = {}
+
+    def queue(self, key, rows, c):
+        """Add the terms of the data rows ``rows`` (indices into X) with weights c."""
+        if not len(rows):
+            return
+        waiting = self.pending.setdefault(key, [[], [], 0])
+        waiting[0].append(rows)
+        waiting[1].append(c)
+        waiting[2] += len(rows)
+        if waiting[2] >= self.batch:
+            self._flush(key)
+
+    def _flush(self, key):
+        rows_list, c_list, _ = self.pending.pop(key)
+        rows, c = np.concatenate(rows_list), np.concatenate(c_list)
+        for lo in range(0, len(rows), self.batch):
+            x = self.rows_of(rows[lo:lo + self.batch])
+            sq = np.sqrt(c[lo:lo + self.batch])
+            fj = self.pat.features(key[0], x, sq)
+            fl = fj if key[0] == key[1] else self.pat.features(key[1], x, sq)
+            self.add(key, fj, fl, sq)
 
     def add(self, key, fj, fl, sq):
         parts = (fj @ fl.T, fj @ sq, fl @ sq, float(sq @ sq))
@@ -408,6 +436,8 @@ class _Sums:
         """Add sum c s_j s_l^T (s = scale * (features - shift)) to the blocks, with the
         sign of B or E, and the weights' rows: sum_rows c (g_l - g_j) s_j^T over the
         pairs (observed), sum_rows c g_l s_j^T (empirical)."""
+        for key in list(self.pending):
+            self._flush(key)
         scale, shift = pat.scale, pat.shift
         k = weight_scores.shape[0]
         weights = {}
@@ -455,7 +485,7 @@ def _weights_part(resp, v, weight_scores, method):
     is -sum_i v_i sum_{k<l} r_ik r_il (g_k - g_l)(g_k - g_l)^T)."""
     k = resp.shape[1]
     out = np.zeros((k - 1, k - 1))
-    step = max(1, (1 << 18) // (k * k))
+    step = max(1, (1 << 18) // (k * (k if method == "observed" else 1)))
     for lo in range(0, len(resp), step):
         r, vv = resp[lo:lo + step], v[lo:lo + step]
         mixed = r @ weight_scores
@@ -470,26 +500,20 @@ def _weights_part(resp, v, weight_scores, method):
     return out
 
 
-def _accumulate_rows(sums, pat, x, v, resp, weight_scores, method):
-    """The score terms of one chunk of rows x (observed entries of pattern pat), with
-    weights v and responsibilities resp; returns their weights' block (of B or E).
+def _accumulate_rows(sums, rows, v, resp, weight_scores, method):
+    """Queue the score terms of one chunk of rows (their indices into X), with weights v
+    and responsibilities resp; returns their weights' block (of B or E).
 
     Every term is a row's r_j r_l (j != l) or r_j r_j (empirical only) times s_j s_l^T,
     kept when that product is at least RESPONSIBILITY_FLOOR. The observed method's
     diagonal blocks -sum_{l != j} r_j r_l s_j s_j^T take, per row, the sum of the r_l
-    of the kept pairs. Only rows whose largest responsibility is below 1 - floor / 2
-    ("shared" rows) can have a product r_j r_l >= floor for j != l."""
+    of the kept pairs. Only rows with sum_k r_k^2 < 1 - floor / 2 ("shared" rows) can
+    have a product r_j r_l >= floor for j != l."""
     k = resp.shape[1]
     floor = RESPONSIBILITY_FLOOR
-    batch = max(256, _FEATURE_CELLS // max(pat.n_features, 1))
 
     def add(key, idx, c):
-        for lo in range(0, len(idx), batch):
-            at = slice(lo, lo + batch)
-            sq = np.sqrt(c[at])
-            fj = pat.features(key[0], x[idx[at]], sq)
-            fl = fj if key[0] == key[1] else pat.features(key[1], x[idx[at]], sq)
-            sums.add(key, fj, fl, sq)
+        sums.queue(key, rows[idx], c)
 
     used = v > 0
     # sum_k r_k^2 <= max_k r_k, and every term of a row is at most 1 - max_k r_k: a row
@@ -498,9 +522,9 @@ def _accumulate_rows(sums, pat, x, v, resp, weight_scores, method):
     shared = np.flatnonzero(~alone & used)
     r, vs = resp[shared], v[shared]
     if k > 1:
-        weights = _weights_part(r if method == "observed" else resp[used],
-                                vs if method == "observed" else v[used], weight_scores,
-                                method)
+        # (rows of weight 0 add nothing to E)
+        weights = (_weights_part(r, vs, weight_scores, method) if method == "observed"
+                   else _weights_part(resp, v, weight_scores, method))
     else:
         weights = np.zeros((0, 0))
     if method == "observed":
@@ -518,15 +542,15 @@ def _accumulate_rows(sums, pat, x, v, resp, weight_scores, method):
         # a row that is not shared has one responsibility above 1 - floor / 2 and the
         # others below floor / 2: its only term is that component's r^2
         flat = np.flatnonzero(resp > 0.5)
-        rows, labels = np.divmod(flat, k)
-        keep = alone[rows] & used[rows]
-        rows, labels = rows[keep], labels[keep].astype(np.uint8 if k < 256 else np.intp)
-        c_alone = v[rows] * resp.ravel()[flat[keep]] ** 2
+        lone, labels = np.divmod(flat, k)
+        keep = alone[lone] & used[lone]
+        lone, labels = lone[keep], labels[keep].astype(np.uint8 if k < 256 else np.intp)
+        c_alone = v[lone] * resp.ravel()[flat[keep]] ** 2
         order = np.argsort(labels, kind="stable")
         bounds = np.searchsorted(labels[order], np.arange(k + 1))
         for j in range(k):
             at = order[bounds[j]:bounds[j + 1]]
-            add((j, j), rows[at], c_alone[at])
+            add((j, j), lone[at], c_alone[at])
             at = np.flatnonzero(r[:, j] * r[:, j] >= floor)
             add((j, j), shared[at], vs[at] * r[at, j] ** 2)
     if k == 1 or not len(shared):
@@ -565,24 +589,27 @@ def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
         pat = _Pattern(lay, params, np.flatnonzero(observed))
         n_rows = X.shape[0] if rows is None else len(rows)
         nk, s1, s2 = 0.0, 0.0, 0.0
-        sums = _Sums()
+        if rows is None:
+            def rows_of(at):
+                return X[at].astype(np.float64, copy=False)
+        else:
+            def rows_of(at, o=pat.o):
+                return X[at][:, o].astype(np.float64, copy=False)
+        sums = _Sums(pat, rows_of, max(256, _FEATURE_CELLS // max(pat.n_features, 1)))
         resp_buffer = np.empty((min(step, n_rows), k))
         for lo in range(0, n_rows, step):
             hi = min(n_rows, lo + step)
-            if rows is None:
-                x = np.ascontiguousarray(X[lo:hi], dtype=np.float64)
-                v = None if sample_weight is None else sample_weight[lo:hi]
-            else:
-                at = rows[lo:hi]
-                x = np.ascontiguousarray(X[at][:, pat.o], dtype=np.float64)
-                v = None if sample_weight is None else np.ascontiguousarray(sample_weight[at])
+            at = np.arange(lo, hi) if rows is None else rows[lo:hi]
+            x = rows_of(slice(lo, hi) if rows is None else at)
+            v = None if sample_weight is None else np.ascontiguousarray(sample_weight[at])
             resp = resp_buffer[:hi - lo]
-            _, b_nk, b_s1, b_s2, _ = e_pass(x, v, pat.params, n_threads=n_threads,
+            _, b_nk, b_s1, b_s2, _ = e_pass(np.ascontiguousarray(x), v, pat.params,
+                                            n_threads=n_threads,
                                             want_stats=method == "observed", resp_out=resp)
             if method == "observed":
                 nk, s1, s2 = nk + b_nk, s1 + b_s1, s2 + b_s2
             vv = np.ones(hi - lo) if v is None else v
-            head_weights += _accumulate_rows(sums, pat, x, vv, resp, weight_scores, method)
+            head_weights += _accumulate_rows(sums, at, vv, resp, weight_scores, method)
         if method == "observed" and n_rows:
             total_nk += nk
             _complete_data_part(blocks, pat, nk, s1, s2)
