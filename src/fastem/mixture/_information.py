@@ -31,6 +31,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -566,6 +567,12 @@ def _accumulate_rows(sums, rows, v, resp, weight_scores, method):
     return weights
 
 
+def _gather(X, observed, at):
+    """Rows ``at`` of X (their ``observed`` entries, unless None) in float64."""
+    x = X[at] if observed is None else X[at][:, observed]
+    return x.astype(np.float64, copy=False)
+
+
 def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
     """The observed or empirical information of the mixture ``params`` on X, by blocks."""
     k, d = params.means.shape
@@ -589,12 +596,7 @@ def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
         pat = _Pattern(lay, params, np.flatnonzero(observed))
         n_rows = X.shape[0] if rows is None else len(rows)
         nk, s1, s2 = 0.0, 0.0, 0.0
-        if rows is None:
-            def rows_of(at):
-                return X[at].astype(np.float64, copy=False)
-        else:
-            def rows_of(at, o=pat.o):
-                return X[at][:, o].astype(np.float64, copy=False)
+        rows_of = partial(_gather, X, None if rows is None else pat.o)
         sums = _Sums(pat, rows_of, max(256, _FEATURE_CELLS // max(pat.n_features, 1)))
         resp_buffer = np.empty((min(step, n_rows), k))
         for lo in range(0, n_rows, step):
