@@ -340,38 +340,38 @@ def _complete_data_part(blocks, pat, nk, s1, s2):
         ra, ca = pat.pairs
         f = pat.scale[m:]
         second = unpack_symmetric(s2.reshape(-1) if ct == "tied" else s2.reshape(k, -1), m)
+        index = {key: (a[:, None] * m + b[None, :]) for key, (a, b) in
+                 {"ac": (ra, ra), "bd": (ca, ca), "ad": (ra, ca), "bc": (ca, ra)}.items()}
 
         def cov_cov(n, lam, mom):
-            # sum over the two orders of each pair of -N Lambda Lambda + Lambda M terms
-            def at(a, b):
-                return lam[np.ix_(a, b)], mom[np.ix_(a, b)]
-
-            l_ac, m_ac = at(ra, ra)
-            l_bd, m_bd = at(ca, ca)
-            l_ad, m_ad = at(ra, ca)
-            l_bc, m_bc = at(ca, ra)
-            sym = (-n * (l_bc * l_ad + l_ac * l_bd)
-                   + (l_bc * m_ad + l_ad * m_bc + l_ac * m_bd + l_bd * m_ac))
+            # for a stack of components: the sum over both orders of each of the two
+            # pairs (a, b), (c, d) of -N Lambda Lambda + Lambda M products
+            lf, mf = lam.reshape(len(lam), -1), mom.reshape(len(mom), -1)
+            la = {key: lf[:, at] for key, at in index.items()}
+            ma = {key: mf[:, at] for key, at in index.items()}
+            sym = (-n[:, None, None] * (la["bc"] * la["ad"] + la["ac"] * la["bd"])
+                   + la["bc"] * ma["ad"] + la["ad"] * ma["bc"] + la["ac"] * ma["bd"]
+                   + la["bd"] * ma["ac"])
             return f[:, None] * sym * f[None, :]
 
         def mean_cov(lam, u):
-            return (lam[:, ra] * u[ca] + lam[:, ca] * u[ra]) * f
+            return (lam[:, :, ra] * u[:, None, ca] + lam[:, :, ca] * u[:, None, ra]) * f
 
         if ct == "full":
+            u = np.einsum("kab,kb->ka", lam, s1)
+            mc = mean_cov(lam, u)
+            cc = cov_cov(nk, lam, lam @ second @ lam)
             for j in range(k):
-                u = lam[j] @ s1[j]
-                mom = lam[j] @ second[j] @ lam[j]
-                mc = mean_cov(lam[j], u)
-                g = np.block([[nk[j] * lam[j], mc], [mc.T, cov_cov(nk[j], lam[j], mom)]])
+                g = np.block([[nk[j] * lam[j], mc[j]], [mc[j].T, cc[j]]])
                 blocks.add_pair(j, j, g, pat)
         else:
-            mom = lam @ second @ lam
+            mc = mean_cov(np.broadcast_to(lam, (k, m, m)), s1 @ lam)
             for j in range(k):
-                mc = mean_cov(lam, lam @ s1[j])
-                g = np.block([[nk[j] * lam, mc], [mc.T, np.zeros((len(ra),) * 2)]])
+                g = np.block([[nk[j] * lam, mc[j]], [mc[j].T, np.zeros((len(ra),) * 2)]])
                 blocks.add_pair(j, j, g, pat)
             hl = pat.head_loc
-            blocks.head[np.ix_(hl, hl)] += cov_cov(nk.sum(), lam, mom)
+            blocks.head[np.ix_(hl, hl)] += cov_cov(np.array([nk.sum()]), lam[None],
+                                                   (lam @ second @ lam)[None])[0]
         return
     second = s2.reshape(k, m)
     for j in range(k):
