@@ -65,6 +65,7 @@ VARIANCE_INFLATION_LIMIT = 1e-4 / np.finfo(np.float64).eps
 INFORMATION_FLOOR = 1e4 * np.finfo(np.float64).eps
 _CHUNK_CELLS = 1 << 20      # rows x max(n_components, n_features) per E pass
 _FEATURE_CELLS = 1 << 21    # rows x scores of one component per batch of score rows
+_QUEUED_ROWS = 1 << 21      # (row, pair) terms queued before their scores are computed
 
 
 @dataclass(frozen=True)
@@ -393,29 +394,35 @@ class _Sums:
     (j <= l): F_j^T C F_l, F_j^T c, F_l^T c and sum c, for the rows' weights c (the
     features scaled by sqrt(c)); finished into blocks once per pattern.
 
-    Rows are queued per pair and their features computed in batches of up to ``batch``
-    rows, so that each product is one large BLAS call whatever the chunks of the E
-    pass (many small calls lose most of their time to waking threads on a busy
-    machine)."""
+    Rows are queued per pair (their indices and weights, up to _QUEUED_ROWS in all)
+    and their features computed afterwards in batches of up to ``batch`` rows: each
+    product is then one large BLAS call, and the BLAS calls do not alternate with the E
+    passes (whose OpenMP threads would compete with BLAS threads still spinning)."""
 
     def __init__(self, pat, rows_of, batch):
         self.pat, self.rows_of, self.batch = pat, rows_of, batch
         self.gram = {}
         self.pending = {}
+        self.queued = 0
 
     def queue(self, key, rows, c):
         """Add the terms of the data rows ``rows`` (indices into X) with weights c."""
         if not len(rows):
             return
-        waiting = self.pending.setdefault(key, [[], [], 0])
+        waiting = self.pending.setdefault(key, [[], []])
         waiting[0].append(rows)
         waiting[1].append(c)
-        waiting[2] += len(rows)
-        if waiting[2] >= self.batch:
+        self.queued += len(rows)
+        if self.queued >= _QUEUED_ROWS:
+            self.flush()
+
+    def flush(self):
+        for key in list(self.pending):
             self._flush(key)
+        self.queued = 0
 
     def _flush(self, key):
-        rows_list, c_list, _ = self.pending.pop(key)
+        rows_list, c_list = self.pending.pop(key)
         rows, c = np.concatenate(rows_list), np.concatenate(c_list)
         for lo in range(0, len(rows), self.batch):
             x = self.rows_of(rows[lo:lo + self.batch])
@@ -437,8 +444,7 @@ class _Sums:
         """Add sum c s_j s_l^T (s = scale * (features - shift)) to the blocks, with the
         sign of B or E, and the weights' rows: sum_rows c (g_l - g_j) s_j^T over the
         pairs (observed), sum_rows c g_l s_j^T (empirical)."""
-        for key in list(self.pending):
-            self._flush(key)
+        self.flush()
         scale, shift = pat.scale, pat.shift
         k = weight_scores.shape[0]
         weights = {}
