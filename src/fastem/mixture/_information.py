@@ -713,7 +713,8 @@ def invert(blocks, *, full):
         except np.linalg.LinAlgError:
             for j in alone:
                 _cholesky_inverse(blocks.diag[j], f"the block of component {j}")
-            raise
+            raise _Singular("is not positive definite (the blocks of the components "
+                            "that share no rows)") from None
         inv_lower = np.tril(np.linalg.inv(lower))
         half = inv_lower @ np.swapaxes(blocks.cross[alone], 1, 2)     # L^-1 C^T
         flat = half.reshape(len(alone) * p, h)
