@@ -66,6 +66,7 @@ INFORMATION_FLOOR = 1e4 * np.finfo(np.float64).eps
 _CHUNK_CELLS = 1 << 20      # rows x max(n_components, n_features) per E pass
 _FEATURE_CELLS = 1 << 21    # rows x scores of one component per batch of score rows
 _QUEUED_ROWS = 1 << 21      # (row, pair) terms queued before their scores are computed
+_FOLD_PATTERNS = 64         # patterns whose shift terms wait for one product
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ class StandardErrors:
 
 # -- layout ----------------------------------------------------------------------------
 class _Layout:
-    """Sizes of the head and the bodies, and where they sit in the documented order."""
+    """Sizes of the head and the bodies, where they sit in the documented order, and the
+    layout of one component's scores: its mean (d), then its covariance entries (c)."""
 
     def __init__(self, covariance_type, n_components, n_features):
         k, d = n_components, n_features
@@ -148,8 +150,22 @@ class _Layout:
                   np.arange(0) if self.tied else cov0 + j * self.c + np.arange(self.c)]
             for j in range(k)]
         rows, cols = np.triu_indices(d)
+        self.pairs = (rows, cols)
         self.vech = np.zeros((d, d), dtype=np.intp)
         self.vech[rows, cols] = np.arange(len(rows))
+        # a component's scores: scale * (features - shift), the features being
+        # z = Lambda (x - mu) and the products z_a z_b (a <= b; full, tied), the squares
+        # (diag) or the sum of squares (spherical) of its entries
+        self.n_features = d + self.c
+        if ct in ("full", "tied"):
+            cov_scale = np.where(rows == cols, 0.5, 1.0)
+        else:
+            cov_scale = np.full(self.c, 0.5)
+        self.scale = np.r_[np.ones(d), cov_scale]
+        # where the scores go: the body of the component, the tied covariance in the head
+        self.n_body = self.body_size
+        self.body_loc = np.arange(self.body_size)
+        self.head_loc = k - 1 + np.arange(self.c) if self.tied else np.zeros(0, np.intp)
 
     def name(self, i):
         """The fitted attribute entry of documented parameter i, e.g. 'means_[1, 0]'."""
@@ -171,14 +187,15 @@ class _Layout:
 
 
 class _Pattern:
-    """One pattern of observed entries o: the marginal mixture on o, and where the scores
-    of its rows (mean part, then covariance part) go in the head and the bodies."""
+    """One pattern of observed entries o: the marginal mixture on o, and the score
+    features of its rows (mean part on o, covariance part on the entries of o) with
+    their positions ``loc`` in a component's score layout."""
 
     def __init__(self, lay, params, observed):
         ct, k, d = lay.ct, lay.k, lay.d
         o = np.asarray(observed, dtype=np.intp)
         m = len(o)
-        self.o, self.m = o, m
+        self.o, self.m, self.complete = o, m, m == d
         cov = params.covariances
         if ct == "full":
             cov_o = cov[:, o[:, None], o[None, :]]
@@ -197,29 +214,18 @@ class _Pattern:
             ra, ca = np.triu_indices(m)
             self.pairs = (ra, ca)
             cov_loc = lay.vech[o[ra], o[ca]]
-            fcov = np.where(ra == ca, 0.5, 1.0)
-        elif ct == "diag":
-            cov_loc, fcov = o, np.full(m, 0.5)
-        else:
-            cov_loc, fcov = np.zeros(1, dtype=np.intp), np.full(1, 0.5)
-        # scores = scale * (features - shift): features z = Lambda y and the products of
-        # its entries (full, tied), their squares (diag) or their sum of squares
-        self.scale = np.r_[np.ones(m), fcov]
-        if lay.tied:
-            self.body_loc, self.head_loc = o, k - 1 + cov_loc
-        else:
-            self.body_loc, self.head_loc = np.r_[o, d + cov_loc], np.zeros(0, dtype=np.intp)
-        self.n_body = len(self.body_loc)
-        if ct in ("full", "tied"):
             lam = self.precision if ct == "full" else np.broadcast_to(self.precision,
                                                                      (k, m, m))
             cov_shift = lam[:, ra, ca]
         elif ct == "diag":
-            cov_shift = self.precision
+            cov_loc, cov_shift = o, self.precision
         else:
-            cov_shift = (m * self.precision)[:, None]
-        self.shift = np.hstack([np.zeros((k, m)), cov_shift])
-        self.n_features = m + len(cov_loc)
+            cov_loc, cov_shift = np.zeros(1, dtype=np.intp), (m * self.precision)[:, None]
+        self.loc = np.r_[o, d + cov_loc]
+        self.n_local = len(self.loc)
+        self.shift = np.zeros((k, lay.n_features))
+        self.shift[:, self.loc] = np.hstack([np.zeros((k, m)), cov_shift])
+        self.n_features = lay.n_features
 
     def z(self, j, x):
         """Lambda_j (x - mu_j)^T, feature-major (m x rows), for rows x of the observed
@@ -235,24 +241,29 @@ class _Pattern:
         return np.multiply(y, self.precision[j], order="C")
 
     def features(self, j, x, sq):
-        """sq times the unshifted, unscaled score features of component j at rows x,
-        feature-major (n_features x rows, so that every product runs along the rows)."""
+        """sq times the unshifted, unscaled score features of component j at rows x, in
+        the component's score layout (zero where the pattern has none), feature-major
+        (n_features x rows, so that every product runs along the rows)."""
         m = self.m
         root = np.sqrt(sq)
         z4 = self.z(j, x)
         z4 *= root
-        out = np.empty((self.n_features, len(x)))
-        np.multiply(z4, root, out=out[:m])
+        local = np.empty((self.n_local, len(x)))
+        np.multiply(z4, root, out=local[:m])
         ct = self.params.covariance_type
         if ct in ("full", "tied"):
             at = m
             for a in range(m):
-                np.multiply(z4[a], z4[a:], out=out[at:at + m - a])
+                np.multiply(z4[a], z4[a:], out=local[at:at + m - a])
                 at += m - a
         elif ct == "diag":
-            np.multiply(z4, z4, out=out[m:])
+            np.multiply(z4, z4, out=local[m:])
         else:
-            np.einsum("ji,ji->i", z4, z4, out=out[m])
+            np.einsum("ji,ji->i", z4, z4, out=local[m])
+        if self.complete:
+            return local
+        out = np.zeros((self.n_features, len(x)))
+        out[self.loc] = local
         return out
 
 
@@ -330,80 +341,145 @@ class _Blocks:
         return out
 
 
-def _complete_data_part(blocks, pat, nk, s1, s2):
-    """A = -sum_rows sum_k v r_k grad^2 log N(x_o | mu_k, Sigma_k), from the weighted
-    moments about the means of the rows of pattern pat (the weights' part is added by
-    the caller, once)."""
-    lay = blocks.lay
-    ct, k, m = lay.ct, lay.k, pat.m
-    lam = pat.precision
-    if ct in ("full", "tied"):
-        ra, ca = pat.pairs
-        f = pat.scale[m:]
+class _CompleteData:
+    """A = -sum_rows sum_k v r_k grad^2 log N(x_o | mu_k, Sigma_k) (but the weights'
+    part), accumulated over the patterns from each one's weighted moments about the
+    means, in the components' score layout.
+
+    The covariance block is bilinear in each pattern's Lambda = Sigma_oo^-1 and
+    M = Lambda S2 Lambda: for the patterns with missing entries it is accumulated as
+    Q1 = sum N vec(Lambda) vec(Lambda)^T and Q2 = sum vec(Lambda) vec(M)^T (one product
+    for _FOLD_PATTERNS patterns at a time), whose entries it then gathers."""
+
+    def __init__(self, lay):
+        self.lay = lay
+        k, d, c = lay.k, lay.d, lay.c
+        self.mm = np.zeros((k, d, d))
+        self.mc = np.zeros((k, d, c))
+        self.cc = np.zeros((c, c) if lay.tied else (k, c, c))
+        self.nk = np.zeros(k)
+        self.waiting = []               # (Lambda, M, N) of patterns with missing entries
+        if lay.ct in ("full", "tied"):
+            ra, ca = lay.pairs
+            idx = {"ac": (ra, ra), "bd": (ca, ca), "ad": (ra, ca), "bc": (ca, ra)}
+            self.flat = {key: a[:, None] * d + b[None, :] for key, (a, b) in idx.items()}
+
+    def _sym(self, q1, q2):
+        """The covariance block from Q1 and Q2 (see the class)."""
+        fl, f = self.flat, self.lay.scale[self.lay.d:]
+        sym = (-(q1[fl["bc"], fl["ad"]] + q1[fl["ac"], fl["bd"]])
+               + q2[fl["bc"], fl["ad"]] + q2[fl["ad"], fl["bc"]]
+               + q2[fl["ac"], fl["bd"]] + q2[fl["bd"], fl["ac"]])
+        return f[:, None] * sym * f[None, :]
+
+    def add(self, pat, nk, s1, s2):
+        lay = self.lay
+        ct, k, d, m, o = lay.ct, lay.k, lay.d, pat.m, pat.o
+        self.nk += nk
+        lam = pat.precision
+        if ct in ("diag", "spherical"):
+            second = s2.reshape(k, m)
+            p = lam[:, None] if ct == "spherical" else lam
+            self.mm[:, o, o] += nk[:, None] * p
+            if ct == "diag":
+                self.mc[:, o, o] += s1 * p * p
+                self.cc[:, o, o] += -0.5 * nk[:, None] * p * p + second * p ** 3
+            else:
+                self.mc[:, o, 0] += s1 * p * p
+                self.cc[:, 0, 0] += (-0.5 * nk * m * lam * lam
+                                     + second.sum(axis=1) * lam ** 3)
+            return
         second = unpack_symmetric(s2.reshape(-1) if ct == "tied" else s2.reshape(k, -1), m)
-        index = {key: (a[:, None] * m + b[None, :]) for key, (a, b) in
-                 {"ac": (ra, ra), "bd": (ca, ca), "ad": (ra, ca), "bc": (ca, ra)}.items()}
-
-        def cov_cov(n, lam, mom):
-            # for a stack of components: the sum over both orders of each of the two
-            # pairs (a, b), (c, d) of -N Lambda Lambda + Lambda M products
-            lf, mf = lam.reshape(len(lam), -1), mom.reshape(len(mom), -1)
-            la = {key: lf[:, at] for key, at in index.items()}
-            ma = {key: mf[:, at] for key, at in index.items()}
-            sym = (-n[:, None, None] * (la["bc"] * la["ad"] + la["ac"] * la["bd"])
-                   + la["bc"] * ma["ad"] + la["ad"] * ma["bc"] + la["ac"] * ma["bd"]
-                   + la["bd"] * ma["ac"])
-            return f[:, None] * sym * f[None, :]
-
-        def mean_cov(lam, u):
-            return (lam[:, :, ra] * u[:, None, ca] + lam[:, :, ca] * u[:, None, ra]) * f
-
+        if ct == "tied":
+            lam = np.broadcast_to(lam, (k, m, m))
+        # embedded in d x d (zero outside o x o)
+        lam_e = np.zeros((k, d, d))
+        lam_e[:, o[:, None], o[None, :]] = lam
+        u = np.zeros((k, d))
+        u[:, o] = np.einsum("kab,kb->ka", lam, s1)
+        self.mm += nk[:, None, None] * lam_e
+        ra, ca = lay.pairs
+        self.mc += (lam_e[:, :, ra] * u[:, None, ca] + lam_e[:, :, ca] * u[:, None, ra]) * (
+            lay.scale[d:])
         if ct == "full":
-            u = np.einsum("kab,kb->ka", lam, s1)
-            mc = mean_cov(lam, u)
-            cc = cov_cov(nk, lam, lam @ second @ lam)
-            for j in range(k):
-                g = np.block([[nk[j] * lam[j], mc[j]], [mc[j].T, cc[j]]])
-                blocks.add_pair(j, j, g, pat)
+            mom = lam @ second @ lam
         else:
-            mc = mean_cov(np.broadcast_to(lam, (k, m, m)), s1 @ lam)
-            for j in range(k):
-                g = np.block([[nk[j] * lam, mc[j]], [mc[j].T, np.zeros((len(ra),) * 2)]])
-                blocks.add_pair(j, j, g, pat)
-            hl = pat.head_loc
-            blocks.head[np.ix_(hl, hl)] += cov_cov(np.array([nk.sum()]), lam[None],
-                                                   (lam @ second @ lam)[None])[0]
-        return
-    second = s2.reshape(k, m)
-    for j in range(k):
-        if ct == "diag":
-            p = lam[j]
-            mc = np.diag(s1[j] * p * p)
-            cc = np.diag(-0.5 * nk[j] * p * p + second[j] * p ** 3)
-            mm = np.diag(nk[j] * p)
+            mom = (lam[0] @ second @ lam[0])[None]
+        mom_e = np.zeros((len(mom), d, d))
+        mom_e[:, o[:, None], o[None, :]] = mom
+        if pat.complete and ct == "full":
+            self.cc += self._direct(nk, lam_e, mom_e)
+        elif pat.complete:
+            self.cc += self._direct(np.array([nk.sum()]), lam_e[:1], mom_e)[0]
         else:
-            p = lam[j]
-            mc = (s1[j] * p * p)[:, None]
-            cc = np.array([[-0.5 * nk[j] * m * p * p + second[j].sum() * p ** 3]])
-            mm = nk[j] * p * np.eye(m)
-        blocks.add_pair(j, j, np.block([[mm, mc], [mc.T, cc]]), pat)
+            self.waiting.append((lam_e[:1] if ct == "tied" else lam_e, mom_e,
+                                 np.array([nk.sum()]) if ct == "tied" else nk))
+            if len(self.waiting) >= _FOLD_PATTERNS:
+                self._fold()
+
+    def _direct(self, n, lam, mom):
+        """The covariance blocks of one pattern (a stack of components)."""
+        lf, mf = lam.reshape(len(lam), -1), mom.reshape(len(mom), -1)
+        fl, f = self.flat, self.lay.scale[self.lay.d:]
+        la = {key: lf[:, at] for key, at in fl.items()}
+        ma = {key: mf[:, at] for key, at in fl.items()}
+        sym = (-n[:, None, None] * (la["bc"] * la["ad"] + la["ac"] * la["bd"])
+               + la["bc"] * ma["ad"] + la["ad"] * ma["bc"] + la["ac"] * ma["bd"]
+               + la["bd"] * ma["ac"])
+        return f[:, None] * sym * f[None, :]
+
+    def _fold(self):
+        if not self.waiting:
+            return
+        lam = np.stack([w[0] for w in self.waiting], axis=1)     # (K or 1, P, d, d)
+        mom = np.stack([w[1] for w in self.waiting], axis=1)
+        n = np.stack([w[2] for w in self.waiting], axis=1)       # (K or 1, P)
+        self.waiting = []
+        for j in range(len(lam)):
+            lf = lam[j].reshape(len(lam[j]), -1)
+            q1 = (lf * n[j][:, None]).T @ lf
+            q2 = lf.T @ mom[j].reshape(len(mom[j]), -1)
+            if self.lay.tied:
+                self.cc += self._sym(q1, q2)
+            else:
+                self.cc[j] += self._sym(q1, q2)
+
+    def finish(self, blocks):
+        """Add A to the blocks (the tied covariance's block with component 0's)."""
+        self._fold()
+        lay = self.lay
+        for j in range(lay.k):
+            cc = self.cc if not lay.tied else (self.cc if j == 0 else np.zeros_like(self.cc))
+            g = np.block([[self.mm[j], self.mc[j]], [self.mc[j].T, cc if lay.tied else cc[j]]])
+            blocks.add_pair(j, j, g, lay)
 
 
 class _Sums:
-    """Weighted sums of the score features of a pattern's rows, per pair of components
-    (j <= l): F_j^T C F_l, F_j^T c, F_l^T c and sum c, for the rows' weights c (the
-    features scaled by sqrt(c)); finished into blocks once per pattern.
+    """B or E: weighted sums of the score features of the rows, per pair of components
+    (j <= l), in the components' score layout, accumulated over the patterns.
 
-    Rows are queued per pair (their indices and weights, up to _QUEUED_ROWS in all)
-    and their features computed afterwards in batches of up to ``batch`` rows: each
-    product is then one large BLAS call, and the BLAS calls do not alternate with the E
-    passes (whose OpenMP threads would compete with BLAS threads still spinning)."""
+    With F the features scaled by sqrt(c) (c a row's weight in the term) and mu0 a
+    pattern's shift: sum c s_j s_l^T = scale * (F_j^T F_l - v_j mu0_l^T - mu0_j v_l^T
+    + (sum c) mu0_j mu0_l^T) * scale, with v_j = F_j^T sqrt(c). The first term adds over
+    the patterns; the shift terms are kept per pattern and added by products, for
+    _FOLD_PATTERNS patterns at a time.
 
-    def __init__(self, pat, rows_of, batch):
-        self.pat, self.rows_of, self.batch = pat, rows_of, batch
-        self.gram = {}
+    Rows are queued per pair (their indices and weights, up to _QUEUED_ROWS in all) and
+    their features computed at the end of their pattern, in batches of up to ``batch``
+    rows: each product is then one large BLAS call, and the BLAS calls do not alternate
+    with the E passes (whose OpenMP threads would compete with BLAS threads still
+    spinning)."""
+
+    def __init__(self, lay):
+        self.lay = lay
+        self.gram = {}      # (j, l) -> sum F_j F_l^T
+        self.shifts = {}    # (j, l) -> [v_j, v_l, sum c, mu0_j, mu0_l] of each pattern
+        self.totals = {}    # (j, l) -> [sum c s_j, sum c s_l] (unscaled)
         self.pending = {}
         self.queued = 0
+
+    def start(self, pat, rows_of, batch):
+        self.pat, self.rows_of, self.batch = pat, rows_of, batch
 
     def queue(self, key, rows, c):
         """Add the terms of the data rows ``rows`` (indices into X) with weights c."""
@@ -417,48 +493,57 @@ class _Sums:
             self.flush()
 
     def flush(self):
-        for key in list(self.pending):
-            self._flush(key)
+        """Compute the features of the queued rows (of the current pattern)."""
+        pat = self.pat
+        for key, (rows_list, c_list) in self.pending.items():
+            rows, c = np.concatenate(rows_list), np.concatenate(c_list)
+            vj = vl = 0.0
+            for lo in range(0, len(rows), self.batch):
+                x = self.rows_of(rows[lo:lo + self.batch])
+                sq = np.sqrt(c[lo:lo + self.batch])
+                fj = pat.features(key[0], x, sq)
+                fl = fj if key[0] == key[1] else pat.features(key[1], x, sq)
+                gram = fj @ fl.T
+                if key in self.gram:
+                    self.gram[key] += gram
+                else:
+                    self.gram[key] = gram
+                vj, vl = vj + fj @ sq, vl + fl @ sq
+            total = float(c.sum())
+            m0j, m0l = pat.shift[key[0]], pat.shift[key[1]]
+            record = self.shifts.setdefault(key, [[], [], [], [], []])
+            for part, value in zip(record, (vj, vl, total, m0j, m0l)):
+                part.append(value)
+            sums = self.totals.setdefault(key, [0.0, 0.0])
+            sums[0] = sums[0] + (vj - total * m0j)
+            sums[1] = sums[1] + (vl - total * m0l)
+            if len(record[0]) >= _FOLD_PATTERNS:
+                self._fold(key)
+        self.pending = {}
         self.queued = 0
 
-    def _flush(self, key):
-        rows_list, c_list = self.pending.pop(key)
-        rows, c = np.concatenate(rows_list), np.concatenate(c_list)
-        for lo in range(0, len(rows), self.batch):
-            x = self.rows_of(rows[lo:lo + self.batch])
-            sq = np.sqrt(c[lo:lo + self.batch])
-            fj = self.pat.features(key[0], x, sq)
-            fl = fj if key[0] == key[1] else self.pat.features(key[1], x, sq)
-            self.add(key, fj, fl, sq)
+    def _fold(self, key):
+        vj, vl, total, m0j, m0l = (np.array(part) for part in self.shifts.pop(key))
+        self.gram[key] += ((m0j * total[:, None]).T @ m0l - vj.T @ m0l - m0j.T @ vl)
 
-    def add(self, key, fj, fl, sq):
-        parts = (fj @ fl.T, fj @ sq, fl @ sq, float(sq @ sq))
-        acc = self.gram.get(key)
-        if acc is None:
-            self.gram[key] = list(parts)
-        else:
-            for i, part in enumerate(parts):
-                acc[i] = acc[i] + part
-
-    def finish(self, blocks, pat, weight_scores, method):
-        """Add sum c s_j s_l^T (s = scale * (features - shift)) to the blocks, with the
-        sign of B or E, and the weights' rows: sum_rows c (g_l - g_j) s_j^T over the
-        pairs (observed), sum_rows c g_l s_j^T (empirical)."""
-        self.flush()
-        scale, shift = pat.scale, pat.shift
+    def finish(self, blocks, weight_scores, method):
+        """Add the sums to the blocks, with the sign of B or E, and the weights' rows:
+        sum_rows c (g_l - g_j) s_j^T over the pairs (observed), sum_rows c g_l s_j^T
+        (empirical)."""
+        lay = self.lay
+        scale = lay.scale
         k = weight_scores.shape[0]
         weights = {}
 
         def add_weights(j, g, total):
             if k > 1:
-                weights[j] = weights.get(j, 0.0) + np.outer(g, total)
+                weights[j] = weights.get(j, 0.0) + np.outer(g, scale * total)
 
-        for (j, i), (gram, vj, vi, total) in self.gram.items():
-            g = (gram - np.outer(vj, shift[i]) - np.outer(shift[j], vi)
-                 + total * np.outer(shift[j], shift[i]))
-            g *= np.outer(scale, scale)
-            sum_j = scale * (vj - total * shift[j])      # sum over the rows of c s_j
-            sum_i = scale * (vi - total * shift[i])
+        for key in list(self.shifts):
+            self._fold(key)
+        for (j, i), gram in self.gram.items():
+            g = gram * np.outer(scale, scale)
+            sum_j, sum_i = self.totals[(j, i)]
             if j == i:
                 if method == "observed":
                     g = -g
@@ -470,9 +555,9 @@ class _Sums:
             else:
                 add_weights(j, weight_scores[i], sum_j)
                 add_weights(i, weight_scores[j], sum_i)
-            blocks.add_pair(j, i, g, pat)
+            blocks.add_pair(j, i, g, lay)
         for j, g in weights.items():
-            blocks.add_weights(j, g, pat)
+            blocks.add_weights(j, g, lay)
 
 
 def _one_minus(resp):
@@ -596,14 +681,15 @@ def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
     else:
         groups = [(np.ones(d, dtype=bool), None)]
     step = max(256, _CHUNK_CELLS // max(k, d) // 256 * 256)
-    total_nk = np.zeros(k)
+    complete_data = _CompleteData(lay)
+    sums = _Sums(lay)
     head_weights = np.zeros((k - 1, k - 1))
     for observed, rows in groups:
         pat = _Pattern(lay, params, np.flatnonzero(observed))
         n_rows = X.shape[0] if rows is None else len(rows)
         nk, s1, s2 = 0.0, 0.0, 0.0
         rows_of = partial(_gather, X, None if rows is None else pat.o)
-        sums = _Sums(pat, rows_of, max(256, _FEATURE_CELLS // max(pat.n_features, 1)))
+        sums.start(pat, rows_of, max(256, _FEATURE_CELLS // lay.n_features))
         resp_buffer = np.empty((min(step, n_rows), k))
         for lo in range(0, n_rows, step):
             hi = min(n_rows, lo + step)
@@ -618,14 +704,17 @@ def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
                 nk, s1, s2 = nk + b_nk, s1 + b_s1, s2 + b_s2
             vv = np.ones(hi - lo) if v is None else v
             head_weights += _accumulate_rows(sums, at, vv, resp, weight_scores, method)
+        sums.flush()
         if method == "observed" and n_rows:
-            total_nk += nk
-            _complete_data_part(blocks, pat, nk, s1, s2)
-        sums.finish(blocks, pat, weight_scores, method)
+            complete_data.add(pat, nk, s1, s2)
+    if method == "observed":
+        complete_data.finish(blocks)
+    sums.finish(blocks, weight_scores, method)
     if k > 1:
         wi = np.arange(k - 1)
         blocks.scale[wi] += np.abs(np.diag(head_weights))
         if method == "observed":
+            total_nk = complete_data.nk
             complete = np.diag(total_nk[:-1] / w[:-1] ** 2) + total_nk[-1] / w[-1] ** 2
             head_weights += complete
             blocks.scale[wi] += np.diag(complete)
