@@ -2,5 +2,6 @@
 
 from .._selection import SelectionResult, select
 from ._gaussian_mixture import GaussianMixture
+from ._prior import ConjugatePrior
 
-__all__ = ["GaussianMixture", "SelectionResult", "select"]
+__all__ = ["ConjugatePrior", "GaussianMixture", "SelectionResult", "select"]

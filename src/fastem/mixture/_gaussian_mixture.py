@@ -14,6 +14,7 @@ from .._engine import commit, run_em
 from .._kernels import _gaussian
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
+    ABSENT,
     PARAMETER_COPIES,
     check_array,
     check_float,
@@ -45,6 +46,7 @@ from ._gaussian import (
     responsibility_stats,
 )
 from ._missing import MissingPatterns, impute, missing_e_pass
+from ._prior import ConjugatePrior, check_prior, map_params_from_stats, resolve_prior
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _INIT_SAMPLE_ROWS = 20_000  # rows used to initialise when X has missing values
@@ -77,7 +79,7 @@ class _GaussianMixtureEM:
 
     def __init__(self, X, sample_weight, *, n_components, covariance_type, reg_covar,
                  init_params, weights_init, means_init, precisions_init, n_threads,
-                 patterns=None):
+                 patterns=None, prior=None):
         self.X = X
         self.sw = sample_weight
         self.patterns = patterns
@@ -95,6 +97,14 @@ class _GaussianMixtureEM:
         self.means_init = means_init
         self.precisions_init = precisions_init
         self.n_threads = n_threads
+        self.prior = prior
+
+    def m_step(self, nk, s1, s2, shift):
+        """Parameters from moments about ``shift``: the ML estimates, or the posterior
+        mode with a prior."""
+        if self.prior is None:
+            return params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
+        return map_params_from_stats(self.prior, nk, s1, s2, shift, self.reg_covar)
 
     def step(self, params):
         if self.patterns is None:
@@ -104,7 +114,9 @@ class _GaussianMixtureEM:
             loglik, nk, s1, s2, shift = missing_e_pass(self.X, self.sw, params, self.patterns,
                                                        n_threads=self.n_threads,
                                                        want_stats=True)
-        new = params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
+        new = self.m_step(nk, s1, s2, shift)
+        if self.prior is not None:    # the objective is the log-posterior
+            loglik += self.prior.log_density(params)
         return new, loglik / self.total_weight
 
     # -- initialisation -------------------------------------------------------------
@@ -145,8 +157,7 @@ class _GaussianMixtureEM:
             # initialisation), as labels (from the run's final pass): no n x k array
             nk, s1, s2 = labelled_stats(X, self.sw, problem.best_labels, centers,
                                         self.covariance_type, n_threads=self.n_threads)
-            return params_from_stats(nk, s1, s2, centers.astype(np.float64), self.reg_covar,
-                                     self.covariance_type)
+            return self.m_step(nk, s1, s2, centers.astype(np.float64))
         else:  # random responsibilities, drawn chunk by chunk in scikit-learn's order
 
             def chunk(lo, hi):
@@ -184,7 +195,7 @@ class _GaussianMixtureEM:
             np.ascontiguousarray(sub), sw, n_components=self.k,
             covariance_type=self.covariance_type, reg_covar=self.reg_covar,
             init_params=self.init_params, weights_init=None, means_init=None,
-            precisions_init=None, n_threads=self.n_threads)
+            precisions_init=None, n_threads=self.n_threads, prior=self.prior)
         return sample._initial_estimate(rs)
 
     def _from_responsibilities(self, chunk, shift):
@@ -199,7 +210,7 @@ class _GaussianMixtureEM:
                                            n_threads=self.n_threads)
             nk, s1, s2 = nk + a, s1 + b, s2 + c
         shift = np.ascontiguousarray(shift, dtype=self.X.dtype).astype(np.float64)
-        return params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
+        return self.m_step(nk, s1, s2, shift)
 
     def _from_points(self, indices):
         """One row per component: means at those rows, covariances reg_covar * I."""
@@ -318,6 +329,14 @@ class GaussianMixture(ParamsMixin):
         (the value True itself) stops that run, which then counts as converged only if
         that iteration also met ``tol``.
 
+    prior : None, 'default' or ConjugatePrior, default=None
+        None fits by maximum likelihood. A :class:`~fastem.mixture.ConjugatePrior`
+        fits by maximum a posteriori (MAP): every M-step returns the posterior mode,
+        and the lower bound is the log-posterior. 'default' is ``ConjugatePrior()``,
+        R mclust's default prior (``priorControl()``), whose values not given are
+        computed from the data at fit. ``reg_covar`` is still added to the
+        covariances: ``reg_covar=0`` gives the exact posterior mode.
+
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
@@ -354,7 +373,10 @@ class GaussianMixture(ParamsMixin):
 
     lower_bound_ : float
         The mean (weighted) log-likelihood per sample at the last E-step of the best
-        run, that is at the parameters before its last M-step, as scikit-learn's.
+        run, that is at the parameters before its last M-step, as scikit-learn's. With
+        a ``prior``, the mean log-posterior: the (weighted) log-likelihood plus the log
+        prior density, divided by the total weight (``score`` stays the
+        log-likelihood).
 
     lower_bounds_ : list of float
         The lower bound at every iteration of the best run (``n_iter_`` values).
@@ -365,6 +387,10 @@ class GaussianMixture(ParamsMixin):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         The names of the features seen during fit, str objects. Defined only when X
         was a DataFrame whose column names are all strings.
+
+    prior_ : ConjugatePrior
+        The prior of the fit with every value filled in (the defaults computed from
+        the data). Defined only for a fit with a ``prior``.
 
     See Also
     --------
@@ -418,6 +444,7 @@ class GaussianMixture(ParamsMixin):
     lower_bounds_: list[float]
     n_features_in_: int
     feature_names_in_: NDArray[np.object_]
+    prior_: ConjugatePrior
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
                  tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
@@ -427,7 +454,8 @@ class GaussianMixture(ParamsMixin):
                  random_state: int | np.random.RandomState | None = None,
                  warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
                  n_threads: int | None = None,
-                 callback: Callable[[Any], Any] | None = None) -> None:
+                 callback: Callable[[Any], Any] | None = None,
+                 prior: ConjugatePrior | str | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -444,6 +472,7 @@ class GaussianMixture(ParamsMixin):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
         self.callback = callback
+        self.prior = prior
 
     def __sklearn_tags__(self):
         return sklearn_tags(self, estimator_type="density_estimator", allow_nan=True)
@@ -463,6 +492,7 @@ class GaussianMixture(ParamsMixin):
             raise TypeError(f"verbose must be an integer, got {self.verbose!r}")
         if self.callback is not None and not callable(self.callback):
             raise TypeError("callback must be callable or None")
+        check_prior(self.prior)
         n, d = X.shape
         if n < k:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, "
@@ -622,11 +652,12 @@ class GaussianMixture(ParamsMixin):
         warm = bool(self.warm_start) and hasattr(self, "converged_")
         if warm:
             self._check_warm_start(X, k, ct)
+        prior = resolve_prior(check_prior(self.prior), X, sw, k, ct)
         problem = _GaussianMixtureEM(
             X, sw, n_components=k, covariance_type=ct, reg_covar=float(self.reg_covar),
             init_params=self.init_params, weights_init=weights, means_init=means,
             precisions_init=precisions, n_threads=effective_n_threads(self.n_threads),
-            patterns=patterns,
+            patterns=patterns, prior=prior,
         )
         result = run_em(
             problem, n_init=self.n_init, max_iter=self.max_iter, tol=float(self.tol),
@@ -643,6 +674,7 @@ class GaussianMixture(ParamsMixin):
             "lower_bound_": float(result.lower_bound),
             "lower_bounds_": [float(v) for v in result.lower_bounds],
             **fitted_features(raw, X),
+            "prior_": ABSENT if prior is None else prior.public(),
             "_fit_settings": {"n_components": k, "covariance_type": ct},
         })
         return self
