@@ -7,9 +7,11 @@ A model hands the driver a *problem*: an object with
     converged(change, tol, old, new) -> bool  # optional, default |change| < tol
     final_score(params, objective) -> float   # optional, which of n_init runs is best
     report                                    # optional, a Report: the verbose lines
+    pack(params) -> 1-d float array           # for SQUAREM: unconstrained coordinates
+    unpack(vector, like) -> params            #   (any vector is valid parameters)
 
 and the driver runs restarts, the loop, the convergence test, history, verbose output,
-callbacks and the ConvergenceWarning, once for all models.
+callbacks, SQUAREM acceleration and the ConvergenceWarning, once for all models.
 """
 
 from __future__ import annotations
@@ -156,6 +158,72 @@ def _default_converged(change, tol, old, new):
     return abs(change) < tol
 
 
+ACCELERATIONS = (None, "squarem")
+
+
+class _Squarem:
+    """SQUAREM (Varadhan & Roland 2008, Scand. J. Statist. 35): the S3 steplength
+    alpha = |r| / |v| from two EM steps, r = F(p) - p and v = F(F(p)) - 2 F(p) + p, in
+    the problem's unconstrained coordinates, clipped to [1, step_max]; the extrapolated
+    point p + 2 alpha r + alpha^2 v is stabilised by one more EM step. step_max starts
+    at 1 and grows 4-fold each time alpha reaches it (R's SQUAREM defaults). A point the
+    model's ``unpack`` refuses (it may bound how far a probability shrinks in one step)
+    is retried with alpha halfway to 1, up to BACKTRACKS times, at no E-step's cost.
+
+    Monotonicity safeguard: the extrapolation is kept only when the objective at the
+    extrapolated point is at least the objective at p, so that the stabilised point,
+    one EM step further, is no worse than p; otherwise the cycle ends at F(F(p)), plain
+    EM, and step_max shrinks back. Every accepted cycle start therefore has an
+    objective no lower than the one before.
+
+    ``cycle(params)`` runs one cycle: returns (next params, objective at params, number
+    of E passes used); it stops early, with the E passes it had, at ``budget``."""
+
+    STEP_MAX0, MSTEP, BACKTRACKS = 1.0, 4.0, 6
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.step_max = self.STEP_MAX0
+
+    def cycle(self, params, budget):
+        problem = self.problem
+        p1, objective = problem.step(params)
+        if budget <= 1:
+            return p1, objective, 1
+        p2, _ = problem.step(p1)
+        u0, u1, u2 = problem.pack(params), problem.pack(p1), problem.pack(p2)
+        r = u1 - u0
+        v = u2 - 2.0 * u1 + u0
+        sr2, sv2 = float(r @ r), float(v @ v)
+        if not (np.isfinite(sr2) and np.isfinite(sv2)) or sv2 == 0.0:
+            return p2, objective, 2
+        alpha = min(self.step_max, max(1.0, np.sqrt(sr2 / sv2)))
+        if abs(alpha - 1.0) <= 0.01 or budget <= 2:    # the extrapolation is F(F(p))
+            if alpha == self.step_max:
+                self.step_max *= self.MSTEP
+            return p2, objective, 2
+        extrapolated = None
+        for _ in range(self.BACKTRACKS):   # a point the model refuses: a shorter step
+            try:
+                extrapolated = problem.unpack(u0 + 2.0 * alpha * r + alpha**2 * v, params)
+                break
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                alpha = (1.0 + alpha) / 2.0
+        p3, at_extrapolated = None, -np.inf
+        if extrapolated is not None:
+            try:
+                p3, at_extrapolated = problem.step(extrapolated)
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                p3 = None
+        if p3 is not None and np.isfinite(at_extrapolated) and at_extrapolated >= objective:
+            if alpha == self.step_max:
+                self.step_max *= self.MSTEP
+            return p3, objective, 3
+        if alpha == self.step_max:
+            self.step_max = max(self.STEP_MAX0, self.step_max / self.MSTEP)
+        return p2, objective, 2 if extrapolated is None else 3
+
+
 def run_em(
     problem,
     *,
@@ -169,12 +237,18 @@ def run_em(
     start=None,
     start_lower_bound: float = -np.inf,
     warn: bool = True,
+    accelerate: str | None = None,
 ) -> EMResult:
     """Fit by EM from n_init starts (or from ``start``) and return the best run.
 
     ``start`` (warm start) skips initialisation and runs once. The best run is the one
     with the highest ``problem.final_score`` (by default its last lower bound). A callback
     returning True stops the current run early (it is then not converged).
+
+    ``accelerate="squarem"`` runs SQUAREM cycles (see _Squarem) instead of single EM
+    steps: ``max_iter`` and ``n_iter`` then count E passes (each cycle uses up to three),
+    the history, the callback, the verbose lines and the convergence test see one entry
+    per cycle, the objective at the cycle's start.
     """
     converged_test = getattr(problem, "converged", _default_converged)
     final_score = getattr(problem, "final_score", lambda params, objective: objective)
@@ -195,14 +269,23 @@ def run_em(
         converged = False
         n_iter = 0
         t_run = time.perf_counter()
-        for n_iter in range(1, max_iter + 1):
+        squarem = _Squarem(problem) if accelerate == "squarem" else None
+        done_passes = 0
+        while done_passes < max_iter:
             t0 = time.perf_counter()
             previous = lower_bound
-            new_params, lower_bound = problem.step(params)
+            if squarem is None:
+                new_params, lower_bound = problem.step(params)
+                done_passes += 1
+            else:
+                new_params, lower_bound, used = squarem.cycle(params, max_iter - done_passes)
+                done_passes += used
+            n_iter = done_passes
             history.append(lower_bound)
             change = lower_bound - previous
             elapsed = time.perf_counter() - t0
-            if verbose and (n_iter % verbose_interval == 0 or verbose >= 2 or n_iter == 1):
+            cycles = len(history)     # = n_iter without acceleration
+            if verbose and (cycles % verbose_interval == 0 or verbose >= 2 or cycles == 1):
                 say(report.iteration(init, n_iter, lower_bound, change, elapsed))
             stop = callback is not None and callback(
                 IterationInfo(init, n_iter, float(lower_bound), float(change), elapsed)

@@ -340,6 +340,7 @@ _HMM_PARAMS = {
     "algorithm": _option("viterbi", "map"), "random_state": _SEED, "n_iter": _integer(0),
     "tol": _real(finite=False), "verbose": _BOOL | _integer(0),
     "implementation": _option("log", "scaling"), "n_threads": _THREADS,
+    "accelerate": _option(None, "squarem"),
 }
 _HMM_ATTRIBUTES = {"monitor_": _Record(
     {"tol": _real(finite=False), "n_iter": _integer(0), "verbose": _BOOL | _integer(0),
@@ -359,7 +360,7 @@ SCHEMAS = {
                 "init_params": _option("kmeans", "k-means++", "random", "random_from_data"),
                 "weights_init": _NONE, "means_init": _NONE, "precisions_init": _NONE,
                 "warm_start": _BOOL, "verbose": _integer(0), "verbose_interval": _integer(1),
-                "prior": _PRIOR_PARAM},
+                "prior": _PRIOR_PARAM, "accelerate": _option(None, "squarem")},
         attributes={"converged_": _BOOL, "n_iter_": _integer(0),
                     "lower_bound_": _real(finite=False), "lower_bounds_": _REALS,
                     "n_features_in_": _integer(1),
