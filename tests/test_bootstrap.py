@@ -15,9 +15,9 @@ from fastem import (
     GaussianMixture,
     KMeans,
     NotFittedError,
+    _bootstrap,
     bootstrap,
 )
-from fastem import _bootstrap
 from fastem._assignment import linear_assignment
 
 SIGMA = 1.0
@@ -142,6 +142,21 @@ def test_every_estimator_and_kind_gives_shaped_arrays(name, kind, small, sequenc
         np.testing.assert_array_equal(getattr(estimator, attr), value)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_every_covariance_type_and_float32(covariance_type, small, sequences):
+    X32 = small.astype(np.float32)
+    gm = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X32)
+    result = bootstrap(gm, X32, n_boot=3, random_state=0)
+    assert result.replicates["covariances_"].shape == (3, *gm.covariances_.shape)
+    assert result.n_failed == 0
+    X, lengths = sequences
+    hmm = GaussianHMM(2, covariance_type=covariance_type, n_iter=20, random_state=0)
+    hmm.fit(X, lengths)
+    result = bootstrap(hmm, X, lengths=lengths, n_boot=3, random_state=0)
+    assert result.replicates["covars_"].shape == (3, 2, 2, 2) and result.n_failed == 0
+    np.testing.assert_array_equal(result.estimates["covars_"], hmm.covars_)
+
+
 def test_probabilities_stay_probabilities(sequences, symbols):
     X, lengths = symbols
     model = CategoricalHMM(2, n_iter=50, random_state=0).fit(X, lengths)
@@ -238,12 +253,23 @@ def test_categorical_states_are_matched_on_emissions(symbols, monkeypatch):
 def test_the_same_for_any_n_jobs(name, kind, small, sequences, symbols):
     estimator, X, lengths = _fitted(name, small, sequences, symbols)
     runs = [bootstrap(estimator, X, lengths=lengths, n_boot=6, kind=kind, random_state=7,
-                      n_jobs=n_jobs) for n_jobs in (1, 2)]
+                      n_jobs=n_jobs) for n_jobs in (1, 2, None)]
     for param in runs[0].replicates:
-        np.testing.assert_array_equal(runs[0].replicates[param], runs[1].replicates[param])
+        for run in runs[1:]:
+            np.testing.assert_array_equal(runs[0].replicates[param], run.replicates[param])
+            np.testing.assert_array_equal(runs[0].lower[param], run.lower[param])
     other = bootstrap(estimator, X, lengths=lengths, n_boot=6, kind=kind, random_state=8)
     param = next(iter(other.replicates))
     assert not np.array_equal(other.replicates[param], runs[0].replicates[param])
+
+
+def test_small_data_runs_serially_unless_told():
+    from fastem._kernels._parallel import effective_n_threads
+
+    assert _bootstrap._n_workers(None, 200, 2000 * 2) == 1
+    assert _bootstrap._n_workers(None, 200, 10**6) == effective_n_threads(None)
+    assert _bootstrap._n_workers(2, 200, 10) == min(2, effective_n_threads(2))
+    assert _bootstrap._n_workers(64, 3, 10**6) == 3
 
 
 def test_a_randomstate_seeds_it_too(small):
