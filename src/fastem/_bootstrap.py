@@ -198,6 +198,15 @@ class _Model:
         raise NotImplementedError
 
     def data(self, X):
+        """X validated as the estimator's fit takes it (a ValueError naming X)."""
+        raise NotImplementedError
+
+    def prepare(self, X):
+        """Once, before the replicates: what every refit starts from (read-only after)."""
+        raise NotImplementedError
+
+    def simulate(self, rs, n_samples, lengths):
+        """(X, lengths) of a data set drawn from the fitted model with rs."""
         raise NotImplementedError
 
     def key(self, params):
