@@ -186,6 +186,20 @@ def test_missing_values_and_weights_are_resampled(small):
                          random_state=0).n_failed == 0
 
 
+def test_a_map_fit_is_refitted_with_its_prior(small, monkeypatch):
+    gm = GaussianMixture(2, prior="default", random_state=0).fit(small)
+    priors = []
+    fit = GaussianMixture.fit
+
+    def recording(self, X, y=None, sample_weight=None):
+        priors.append(self.prior)
+        return fit(self, X, y, sample_weight)
+
+    monkeypatch.setattr(GaussianMixture, "fit", recording)
+    result = bootstrap(gm, small, n_boot=3, random_state=0)
+    assert priors == ["default"] * 3 and result.n_failed == 0
+
+
 # ----------------------------------------------------------------------- label matching
 def test_replicates_that_come_out_permuted_are_put_back(small, monkeypatch):
     gm = GaussianMixture(2, random_state=0).fit(small)
