@@ -6,6 +6,7 @@ hmmlearn's, fitted by fused Cython/OpenMP kernels.
 
 __version__ = "0.1.0"
 
+from ._bootstrap import BootstrapResult, bootstrap
 from ._config import show_config
 from ._engine import IterationInfo
 from ._io import load
@@ -15,6 +16,7 @@ from .hmm import CategoricalHMM, GaussianHMM
 from .mixture import GaussianMixture, SelectionResult
 
 __all__ = [
+    "BootstrapResult",
     "CategoricalHMM",
     "ConvergenceWarning",
     "GaussianHMM",
@@ -24,6 +26,7 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "SelectionResult",
+    "bootstrap",
     "kmeans_plusplus",
     "load",
     "show_config",

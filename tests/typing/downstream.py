@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 import fastem
 from fastem import (
+    BootstrapResult,
     CategoricalHMM,
     GaussianHMM,
     GaussianMixture,
@@ -58,6 +59,11 @@ back_means = back.means_
 anything = fastem.load(PATH)
 predicted = anything.predict(X)
 fastem.show_config()
+boot: BootstrapResult = fastem.bootstrap(gm, X, n_boot=4, random_state=0, n_jobs=1)
+mean_errors = boot.standard_errors["means_"]
+failed: int = boot.n_failed
+hmm_boot = fastem.bootstrap(hmm, X, lengths=[100, 172], n_boot=4, kind="parametric",
+                            random_state=0)
 
 # the types a user sees (tests/test_typing.py checks that none of them is Any)
 if TYPE_CHECKING:
@@ -91,3 +97,5 @@ if TYPE_CHECKING:
     reveal_type(symbols)
     reveal_type(hmm.get_stationary_distribution())
     reveal_type(cat.n_features)
+    reveal_type(mean_errors)
+    reveal_type(hmm_boot.replicates["transmat_"])
