@@ -154,6 +154,21 @@ def commit(estimator, fitted):
         state.pop(name, None)
 
 
+@dataclass
+class _Run:
+    """One run of EM: where it is, and what it has done."""
+
+    init: int
+    params: Any
+    lower_bound: float
+    squarem: Any = None
+    history: list = field(default_factory=list)
+    n_iter: int = 0
+    converged: bool = False
+    stopped: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+
 def _default_converged(change, tol, old, new):
     return abs(change) < tol
 
@@ -238,6 +253,7 @@ def run_em(
     start_lower_bound: float = -np.inf,
     warn: bool = True,
     accelerate: str | None = None,
+    init_iter: int | None = None,
 ) -> EMResult:
     """Fit by EM from n_init starts (or from ``start``) and return the best run.
 
@@ -249,6 +265,10 @@ def run_em(
     steps: ``max_iter`` and ``n_iter`` then count E passes (each cycle uses up to three),
     the history, the callback, the verbose lines and the convergence test see one entry
     per cycle, the objective at the cycle's start.
+
+    ``init_iter`` (with n_init > 1) runs every start for ``init_iter`` E passes first and
+    continues only the best of them (by ``final_score``) to convergence or ``max_iter``
+    E passes in all (Biernacki, Celeux & Govaert 2003, "emEM").
     """
     converged_test = getattr(problem, "converged", _default_converged)
     final_score = getattr(problem, "final_score", lambda params, objective: objective)
@@ -258,49 +278,58 @@ def run_em(
         if verbose and line is not None:
             print(line)
 
-    runs = 1 if start is not None else n_init
-    best: EMResult | None = None
-    for init in range(runs):
+    def advance(run, limit):
+        """Iterate ``run`` until it converges, a callback stops it, or it has done
+        ``limit`` E passes."""
+        while run.n_iter < limit and not (run.converged or run.stopped):
+            t0 = time.perf_counter()
+            previous = run.lower_bound
+            if run.squarem is None:
+                new_params, run.lower_bound = problem.step(run.params)
+                run.n_iter += 1
+            else:
+                new_params, run.lower_bound, used = run.squarem.cycle(
+                    run.params, limit - run.n_iter)
+                run.n_iter += used
+            run.history.append(run.lower_bound)
+            change = run.lower_bound - previous
+            elapsed = time.perf_counter() - t0
+            cycles = len(run.history)     # = n_iter without acceleration
+            if verbose and (cycles % verbose_interval == 0 or verbose >= 2 or cycles == 1):
+                say(report.iteration(run.init, run.n_iter, run.lower_bound, change,
+                                     elapsed))
+            run.stopped = callback is not None and callback(IterationInfo(
+                run.init, run.n_iter, float(run.lower_bound), float(change), elapsed)) is True
+            run.converged = bool(converged_test(change, tol, run.params, new_params))
+            run.params = new_params
+        say(report.end(run.init, run.converged, run.n_iter, run.lower_bound,
+                       time.perf_counter() - run.started))
+        return run
+
+    def begin(init):
         say(report.start(init))
         params = start if start is not None else problem.initialize(random_state)
         say(report.initialized(init))
-        lower_bound = start_lower_bound if start is not None else -np.inf
-        history = []
-        converged = False
-        n_iter = 0
-        t_run = time.perf_counter()
-        squarem = _Squarem(problem) if accelerate == "squarem" else None
-        done_passes = 0
-        while done_passes < max_iter:
-            t0 = time.perf_counter()
-            previous = lower_bound
-            if squarem is None:
-                new_params, lower_bound = problem.step(params)
-                done_passes += 1
-            else:
-                new_params, lower_bound, used = squarem.cycle(params, max_iter - done_passes)
-                done_passes += used
-            n_iter = done_passes
-            history.append(lower_bound)
-            change = lower_bound - previous
-            elapsed = time.perf_counter() - t0
-            cycles = len(history)     # = n_iter without acceleration
-            if verbose and (cycles % verbose_interval == 0 or verbose >= 2 or cycles == 1):
-                say(report.iteration(init, n_iter, lower_bound, change, elapsed))
-            stop = callback is not None and callback(
-                IterationInfo(init, n_iter, float(lower_bound), float(change), elapsed)
-            ) is True
-            done = converged_test(change, tol, params, new_params)
-            params = new_params
-            if done:
-                converged = True
-                break
-            if stop:
-                break
-        say(report.end(init, converged, n_iter, lower_bound, time.perf_counter() - t_run))
-        score = final_score(params, lower_bound)
-        if best is None or score > best.score:
-            best = EMResult(params, lower_bound, history, converged, n_iter, score)
+        return _Run(init, params, start_lower_bound if start is not None else -np.inf,
+                    _Squarem(problem) if accelerate == "squarem" else None)
+
+    def result(run):
+        return EMResult(run.params, run.lower_bound, run.history, run.converged,
+                        run.n_iter, final_score(run.params, run.lower_bound))
+
+    runs = 1 if start is not None else n_init
+    best: EMResult | None = None
+    if init_iter is not None and runs > 1 and init_iter < max_iter:
+        # short runs (emEM): every start runs init_iter iterations, the best continues
+        short = [advance(begin(init), init_iter) for init in range(runs)]
+        scores = [final_score(r.params, r.lower_bound) for r in short]
+        chosen = short[max(range(runs), key=lambda i: (scores[i], -i))]
+        say(report.start(chosen.init))
+        best = result(advance(chosen, max_iter))
+    for init in range(runs if best is None else 0):
+        candidate = result(advance(begin(init), max_iter))
+        if best is None or candidate.score > best.score:
+            best = candidate
     assert best is not None  # runs >= 1
     if warn and not best.converged and max_iter > 0:
         warnings.warn(
