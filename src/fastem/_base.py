@@ -55,7 +55,7 @@ class ParamsMixin:
         >>> params["n_components"], params["covariance_type"]
         (3, 'diag')
         >>> list(params)[:4]
-        ['accelerate', 'callback', 'covariance_type', 'init_params']
+        ['accelerate', 'callback', 'covariance_type', 'init_iter']
         """
         return {name: getattr(self, name) for name in self._param_names()}
 

@@ -254,6 +254,7 @@ def run_em(
     warn: bool = True,
     accelerate: str | None = None,
     init_iter: int | None = None,
+    init_keep: int = 1,
 ) -> EMResult:
     """Fit by EM from n_init starts (or from ``start``) and return the best run.
 
@@ -267,8 +268,9 @@ def run_em(
     per cycle, the objective at the cycle's start.
 
     ``init_iter`` (with n_init > 1) runs every start for ``init_iter`` E passes first and
-    continues only the best of them (by ``final_score``) to convergence or ``max_iter``
-    E passes in all (Biernacki, Celeux & Govaert 2003, "emEM").
+    continues only the ``init_keep`` best of them (by ``final_score``) to convergence or
+    ``max_iter`` E passes in all (Biernacki, Celeux & Govaert 2003, "emEM"); the best
+    of those at the end is kept.
     """
     converged_test = getattr(problem, "converged", _default_converged)
     final_score = getattr(problem, "final_score", lambda params, objective: objective)
@@ -323,9 +325,12 @@ def run_em(
         # short runs (emEM): every start runs init_iter iterations, the best continues
         short = [advance(begin(init), init_iter) for init in range(runs)]
         scores = [final_score(r.params, r.lower_bound) for r in short]
-        chosen = short[max(range(runs), key=lambda i: (scores[i], -i))]
-        say(report.start(chosen.init))
-        best = result(advance(chosen, max_iter))
+        order = sorted(range(runs), key=lambda i: (scores[i], -i), reverse=True)
+        for i in sorted(order[:max(1, min(runs, init_keep))]):
+            say(report.start(short[i].init))
+            candidate = result(advance(short[i], max_iter))
+            if best is None or candidate.score > best.score:
+                best = candidate
     for init in range(runs if best is None else 0):
         candidate = result(advance(begin(init), max_iter))
         if best is None or candidate.score > best.score:

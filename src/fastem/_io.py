@@ -117,6 +117,17 @@ def _letters(alphabet):
 
 
 _NONE = _option(None)
+
+
+@dataclass(frozen=True)
+class _Optional:
+    """A fitted attribute that files written before it existed lack."""
+
+    check: Any
+    optional: bool = True
+
+    def __call__(self, value, name):
+        return self.check(value, name)
 _BOOL = _Scalar("true or false", lambda v: isinstance(v, bool))
 _REALS = _Scalar("a list of real numbers (not NaN)",
                  lambda v: isinstance(v, list) and all(_real(finite=False).ok(x) for x in v))
@@ -357,14 +368,17 @@ SCHEMAS = {
         params={**_COMMON, "n_components": _integer(1),
                 "covariance_type": _option(*_COVARIANCE_TYPES), "tol": _real(0),
                 "reg_covar": _real(0), "max_iter": _integer(0), "n_init": _integer(1),
-                "init_params": _option("kmeans", "k-means++", "random", "random_from_data"),
+                "init_params": _option("kmeans", "k-means++", "random", "random_from_data",
+                                       "hierarchical", "auto"),
+                "init_iter": _NONE | _integer(1),
                 "weights_init": _NONE, "means_init": _NONE, "precisions_init": _NONE,
                 "warm_start": _BOOL, "verbose": _integer(0), "verbose_interval": _integer(1),
                 "prior": _PRIOR_PARAM, "accelerate": _option(None, "squarem")},
         attributes={"converged_": _BOOL, "n_iter_": _integer(0),
                     "lower_bound_": _real(finite=False), "lower_bounds_": _REALS,
                     "n_features_in_": _integer(1),
-                    "prior_": _Prior(_PRIOR_RECORD.fields, _conjugate_prior, optional=True)},
+                    "prior_": _Prior(_PRIOR_RECORD.fields, _conjugate_prior, optional=True),
+                    "degenerate_": _Optional(_BOOL)},
         arrays={"attr:weights_": _Array((_K,), "float", check=_probabilities),
                 "attr:means_": _Array((_K, _D), "float", check=_bounded_rows),
                 "attr:precisions_cholesky_": _Array(_cov_shape, "float", check=_cholesky_factor),

@@ -115,12 +115,25 @@ def merge_partition(Z, k):
     return np.searchsorted(slots, owner)
 
 
-def hierarchical_labels(X, k, rs, rows=None):
+def standardized(X):
+    """X centred, each column scaled to unit variance (mclust's "STD")."""
+    Z = np.asarray(X, dtype=np.float64)
+    Z = Z - Z.mean(axis=0)
+    sd = Z.std(axis=0, ddof=1) if len(Z) > 1 else np.ones(Z.shape[1])
+    return Z / np.where(sd > 0, sd, 1.0)
+
+
+SCALINGS = {"SVD": svd_scaled, "STD": standardized,
+            "VARS": lambda X: np.asarray(X, dtype=np.float64)}
+
+
+def hierarchical_labels(X, k, rs, rows=None, use="SVD"):
     """(rows used, their labels): the hierarchy on at most MAX_ROWS rows of X (a random
-    sample, drawn from ``rs``, when X has more), cut at k clusters."""
+    sample, drawn from ``rs``, when X has more) transformed as mclust's ``hcUse``
+    ``use``, cut at k clusters."""
     n = X.shape[0] if rows is None else len(rows)
     pick = np.arange(n) if rows is None else np.asarray(rows)
     if n > MAX_ROWS:
         pick = np.sort(rs.choice(pick, size=MAX_ROWS, replace=False))
-    labels = merge_partition(svd_scaled(X[pick]), k)
+    labels = merge_partition(SCALINGS[use](X[pick]), k)
     return pick, labels
