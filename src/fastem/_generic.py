@@ -165,7 +165,7 @@ def em(
         of ``theta``). With ``q`` and no ``m_step``, every M-step maximises
         ``q(., stats)`` by ``scipy.optimize.minimize`` from the current parameters, in
         the coordinates ``pack`` gives (the flattened parameters by default), and keeps
-        the result only when it increases ``q``. Needs scipy.
+        the result unless it decreases ``q``. Needs scipy.
     q_grad : callable, optional
         ``q_grad(theta, stats)``: the gradient of ``q`` with respect to the optimised
         vector ``pack(theta)``: with the default ``pack`` a value of the structure of
@@ -315,6 +315,7 @@ def em(
     if not isinstance(random_state, np.random.Generator):
         random_state = check_random_state(random_state)
     problem.callback = callback
+    problem.flattens = accelerate is not None or q is not None
     best = run_em(problem, n_init=n_init, max_iter=max_iter, tol=tol,
                   random_state=random_state, verbose=verbose,
                   verbose_interval=verbose_interval, callback=problem.record,
@@ -367,6 +368,7 @@ def _checked_problem(e_step, m_step, theta0, log_likelihood, q, q_grad, minimize
                         options, pack, unpack)
 
 
+
 def _scipy_minimize():
     try:
         from scipy.optimize import minimize
@@ -396,10 +398,14 @@ class _UserProblem:
         self.callback: Callable[[IterationInfo], Any] | None = None
         self.lower_bound = -np.inf     # of the driver's latest iteration (see record)
         self.extrapolated: Any = None  # the latest point SQUAREM extrapolated to
+        self.flattens = q is not None  # SQUAREM or q: check up front that pack works
 
     # -- the driver's interface ---------------------------------------------------------
     def initialize(self, random_state):
-        return self.theta0(random_state) if callable(self.theta0) else self.theta0
+        theta = self.theta0(random_state) if callable(self.theta0) else self.theta0
+        if self.flattens:
+            self.pack(theta)
+        return theta
 
     def step(self, theta):
         if theta is not self.extrapolated:
@@ -481,8 +487,7 @@ class _UserProblem:
         return self._numerical_m_step(stats, theta)
 
     def _numerical_m_step(self, stats, theta):
-        """Generalised EM: maximise q(., stats) from theta, keeping theta unless q
-        increases."""
+        """Generalised EM: maximise q(., stats) from theta; keep theta if q decreases."""
         q, start = self.q, self.pack(theta)
 
         def negative_q(u):
@@ -515,7 +520,8 @@ class _UserProblem:
             warnings.simplefilter("ignore", RuntimeWarning)
             result = self.minimize(negative_q, start, jac=jac, **self.options)
         x = np.asarray(result.x, dtype=np.float64)
-        if not (np.all(np.isfinite(x)) and negative_q(x) < at_start):
+        # near the maximum q's gain is below its rounding: no worse is good enough
+        if not (np.all(np.isfinite(x)) and negative_q(x) <= at_start):
             return theta
         return self._unpack(x, theta)
 
