@@ -301,8 +301,6 @@ def em(
     >>> print(f"{gem.theta:.6f}")
     0.626821
     """
-    problem = _checked_problem(e_step, m_step, theta0, log_likelihood, q, q_grad,
-                               minimize_options, pack, unpack, n_init)
     if accelerate is not None:
         check_option(accelerate, "accelerate", ACCELERATIONS[1:])
     tol = check_float(tol, "tol", minimum=0.0)
@@ -310,11 +308,10 @@ def em(
     n_init = check_int(n_init, "n_init", minimum=1)
     verbose = check_int(verbose, "verbose", minimum=0)
     verbose_interval = check_int(verbose_interval, "verbose_interval", minimum=1)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable or None, got {callback!r}")
     if not isinstance(random_state, np.random.Generator):
         random_state = check_random_state(random_state)
-    problem.callback = callback
+    problem = _checked_problem(e_step, m_step, theta0, log_likelihood, q, q_grad,
+                               minimize_options, pack, unpack, n_init, callback)
     problem.flattens = accelerate is not None or q is not None
     best = run_em(problem, n_init=n_init, max_iter=max_iter, tol=tol,
                   random_state=random_state, verbose=verbose,
@@ -327,10 +324,10 @@ def em(
 
 
 def _checked_problem(e_step, m_step, theta0, log_likelihood, q, q_grad, minimize_options,
-                     pack, unpack, n_init):
+                     pack, unpack, n_init, callback):
     for name, value in (("e_step", e_step), ("m_step", m_step),
                         ("log_likelihood", log_likelihood), ("q", q), ("q_grad", q_grad),
-                        ("pack", pack), ("unpack", unpack)):
+                        ("pack", pack), ("unpack", unpack), ("callback", callback)):
         if value is not None and not callable(value):
             raise TypeError(f"{name} must be callable, got {value!r}")
     if e_step is None:
@@ -358,15 +355,12 @@ def _checked_problem(e_step, m_step, theta0, log_likelihood, q, q_grad, minimize
         if taken:
             raise ValueError(f"minimize_options may not set {', '.join(taken)}: fastem "
                              "passes them (give the gradient as q_grad)")
-    if not isinstance(n_init, numbers.Integral) or isinstance(n_init, bool):
-        pass     # check_int reports it
-    elif n_init > 1 and not callable(theta0):
+    if n_init > 1 and not callable(theta0):
         raise ValueError(f"n_init={n_init} restarts need theta0 to be a callable "
                          "theta0(random_state) returning initial parameters")
     minimize = _scipy_minimize() if q is not None else None
     return _UserProblem(e_step, m_step, theta0, log_likelihood, q, q_grad, minimize,
-                        options, pack, unpack)
-
+                        options, pack, unpack, callback)
 
 
 def _scipy_minimize():
@@ -384,7 +378,7 @@ class _UserProblem:
     pack/unpack; the final score the log-likelihood at the run's estimate."""
 
     def __init__(self, e_step, m_step, theta0, log_likelihood, q, q_grad, minimize, options,
-                 pack, unpack):
+                 pack, unpack, callback=None):
         self.e_step = e_step
         self.m_step = m_step
         self.theta0 = theta0
@@ -395,10 +389,10 @@ class _UserProblem:
         self.options = options
         self.user_pack = pack
         self.user_unpack = unpack
-        self.callback: Callable[[IterationInfo], Any] | None = None
+        self.callback: Callable[[IterationInfo], Any] | None = callback
         self.lower_bound = -np.inf     # of the driver's latest iteration (see record)
         self.extrapolated: Any = None  # the latest point SQUAREM extrapolated to
-        self.flattens = q is not None  # SQUAREM or q: check up front that pack works
+        self.flattens = q is not None  # SQUAREM or q: initialize checks that pack works
 
     # -- the driver's interface ---------------------------------------------------------
     def initialize(self, random_state):
