@@ -197,7 +197,8 @@ def em(
     tol : float, default=1e-8
         Convergence threshold on the relative change of the log-likelihood: a run
         stops after the iteration (or SQUAREM cycle) whose log-likelihood ``l`` differs
-        from the previous one by less than ``tol * abs(l)``. ``tol=0`` runs
+        from the previous one by less than ``tol * max(abs(l), 1)`` (relative, but
+        absolute for log-likelihoods below 1 in magnitude). ``tol=0`` runs
         ``max_iter`` E-steps.
     max_iter : int, default=1000
         The most E-steps per run.
@@ -440,7 +441,13 @@ class _UserProblem:
         return vector
 
     def unpack(self, vector, like):
-        self.extrapolated = self._unpack(vector, like)
+        # only SQUAREM's extrapolations come here: step() knows them by identity
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                self.extrapolated = self._unpack(vector, like)
+            except ArithmeticError as exc:    # e.g. math.exp's OverflowError
+                raise FloatingPointError(str(exc)) from exc
         return self.extrapolated
 
     # -- the steps --------------------------------------------------------------------
