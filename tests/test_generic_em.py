@@ -354,6 +354,17 @@ def test_restarts_keep_the_best_run(poisson):
             for _ in range(3)]
     assert fit.log_likelihood == max(run.log_likelihood for run in runs)
     assert fit.log_likelihood == pytest.approx(best_loglik, rel=1e-12)
+    # short runs: 4 starts of 5 E-steps, the best continued
+    infos.clear()
+    short = fastem.em(model.e_step, model.m_step, init, n_init=4, init_iter=5,
+                      random_state=0, tol=1e-12, accelerate="squarem",
+                      callback=infos.append)
+    assert short.converged
+    assert short.log_likelihood == pytest.approx(best_loglik, rel=1e-12)
+    e_steps = {}
+    for info in infos:
+        e_steps[info.init] = info.n_iter
+    assert sorted(e_steps.values())[:3] == [5, 5, 5] and short.n_iter in e_steps.values()
     generator = fastem.em(model.e_step, model.m_step, init, n_init=2,
                           random_state=np.random.default_rng(0), tol=1e-12,
                           accelerate="squarem")
@@ -467,6 +478,8 @@ def _m(stats):
      "max_iter must be >= 0"),
     ({"e_step": linkage_e_step, "m_step": _m, "theta0": 0.5, "n_init": 3}, ValueError,
      "n_init=3 restarts need theta0 to be a callable"),
+    ({"e_step": linkage_e_step, "m_step": _m, "theta0": 0.5, "init_iter": 0}, ValueError,
+     "init_iter must be >= 1"),
     ({"e_step": linkage_e_step, "m_step": _m, "theta0": 0.5, "callback": 1}, TypeError,
      "callback must be callable"),
     ({"e_step": linkage_e_step, "m_step": _m, "theta0": 0.5, "random_state": "x"},

@@ -124,6 +124,7 @@ def em(
     tol: float = 1e-8,
     max_iter: int = 1000,
     n_init: int = 1,
+    init_iter: int | None = None,
     random_state: Any = None,
     callback: Callable[[IterationInfo], Any] | None = None,
     verbose: int = 0,
@@ -205,6 +206,12 @@ def em(
     n_init : int, default=1
         The number of runs, each from ``theta0(random_state)``; the one with the highest
         final log-likelihood is returned. More than 1 needs a callable ``theta0``.
+    init_iter : int, optional
+        With ``n_init > 1``: every run first does ``init_iter`` E-steps, and only the one
+        with the highest log-likelihood then continues, to convergence or ``max_iter``
+        E-steps in all (short runs, the "emEM" of Biernacki, Celeux and Govaert,
+        2003), so that many starts cost little more than one. By default every run goes
+        to convergence.
     random_state : int, numpy RandomState or Generator, default=None
         What a callable ``theta0`` draws from: a RandomState made from None or an int
         (as the estimators do), or the RandomState or Generator given.
@@ -307,6 +314,7 @@ def em(
     tol = check_float(tol, "tol", minimum=0.0)
     max_iter = check_int(max_iter, "max_iter", minimum=0)
     n_init = check_int(n_init, "n_init", minimum=1)
+    init_iter = check_int(init_iter, "init_iter", minimum=1, allow_none=True)
     verbose = check_int(verbose, "verbose", minimum=0)
     verbose_interval = check_int(verbose_interval, "verbose_interval", minimum=1)
     if not isinstance(random_state, np.random.Generator):
@@ -317,7 +325,7 @@ def em(
     best = run_em(problem, n_init=n_init, max_iter=max_iter, tol=tol,
                   random_state=random_state, verbose=verbose,
                   verbose_interval=verbose_interval, callback=problem.record,
-                  accelerate=accelerate)
+                  accelerate=accelerate, init_iter=init_iter)
     history = np.array(best.lower_bounds, dtype=np.float64)
     history.flags.writeable = False
     return EMFit(theta=best.params, log_likelihood=float(best.score), history=history,
