@@ -70,6 +70,7 @@ class IterationInfo:
     --------
     GaussianMixture : Its ``callback`` parameter receives IterationInfo.
     KMeans : Its ``callback`` parameter receives IterationInfo.
+    em : EM for any model; its ``callback`` receives IterationInfo too.
 
     Examples
     --------
