@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 pytest.importorskip("fuzz_harness")
 from fuzz_harness import CLEAN, Worker  # noqa: E402
 
+from fastem.mixture import ConjugatePrior  # noqa: E402
+
 EXAMPLES = int(os.environ.get("FASTEM_FUZZ_EXAMPLES", "60"))
 LONG_RUN = "FASTEM_FUZZ_EXAMPLES" in os.environ
 OUTCOMES: Counter = Counter()
@@ -122,6 +124,9 @@ def test_fuzz_gaussian_mixture(worker, data):
         n_init=data.draw(st.integers(1, 3)),
         tol=data.draw(st.sampled_from([1e-3, 0.0])),
         random_state=data.draw(st.integers(0, 5)),
+        prior=data.draw(st.sampled_from([None, None, "default", ConjugatePrior(
+            shrinkage=0.0, dof=3.0), ConjugatePrior(shrinkage=1e3, weights_concentration=2.0,
+                                                   scale=1e-300)])),
     )
     check(worker, "gaussian_mixture", X, data.draw(weights(len(X))), params,
           data.draw(st.booleans()))

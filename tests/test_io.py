@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import fastem
 from fastem import _io
 from fastem.exceptions import ModelFileError
+from fastem.mixture import ConjugatePrior
 
 META = "__fastem_metadata__.npy"
 # fixed examples in the test suite, random ones in long runs (scripts/fuzz.py)
@@ -50,6 +51,12 @@ MAKERS = {
     "gm-given": lambda: fastem.GaussianMixture(
         K, means_init=_data()[[0, 79]], weights_init=[0.4, 0.6],
         precisions_init=np.stack([np.eye(3)] * K), random_state=0).fit(_data()),
+    "gm-prior": lambda: fastem.GaussianMixture(
+        K, covariance_type="diag", random_state=0,
+        prior=ConjugatePrior(shrinkage=0.5, mean=np.zeros(3), weights_concentration=2.0))
+    .fit(_data()),
+    "gm-default-prior": lambda: fastem.GaussianMixture(K, prior="default", random_state=0)
+    .fit(_data()),
     "kmeans": lambda: fastem.KMeans(K, random_state=0).fit(_data()),
     "kmeans-init": lambda: fastem.KMeans(K, init=_data()[[0, 79]]).fit(_data()),
     **{f"hmm-{ct}": lambda ct=ct: fastem.GaussianHMM(K, covariance_type=ct, n_iter=3,

@@ -55,7 +55,7 @@ class ParamsMixin:
         >>> params["n_components"], params["covariance_type"]
         (3, 'diag')
         >>> list(params)[:4]
-        ['callback', 'covariance_type', 'init_params', 'max_iter']
+        ['accelerate', 'callback', 'covariance_type', 'init_iter']
         """
         return {name: getattr(self, name) for name in self._param_names()}
 
@@ -97,7 +97,7 @@ class ParamsMixin:
         Traceback (most recent call last):
         ...
         ValueError: Invalid parameter 'n_component' for GaussianMixture; valid parameters
-        are ['callback', 'covariance_type', ...]
+        are ['accelerate', 'callback', ...]
         """
         valid = self._param_names()
         for name, value in params.items():

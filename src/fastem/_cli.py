@@ -216,7 +216,8 @@ def _mixture(args, n_components, covariance_type, callback=None):
                            reg_covar=args.reg_covar, max_iter=args.max_iter,
                            n_init=args.n_init, init_params=args.init_params,
                            random_state=args.random_state, n_threads=args.n_threads,
-                           callback=callback)
+                           callback=callback, prior=args.prior,
+                           accelerate=args.accelerate)
 
 
 def _plot_pair(X, names, spec):
@@ -270,7 +271,8 @@ def cmd_select(args):
                        n_init=args.n_init, random_state=args.random_state, tol=args.tol,
                        reg_covar=args.reg_covar, max_iter=args.max_iter,
                        init_params=args.init_params, n_threads=args.n_threads,
-                       callback=progress, on_fit=announce if progress else None),
+                       prior=args.prior, accelerate=args.accelerate, callback=progress,
+                       on_fit=announce if progress else None),
         progress)
     results = result.rows
     by_bic, by_icl = results[result.best_index_], results[best_index(results, "icl")[0]]
@@ -536,10 +538,16 @@ def _mixture_options(p):
     _option(p, GaussianMixture, "n_init", type=int, help="runs from different starts; the "
                                                          "best is kept")
     _option(p, GaussianMixture, "init_params",
-            choices=["kmeans", "k-means++", "random", "random_from_data"],
+            choices=["kmeans", "k-means++", "random", "random_from_data", "hierarchical",
+                     "auto"],
             help="how each run starts")
     _option(p, GaussianMixture, "random_state", type=int, help=_SEED_HELP)
     _option(p, GaussianMixture, "n_threads", type=int, help=_THREADS_HELP)
+    p.add_argument("--accelerate", choices=["squarem"], default=None,
+                   help="accelerate EM with SQUAREM (default: none, plain EM)")
+    p.add_argument("--prior", choices=["default"], default=None,
+                   help="fit by maximum a posteriori with mclust's default conjugate prior "
+                        "(priorControl()) instead of maximum likelihood (default: none)")
 
 
 def _sub(sub, name, **kwargs):

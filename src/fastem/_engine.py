@@ -7,9 +7,11 @@ A model hands the driver a *problem*: an object with
     converged(change, tol, old, new) -> bool  # optional, default |change| < tol
     final_score(params, objective) -> float   # optional, which of n_init runs is best
     report                                    # optional, a Report: the verbose lines
+    pack(params) -> 1-d float array           # for SQUAREM: unconstrained coordinates
+    unpack(vector, like) -> params            #   (any vector is valid parameters)
 
 and the driver runs restarts, the loop, the convergence test, history, verbose output,
-callbacks and the ConvergenceWarning, once for all models.
+callbacks, SQUAREM acceleration and the ConvergenceWarning, once for all models.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class IterationInfo:
     --------
     GaussianMixture : Its ``callback`` parameter receives IterationInfo.
     KMeans : Its ``callback`` parameter receives IterationInfo.
+    em : EM for any model; its ``callback`` receives IterationInfo too.
 
     Examples
     --------
@@ -152,8 +155,89 @@ def commit(estimator, fitted):
         state.pop(name, None)
 
 
+@dataclass
+class _Run:
+    """One run of EM: where it is, and what it has done."""
+
+    init: int
+    params: Any
+    lower_bound: float
+    squarem: Any = None
+    history: list = field(default_factory=list)
+    n_iter: int = 0
+    converged: bool = False
+    stopped: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+
 def _default_converged(change, tol, old, new):
     return abs(change) < tol
+
+
+ACCELERATIONS = (None, "squarem")
+
+
+class _Squarem:
+    """SQUAREM (Varadhan & Roland 2008, Scand. J. Statist. 35): the S3 steplength
+    alpha = |r| / |v| from two EM steps, r = F(p) - p and v = F(F(p)) - 2 F(p) + p, in
+    the problem's unconstrained coordinates, clipped to [1, step_max]; the extrapolated
+    point p + 2 alpha r + alpha^2 v is stabilised by one more EM step. step_max starts
+    at 1 and grows 4-fold each time alpha reaches it (R's SQUAREM defaults). A point the
+    model's ``unpack`` refuses (it may bound how far a probability shrinks in one step)
+    is retried with alpha halfway to 1, up to BACKTRACKS times, at no E-step's cost.
+
+    Monotonicity safeguard: the extrapolation is kept only when the objective at the
+    extrapolated point is at least the objective at p, so that the stabilised point,
+    one EM step further, is no worse than p; otherwise the cycle ends at F(F(p)), plain
+    EM, and step_max shrinks back. Every accepted cycle start therefore has an
+    objective no lower than the one before.
+
+    ``cycle(params)`` runs one cycle: returns (next params, objective at params, number
+    of E passes used); it stops early, with the E passes it had, at ``budget``."""
+
+    STEP_MAX0, MSTEP, BACKTRACKS = 1.0, 4.0, 6
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.step_max = self.STEP_MAX0
+
+    def cycle(self, params, budget):
+        problem = self.problem
+        p1, objective = problem.step(params)
+        if budget <= 1:
+            return p1, objective, 1
+        p2, _ = problem.step(p1)
+        u0, u1, u2 = problem.pack(params), problem.pack(p1), problem.pack(p2)
+        r = u1 - u0
+        v = u2 - 2.0 * u1 + u0
+        sr2, sv2 = float(r @ r), float(v @ v)
+        if not (np.isfinite(sr2) and np.isfinite(sv2)) or sv2 == 0.0:
+            return p2, objective, 2
+        alpha = min(self.step_max, max(1.0, np.sqrt(sr2 / sv2)))
+        if abs(alpha - 1.0) <= 0.01 or budget <= 2:    # the extrapolation is F(F(p))
+            if alpha == self.step_max:
+                self.step_max *= self.MSTEP
+            return p2, objective, 2
+        extrapolated = None
+        for _ in range(self.BACKTRACKS):   # a point the model refuses: a shorter step
+            try:
+                extrapolated = problem.unpack(u0 + 2.0 * alpha * r + alpha**2 * v, params)
+                break
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                alpha = (1.0 + alpha) / 2.0
+        p3, at_extrapolated = None, -np.inf
+        if extrapolated is not None:
+            try:
+                p3, at_extrapolated = problem.step(extrapolated)
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                p3 = None
+        if p3 is not None and np.isfinite(at_extrapolated) and at_extrapolated >= objective:
+            if alpha == self.step_max:
+                self.step_max *= self.MSTEP
+            return p3, objective, 3
+        if alpha == self.step_max:
+            self.step_max = max(self.STEP_MAX0, self.step_max / self.MSTEP)
+        return p2, objective, 2 if extrapolated is None else 3
 
 
 def run_em(
@@ -169,12 +253,25 @@ def run_em(
     start=None,
     start_lower_bound: float = -np.inf,
     warn: bool = True,
+    accelerate: str | None = None,
+    init_iter: int | None = None,
+    init_keep: int = 1,
 ) -> EMResult:
     """Fit by EM from n_init starts (or from ``start``) and return the best run.
 
     ``start`` (warm start) skips initialisation and runs once. The best run is the one
     with the highest ``problem.final_score`` (by default its last lower bound). A callback
     returning True stops the current run early (it is then not converged).
+
+    ``accelerate="squarem"`` runs SQUAREM cycles (see _Squarem) instead of single EM
+    steps: ``max_iter`` and ``n_iter`` then count E passes (each cycle uses up to three),
+    the history, the callback, the verbose lines and the convergence test see one entry
+    per cycle, the objective at the cycle's start.
+
+    ``init_iter`` (with n_init > 1) runs every start for ``init_iter`` E passes first and
+    continues only the ``init_keep`` best of them (by ``final_score``) to convergence or
+    ``max_iter`` E passes in all (Biernacki, Celeux & Govaert 2003, "emEM"); the best
+    of those at the end is kept.
     """
     converged_test = getattr(problem, "converged", _default_converged)
     final_score = getattr(problem, "final_score", lambda params, objective: objective)
@@ -184,40 +281,61 @@ def run_em(
         if verbose and line is not None:
             print(line)
 
-    runs = 1 if start is not None else n_init
-    best: EMResult | None = None
-    for init in range(runs):
+    def advance(run, limit):
+        """Iterate ``run`` until it converges, a callback stops it, or it has done
+        ``limit`` E passes."""
+        while run.n_iter < limit and not (run.converged or run.stopped):
+            t0 = time.perf_counter()
+            previous = run.lower_bound
+            if run.squarem is None:
+                new_params, run.lower_bound = problem.step(run.params)
+                run.n_iter += 1
+            else:
+                new_params, run.lower_bound, used = run.squarem.cycle(
+                    run.params, limit - run.n_iter)
+                run.n_iter += used
+            run.history.append(run.lower_bound)
+            change = run.lower_bound - previous
+            elapsed = time.perf_counter() - t0
+            cycles = len(run.history)     # = n_iter without acceleration
+            if verbose and (cycles % verbose_interval == 0 or verbose >= 2 or cycles == 1):
+                say(report.iteration(run.init, run.n_iter, run.lower_bound, change,
+                                     elapsed))
+            run.stopped = callback is not None and callback(IterationInfo(
+                run.init, run.n_iter, float(run.lower_bound), float(change), elapsed)) is True
+            run.converged = bool(converged_test(change, tol, run.params, new_params))
+            run.params = new_params
+        say(report.end(run.init, run.converged, run.n_iter, run.lower_bound,
+                       time.perf_counter() - run.started))
+        return run
+
+    def begin(init):
         say(report.start(init))
         params = start if start is not None else problem.initialize(random_state)
         say(report.initialized(init))
-        lower_bound = start_lower_bound if start is not None else -np.inf
-        history = []
-        converged = False
-        n_iter = 0
-        t_run = time.perf_counter()
-        for n_iter in range(1, max_iter + 1):
-            t0 = time.perf_counter()
-            previous = lower_bound
-            new_params, lower_bound = problem.step(params)
-            history.append(lower_bound)
-            change = lower_bound - previous
-            elapsed = time.perf_counter() - t0
-            if verbose and (n_iter % verbose_interval == 0 or verbose >= 2 or n_iter == 1):
-                say(report.iteration(init, n_iter, lower_bound, change, elapsed))
-            stop = callback is not None and callback(
-                IterationInfo(init, n_iter, float(lower_bound), float(change), elapsed)
-            ) is True
-            done = converged_test(change, tol, params, new_params)
-            params = new_params
-            if done:
-                converged = True
-                break
-            if stop:
-                break
-        say(report.end(init, converged, n_iter, lower_bound, time.perf_counter() - t_run))
-        score = final_score(params, lower_bound)
-        if best is None or score > best.score:
-            best = EMResult(params, lower_bound, history, converged, n_iter, score)
+        return _Run(init, params, start_lower_bound if start is not None else -np.inf,
+                    _Squarem(problem) if accelerate == "squarem" else None)
+
+    def result(run):
+        return EMResult(run.params, run.lower_bound, run.history, run.converged,
+                        run.n_iter, final_score(run.params, run.lower_bound))
+
+    runs = 1 if start is not None else n_init
+    best: EMResult | None = None
+    if init_iter is not None and runs > 1 and init_iter < max_iter:
+        # short runs (emEM): every start runs init_iter iterations, the best continues
+        short = [advance(begin(init), init_iter) for init in range(runs)]
+        scores = [final_score(r.params, r.lower_bound) for r in short]
+        order = sorted(range(runs), key=lambda i: (scores[i], -i), reverse=True)
+        for i in sorted(order[:max(1, min(runs, init_keep))]):
+            say(report.start(short[i].init))
+            candidate = result(advance(short[i], max_iter))
+            if best is None or candidate.score > best.score:
+                best = candidate
+    for init in range(runs if best is None else 0):
+        candidate = result(advance(begin(init), max_iter))
+        if best is None or candidate.score > best.score:
+            best = candidate
     assert best is not None  # runs >= 1
     if warn and not best.converged and max_iter > 0:
         warnings.warn(

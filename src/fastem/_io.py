@@ -117,6 +117,17 @@ def _letters(alphabet):
 
 
 _NONE = _option(None)
+
+
+@dataclass(frozen=True)
+class _Optional:
+    """A fitted attribute that files written before it existed lack."""
+
+    check: Any
+    optional: bool = True
+
+    def __call__(self, value, name):
+        return self.check(value, name)
 _BOOL = _Scalar("true or false", lambda v: isinstance(v, bool))
 _REALS = _Scalar("a list of real numbers (not NaN)",
                  lambda v: isinstance(v, list) and all(_real(finite=False).ok(x) for x in v))
@@ -144,6 +155,43 @@ class _Record:
 
     def encode(self, obj):
         return {key: _json_value(getattr(obj, key)) for key in self.fields}
+
+
+def _nested_reals(v, depth):
+    """A real number, or a list (depth 1) or list of lists (depth 2) of real numbers."""
+    if _real().ok(v):
+        return True
+    return depth > 0 and isinstance(v, list) and all(_nested_reals(x, depth - 1) for x in v)
+
+
+_PRIOR_VALUES = _NONE | _Scalar("a finite real number, or a (nested) list of them",
+                                lambda v: _nested_reals(v, 2))
+_PRIOR_FIELDS = ("shrinkage", "mean", "dof", "scale", "weights_concentration")
+
+
+def _conjugate_prior(fields):
+    from .mixture import ConjugatePrior
+
+    return ConjugatePrior(**{key: np.asarray(value, dtype=np.float64)
+                             if isinstance(value, list) else value
+                             for key, value in fields.items()})
+
+
+@dataclass(frozen=True)
+class _Prior(_Record):
+    """A GaussianMixture's ConjugatePrior, stored as its fields (JSON values)."""
+
+    optional: bool = False
+
+    def encode(self, obj):
+        return obj._json()
+
+
+_PRIOR_RECORD = _Prior(dict.fromkeys(_PRIOR_FIELDS, _PRIOR_VALUES), _conjugate_prior)
+_PRIOR_PARAM = _option(None, "default") | _Scalar(
+    "an object with the fields " + ", ".join(_PRIOR_FIELDS),
+    lambda v: isinstance(v, dict) and v.keys() == set(_PRIOR_FIELDS)
+    and all(_PRIOR_VALUES.ok(x) for x in v.values()))
 
 
 def _monitor(fields):
@@ -303,6 +351,7 @@ _HMM_PARAMS = {
     "algorithm": _option("viterbi", "map"), "random_state": _SEED, "n_iter": _integer(0),
     "tol": _real(finite=False), "verbose": _BOOL | _integer(0),
     "implementation": _option("log", "scaling"), "n_threads": _THREADS,
+    "accelerate": _option(None, "squarem"),
 }
 _HMM_ATTRIBUTES = {"monitor_": _Record(
     {"tol": _real(finite=False), "n_iter": _integer(0), "verbose": _BOOL | _integer(0),
@@ -319,12 +368,17 @@ SCHEMAS = {
         params={**_COMMON, "n_components": _integer(1),
                 "covariance_type": _option(*_COVARIANCE_TYPES), "tol": _real(0),
                 "reg_covar": _real(0), "max_iter": _integer(0), "n_init": _integer(1),
-                "init_params": _option("kmeans", "k-means++", "random", "random_from_data"),
+                "init_params": _option("kmeans", "k-means++", "random", "random_from_data",
+                                       "hierarchical", "auto"),
+                "init_iter": _NONE | _integer(1),
                 "weights_init": _NONE, "means_init": _NONE, "precisions_init": _NONE,
-                "warm_start": _BOOL, "verbose": _integer(0), "verbose_interval": _integer(1)},
+                "warm_start": _BOOL, "verbose": _integer(0), "verbose_interval": _integer(1),
+                "prior": _PRIOR_PARAM, "accelerate": _option(None, "squarem")},
         attributes={"converged_": _BOOL, "n_iter_": _integer(0),
                     "lower_bound_": _real(finite=False), "lower_bounds_": _REALS,
-                    "n_features_in_": _integer(1)},
+                    "n_features_in_": _integer(1),
+                    "prior_": _Prior(_PRIOR_RECORD.fields, _conjugate_prior, optional=True),
+                    "degenerate_": _Optional(_BOOL)},
         arrays={"attr:weights_": _Array((_K,), "float", check=_probabilities),
                 "attr:means_": _Array((_K, _D), "float", check=_bounded_rows),
                 "attr:precisions_cholesky_": _Array(_cov_shape, "float", check=_cholesky_factor),
@@ -440,12 +494,14 @@ def _check_metadata(meta):
     if not isinstance(not_saved, list) or not all(
             isinstance(p, str) and p in params and params[p] is None for p in not_saved):
         raise _Invalid("metadata: params_not_saved must list parameters stored as null")
-    if attributes.keys() != schema.attributes.keys():
-        wrong = sorted(attributes.keys() ^ schema.attributes.keys())[0]
-        raise _Invalid(f"metadata: attribute {wrong!r} is "
-                       + ("missing" if wrong in schema.attributes else f"unknown for {name}"))
-    for key, check in schema.attributes.items():
-        check(attributes[key], f"attributes.{key}")
+    required = {key for key, spec in schema.attributes.items()
+                if not getattr(spec, "optional", False)}
+    wrong = sorted((required - attributes.keys()) | (attributes.keys() - schema.attributes.keys()))
+    if wrong:
+        raise _Invalid(f"metadata: attribute {wrong[0]!r} is "
+                       + ("missing" if wrong[0] in schema.attributes else f"unknown for {name}"))
+    for key, value in attributes.items():
+        schema.attributes[key](value, f"attributes.{key}")
     defaults = cls().get_params()
     settings = {**defaults, **{k: v for k, v in params.items() if k not in json_arrays}}
     dims = _known_dims(schema, settings, attributes, meta.get("dims"), version)
@@ -707,7 +763,9 @@ def load(path: str | os.PathLike[str], kind: type[Any] | None = None) -> Any:
     if kind is not None and checked.cls is not kind:
         raise ModelFileError(f"{path}: holds a {checked.cls.__name__}, not a "
                              f"{getattr(kind, '__name__', kind)}")
-    model = checked.cls(**checked.params)
+    model = checked.cls(**{
+        name: _conjugate_prior(value) if name == "prior" and isinstance(value, dict)
+        else value for name, value in checked.params.items()})
     for name, arr in checked.arrays.items():
         kind, _, attr = name.partition(":")
         if checked.schema.arrays[name].dtype == "str":
@@ -723,6 +781,8 @@ def load(path: str | os.PathLike[str], kind: type[Any] | None = None) -> Any:
 def _json_value(value):
     if value is None or isinstance(value, str):
         return value
+    if hasattr(value, "_json"):      # a ConjugatePrior: its fields
+        return value._json()
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, numbers.Integral):
@@ -758,6 +818,8 @@ def _content(model):
             dropped.append(name)
     attributes = {}
     for name, spec in schema.attributes.items():
+        if getattr(spec, "optional", False) and not hasattr(model, name):
+            continue
         value = getattr(model, name)
         attributes[name] = spec.encode(value) if isinstance(spec, _Record) else (
             _json_value(value))

@@ -37,7 +37,8 @@ def mixture_summary(gm, X, names, source):
     lines = [
         data_line(X, names, source),
         f"model: {gm.n_components}-component Gaussian mixture, "
-        f"covariance_type={gm.covariance_type!r}",
+        f"covariance_type={gm.covariance_type!r}"
+        + ("" if gm.prior is None else ", MAP estimates (conjugate prior)"),
         f"log-likelihood {log_likelihood(gm, X):.3f}   BIC {gm.bic(X):.3f}   "
         f"AIC {gm.aic(X):.3f}   iterations {gm.n_iter_}   converged {gm.converged_}",
     ]

@@ -366,7 +366,7 @@ def select(X: ArrayLike, n_components: int | Iterable[int] = range(1, 10),
            covariance_types: str | Iterable[str] = COVARIANCE_TYPES,
            criterion: str = "bic", n_init: int = 1,
            random_state: int | np.random.RandomState | None = None, *,
-           n_jobs: int | None = None,
+           prior: Any = None, n_jobs: int | None = None,
            on_fit: Callable[[int, str], object] | None = None,
            **gaussian_mixture_kwargs: Any) -> SelectionResult:
     """Choose a Gaussian mixture's number of components and covariance type.
@@ -410,6 +410,12 @@ def select(X: ArrayLike, n_components: int | Iterable[int] = range(1, 10),
         ``GaussianMixture(K, covariance_type=type, random_state=random_state).fit(X)``.
         A RandomState gives one int drawn from it, shared by every fit. None leaves
         each fit to numpy's global RandomState (not reproducible).
+    prior : None, 'default' or ConjugatePrior, default=None
+        The ``prior`` of every GaussianMixture: None fits by maximum likelihood,
+        'default' or a :class:`~fastem.mixture.ConjugatePrior` by maximum a posteriori,
+        as mclust's ``Mclust(..., prior = priorControl())``. The values the prior
+        leaves to the data are computed for each fit (its scale depends on K). The
+        criteria then use the log-likelihood at the MAP estimates, as mclust's.
     n_jobs : int or None, default=None
         How many fits run at once, in threads (the kernels release the GIL). None:
         one per usable thread when n_samples * n_features is between 50000 and
@@ -490,7 +496,7 @@ def select(X: ArrayLike, n_components: int | Iterable[int] = range(1, 10),
         if on_fit is not None:
             on_fit(k, ct)
         gm = GaussianMixture(k, covariance_type=ct, n_init=n_init, random_state=seed,
-                             n_threads=per_fit, **kwargs)
+                             n_threads=per_fit, prior=prior, **kwargs)
         try:
             gm.fit(data)
             return _mixture_row(gm, data, k, ct), gm

@@ -10,7 +10,9 @@ from numpy.typing import NDArray
 
 import fastem
 from fastem import (
+    BootstrapResult,
     CategoricalHMM,
+    EMFit,
     GaussianHMM,
     GaussianMixture,
     IterationInfo,
@@ -62,6 +64,31 @@ back_means = back.means_
 anything = fastem.load(PATH)
 predicted = anything.predict(X)
 fastem.show_config()
+boot: BootstrapResult = fastem.bootstrap(gm, X, n_boot=4, random_state=0, n_jobs=1)
+mean_errors = boot.standard_errors["means_"]
+failed: int = boot.n_failed
+hmm_boot = fastem.bootstrap(hmm, X, lengths=[100, 172], n_boot=4, kind="parametric",
+                            random_state=0)
+COUNTS = np.array([125, 18, 20, 34])
+
+
+def linkage_e_step(t: float) -> tuple[float, float]:
+    probabilities = np.array([1 / 2 + t / 4, (1 - t) / 4, (1 - t) / 4, t / 4])
+    return float(COUNTS[0] * (t / 4) / (1 / 2 + t / 4)), float(COUNTS @ np.log(probabilities))
+
+
+def linkage_m_step(latent: float) -> float:
+    return float((latent + COUNTS[3]) / (latent + COUNTS[1:].sum()))
+
+
+def linkage_start(random_state: np.random.RandomState) -> float:
+    return float(random_state.uniform(0.1, 0.9))
+
+
+linkage: EMFit[float] = fastem.em(linkage_e_step, linkage_m_step, 0.5, accelerate="squarem")
+linkage_theta: float = linkage.theta
+restarted = fastem.em(linkage_e_step, linkage_m_step, linkage_start, n_init=2, random_state=0)
+linkage_history: NDArray[np.float64] = restarted.history
 
 # the types a user sees (tests/test_typing.py checks that none of them is Any)
 if TYPE_CHECKING:
@@ -97,3 +124,9 @@ if TYPE_CHECKING:
     reveal_type(symbols)
     reveal_type(hmm.get_stationary_distribution())
     reveal_type(cat.n_features)
+    reveal_type(mean_errors)
+    reveal_type(hmm_boot.replicates["transmat_"])
+    reveal_type(linkage.theta)
+    reveal_type(restarted.theta)
+    reveal_type(restarted.history)
+    reveal_type(restarted.n_iter)

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, information_criteria
-from .._engine import commit, run_em
+from .._engine import ACCELERATIONS, commit, run_em
 from .._kernels import _hmm
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
@@ -316,8 +316,10 @@ class _BaumWelch:
 
     def record(self, info):
         """The driver's callback: the monitor records (and, verbose, prints) the
-        iteration's log-likelihood."""
+        iteration's log-likelihood; ``iter`` counts E-steps (several per SQUAREM
+        cycle)."""
         self.monitor.report(info.lower_bound)
+        self.monitor.iter = info.n_iter
 
     def initialize(self, random_state):
         return self.model._initial_params(self.X, self.starts, self.n_features)
@@ -355,9 +357,45 @@ class _BaumWelch:
         emission = model._emission_mstep(stats, params.emission)
         return HMMParams(startprob, transmat, emission), loglik
 
+    # SQUAREM's coordinates: logs of the probabilities (the zeros of the cycle's start
+    # stay zero), then the emissions' own
+    def pack(self, params):
+        return np.concatenate([log_positive(params.startprob), log_positive(params.transmat),
+                               self.model._emission_pack(params.emission)])
+
+    def unpack(self, vector, like):
+        K = self.model.n_components
+        startprob = probabilities_from_logs(vector[:K], like.startprob)
+        transmat = probabilities_from_logs(vector[K:K + K * K].reshape(K, K), like.transmat)
+        emission = self.model._emission_unpack(vector[K + K * K:], like.emission)
+        return HMMParams(startprob, transmat, emission)
+
     def converged(self, change, tol, old, new):
         # hmmlearn's rule (a gain below tol, a loss, or n_iter), or the user's monitor's
         return bool(self.monitor.converged)
+
+
+# An extrapolation may shrink a probability by this factor at most (else the driver
+# takes a shorter step): a probability pushed near zero would leave EM crawling back.
+MAX_SHRINK = 1e-2
+
+
+def log_positive(p):
+    """log p, with the zeros of p at log(tiny) (probabilities_from_logs puts them back)."""
+    return np.log(np.maximum(p, np.finfo(np.float64).tiny)).ravel()
+
+
+def probabilities_from_logs(logs, like):
+    """Rows of probabilities exp(logs), normalized, zero where ``like`` is zero; a
+    FloatingPointError when some fall below MAX_SHRINK times their value in ``like``."""
+    logs = np.where(like > 0, logs, -np.inf)
+    top = logs.max(axis=-1, keepdims=True)
+    p = np.exp(logs - top)
+    p /= p.sum(axis=-1, keepdims=True)
+    if not np.isfinite(p).all() or (p < MAX_SHRINK * like).any():
+        raise FloatingPointError("the extrapolated probabilities are not finite or too "
+                                 "small")
+    return p
 
 
 def _largest_batch(starts, n_states):
@@ -427,7 +465,7 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
                  transmat_prior: ArrayLike, algorithm: str,
                  random_state: int | np.random.RandomState | None, n_iter: int, tol: float,
                  verbose: bool, params: str, init_params: str, implementation: str,
-                 n_threads: int | None) -> None:
+                 n_threads: int | None, accelerate: str | None = None) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
@@ -440,6 +478,7 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         self.init_params = init_params
         self.implementation = implementation
         self.n_threads = n_threads
+        self.accelerate = accelerate
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -526,6 +565,8 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
                 raise TypeError(f"{name} must be a string of the letters {letters!r}, "
                                 f"got {value!r}")
         effective_n_threads(self.n_threads)   # validates it (TypeError, ValueError)
+        if self.accelerate is not None:
+            check_option(self.accelerate, "accelerate", ACCELERATIONS[1:])
 
     def _threads(self):
         return effective_n_threads(self.n_threads)
@@ -728,7 +769,8 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         problem.monitor = self._fit_monitor()
         # the monitor prints hmmlearn's table (to stderr) when verbose, not the driver
         result = run_em(problem, n_init=1, max_iter=self.n_iter, tol=self.tol,
-                        random_state=None, verbose=0, callback=problem.record, warn=False)
+                        random_state=None, verbose=0, callback=problem.record, warn=False,
+                        accelerate=self.accelerate)
         commit(self, {**self._fitted_state(result.params), "monitor_": problem.monitor})
         return self
 

@@ -7,7 +7,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._kernels import _hmm
 from .._validation import check_int, check_random_state
-from ._base import BaseHMM, _check_stochastic, _normalize_rows, required
+from ._base import (
+    BaseHMM,
+    _check_stochastic,
+    _normalize_rows,
+    log_positive,
+    probabilities_from_logs,
+    required,
+)
 
 
 class CategoricalHMM(BaseHMM[np.int_]):
@@ -94,6 +101,15 @@ class CategoricalHMM(BaseHMM[np.int_]):
         cores, as scikit-learn's ``n_jobs`` (-1: all, -2: all but one); without OpenMP
         the kernels run on one thread. Results do not depend on it: they are bitwise
         identical for any value.
+
+    accelerate : {None, 'squarem'}, default=None
+        None runs plain Baum-Welch, as hmmlearn. 'squarem' accelerates it with
+        SQUAREM (Varadhan and Roland, 2008): every cycle takes two EM steps,
+        extrapolates along them (in log-probability coordinates, where every point is
+        valid parameters; zero probabilities stay zero) and takes one more EM step from
+        there, kept only when the log-likelihood there is no lower than at the cycle's
+        start. ``n_iter`` then counts E-steps (up to three per cycle) and
+        ``monitor_`` records one log-likelihood per cycle, the one at its start.
 
     Attributes
     ----------
@@ -189,10 +205,10 @@ class CategoricalHMM(BaseHMM[np.int_]):
                  random_state: int | np.random.RandomState | None = None, n_iter: int = 10,
                  tol: float = 1e-2, verbose: bool = False, params: str = "ste",
                  init_params: str = "ste", implementation: str = "log",
-                 n_threads: int | None = None) -> None:
+                 n_threads: int | None = None, accelerate: str | None = None) -> None:
         super().__init__(n_components, startprob_prior, transmat_prior, algorithm,
                          random_state, n_iter, tol, verbose, params, init_params,
-                         implementation, n_threads)
+                         implementation, n_threads, accelerate)
         self.emissionprob_prior = emissionprob_prior
         self.n_features = n_features
 
@@ -276,6 +292,12 @@ class CategoricalHMM(BaseHMM[np.int_]):
             part = np.empty_like(stats)
             _hmm.symbol_counts(X, post, part, n_threads)
             stats += part
+
+    def _emission_pack(self, emission):
+        return log_positive(emission)
+
+    def _emission_unpack(self, vector, like):
+        return probabilities_from_logs(vector.reshape(like.shape), like)
 
     def _emission_mstep(self, stats, emission):
         if "e" not in self.params:

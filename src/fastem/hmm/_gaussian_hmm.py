@@ -26,9 +26,11 @@ from ..mixture._gaussian import (
     GaussianParams,
     cov_shape,
     log_densities,
+    pack_unconstrained,
     precision_cholesky_from_covariances,
     responsibility_stats,
     unpack_symmetric,
+    unpack_unconstrained,
 )
 from ._base import BaseHMM, required
 
@@ -192,6 +194,15 @@ class GaussianHMM(BaseHMM[np.float64]):
         the kernels run on one thread. Results do not depend on it: they are bitwise
         identical for any value.
 
+    accelerate : {None, 'squarem'}, default=None
+        None runs plain Baum-Welch, as hmmlearn. 'squarem' accelerates it with
+        SQUAREM (Varadhan and Roland, 2008): every cycle takes two EM steps,
+        extrapolates along them (in log-probability coordinates, where every point is
+        valid parameters; zero probabilities stay zero) and takes one more EM step from
+        there, kept only when the log-likelihood there is no lower than at the cycle's
+        start. ``n_iter`` then counts E-steps (up to three per cycle) and
+        ``monitor_`` records one log-likelihood per cycle, the one at its start.
+
     Attributes
     ----------
     startprob_ : ndarray of shape (n_components,)
@@ -295,10 +306,10 @@ class GaussianHMM(BaseHMM[np.float64]):
                  random_state: int | np.random.RandomState | None = None, n_iter: int = 10,
                  tol: float = 1e-2, verbose: bool = False, params: str = "stmc",
                  init_params: str = "stmc", implementation: str = "log",
-                 n_threads: int | None = None) -> None:
+                 n_threads: int | None = None, accelerate: str | None = None) -> None:
         super().__init__(n_components, startprob_prior, transmat_prior, algorithm,
                          random_state, n_iter, tol, verbose, params, init_params,
-                         implementation, n_threads)
+                         implementation, n_threads, accelerate)
         self.covariance_type = covariance_type
         self.min_covar = min_covar
         self.means_prior = means_prior
@@ -467,6 +478,12 @@ class GaussianHMM(BaseHMM[np.float64]):
         else:
             for total, part in zip(stats, batch):
                 total += part
+
+    def _emission_pack(self, emission):
+        return pack_unconstrained(emission, weights=False)
+
+    def _emission_unpack(self, vector, like):
+        return unpack_unconstrained(vector, like, weights=False)
 
     def _emission_mstep(self, stats, emission):
         if not stats:

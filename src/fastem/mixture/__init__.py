@@ -3,5 +3,6 @@
 from .._selection import SelectionResult, select
 from ._gaussian_mixture import GaussianMixture
 from ._information import StandardErrors
+from ._prior import ConjugatePrior
 
-__all__ = ["GaussianMixture", "SelectionResult", "StandardErrors", "select"]
+__all__ = ["ConjugatePrior", "GaussianMixture", "SelectionResult", "StandardErrors", "select"]

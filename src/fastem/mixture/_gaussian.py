@@ -260,6 +260,68 @@ def params_from_stats(nk, s1, s2, shift, reg_covar, covariance_type):
     return GaussianParams(weights, means, cov, prec_chol, covariance_type)
 
 
+# -- unconstrained coordinates (SQUAREM extrapolates in them) ---------------------------
+_TINY = np.finfo(np.float64).tiny
+# An extrapolation may shrink a weight by this factor at most (else the driver takes a
+# shorter step): a weight pushed near zero would leave EM crawling back.
+_MAX_SHRINK = 1e-2
+
+
+def pack_unconstrained(params, weights=True):
+    """One vector: log(w_k / w_K) for k < K, the means, and the covariances as lower
+    Cholesky factors with the log of their diagonal (log variances for diag and
+    spherical). Every vector of that length is valid parameters (unpack_unconstrained).
+    weights=False leaves the weights out (a hidden Markov model's emissions)."""
+    ct = params.covariance_type
+    logw = np.log(np.maximum(params.weights, _TINY))
+    parts = [logw[:-1] - logw[-1]] if weights else []
+    parts.append(params.means.ravel())
+    cov = params.covariances
+    if ct in ("full", "tied"):
+        lower = np.linalg.cholesky(cov if ct == "full" else cov[None])
+        d = lower.shape[-1]
+        rows, cols = np.tril_indices(d, -1)
+        diag = np.log(np.diagonal(lower, axis1=1, axis2=2))
+        parts += [lower[:, rows, cols].ravel(), diag.ravel()]
+    else:
+        parts.append(np.log(cov).ravel())
+    return np.concatenate(parts)
+
+
+def unpack_unconstrained(vector, like, reg_covar=0.0, weights=True):
+    """GaussianParams from pack_unconstrained's coordinates (shapes from ``like``)."""
+    ct = like.covariance_type
+    k, d = like.means.shape
+    at = k - 1 if weights else 0
+    logits = np.concatenate([vector[:at], [0.0]])
+    w = np.exp(logits - logits.max())
+    means = vector[at:at + k * d].reshape(k, d)
+    at += k * d
+    if ct in ("full", "tied"):
+        m = k if ct == "full" else 1
+        n_off = d * (d - 1) // 2
+        lower = np.zeros((m, d, d))
+        rows, cols = np.tril_indices(d, -1)
+        lower[:, rows, cols] = vector[at:at + m * n_off].reshape(m, n_off)
+        at += m * n_off
+        idx = np.arange(d)
+        lower[:, idx, idx] = np.exp(vector[at:at + m * d].reshape(m, d))
+        cov = lower @ np.swapaxes(lower, 1, 2)
+        cov = cov if ct == "full" else cov[0]
+    else:
+        cov = np.exp(vector[at:].reshape(like.covariances.shape))
+    if not (np.isfinite(means).all() and np.isfinite(cov).all() and np.isfinite(w).all()):
+        raise FloatingPointError("the extrapolated parameters are not finite")
+    prec_chol = precision_cholesky_from_covariances(cov, ct, reg_covar)
+    if weights:
+        w = w / w.sum()
+        if (w < _MAX_SHRINK * like.weights).any():
+            raise FloatingPointError("an extrapolated weight is too small")
+    else:
+        w = like.weights.copy()
+    return GaussianParams(w, means.copy(), cov, prec_chol, ct)
+
+
 def n_parameters(covariance_type, n_components, n_features):
     k, d = n_components, n_features
     cov = {

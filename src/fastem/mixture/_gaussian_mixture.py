@@ -10,10 +10,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, information_criteria, sklearn_tags
-from .._engine import commit, run_em
+from .._engine import ACCELERATIONS, commit, run_em
 from .._kernels import _gaussian
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
+    ABSENT,
     PARAMETER_COPIES,
     check_array,
     check_float,
@@ -29,6 +30,7 @@ from .._validation import (
     positive_variances,
 )
 from ..cluster._kmeans import _kmeans_plusplus, lloyd
+from ._hierarchical import hierarchical_labels
 from ._gaussian import (
     COV_CODE,
     COVARIANCE_TYPES,
@@ -39,15 +41,28 @@ from ._gaussian import (
     e_pass,
     labelled_stats,
     n_parameters,
+    pack_unconstrained,
     params_from_stats,
     precision_cholesky_from_precisions,
     precisions_from_cholesky,
     responsibility_stats,
+    unpack_unconstrained,
 )
 from ._information import InformationMixin
 from ._missing import MissingPatterns, impute, missing_e_pass
+from ._prior import ConjugatePrior, check_prior, map_params_from_stats, resolve_prior
 
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical", "auto")
+# init_params='auto': the first starts, then the others in turn; the E-steps of every
+# short run; how many of them continue
+AUTO_FIRST = ("hierarchical", "hierarchical VARS")
+AUTO_STARTS = ("scaled k-means++", "k-means++")
+AUTO_INIT_ITER = 20
+AUTO_KEEP = 3
+# a component is degenerate when, with the columns scaled to unit variance, its
+# covariance's smallest eigenvalue is below this (a standard deviation under 0.3% of the
+# data's: a spurious maximum, on tied values or a flat subset of the rows)
+DEGENERATE_FLAT = 1e-5
 _INIT_SAMPLE_ROWS = 20_000  # rows used to initialise when X has missing values
 # rows x components per chunk of initial responsibilities: 2^15 to 2^18 (256 KB to
 # 2 MB), at most a sixteenth of the memory of X
@@ -67,6 +82,18 @@ def _column_means(X):
         return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
+def _mixture_variances(params):
+    """The variance of each feature under the mixture: sum_k w_k (Sigma_k,jj +
+    (mu_kj - mu_j)^2), mu the mixture's mean."""
+    w, means, cov, ct = params.weights, params.means, params.covariances, params.covariance_type
+    within = {"full": lambda: np.diagonal(cov, axis1=1, axis2=2),
+              "tied": lambda: np.diag(cov)[None, :],
+              "diag": lambda: cov,
+              "spherical": lambda: cov[:, None] * np.ones(means.shape[1])}[ct]()
+    center = w @ means
+    return w @ (np.broadcast_to(within, means.shape) + (means - center) ** 2)
+
+
 def _chunk_rows(n_components, data_bytes=0):
     lo, hi = _CHUNK_CELLS
     cells = min(hi, max(lo, data_bytes // 16 // 8))
@@ -78,7 +105,7 @@ class _GaussianMixtureEM:
 
     def __init__(self, X, sample_weight, *, n_components, covariance_type, reg_covar,
                  init_params, weights_init, means_init, precisions_init, n_threads,
-                 patterns=None):
+                 patterns=None, prior=None):
         self.X = X
         self.sw = sample_weight
         self.patterns = patterns
@@ -96,6 +123,15 @@ class _GaussianMixtureEM:
         self.means_init = means_init
         self.precisions_init = precisions_init
         self.n_threads = n_threads
+        self.prior = prior
+        self.starts = 0           # initialize() calls so far ('auto' takes them in turn)
+
+    def m_step(self, nk, s1, s2, shift):
+        """Parameters from moments about ``shift``: the ML estimates, or the posterior
+        mode with a prior."""
+        if self.prior is None:
+            return params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
+        return map_params_from_stats(self.prior, nk, s1, s2, shift, self.reg_covar)
 
     def step(self, params):
         if self.patterns is None:
@@ -105,8 +141,42 @@ class _GaussianMixtureEM:
             loglik, nk, s1, s2, shift = missing_e_pass(self.X, self.sw, params, self.patterns,
                                                        n_threads=self.n_threads,
                                                        want_stats=True)
-        new = params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
+        new = self.m_step(nk, s1, s2, shift)
+        if self.prior is not None:    # the objective is the log-posterior
+            loglik += self.prior.log_density(params)
         return new, loglik / self.total_weight
+
+    def degenerate(self, params):
+        """Whether a component has collapsed: an effective weight below n_features + 1
+        points, or a covariance that is flat relative to the data: with the columns
+        scaled to unit variance (the variances of the fitted mixture, which are the
+        data's at a maximum-likelihood fit), its smallest eigenvalue is below
+        DEGENERATE_FLAT."""
+        d = self.X.shape[1]
+        if (self.total_weight * params.weights < d + 1).any():
+            return True
+        var = _mixture_variances(params)
+        inv_sd = 1.0 / np.sqrt(np.where(var > 0, var, 1.0))
+        cov, ct = params.covariances, self.covariance_type
+        if ct in ("full", "tied"):
+            stack = cov if ct == "full" else cov[None]
+            smallest = np.linalg.eigvalsh(stack * inv_sd[:, None] * inv_sd[None, :]).min()
+        elif ct == "diag":
+            smallest = np.min(cov * inv_sd**2)
+        else:
+            smallest = np.min(cov) * np.min(inv_sd**2)
+        return bool(smallest < DEGENERATE_FLAT)
+
+    def final_score(self, params, objective):
+        """Which of several runs is best: a non-degenerate one, then the higher lower
+        bound."""
+        return (not self.degenerate(params), objective)
+
+    def pack(self, params):
+        return pack_unconstrained(params)
+
+    def unpack(self, vector, like):
+        return unpack_unconstrained(vector, like, self.reg_covar)
 
     # -- initialisation -------------------------------------------------------------
     def initialize(self, rs):
@@ -129,16 +199,28 @@ class _GaussianMixtureEM:
         return GaussianParams(weights.copy(), means.copy(), cov, prec_chol, ct)
 
     def _initial_estimate(self, rs):
+        method = self.init_params
+        if method == "auto":      # AUTO_FIRST, then AUTO_STARTS in turn
+            later = (self.starts - len(AUTO_FIRST)) % len(AUTO_STARTS)
+            method = (AUTO_FIRST[self.starts] if self.starts < len(AUTO_FIRST)
+                      else AUTO_STARTS[later])
+        self.starts += 1
         if self.patterns is not None:
-            return self._initial_estimate_with_missing(rs)
+            return self._initial_estimate_with_missing(rs, method)
         X, k, n = self.X, self.k, self.X.shape[0]
-        if self.init_params in ("random_from_data", "k-means++"):
-            if self.init_params == "k-means++":
+        if method.startswith("hierarchical"):
+            use = method.partition(" ")[2] or "SVD"
+            rows, labels = hierarchical_labels(X, k, rs, use=use)
+            return self._from_partition(rows, labels)
+        if method in ("scaled kmeans", "scaled k-means++"):
+            return self._scaled_start(rs, method)
+        if method in ("random_from_data", "k-means++"):
+            if method == "k-means++":
                 indices = _kmeans_plusplus(X, k, self.sw, rs, None, self.n_threads)
             else:
                 indices = rs.choice(n, size=k, replace=False)
             return self._from_points(indices)
-        if self.init_params == "kmeans":
+        if method == "kmeans":
             problem, run = lloyd(X, self.sw, k, init="k-means++", n_init=1, max_iter=300,
                                  tol=1e-4, random_state=rs, n_threads=self.n_threads)
             centers = run.params
@@ -146,8 +228,7 @@ class _GaussianMixtureEM:
             # initialisation), as labels (from the run's final pass): no n x k array
             nk, s1, s2 = labelled_stats(X, self.sw, problem.best_labels, centers,
                                         self.covariance_type, n_threads=self.n_threads)
-            return params_from_stats(nk, s1, s2, centers.astype(np.float64), self.reg_covar,
-                                     self.covariance_type)
+            return self.m_step(nk, s1, s2, centers.astype(np.float64))
         else:  # random responsibilities, drawn chunk by chunk in scikit-learn's order
 
             def chunk(lo, hi):
@@ -162,7 +243,7 @@ class _GaussianMixtureEM:
             shift = np.tile(center, (k, 1))
         return self._from_responsibilities(chunk, shift)
 
-    def _initial_estimate_with_missing(self, rs):
+    def _initial_estimate_with_missing(self, rs, method):
         """Initialise on a bounded sample of complete rows when there are enough of them,
         else of rows with their missing entries set to the column means."""
         pat = self.patterns
@@ -184,9 +265,44 @@ class _GaussianMixtureEM:
         sample = _GaussianMixtureEM(
             np.ascontiguousarray(sub), sw, n_components=self.k,
             covariance_type=self.covariance_type, reg_covar=self.reg_covar,
-            init_params=self.init_params, weights_init=None, means_init=None,
-            precisions_init=None, n_threads=self.n_threads)
+            init_params=method, weights_init=None, means_init=None,
+            precisions_init=None, n_threads=self.n_threads, prior=self.prior)
         return sample._initial_estimate(rs)
+
+    def _from_partition(self, rows, labels):
+        """The M-step of the rows ``rows`` of X partitioned by ``labels``."""
+        X, k = self.X, self.k
+        sub = np.ascontiguousarray(X[rows])
+        sw = None if self.sw is None else self.sw[rows]
+        centers = np.zeros((k, X.shape[1]))
+        np.add.at(centers, labels, sub.astype(np.float64))
+        centers /= np.maximum(np.bincount(labels, minlength=k), 1)[:, None]
+        nk, s1, s2 = labelled_stats(sub, sw, labels, centers, self.covariance_type,
+                                    n_threads=self.n_threads)
+        return self.m_step(nk, s1, s2, centers.astype(X.dtype).astype(np.float64))
+
+    def _scaled_start(self, rs, method):
+        """A partition of a sample of at most _INIT_SAMPLE_ROWS rows, its columns scaled
+        to unit variance (so that no feature's units decide it): Lloyd's k-means from
+        k-means++ seeds ('scaled kmeans'), or each row at its nearest k-means++ seed
+        ('scaled k-means++')."""
+        X, k, n = self.X, self.k, self.X.shape[0]
+        rows = np.arange(n)
+        if n > _INIT_SAMPLE_ROWS:
+            rows = np.sort(rs.choice(n, size=_INIT_SAMPLE_ROWS, replace=False))
+        Z = X[rows].astype(np.float64)
+        sd = Z.std(axis=0)
+        Z = np.ascontiguousarray((Z - Z.mean(axis=0)) / np.where(sd > 0, sd, 1.0))
+        sw = None if self.sw is None else self.sw[rows]
+        if method == "scaled kmeans":
+            problem, _ = lloyd(Z, sw, k, init="k-means++", n_init=1, max_iter=300,
+                               tol=1e-4, random_state=rs, n_threads=self.n_threads)
+            labels = problem.best_labels
+        else:
+            seeds = Z[_kmeans_plusplus(Z, k, sw, rs, None, self.n_threads)]
+            sq = (seeds * seeds).sum(axis=1)
+            labels = np.argmin(sq[None, :] - 2.0 * (Z @ seeds.T), axis=1)
+        return self._from_partition(rows, labels.astype(np.intc))
 
     def _from_responsibilities(self, chunk, shift):
         """M-step from initial responsibilities, given chunk by chunk: chunk(lo, hi)
@@ -200,7 +316,7 @@ class _GaussianMixtureEM:
                                            n_threads=self.n_threads)
             nk, s1, s2 = nk + a, s1 + b, s2 + c
         shift = np.ascontiguousarray(shift, dtype=self.X.dtype).astype(np.float64)
-        return params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
+        return self.m_step(nk, s1, s2, shift)
 
     def _from_points(self, indices):
         """One row per component: means at those rows, covariances reg_covar * I."""
@@ -251,9 +367,11 @@ class GaussianMixture(InformationMixin, ParamsMixin):
 
     n_init : int, default=1
         The number of initializations (runs); the run with the highest final lower bound
-        is kept (the first of equal ones).
+        is kept (the first of equal ones), a non-degenerate run before any degenerate
+        one (see ``degenerate_``).
 
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+'hierarchical', 'auto'}, default='kmeans'
         The method used to initialize the weights, the means and the precisions that
         are not given by ``weights_init``, ``means_init`` and ``precisions_init``:
 
@@ -264,11 +382,30 @@ class GaussianMixture(InformationMixin, ParamsMixin):
           ``sample_weight``), the covariances ``reg_covar`` times the identity.
         - 'random': responsibilities drawn uniformly at random, then normalized.
         - 'random_from_data': as 'k-means++', but the rows chosen uniformly at random.
+        - 'hierarchical': the partition of model-based agglomerative hierarchical
+          clustering, as R mclust's default start: its VVV criterion on the data
+          scaled as mclust's ``hcUse = "SVD"``, on a random sample of at most 1000
+          rows (fewer for many features), cut at ``n_components`` clusters.
+        - 'auto': the recommended search for the best optimum, for ``n_init`` > 1:
+          the first run starts 'hierarchical', the second from the same hierarchy
+          on the unscaled data, the others alternately from k-means++ seeds chosen
+          on the data scaled to unit variance (each row at its nearest seed) and
+          from 'k-means++'; every run does ``init_iter`` (default 20) iterations,
+          the 3 best continue to convergence and the best of those is kept
+          (short-run restarts, "emEM"). With ``n_init=1``, 'hierarchical'.
 
         With missing values, the initialization uses a random sample of at most
         max(20000, 50 * n_components) rows: complete rows when at least
         max(10 * n_components, 50) rows are complete, else every row with its missing
         entries set to the column means.
+
+    init_iter : int or None, default=None
+        With ``n_init`` > 1: every run first does at most ``init_iter`` iterations,
+        and only the best of them (a non-degenerate one first, then the highest lower
+        bound) continues, so that ``n_init`` starts cost little more than one
+        (Biernacki, Celeux and Govaert, 2003). None runs every start to convergence,
+        as scikit-learn (but 20 with ``init_params='auto'``, whose 3 best runs
+        continue).
 
     weights_init : array-like of shape (n_components,), default=None
         The initial weights, in [0, 1] and summing to 1. If None, from ``init_params``.
@@ -319,6 +456,27 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         (the value True itself) stops that run, which then counts as converged only if
         that iteration also met ``tol``.
 
+    prior : None, 'default' or ConjugatePrior, default=None
+        None fits by maximum likelihood. A :class:`~fastem.mixture.ConjugatePrior`
+        fits by maximum a posteriori (MAP): every M-step returns the posterior mode,
+        and the lower bound is the log-posterior. 'default' is ``ConjugatePrior()``,
+        R mclust's default prior (``priorControl()``), whose values not given are
+        computed from the data at fit. ``reg_covar`` is still added to the
+        covariances: ``reg_covar=0`` gives the exact posterior mode.
+
+    accelerate : {None, 'squarem'}, default=None
+        None runs plain EM, one E-step and one M-step per iteration, as scikit-learn.
+        'squarem' accelerates it with SQUAREM (Varadhan and Roland, 2008): every
+        cycle takes two EM steps, extrapolates along them (in coordinates where every
+        point is valid parameters: log-ratio weights, means, Cholesky factors with log
+        diagonals) and takes one more EM step from the extrapolated point, which is
+        kept only when its lower bound is no lower than at the cycle's start, so the
+        lower bound never decreases. ``max_iter`` and ``n_iter_`` then count E-steps
+        (up to three per cycle), and ``lower_bounds_``, ``tol`` and ``callback`` see
+        one value per cycle, the lower bound at its start. It reaches the same optimum
+        in several times fewer E-steps when EM converges slowly (overlapping
+        components); iterates differ from scikit-learn's.
+
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
@@ -355,7 +513,19 @@ class GaussianMixture(InformationMixin, ParamsMixin):
 
     lower_bound_ : float
         The mean (weighted) log-likelihood per sample at the last E-step of the best
-        run, that is at the parameters before its last M-step, as scikit-learn's.
+        run, that is at the parameters before its last M-step, as scikit-learn's. With
+        a ``prior``, the mean log-posterior: the (weighted) log-likelihood plus the log
+        prior density, divided by the total weight (``score`` stays the
+        log-likelihood).
+
+    degenerate_ : bool
+        True when a component of the fit has collapsed: its effective number of points
+        (the total weight times its weight) is below ``n_features + 1``, or its
+        covariance is flat relative to the data (with every column scaled to unit
+        variance, its smallest eigenvalue is below 1e-5: a standard deviation under
+        0.3% of the data's, as on a set of tied values). Such a fit is a spurious
+        maximum of the likelihood, an artefact of ``reg_covar``; with ``n_init`` > 1 it
+        is kept only when every run is degenerate.
 
     lower_bounds_ : list of float
         The lower bound at every iteration of the best run (``n_iter_`` values).
@@ -366,6 +536,10 @@ class GaussianMixture(InformationMixin, ParamsMixin):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         The names of the features seen during fit, str objects. Defined only when X
         was a DataFrame whose column names are all strings.
+
+    prior_ : ConjugatePrior
+        The prior of the fit with every value filled in (the defaults computed from
+        the data). Defined only for a fit with a ``prior``.
 
     See Also
     --------
@@ -415,20 +589,24 @@ class GaussianMixture(InformationMixin, ParamsMixin):
     precisions_cholesky_: NDArray[np.floating[Any]]
     converged_: bool
     n_iter_: int
+    degenerate_: bool
     lower_bound_: float
     lower_bounds_: list[float]
     n_features_in_: int
     feature_names_in_: NDArray[np.object_]
+    prior_: ConjugatePrior
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
                  tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
-                 n_init: int = 1, init_params: str = "kmeans",
+                 n_init: int = 1, init_params: str = "kmeans", init_iter: int | None = None,
                  weights_init: ArrayLike | None = None, means_init: ArrayLike | None = None,
                  precisions_init: ArrayLike | None = None,
                  random_state: int | np.random.RandomState | None = None,
                  warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
                  n_threads: int | None = None,
-                 callback: Callable[[Any], Any] | None = None) -> None:
+                 callback: Callable[[Any], Any] | None = None,
+                 prior: ConjugatePrior | str | None = None,
+                 accelerate: str | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -436,6 +614,7 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         self.max_iter = max_iter
         self.n_init = n_init
         self.init_params = init_params
+        self.init_iter = init_iter
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
@@ -445,6 +624,8 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
         self.callback = callback
+        self.prior = prior
+        self.accelerate = accelerate
 
     def __sklearn_tags__(self):
         return sklearn_tags(self, estimator_type="density_estimator", allow_nan=True)
@@ -458,12 +639,16 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         check_float(self.reg_covar, "reg_covar", minimum=0.0)
         check_int(self.max_iter, "max_iter", minimum=0)
         check_int(self.n_init, "n_init", minimum=1)
+        check_int(self.init_iter, "init_iter", minimum=1, allow_none=True)
         check_int(self.verbose_interval, "verbose_interval", minimum=1)
         effective_n_threads(self.n_threads)   # validates it (TypeError, ValueError)
         if not isinstance(self.verbose, numbers.Integral):
             raise TypeError(f"verbose must be an integer, got {self.verbose!r}")
         if self.callback is not None and not callable(self.callback):
             raise TypeError("callback must be callable or None")
+        check_prior(self.prior)
+        if self.accelerate is not None:
+            check_option(self.accelerate, "accelerate", ACCELERATIONS[1:])
         n, d = X.shape
         if n < k:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, "
@@ -623,11 +808,12 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         warm = bool(self.warm_start) and hasattr(self, "converged_")
         if warm:
             self._check_warm_start(X, k, ct)
+        prior = resolve_prior(check_prior(self.prior), X, sw, k, ct)
         problem = _GaussianMixtureEM(
             X, sw, n_components=k, covariance_type=ct, reg_covar=float(self.reg_covar),
             init_params=self.init_params, weights_init=weights, means_init=means,
             precisions_init=precisions, n_threads=effective_n_threads(self.n_threads),
-            patterns=patterns,
+            patterns=patterns, prior=prior,
         )
         result = run_em(
             problem, n_init=self.n_init, max_iter=self.max_iter, tol=float(self.tol),
@@ -635,15 +821,20 @@ class GaussianMixture(InformationMixin, ParamsMixin):
             verbose_interval=self.verbose_interval, callback=self.callback,
             start=self._params() if warm else None,
             start_lower_bound=float(getattr(self, "lower_bound_", -np.inf)) if warm
-            else -np.inf,
+            else -np.inf, accelerate=self.accelerate,
+            init_iter=self.init_iter if self.init_iter is not None else (
+                AUTO_INIT_ITER if self.init_params == "auto" else None),
+            init_keep=AUTO_KEEP if self.init_params == "auto" else 1,
         )
         commit(self, {
             **self._fitted_params(result.params, X.dtype),
             "converged_": result.converged,
             "n_iter_": result.n_iter,
+            "degenerate_": bool(problem.degenerate(result.params)),
             "lower_bound_": float(result.lower_bound),
             "lower_bounds_": [float(v) for v in result.lower_bounds],
             **fitted_features(raw, X),
+            "prior_": ABSENT if prior is None else prior.public(),
             "_fit_settings": {"n_components": k, "covariance_type": ct},
         })
         return self
