@@ -15,8 +15,10 @@ from fastem import (
     StandardErrors,
 )
 from fastem.datasets import load_faithful
-from fastem.mixture import _information
-from fastem.mixture._information import information_matrix
+from fastem.mixture import ConjugatePrior, _information
+from fastem.mixture._gaussian import GaussianParams, precision_cholesky_from_covariances
+from fastem.mixture._information import information_blocks, information_matrix
+from fastem.mixture._prior import resolve_prior
 
 TYPES = ("full", "tied", "diag", "spherical")
 
@@ -215,6 +217,31 @@ def test_one_component_has_no_weights():
     assert se.weights.tolist() == [0.0]
     # the mean's covariance is Sigma / n for one Gaussian
     np.testing.assert_allclose(cov[:2, :2], gm.covariances_[0] / len(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("ct", TYPES)
+@pytest.mark.parametrize("method", ["observed", "empirical"])
+def test_a_map_fit_adds_the_curvature_of_the_log_prior(ct, method):
+    X = overlapping(seed=15)
+    prior = ConjugatePrior(shrinkage=0.5, weights_concentration=[2.0, 3.0])
+    gm = fitted(X, ct, prior=prior, tol=1e-8, max_iter=1000)
+    k, d = gm.means_.shape
+    resolved = resolve_prior(gm.prior_, X, None, k, ct)
+
+    def log_prior(theta):
+        weights, means, covs = unpacked(theta, ct, k, d)
+        cov = {"full": covs, "tied": covs[0], "diag": np.diagonal(covs, axis1=1, axis2=2),
+               "spherical": covs[:, 0, 0]}[ct]
+        return resolved.log_density(GaussianParams(
+            weights, means, cov, precision_cholesky_from_covariances(cov, ct), ct))
+
+    numeric = -hessian(log_prior, packed(gm), steps(gm, X))
+    posterior = information_matrix(gm, X, method)
+    likelihood = information_blocks(gm._params(), X, None, method, missing=False,
+                                    n_threads=1).dense()
+    difference = posterior - likelihood
+    assert np.abs(difference - numeric).max() < 1e-6 * np.abs(numeric).max()
+    assert np.isfinite(gm.standard_errors(X, method=method).covariances).all()
 
 
 # -- large samples: the two estimates agree --------------------------------------------

@@ -47,6 +47,7 @@ from ._gaussian import (
     unpack_symmetric,
 )
 from ._missing import MissingPatterns
+from ._prior import resolve_prior
 
 METHODS = ("observed", "empirical")
 # A row's term r_ik r_il s_ik s_il^T (pairs k != l in both methods, k == l in the
@@ -417,6 +418,48 @@ class _CompleteData:
             if len(self.waiting) >= _FOLD_PATTERNS:
                 self._fold()
 
+    def add_prior(self, params, prior):
+        """Minus the Hessian of the log density of a MAP fit's prior (a ResolvedPrior):
+        it has the form of a complete-data term, with pseudo-counts and moments (the
+        prior's log|Sigma| and trace terms, and kappa for the means). Returns the
+        weights' pseudo-counts (concentration - 1), or None."""
+        lay = self.lay
+        ct, k, d = lay.ct, lay.k, lay.d
+        kappa, nu = prior.shrinkage, prior.dof
+        normal = 1.0 if kappa > 0 else 0.0
+        diff = params.means - prior.mean
+        first = -kappa * diff                    # the means' score is Lambda @ first
+        lam = _Pattern(lay, params, np.arange(d)).precision
+        diagonal = np.arange(d)
+        if ct in ("diag", "spherical"):
+            p = lam[:, None] if ct == "spherical" else lam
+            self.mm[:, diagonal, diagonal] += kappa * p
+            if ct == "diag":
+                self.mc[:, diagonal, diagonal] += first * p * p
+                counts, moments = nu + 2 + normal, prior.scale + kappa * diff**2
+                self.cc[:, diagonal, diagonal] += -0.5 * counts * p * p + moments * p**3
+            else:
+                self.mc[:, diagonal, 0] += first * p * p
+                counts = nu + 2 + d * normal
+                moments = prior.scale + kappa * (diff**2).sum(axis=1)
+                self.cc[:, 0, 0] += -0.5 * counts * lam * lam + moments * lam**3
+        else:
+            stack = lam if ct == "full" else np.broadcast_to(lam, (k, d, d))
+            self.mm += kappa * stack
+            u = np.einsum("kab,kb->ka", stack, first)
+            ra, ca = lay.pairs
+            self.mc += (stack[:, :, ra] * u[:, None, ca] + stack[:, :, ca] * u[:, None, ra]
+                        ) * lay.scale[d:]
+            outer = kappa * diff[:, :, None] * diff[:, None, :]
+            if ct == "full":
+                mom = lam @ (prior.scale + outer) @ lam
+                self.cc += self._direct(np.full(k, nu + d + 1 + normal), lam, mom)
+            else:
+                mom = lam @ (prior.scale + outer.sum(axis=0)) @ lam
+                self.cc += self._direct(np.array([nu + d + 1 + k * normal]), lam[None],
+                                        mom[None])[0]
+        return None if prior.concentration is None else prior.concentration - 1.0
+
     def _direct(self, n, lam, mom):
         """The covariance blocks of one pattern (a stack of components)."""
         lf, mf = lam.reshape(len(lam), -1), mom.reshape(len(mom), -1)
@@ -664,8 +707,9 @@ def _gather(X, observed, at):
     return x.astype(np.float64, copy=False)
 
 
-def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
-    """The observed or empirical information of the mixture ``params`` on X, by blocks."""
+def information_blocks(params, X, sample_weight, method, *, missing, n_threads, prior=None):
+    """The observed or empirical information of the mixture ``params`` on X, by blocks;
+    with a prior (a ResolvedPrior), plus minus the Hessian of its log density."""
     k, d = params.means.shape
     lay = _Layout(params.covariance_type, k, d)
     blocks = _Blocks(lay)
@@ -707,17 +751,24 @@ def information_blocks(params, X, sample_weight, method, *, missing, n_threads):
         sums.flush()
         if method == "observed" and n_rows:
             complete_data.add(pat, nk, s1, s2)
+    counts = np.zeros(k) if method == "observed" else None
     if method == "observed":
+        counts += complete_data.nk
+    if prior is not None:
+        pseudo = complete_data.add_prior(params, prior)
+        if pseudo is not None:
+            counts = pseudo if counts is None else counts + pseudo
+    if method == "observed" or prior is not None:
         complete_data.finish(blocks)
     sums.finish(blocks, weight_scores, method)
     if k > 1:
         wi = np.arange(k - 1)
         blocks.scale[wi] += np.abs(np.diag(head_weights))
-        if method == "observed":
-            total_nk = complete_data.nk
-            complete = np.diag(total_nk[:-1] / w[:-1] ** 2) + total_nk[-1] / w[-1] ** 2
+        if counts is not None:
+            # -Hessian of sum_k counts_k log w_k, w_K = 1 - the others
+            complete = np.diag(counts[:-1] / w[:-1] ** 2) + counts[-1] / w[-1] ** 2
             head_weights += complete
-            blocks.scale[wi] += np.diag(complete)
+            blocks.scale[wi] += np.abs(np.diag(complete))
         blocks.head[np.ix_(wi, wi)] += head_weights
     # symmetric to rounding: make it exactly so
     blocks.head = 0.5 * (blocks.head + blocks.head.T)
@@ -877,7 +928,12 @@ def _information_of(estimator, X, method, sample_weight):
     check_option(method, "method", METHODS)
     X, missing = estimator._checked(X)
     sw = check_sample_weight(sample_weight, X.shape[0])
-    return information_blocks(estimator._params(), X, sw, method, missing=missing,
+    params = estimator._params()
+    k, _ = params.means.shape
+    fitted_prior = getattr(estimator, "prior_", None)     # a MAP fit's, every value set
+    prior = (None if fitted_prior is None
+             else resolve_prior(fitted_prior, X, sw, k, params.covariance_type))
+    return information_blocks(params, X, sw, method, missing=missing, prior=prior,
                               n_threads=effective_n_threads(estimator.n_threads))
 
 
@@ -975,8 +1031,12 @@ class InformationMixin:
         ``N_k = sum_i w_i r_ik`` such products in a component's own information): a
         pair of components is visited only on the rows they share. The rows are
         processed in chunks of bounded size, and the matrix is inverted by blocks (the
-        components that share rows together, then the weights). The covariance is that
-        of the maximum-likelihood estimates: ``reg_covar`` is not accounted for.
+        components that share rows together, then the weights). ``reg_covar`` is not
+        accounted for.
+
+        For a fit with a ``prior`` (MAP estimation), minus the Hessian of the log prior
+        density (with the values of ``prior_``) is added to either information: the
+        covariance is then the Laplace approximation of the posterior's.
 
         The observed information is taken at the fitted parameters, so the fit should
         have reached the maximum: EM moves slowly where components overlap, and the
