@@ -12,6 +12,11 @@ Two fitted models are measured: one fitted from the generating centres (each com
 on its own cluster) and the default fit (k-means initialisation, random_state=0), whose
 components may share clusters. Every time is the fastest of --repeats calls. Printed as
 a markdown table: milliseconds, and the ratio to one EM iteration.
+
+The products of standard_errors (and its small factorisations) run in numpy's BLAS,
+whose threads split each call statically: on a machine where other processes hold
+cores, a call waits for its slowest thread, and multi-threaded BLAS times swing by 10x
+from run to run. --blas-threads 1 (with --threads 1 for the kernels) gives stable ratios.
 """
 
 from __future__ import annotations
