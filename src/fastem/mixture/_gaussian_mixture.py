@@ -30,7 +30,6 @@ from .._validation import (
     positive_variances,
 )
 from ..cluster._kmeans import _kmeans_plusplus, lloyd
-from ._hierarchical import hierarchical_labels
 from ._gaussian import (
     COV_CODE,
     COVARIANCE_TYPES,
@@ -48,6 +47,7 @@ from ._gaussian import (
     responsibility_stats,
     unpack_unconstrained,
 )
+from ._hierarchical import hierarchical_labels
 from ._information import InformationMixin
 from ._missing import MissingPatterns, impute, missing_e_pass
 from ._prior import ConjugatePrior, check_prior, map_params_from_stats, resolve_prior
