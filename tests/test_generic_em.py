@@ -322,19 +322,18 @@ def test_structured_parameters_are_flattened(poisson):
 
 
 def test_squarem_default_coordinates_refused_outside_and_packed_stay_inside():
-    rng = np.random.default_rng(1)
-    first = rng.random(500) < 0.03
-    model = PoissonMixture(np.where(first, rng.poisson(8.0, 500),
-                                    rng.poisson(3.0, 500)).astype(float))
-    start = np.array([0.3, 3.5, 1.0])
-    flat = fastem.em(model.e_step, model.m_step, start, tol=1e-12, accelerate="squarem")
+    # one Poisson: the fit drifts towards a boundary, where extrapolations overshoot
+    model = PoissonMixture(np.random.default_rng(1).poisson(3.0, 500).astype(float))
+    start = np.array([0.2, 2.0, 4.0])
+    flat = fastem.em(model.e_step, model.m_step, start, tol=1e-10, max_iter=20000,
+                     accelerate="squarem")
     refused = len(model.outside)
-    assert refused > 0                   # extrapolations past w = 0, refused by e_step
-    packed = fastem.em(model.e_step, model.m_step, start, tol=1e-12, accelerate="squarem",
-                       pack=model.pack, unpack=model.unpack)
+    assert refused > 0                   # extrapolations past w = 1, refused by e_step
+    packed = fastem.em(model.e_step, model.m_step, start, tol=1e-10, max_iter=20000,
+                       accelerate="squarem", pack=model.pack, unpack=model.unpack)
     assert len(model.outside) == refused  # none outside in logit/log coordinates
     assert packed.converged and flat.converged
-    assert packed.log_likelihood == pytest.approx(flat.log_likelihood, rel=1e-10)
+    assert packed.log_likelihood == pytest.approx(flat.log_likelihood, rel=1e-8)
     assert_monotone(flat)
     assert_monotone(packed)
 
