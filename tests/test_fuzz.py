@@ -119,7 +119,10 @@ def test_fuzz_gaussian_mixture(worker, data):
         covariance_type=data.draw(st.sampled_from(["full", "tied", "diag", "spherical"])),
         reg_covar=data.draw(st.sampled_from([1e-6, 0.0, 1e-3, 1e3])),
         init_params=data.draw(st.sampled_from(["kmeans", "k-means++", "random",
-                                               "random_from_data"])),
+                                               "random_from_data", "hierarchical",
+                                               "auto"])),
+        init_iter=data.draw(st.sampled_from([None, None, 1, 3])),
+        accelerate=data.draw(st.sampled_from([None, "squarem"])),
         max_iter=data.draw(st.integers(0, 30)),
         n_init=data.draw(st.integers(1, 3)),
         tol=data.draw(st.sampled_from([1e-3, 0.0])),
@@ -168,6 +171,7 @@ def test_fuzz_gaussian_hmm(worker, data):
         n_iter=data.draw(st.integers(0, 8)),
         min_covar=data.draw(st.sampled_from([1e-3, 0.0])),
         random_state=data.draw(st.integers(0, 5)),
+        accelerate=data.draw(st.sampled_from([None, "squarem"])),
     )
     check(worker, "gaussian_hmm", X, data.draw(lengths_of(len(X))), params,
           data.draw(st.booleans()))
@@ -185,7 +189,8 @@ def test_fuzz_categorical_hmm(worker, data):
     X = X.astype(data.draw(st.sampled_from(DTYPES[4:])))    # wraps around in small types
     params = dict(n_components=data.draw(st.integers(1, 4)),
                   n_iter=data.draw(st.integers(0, 8)),
-                  random_state=data.draw(st.integers(0, 5)))
+                  random_state=data.draw(st.integers(0, 5)),
+                  accelerate=data.draw(st.sampled_from([None, "squarem"])))
     check(worker, "categorical_hmm", X, data.draw(lengths_of(n)), params,
           data.draw(st.booleans()))
 
