@@ -127,13 +127,21 @@ SCALINGS = {"SVD": svd_scaled, "STD": standardized,
             "VARS": lambda X: np.asarray(X, dtype=np.float64)}
 
 
+def sample_rows(k, d):
+    """How many rows the hierarchy is built on: MAX_ROWS for up to 8 features, fewer for
+    more (the cost grows as rows^2 d^3), but at least 2 (d + 1) per cluster."""
+    by_cost = int(MAX_ROWS * min(1.0, (8.0 / d) ** 1.5))
+    return min(MAX_ROWS, max(by_cost, 2 * k * (d + 1)))
+
+
 def hierarchical_labels(X, k, rs, rows=None, use="SVD"):
     """(rows used, their labels): the hierarchy on at most MAX_ROWS rows of X (a random
     sample, drawn from ``rs``, when X has more) transformed as mclust's ``hcUse``
     ``use``, cut at k clusters."""
     n = X.shape[0] if rows is None else len(rows)
     pick = np.arange(n) if rows is None else np.asarray(rows)
-    if n > MAX_ROWS:
-        pick = np.sort(rs.choice(pick, size=MAX_ROWS, replace=False))
+    cap = sample_rows(k, X.shape[1])
+    if n > cap:
+        pick = np.sort(rs.choice(pick, size=cap, replace=False))
     labels = merge_partition(SCALINGS[use](X[pick]), k)
     return pick, labels
