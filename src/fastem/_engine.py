@@ -175,6 +175,10 @@ def _default_converged(change, tol, old, new):
 
 
 ACCELERATIONS = (None, "squarem")
+# A SQUAREM extrapolation may shrink a probability (a weight, a transition) by this
+# factor at most: a model's unpack refuses a point beyond it, and the driver takes a
+# shorter step. A probability pushed near zero would leave EM crawling back.
+MAX_SHRINK = 1e-2
 
 
 class _Squarem:

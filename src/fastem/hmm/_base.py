@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, information_criteria
-from .._engine import ACCELERATIONS, commit, run_em
+from .._engine import ACCELERATIONS, MAX_SHRINK, commit, run_em
 from .._kernels import _hmm
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
@@ -373,11 +373,6 @@ class _BaumWelch:
     def converged(self, change, tol, old, new):
         # hmmlearn's rule (a gain below tol, a loss, or n_iter), or the user's monitor's
         return bool(self.monitor.converged)
-
-
-# An extrapolation may shrink a probability by this factor at most (else the driver
-# takes a shorter step): a probability pushed near zero would leave EM crawling back.
-MAX_SHRINK = 1e-2
 
 
 def log_positive(p):

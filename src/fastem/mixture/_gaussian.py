@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._engine import MAX_SHRINK
 from .._kernels import _gaussian
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -234,37 +235,47 @@ def pack_upper(matrices):
     return matrices[..., rows, cols]
 
 
-def params_from_stats(nk, s1, s2, shift, reg_covar, covariance_type):
+def params_from_stats(nk, s1, s2, shift, reg_covar, covariance_type, prior=None):
     """M-step: parameters from moments about ``shift``.
 
     mu = shift + s1/nk and Sigma = s2/nk - delta delta^T + reg_covar I, with nk padded by
-    10 machine epsilons as scikit-learn does, so an empty component stays finite."""
+    10 machine epsilons as scikit-learn does, so an empty component stays finite. With a
+    ``prior`` (a ResolvedPrior), the posterior mode from the same moments instead."""
     k, d = s1.shape
-    nk = nk + _EPS10
-    delta = s1 / nk[:, None]
+    padded = nk + _EPS10
+    delta = s1 / padded[:, None]
     means = shift + delta
-    if covariance_type == "full":
-        second = unpack_symmetric(s2.reshape(k, -1), d)
-        cov = second / nk[:, None, None] - delta[:, :, None] * delta[:, None, :]
-        cov += reg_covar * np.eye(d)
-    elif covariance_type == "tied":
-        second = unpack_symmetric(s2, d)
-        cov = (second - (nk[:, None] * delta).T @ delta) / nk.sum()
-        cov += reg_covar * np.eye(d)
+    if covariance_type in ("full", "tied"):
+        second = unpack_symmetric(s2.reshape(k, -1) if covariance_type == "full" else s2, d)
     else:
-        cov = s2.reshape(k, d) / nk[:, None] - delta**2 + reg_covar
-        if covariance_type == "spherical":
-            cov = cov.mean(axis=1)
-    weights = nk / nk.sum()
+        second = s2.reshape(k, d)
+    if prior is not None:
+        # scatter matrices about the component means (the kernels sum the tied ones)
+        if covariance_type == "full":
+            scatter = second - padded[:, None, None] * delta[:, :, None] * delta[:, None, :]
+        elif covariance_type == "tied":
+            scatter = second - (padded[:, None] * delta).T @ delta
+        else:
+            scatter = second - padded[:, None] * delta**2
+        weights, means, cov = prior.posterior_mode(nk, means, scatter, reg_covar)
+    else:
+        if covariance_type == "full":
+            cov = second / padded[:, None, None] - delta[:, :, None] * delta[:, None, :]
+            cov += reg_covar * np.eye(d)
+        elif covariance_type == "tied":
+            cov = (second - (padded[:, None] * delta).T @ delta) / padded.sum()
+            cov += reg_covar * np.eye(d)
+        else:
+            cov = second / padded[:, None] - delta**2 + reg_covar
+            if covariance_type == "spherical":
+                cov = cov.mean(axis=1)
+        weights = padded / padded.sum()
     prec_chol = precision_cholesky_from_covariances(cov, covariance_type, reg_covar)
     return GaussianParams(weights, means, cov, prec_chol, covariance_type)
 
 
 # -- unconstrained coordinates (SQUAREM extrapolates in them) ---------------------------
 _TINY = np.finfo(np.float64).tiny
-# An extrapolation may shrink a weight by this factor at most (else the driver takes a
-# shorter step): a weight pushed near zero would leave EM crawling back.
-_MAX_SHRINK = 1e-2
 
 
 def pack_unconstrained(params, weights=True):
@@ -315,7 +326,7 @@ def unpack_unconstrained(vector, like, reg_covar=0.0, weights=True):
     prec_chol = precision_cholesky_from_covariances(cov, ct, reg_covar)
     if weights:
         w = w / w.sum()
-        if (w < _MAX_SHRINK * like.weights).any():
+        if (w < MAX_SHRINK * like.weights).any():
             raise FloatingPointError("an extrapolated weight is too small")
     else:
         w = like.weights.copy()

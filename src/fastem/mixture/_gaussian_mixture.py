@@ -29,7 +29,7 @@ from .._validation import (
     fitted_features,
     positive_variances,
 )
-from ..cluster._kmeans import _kmeans_plusplus, lloyd
+from ..cluster._kmeans import _kmeans_plusplus, _nearest, lloyd
 from ._gaussian import (
     COV_CODE,
     COVARIANCE_TYPES,
@@ -49,8 +49,8 @@ from ._gaussian import (
 )
 from ._hierarchical import hierarchical_labels
 from ._information import InformationMixin
-from ._missing import MissingPatterns, impute, missing_e_pass
-from ._prior import ConjugatePrior, check_prior, map_params_from_stats, resolve_prior
+from ._missing import MissingPatterns, impute, missing_e_pass, observed_means
+from ._prior import ConjugatePrior, check_prior, resolve_prior
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical", "auto")
 # init_params='auto': the first starts, then the others in turn; the E-steps of every
@@ -67,19 +67,6 @@ _INIT_SAMPLE_ROWS = 20_000  # rows used to initialise when X has missing values
 # rows x components per chunk of initial responsibilities: 2^15 to 2^18 (256 KB to
 # 2 MB), at most a sixteenth of the memory of X
 _CHUNK_CELLS = (1 << 15, 1 << 18)
-
-
-def _column_means(X):
-    """Mean of the observed entries of each column, without a temporary of X's size."""
-    total = np.zeros(X.shape[1])
-    count = np.zeros(X.shape[1])
-    for lo in range(0, X.shape[0], 1 << 14):
-        chunk = X[lo:lo + (1 << 14)]
-        seen = ~np.isnan(chunk)
-        total += np.where(seen, chunk, 0).sum(axis=0)
-        count += seen.sum(axis=0)
-    with np.errstate(invalid="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
 def _mixture_variances(params):
@@ -129,9 +116,8 @@ class _GaussianMixtureEM:
     def m_step(self, nk, s1, s2, shift):
         """Parameters from moments about ``shift``: the ML estimates, or the posterior
         mode with a prior."""
-        if self.prior is None:
-            return params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type)
-        return map_params_from_stats(self.prior, nk, s1, s2, shift, self.reg_covar)
+        return params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type,
+                                 self.prior)
 
     def step(self, params):
         if self.patterns is None:
@@ -258,7 +244,7 @@ class _GaussianMixtureEM:
             rows = np.sort(rs.choice(rows, size=cap, replace=False))
         sub = self.X[rows]
         if not use_complete:
-            sub = np.where(np.isnan(sub), _column_means(self.X), sub).astype(self.X.dtype)
+            sub = np.where(np.isnan(sub), observed_means(self.X)[0], sub).astype(self.X.dtype)
         sw = None if self.sw is None else self.sw[rows]
         if sw is not None and not sw.sum() > 0:
             sw = None
@@ -298,11 +284,12 @@ class _GaussianMixtureEM:
             problem, _ = lloyd(Z, sw, k, init="k-means++", n_init=1, max_iter=300,
                                tol=1e-4, random_state=rs, n_threads=self.n_threads)
             labels = problem.best_labels
-        else:
-            seeds = Z[_kmeans_plusplus(Z, k, sw, rs, None, self.n_threads)]
-            sq = (seeds * seeds).sum(axis=1)
-            labels = np.argmin(sq[None, :] - 2.0 * (Z @ seeds.T), axis=1)
-        return self._from_partition(rows, labels.astype(np.intc))
+        else:     # each row at its nearest seed (the k-means kernel's labels)
+            seeds = np.ascontiguousarray(Z[_kmeans_plusplus(Z, k, sw, rs, None,
+                                                            self.n_threads)])
+            labels = np.empty(len(Z), dtype=np.intc)
+            _nearest(Z, sw, seeds, labels, self.n_threads)
+        return self._from_partition(rows, np.asarray(labels, dtype=np.intc))
 
     def _from_responsibilities(self, chunk, shift):
         """M-step from initial responsibilities, given chunk by chunk: chunk(lo, hi)

@@ -76,6 +76,27 @@ class MissingPatterns:
         yield start, self.n_patterns
 
 
+OBSERVED_CHUNK = 1 << 14     # rows per chunk of the passes over the observed entries
+
+
+def observed_means(X, sample_weight=None):
+    """(mean, weight) of each column's observed entries, chunked (no temporary of X's
+    size); the mean of a column with nothing observed is 0."""
+    total = np.zeros(X.shape[1])
+    count = np.zeros(X.shape[1])
+    for lo in range(0, X.shape[0], OBSERVED_CHUNK):
+        chunk = X[lo:lo + OBSERVED_CHUNK].astype(np.float64)
+        seen = ~np.isnan(chunk)
+        if sample_weight is None:
+            total += np.where(seen, chunk, 0.0).sum(axis=0)
+            count += seen.sum(axis=0)
+        else:
+            w = sample_weight[lo:lo + OBSERVED_CHUNK]
+            total += w @ np.where(seen, chunk, 0.0)
+            count += w @ seen
+    return total / np.where(count > 0, count, 1.0), count
+
+
 def _covariance_stack(params):
     """Per-component covariances as a (K, d, d) stack or (K, d) variances."""
     ct = params.covariance_type

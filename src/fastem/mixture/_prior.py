@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._gaussian import unpack_symmetric
+from ._missing import OBSERVED_CHUNK, observed_means
 
 _LOG_2 = math.log(2.0)
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -234,43 +234,13 @@ class ResolvedPrior:
         return total
 
 
-def map_params_from_stats(prior, nk, s1, s2, shift, reg_covar):
-    """The posterior-mode M-step from moments about ``shift`` (as params_from_stats)."""
-    from ._gaussian import GaussianParams, precision_cholesky_from_covariances
-
-    k, d = s1.shape
-    ct = prior.covariance_type
-    padded = nk + 10 * np.finfo(np.float64).eps
-    delta = s1 / padded[:, None]
-    xbar = shift + delta
-    if ct in ("full", "tied"):
-        second = unpack_symmetric(s2.reshape(k, -1) if ct == "full" else s2, d)
-        if ct == "tied":   # the kernels sum the tied moments over the components
-            scatter = second - (padded[:, None] * delta).T @ delta
-        else:
-            scatter = second - padded[:, None, None] * delta[:, :, None] * delta[:, None, :]
-    else:
-        scatter = s2.reshape(k, d) - padded[:, None] * delta**2
-    weights, means, cov = prior.posterior_mode(nk, xbar, scatter, reg_covar)
-    prec_chol = precision_cholesky_from_covariances(cov, ct, reg_covar)
-    return GaussianParams(weights, means, cov, prec_chol, ct)
-
-
 # -- resolving a prior against the data ----------------------------------------------
 def _weighted_moments(X, sample_weight):
     """Column means, and the sample covariance (divisor total weight - 1, as R's var for
     unit weights), of the observed entries: pairwise over rows where both are observed."""
     n, d = X.shape
-    total = np.zeros(d)
-    count = np.zeros(d)
-    step = 1 << 13
-    for lo in range(0, n, step):
-        chunk = X[lo:lo + step].astype(np.float64)
-        w = np.ones(len(chunk)) if sample_weight is None else sample_weight[lo:lo + step]
-        seen = ~np.isnan(chunk)
-        total += w @ np.where(seen, chunk, 0.0)
-        count += w @ seen
-    mean = total / np.where(count > 0, count, 1.0)
+    mean, count = observed_means(X, sample_weight)
+    step = OBSERVED_CHUNK
     cross = np.zeros((d, d))
     pairs = np.zeros((d, d))
     for lo in range(0, n, step):
