@@ -3,19 +3,24 @@
 A model hands the driver a *problem*: an object with
 
     initialize(random_state) -> params
-    step(params) -> (new_params, objective)   # one E pass + M-step; objective at `params`
+    source                                    # a _sources.Source: the blocks of rows
+    e_step(block, params) -> Stats            # one block's additive statistics
+    m_step(stats) -> params                   # from the statistics of all the blocks
+    objective(params, stats) -> float         # what EM increases, at `params`
     converged(change, tol, old, new) -> bool  # optional, default |change| < tol
     final_score(params, objective) -> float   # optional, which of n_init runs is best
     report                                    # optional, a Report: the verbose lines
     pack(params) -> 1-d float array           # for SQUAREM: unconstrained coordinates
     unpack(vector, like) -> params            #   (any vector is valid parameters)
 
-and the driver runs restarts, the loop, the convergence test, history, verbose output,
+(or, instead of source/e_step/m_step/objective, ``step(params) -> (new_params,
+objective)``, the whole EM map at once), and the driver runs restarts, the loop, the convergence test, history, verbose output,
 callbacks, SQUAREM acceleration and the ConvergenceWarning, once for all models.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable
@@ -105,6 +110,48 @@ class IterationInfo:
     lower_bound: float   # objective at the parameters the iteration started from
     change: float        # lower_bound minus the previous one
     time: float          # seconds spent on this iteration
+
+
+class Stats:
+    """Sufficient statistics of some rows: additive, and scalable by a number.
+
+    A model's statistics are a dataclass deriving from Stats. ``additive`` names the
+    members that add over rows (arrays or floats; the E-step's log-likelihood among
+    them); any other member is context (e.g. the point moments are taken about), and
+    ``align(other)`` returns ``other`` expressed in this one's context, so that a sum
+    is always of like terms. ``a + b`` adds them, ``c * a`` scales them (online EM
+    blends statistics with a step size); neither modifies its operands."""
+
+    additive: tuple[str, ...] = ()
+
+    def align(self, other):
+        return other
+
+    def __add__(self, other):
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        other = self.align(other)
+        return dataclasses.replace(self, **{name: getattr(self, name) + getattr(other, name)
+                                            for name in self.additive})
+
+    def __mul__(self, factor):
+        if not isinstance(factor, (int, float, np.floating, np.integer)):
+            return NotImplemented
+        return dataclasses.replace(self, **{name: getattr(self, name) * factor
+                                            for name in self.additive})
+
+    __rmul__ = __mul__
+
+
+def em_map(problem, params):
+    """One EM iteration from ``params``: (new params, objective at ``params``). The
+    E-step runs over the problem's source, block by block, its statistics summed in
+    block order; then the M-step."""
+    step = getattr(problem, "step", None)
+    if step is not None:
+        return step(params)
+    stats = problem.source.reduce(problem.e_step, params)
+    return problem.m_step(stats), problem.objective(params, stats)
 
 
 @dataclass
@@ -208,10 +255,10 @@ class _Squarem:
 
     def cycle(self, params, budget):
         problem = self.problem
-        p1, objective = problem.step(params)
+        p1, objective = em_map(problem, params)
         if budget <= 1:
             return p1, objective, 1
-        p2, _ = problem.step(p1)
+        p2, _ = em_map(problem, p1)
         u0, u1, u2 = problem.pack(params), problem.pack(p1), problem.pack(p2)
         r = u1 - u0
         v = u2 - 2.0 * u1 + u0
@@ -233,7 +280,7 @@ class _Squarem:
         p3, at_extrapolated = None, -np.inf
         if extrapolated is not None:
             try:
-                p3, at_extrapolated = problem.step(extrapolated)
+                p3, at_extrapolated = em_map(problem, extrapolated)
             except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                 p3 = None
         if p3 is not None and np.isfinite(at_extrapolated) and at_extrapolated >= objective:
@@ -293,7 +340,7 @@ def run_em(
             t0 = time.perf_counter()
             previous = run.lower_bound
             if run.squarem is None:
-                new_params, run.lower_bound = problem.step(run.params)
+                new_params, run.lower_bound = em_map(problem, run.params)
                 run.n_iter += 1
             else:
                 new_params, run.lower_bound, used = run.squarem.cycle(

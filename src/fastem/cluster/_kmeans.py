@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
+from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
 
@@ -11,10 +13,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
-from .._engine import IterationInfo, Report, commit, run_em
+from .._engine import IterationInfo, Report, Stats, commit, run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
 from .._output import TransformerOutputMixin
+from .._sources import INIT_SAMPLE_ROWS, ArraySource, Source, as_source
 from .._validation import (
     SQUARED_NORM_LIMIT,
     check_array,
@@ -44,7 +47,8 @@ def _overflow_error(what):
 
 
 def _centred(X, sample_weight, n_threads):
-    """(data, shift, column variances) for k-means on X.
+    """(data, shift, column variances) for k-means on X (an array, or a Source: then
+    data is the dtype its blocks are computed in).
 
     Every kernel pass reads the rows as data - shift, shift being the weighted column
     means (scikit-learn centres X the same way), so that distances by expansion do not
@@ -55,19 +59,30 @@ def _centred(X, sample_weight, n_threads):
     pass, about the mean. float32 data whose squared distances could overflow float32
     arithmetic is computed in float64; data whose squared distances (or their weighted
     sum) overflow float64 is rejected with a ValueError."""
-    total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-    w = np.empty(0)
-    if sample_weight is not None:   # scaled to at most 1: the weighted sums cannot overflow
-        w = sample_weight / float(sample_weight.max())
-    weight = X.shape[0] if sample_weight is None else float(w.sum())
+    source = X if isinstance(X, Source) else ArraySource(X, sample_weight)
+    total = source.total_weight
+    scale = None
+    if source.in_memory and source.sample_weight is not None:
+        scale = float(source.sample_weight.max())
+    elif not source.in_memory and source.total_weight != source.n_samples:
+        scale = max(float(b.sample_weight.max()) for b in source.blocks()
+                    if b.sample_weight is not None)
+    weight = 0.0
 
     def moments(about):
-        s1, s2, spread = _kmeans.column_sums(X, w, about, n_threads)
+        """Weighted (by weights scaled to at most 1: the sums cannot overflow)."""
+        nonlocal weight
+        s1 = s2 = spread = weight = 0.0
+        for block in source.blocks():
+            w = np.empty(0) if block.sample_weight is None else block.sample_weight / scale
+            a, b, c = _kmeans.column_sums(block.X, w, about, n_threads)
+            s1, s2, spread = s1 + a, s2 + b, spread + c
+            weight += block.X.shape[0] if block.sample_weight is None else float(w.sum())
         delta = s1 / weight
         with np.errstate(over="ignore", invalid="ignore"):   # overflow: refused below
             return about + delta, np.maximum(s2 / weight - delta**2, 0.0), spread
 
-    shift = np.zeros(X.shape[1])
+    shift = np.zeros(source.n_features)
     mean, variances, spread = moments(shift)
     if not (spread <= SQUARED_NORM_LIMIT and _shift_for(mean, variances.sum()) is None):
         shift = mean
@@ -76,10 +91,13 @@ def _centred(X, sample_weight, n_threads):
         raise _overflow_error("The rows of X are")
     if not float(variances.sum()) * total <= SQUARED_NORM_LIMIT:
         raise _overflow_error("The rows of X, weighted by sample_weight, are")
-    if X.dtype == np.float32 and not spread <= float(np.finfo(np.float32).max) / 64:
+    dtype = source.dtype
+    if dtype == np.float32 and not spread <= float(np.finfo(np.float32).max) / 64:
         # the same margin below the largest float32 as SQUARED_NORM_LIMIT for float64
-        X = X.astype(np.float64)
-    return X, shift.astype(X.dtype), variances
+        dtype = np.dtype(np.float64)
+    if isinstance(X, Source):
+        return dtype, shift.astype(dtype), variances
+    return X.astype(dtype, copy=False), shift.astype(dtype), variances
 
 
 def _shift_for(mean, spread):
@@ -271,9 +289,33 @@ def _checked_inertia(inertia):
     return float(inertia)
 
 
+@dataclass
+class LloydStats(Stats):
+    """One block's Lloyd statistics: its inertia at the centers, and per cluster the
+    weight and the sum of the rows (in the shifted coordinates) nearest to it."""
+
+    inertia: float
+    weight: np.ndarray
+    sums: np.ndarray
+    centers: np.ndarray        # context: where the block was assigned
+
+    additive = ("inertia", "weight", "sums")
+
+
+def lloyd_e_step(block, centers, *, shift, dtype, n_threads=None):
+    """LloydStats of a block (a _sources.Block) at ``centers`` (shifted coordinates)."""
+    X = block.X if block.X.dtype == dtype else block.X.astype(dtype)
+    k, d = centers.shape
+    sums, weight = np.zeros((k, d)), np.zeros(k)
+    inertia = _kmeans.lloyd_pass(X, _unit(block.sample_weight), centers,
+                                 np.empty(0, dtype=np.intc), sums, weight, np.empty(0), True,
+                                 effective_n_threads(n_threads), shift=shift)
+    return LloydStats(inertia, weight, sums, centers)
+
+
 class _LloydEM:
-    """Lloyd's algorithm as a driver problem: params are the centers (dtype of X), in the
-    coordinates of the rows X - shift.
+    """Lloyd's algorithm as a driver problem: params are the centers (in ``dtype``), in
+    the coordinates of the rows X - shift.
 
     It converges as scikit-learn's Lloyd loop: when an iteration assigns the rows as the
     one before (strict convergence), or moves the centers by a total squared distance of
@@ -287,78 +329,109 @@ class _LloydEM:
 
     objective_name = "-inertia"
 
-    def __init__(self, X, sample_weight, n_clusters, init, tol, n_threads, shift):
-        self.X = X
-        self.sw = sample_weight
-        self.w = _unit(sample_weight)
+    def __init__(self, source, n_clusters, init, tol, n_threads, shift, dtype):
+        self.source = source
+        self.X = source.X if source.in_memory else None
+        self.sw = source.sample_weight if source.in_memory else None
+        if self.X is not None and self.X.dtype != dtype:
+            self.X = self.X.astype(dtype)
+        self.dtype = dtype
         self.n_clusters = n_clusters
         self.init = init
         self.tol = tol
         self.n_threads = n_threads
         self.shift = shift
+        self.e_step = functools.partial(lloyd_e_step, shift=shift, dtype=dtype,
+                                        n_threads=n_threads)
+        if self.X is not None and self.X is not source.X:   # computed in float64
+            self.source = ArraySource(self.X, self.sw)
         self.best_labels = None
         self.best_inertia = None
         self.previous = None          # the previous iteration's (weights, sums)
         self.strict = False           # the last iteration assigned as the one before
         self.center_shift = None      # its total squared center shift (not strict)
+        self.sample = None            # rows to seed from, when X is not in memory
         self.report = _LloydReport(self)
 
     def initialize(self, rs):
-        X, k = self.X, self.n_clusters
+        k = self.n_clusters
         self.previous = None
         if isinstance(self.init, np.ndarray):
-            return np.ascontiguousarray(self.init.astype(X.dtype) - self.shift)
+            return np.ascontiguousarray(self.init.astype(self.dtype) - self.shift)
+        if self.X is not None:
+            X, sw = self.X, self.sw
+        else:            # seeds from a sample of the rows (all of them, if few)
+            if self.sample is None:
+                X, sw = self.source.sample(max(INIT_SAMPLE_ROWS, 50 * k), rs)
+                if sw is not None and not sw.sum() > 0:
+                    sw = None
+                self.sample = np.ascontiguousarray(X, dtype=self.dtype), sw
+            X, sw = self.sample
         if self.init == "k-means++":
-            rows = _kmeans_plusplus(X, k, self.sw, rs, None, self.n_threads, self.shift)
+            rows = _kmeans_plusplus(X, k, sw, rs, None, self.n_threads, self.shift)
         else:
-            p = None if self.sw is None else self.sw / self.sw.sum()
+            p = None if sw is None else sw / sw.sum()
             rows = rs.choice(X.shape[0], size=k, replace=False, p=p)
         return np.ascontiguousarray(X[rows] - self.shift)
 
     def _pass(self, centers, labels, sums, weight, dist, want_sums):
         return _checked_inertia(_kmeans.lloyd_pass(
-            self.X, self.w, centers, labels, sums, weight, dist, want_sums, self.n_threads,
-            shift=self.shift))
+            self.X, _unit(self.sw), centers, labels, sums, weight, dist, want_sums,
+            self.n_threads, shift=self.shift))
 
-    def step(self, centers):
-        k, d = centers.shape
-        sums = np.zeros((k, d))
-        weight = np.zeros(k)
-        inertia = self._pass(centers, np.empty(0, dtype=np.intc), sums, weight, np.empty(0),
-                             True)
+    def objective(self, centers, stats):
+        return -_checked_inertia(stats.inertia)
+
+    def m_step(self, stats):
+        centers = stats.centers
+        sums, weight = stats.sums, stats.weight
         previous, self.previous = self.previous, (weight.copy(), sums.copy())
         self.strict = previous is not None and all(
             np.array_equal(a, b) for a, b in zip(previous, self.previous))
         if (weight == 0).any():
+            sums, weight = sums.copy(), weight.copy()
             self._relocate_empty(centers, sums, weight)
         new = centers.astype(np.float64, copy=True)
         filled = weight > 0
         new[filled] = sums[filled] / weight[filled, None]
         # clusters still empty go to the center of the heaviest one, as scikit-learn's
         new[~filled] = new[np.argmax(weight)]
-        return new.astype(centers.dtype), -inertia
+        return new.astype(centers.dtype)
 
     def _relocate_empty(self, centers, sums, weight):
         """scikit-learn's relocation: the empty clusters take the rows farthest from
         their centers (by np.argpartition, as scikit-learn, so that ties go the same way),
         one each, with its weight; none when every row lies on its center. A cluster
-        given a row of weight zero stays empty."""
-        n = self.X.shape[0]
-        labels = np.empty(n, dtype=np.intc)
-        dist = np.empty(n)
-        self._pass(centers, labels, np.zeros_like(sums), np.zeros_like(weight), dist, False)
+        given a row of weight zero stays empty. Rows read in blocks: the farthest of
+        each block's farthest rows."""
+        empty = np.flatnonzero(weight == 0)
+        m = len(empty)
+        found = []       # (distances, rows (shifted, float64), weights, labels) per block
+        for block in self.source.blocks():
+            X = block.X if block.X.dtype == self.dtype else block.X.astype(self.dtype)
+            labels = np.empty(X.shape[0], dtype=np.intc)
+            dist = np.empty(X.shape[0])
+            _checked_inertia(_kmeans.lloyd_pass(
+                X, _unit(block.sample_weight), centers, labels, np.empty((0, 0)),
+                np.empty(0), dist, False, self.n_threads, shift=self.shift))
+            far = (np.argpartition(dist, -m)[:-m - 1:-1] if len(dist) > m
+                   else np.arange(len(dist))[::-1])
+            w = (np.ones(len(far)) if block.sample_weight is None
+                 else block.sample_weight[far])
+            found.append((dist[far], (X[far] - self.shift).astype(np.float64), w,
+                          labels[far]))
+        dist, rows, w, labels = (np.concatenate(part) for part in zip(*found))
         if not dist.max() > 0:
             return
-        empty = np.flatnonzero(weight == 0)
-        far = np.argpartition(dist, -len(empty))[:-len(empty) - 1:-1]
-        for new_id, row in zip(empty, far):
-            w = 1.0 if self.sw is None else self.sw[row]
-            x = (self.X[row] - self.shift).astype(np.float64)
-            old_id = labels[row]
-            sums[old_id] -= w * x
-            weight[old_id] -= w
-            sums[new_id] = w * x
-            weight[new_id] = w
+        if len(found) > 1:        # the farthest of the blocks' farthest
+            far = np.argpartition(dist, -m)[:-m - 1:-1] if len(dist) > m else np.argsort(
+                -dist, kind="stable")
+            dist, rows, w, labels = dist[far], rows[far], w[far], labels[far]
+        for new_id, x, wi, old_id in zip(empty, rows, w, labels):
+            sums[old_id] -= wi * x
+            weight[old_id] -= wi
+            sums[new_id] = wi * x
+            weight[new_id] = wi
 
     def converged(self, change, tol, old, new):
         if self.strict:
@@ -372,7 +445,7 @@ class _LloydEM:
         the best only with a lower inertia and a different partition: one that ends
         with the best's partition (it may have stopped on tol a little earlier or
         later) scores as the best does, and the driver keeps the first."""
-        labels = np.empty(self.X.shape[0], dtype=np.intc)
+        labels = np.empty(self.source.n_samples, dtype=np.intc)
         inertia = self.inertia(centers, labels)
         if self.best_labels is not None and _same_partition(labels, self.best_labels,
                                                             centers.shape[0]):
@@ -382,8 +455,17 @@ class _LloydEM:
         return -inertia
 
     def inertia(self, centers, labels=None):
-        return self._pass(centers, np.empty(0, dtype=np.intc) if labels is None else labels,
-                          np.empty((0, 0)), np.empty(0), np.empty(0), False)
+        """The inertia at ``centers``, and each row's nearest center in ``labels`` (when
+        given), block by block."""
+        total = 0.0
+        for block in self.source.blocks():
+            X = block.X if block.X.dtype == self.dtype else block.X.astype(self.dtype)
+            out = (np.empty(0, dtype=np.intc) if labels is None
+                   else labels[block.start:block.start + X.shape[0]])
+            total += _checked_inertia(_kmeans.lloyd_pass(
+                X, _unit(block.sample_weight), centers, out, np.empty((0, 0)), np.empty(0),
+                np.empty(0), False, self.n_threads, shift=self.shift))
+        return total
 
 
 class _LloydReport(Report):
@@ -412,17 +494,20 @@ class _LloydReport(Report):
 
 def lloyd(X, sample_weight, n_clusters, *, init="k-means++", n_init=1, max_iter=300,
           tol=1e-4, random_state=None, n_threads=1, verbose=0, callback=None):
-    """Run Lloyd's algorithm (validated inputs); returns (problem, the driver's best run),
-    the run's centers in X's coordinates and dtype. The tolerance is scikit-learn's rule,
-    tol times the mean of the per-feature variances of X (weighted by sample_weight, so
-    that integer weights act as repeated rows)."""
-    data, shift, variances = _centred(X, sample_weight, n_threads)
-    problem = _LloydEM(data, sample_weight, n_clusters, init,
-                       float(np.mean(variances) * tol) if tol else 0.0, n_threads, shift)
+    """Run Lloyd's algorithm (validated inputs: X an array, or a Source with
+    sample_weight None); returns (problem, the driver's best run), the run's centers in
+    X's coordinates and dtype. The tolerance is scikit-learn's rule, tol times the mean
+    of the per-feature variances of X (weighted by sample_weight, so that integer
+    weights act as repeated rows)."""
+    source = X if isinstance(X, Source) else ArraySource(X, sample_weight)
+    dtype, shift, variances = _centred(source, None, n_threads)
+    problem = _LloydEM(source, n_clusters, init,
+                       float(np.mean(variances) * tol) if tol else 0.0, n_threads, shift,
+                       dtype)
     result = run_em(problem, n_init=n_init, max_iter=max_iter, tol=tol,
                     random_state=random_state, verbose=verbose, verbose_interval=1,
                     callback=callback, warn=False)
-    result.params = (result.params + shift).astype(X.dtype)
+    result.params = (result.params + shift).astype(source.dtype)
     return problem, result
 
 
@@ -788,9 +873,13 @@ default='k-means++'
         -8901.8
         """
         raw = X
-        X = check_array(X)
+        source = as_source(X, sample_weight, allow_nan=False)
+        if source is None:
+            X = check_array(X)
+            sw = check_sample_weight(sample_weight, X.shape[0])
+        else:        # read in blocks (Chunks, a memmap, a dask array)
+            X, sw = source, None
         k, init, n_init, max_iter, tol = self._check_params(X)
-        sw = check_sample_weight(sample_weight, X.shape[0])
         n_threads = effective_n_threads(self.n_threads)
         problem, result = lloyd(
             X, sw, k, init=init, n_init=n_init, max_iter=max_iter, tol=tol,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 from .._base import ParamsMixin, information_criteria, sklearn_tags
 from .._engine import ACCELERATIONS, commit, run_em
 from .._kernels import _gaussian
+from .._sources import INIT_SAMPLE_ROWS, ArraySource, as_source
 from .._kernels._parallel import effective_n_threads
 from .._validation import (
     ABSENT,
@@ -51,6 +53,7 @@ from ._hierarchical import hierarchical_labels
 from ._information import InformationMixin
 from ._missing import MissingPatterns, impute, missing_e_pass, observed_means
 from ._prior import ConjugatePrior, check_prior, resolve_prior
+from ._stats import gaussian_e_step
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical", "auto")
 # init_params='auto': the first starts, then the others in turn; the E-steps of every
@@ -88,20 +91,19 @@ def _chunk_rows(n_components, data_bytes=0):
 
 
 class _GaussianMixtureEM:
-    """The driver's problem for a Gaussian mixture on validated data."""
+    """The driver's problem for a Gaussian mixture on a validated source of rows."""
 
-    def __init__(self, X, sample_weight, *, n_components, covariance_type, reg_covar,
+    def __init__(self, source, *, n_components, covariance_type, reg_covar,
                  init_params, weights_init, means_init, precisions_init, n_threads,
-                 patterns=None, prior=None):
-        self.X = X
-        self.sw = sample_weight
-        self.patterns = patterns
-        self.total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
-        if patterns is not None and len(patterns.empty_rows):
-            # rows with nothing observed carry no information and are left out
-            dropped = patterns.empty_rows
-            self.total_weight -= len(dropped) if sample_weight is None else sample_weight[
-                dropped].sum()
+                 prior=None):
+        self.source = source
+        self.X = self.sw = self.patterns = None
+        if source.in_memory:        # the initialisations read the rows themselves
+            self.X, self.sw = source.X, source.sample_weight
+            self.patterns = source.block.cache.get("patterns")
+        self.n_features = source.n_features
+        # rows with nothing observed carry no information and are left out
+        self.total_weight = source.observed_weight
         self.k = n_components
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
@@ -111,26 +113,26 @@ class _GaussianMixtureEM:
         self.precisions_init = precisions_init
         self.n_threads = n_threads
         self.prior = prior
+        self.e_step = functools.partial(gaussian_e_step, n_threads=n_threads)
         self.starts = 0           # initialize() calls so far ('auto' takes them in turn)
+        self._sample = None       # the in-memory problem on a sample of the rows
 
-    def m_step(self, nk, s1, s2, shift):
-        """Parameters from moments about ``shift``: the ML estimates, or the posterior
-        mode with a prior."""
+    def m_step(self, stats):
+        """Parameters from the statistics: the ML estimates, or the posterior mode with
+        a prior."""
+        return self.params_from_moments(stats.nk, stats.s1, stats.s2, stats.shift)
+
+    def params_from_moments(self, nk, s1, s2, shift):
         return params_from_stats(nk, s1, s2, shift, self.reg_covar, self.covariance_type,
                                  self.prior)
 
-    def step(self, params):
-        if self.patterns is None:
-            loglik, nk, s1, s2, shift = e_pass(self.X, self.sw, params,
-                                               n_threads=self.n_threads, want_stats=True)
-        else:
-            loglik, nk, s1, s2, shift = missing_e_pass(self.X, self.sw, params, self.patterns,
-                                                       n_threads=self.n_threads,
-                                                       want_stats=True)
-        new = self.m_step(nk, s1, s2, shift)
-        if self.prior is not None:    # the objective is the log-posterior
+    def objective(self, params, stats):
+        """The mean log-likelihood per unit of weight at ``params``, or the
+        log-posterior's with a prior."""
+        loglik = stats.loglik
+        if self.prior is not None:
             loglik += self.prior.log_density(params)
-        return new, loglik / self.total_weight
+        return loglik / stats.weight
 
     def degenerate(self, params):
         """Whether a component has collapsed: an effective weight below n_features + 1
@@ -138,7 +140,7 @@ class _GaussianMixtureEM:
         scaled to unit variance (the variances of the fitted mixture, which are the
         data's at a maximum-likelihood fit), its smallest eigenvalue is below
         DEGENERATE_FLAT."""
-        d = self.X.shape[1]
+        d = self.n_features
         if (self.total_weight * params.weights < d + 1).any():
             return True
         var = _mixture_variances(params)
@@ -168,10 +170,30 @@ class _GaussianMixtureEM:
     def initialize(self, rs):
         given = (self.weights_init, self.means_init, self.precisions_init)
         if all(v is not None for v in given):
-            params = self._from_given(None)
-        else:
-            params = self._from_given(self._initial_estimate(rs))
-        return params
+            return self._from_given(None)
+        if self.X is None:       # rows not in memory: initialise on a sample of them
+            return self._from_given(self._sample_problem(rs)._initial_estimate(rs))
+        return self._from_given(self._initial_estimate(rs))
+
+    def _sample_problem(self, rs):
+        """The problem on at most INIT_SAMPLE_ROWS rows of the source, in memory (all of
+        them, in order, when there are no more); drawn once per fit."""
+        if self._sample is None:
+            X, sw = self.source.sample(max(INIT_SAMPLE_ROWS, 50 * self.k), rs)
+            if sw is not None and not sw.sum() > 0:
+                sw = None
+            missing = bool(self.source.missing and np.isnan(X).any())
+            patterns = MissingPatterns(X, for_fit=False) if missing else None
+            self._sample = self._on(ArraySource(X, sw, missing, patterns=patterns))
+        return self._sample
+
+    def _on(self, source):
+        """The same problem on other rows."""
+        return _GaussianMixtureEM(
+            source, n_components=self.k, covariance_type=self.covariance_type,
+            reg_covar=self.reg_covar, init_params=self.init_params, weights_init=None,
+            means_init=None, precisions_init=None, n_threads=self.n_threads,
+            prior=self.prior)
 
     def _from_given(self, estimate):
         ct = self.covariance_type
@@ -214,7 +236,7 @@ class _GaussianMixtureEM:
             # initialisation), as labels (from the run's final pass): no n x k array
             nk, s1, s2 = labelled_stats(X, self.sw, problem.best_labels, centers,
                                         self.covariance_type, n_threads=self.n_threads)
-            return self.m_step(nk, s1, s2, centers.astype(np.float64))
+            return self.params_from_moments(nk, s1, s2, centers.astype(np.float64))
         else:  # random responsibilities, drawn chunk by chunk in scikit-learn's order
 
             def chunk(lo, hi):
@@ -248,11 +270,8 @@ class _GaussianMixtureEM:
         sw = None if self.sw is None else self.sw[rows]
         if sw is not None and not sw.sum() > 0:
             sw = None
-        sample = _GaussianMixtureEM(
-            np.ascontiguousarray(sub), sw, n_components=self.k,
-            covariance_type=self.covariance_type, reg_covar=self.reg_covar,
-            init_params=method, weights_init=None, means_init=None,
-            precisions_init=None, n_threads=self.n_threads, prior=self.prior)
+        sample = self._on(ArraySource(np.ascontiguousarray(sub), sw))
+        sample.init_params = method
         return sample._initial_estimate(rs)
 
     def _from_partition(self, rows, labels):
@@ -265,7 +284,7 @@ class _GaussianMixtureEM:
         centers /= np.maximum(np.bincount(labels, minlength=k), 1)[:, None]
         nk, s1, s2 = labelled_stats(sub, sw, labels, centers, self.covariance_type,
                                     n_threads=self.n_threads)
-        return self.m_step(nk, s1, s2, centers.astype(X.dtype).astype(np.float64))
+        return self.params_from_moments(nk, s1, s2, centers.astype(X.dtype).astype(np.float64))
 
     def _scaled_start(self, rs, method):
         """A partition of a sample of at most _INIT_SAMPLE_ROWS rows, its columns scaled
@@ -303,7 +322,7 @@ class _GaussianMixtureEM:
                                            n_threads=self.n_threads)
             nk, s1, s2 = nk + a, s1 + b, s2 + c
         shift = np.ascontiguousarray(shift, dtype=self.X.dtype).astype(np.float64)
-        return self.m_step(nk, s1, s2, shift)
+        return self.params_from_moments(nk, s1, s2, shift)
 
     def _from_points(self, indices):
         """One row per component: means at those rows, covariances reg_covar * I."""
@@ -618,7 +637,7 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         return sklearn_tags(self, estimator_type="density_estimator", allow_nan=True)
 
     # -- validation -----------------------------------------------------------------
-    def _check_parameters(self, X):
+    def _check_parameters(self, shape):
         k = check_int(self.n_components, "n_components", minimum=1)
         ct = check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
         check_option(self.init_params, "init_params", INIT_PARAMS)
@@ -636,7 +655,7 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         check_prior(self.prior)
         if self.accelerate is not None:
             check_option(self.accelerate, "accelerate", ACCELERATIONS[1:])
-        n, d = X.shape
+        n, d = shape
         if n < k:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, "
                              f"n_samples = {n}")
@@ -785,22 +804,22 @@ class GaussianMixture(InformationMixin, ParamsMixin):
          [ 4.3 80.3]]
         """
         raw = X
-        X, missing = check_array(X, return_missing=True)
-        k, ct, weights, means, precisions = self._check_parameters(X)
-        sw = check_sample_weight(sample_weight, X.shape[0])
-        patterns = MissingPatterns(X) if missing else None
-        if patterns is not None and len(patterns.order) < k:
+        source = self._source(X, sample_weight)
+        k, ct, weights, means, precisions = self._check_parameters(source.shape)
+        if source.observed_rows < k:
             raise ValueError(f"Expected at least n_components = {k} rows with an observed "
-                             f"entry, got {len(patterns.order)}")
+                             f"entry, got {source.observed_rows}")
         warm = bool(self.warm_start) and hasattr(self, "converged_")
         if warm:
-            self._check_warm_start(X, k, ct)
-        prior = resolve_prior(check_prior(self.prior), X, sw, k, ct)
+            self._check_warm_start(source, k, ct)
+        prior = resolve_prior(check_prior(self.prior),
+                              source.X if source.in_memory else source,
+                              source.sample_weight if source.in_memory else None, k, ct)
         problem = _GaussianMixtureEM(
-            X, sw, n_components=k, covariance_type=ct, reg_covar=float(self.reg_covar),
+            source, n_components=k, covariance_type=ct, reg_covar=float(self.reg_covar),
             init_params=self.init_params, weights_init=weights, means_init=means,
             precisions_init=precisions, n_threads=effective_n_threads(self.n_threads),
-            patterns=patterns, prior=prior,
+            prior=prior,
         )
         result = run_em(
             problem, n_init=self.n_init, max_iter=self.max_iter, tol=float(self.tol),
@@ -814,17 +833,33 @@ class GaussianMixture(InformationMixin, ParamsMixin):
             init_keep=AUTO_KEEP if self.init_params == "auto" else 1,
         )
         commit(self, {
-            **self._fitted_params(result.params, X.dtype),
+            **self._fitted_params(result.params, source.dtype),
             "converged_": result.converged,
             "n_iter_": result.n_iter,
             "degenerate_": bool(problem.degenerate(result.params)),
             "lower_bound_": float(result.lower_bound),
             "lower_bounds_": [float(v) for v in result.lower_bounds],
-            **fitted_features(raw, X),
+            **fitted_features(raw, source),
             "prior_": ABSENT if prior is None else prior.public(),
             "_fit_settings": {"n_components": k, "covariance_type": ct},
         })
         return self
+
+    @staticmethod
+    def _source(X, sample_weight):
+        """X as a validated Source: an in-memory array (its missingness patterns found
+        once), or Chunks, a memmap or a dask array read block by block."""
+        source = as_source(X, sample_weight, allow_nan=True)
+        if source is None:
+            X, missing = check_array(X, return_missing=True)
+            sw = check_sample_weight(sample_weight, X.shape[0])
+            patterns = MissingPatterns(X) if missing else None
+            return ArraySource(X, sw, missing, patterns=patterns)
+        if source.missing and not source.observed_columns.all():
+            column = int(np.flatnonzero(~source.observed_columns)[0])
+            raise ValueError(f"column {column} of X is entirely missing (NaN); drop it "
+                             "before fitting")
+        return source
 
     def fit_predict(self, X: ArrayLike, y: Any = None,
                     sample_weight: ArrayLike | None = None) -> NDArray[np.intp]:

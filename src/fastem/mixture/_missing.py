@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import _gaussian
+from .._sources import row_pieces
 from ._gaussian import _LOG_2PI, COV_CODE, _upper_factor_of_inverse, _zero_stats, pack_upper
 
 _CHUNK_ROWS = 1 << 14
@@ -80,20 +81,17 @@ OBSERVED_CHUNK = 1 << 14     # rows per chunk of the passes over the observed en
 
 
 def observed_means(X, sample_weight=None):
-    """(mean, weight) of each column's observed entries, chunked (no temporary of X's
-    size); the mean of a column with nothing observed is 0."""
-    total = np.zeros(X.shape[1])
-    count = np.zeros(X.shape[1])
-    for lo in range(0, X.shape[0], OBSERVED_CHUNK):
-        chunk = X[lo:lo + OBSERVED_CHUNK].astype(np.float64)
+    """(mean, weight) of each column's observed entries, of an array or a Source, in
+    chunks (no temporary of X's size); the mean of a column with nothing observed is 0."""
+    total = count = 0.0
+    for chunk, w in row_pieces(X, sample_weight, OBSERVED_CHUNK):
         seen = ~np.isnan(chunk)
-        if sample_weight is None:
-            total += np.where(seen, chunk, 0.0).sum(axis=0)
-            count += seen.sum(axis=0)
+        if w is None:
+            total = total + np.where(seen, chunk, 0.0).sum(axis=0)
+            count = count + seen.sum(axis=0)
         else:
-            w = sample_weight[lo:lo + OBSERVED_CHUNK]
-            total += w @ np.where(seen, chunk, 0.0)
-            count += w @ seen
+            total = total + w @ np.where(seen, chunk, 0.0)
+            count = count + w @ seen
     return total / np.where(count > 0, count, 1.0), count
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._sources import Source, row_pieces
 from ._missing import OBSERVED_CHUNK, observed_means
 
 _LOG_2 = math.log(2.0)
@@ -237,20 +238,17 @@ class ResolvedPrior:
 # -- resolving a prior against the data ----------------------------------------------
 def _weighted_moments(X, sample_weight):
     """Column means, and the sample covariance (divisor total weight - 1, as R's var for
-    unit weights), of the observed entries: pairwise over rows where both are observed."""
-    n, d = X.shape
+    unit weights), of the observed entries: pairwise over rows where both are observed.
+    X is an array (weighted by sample_weight) or a Source."""
     mean, count = observed_means(X, sample_weight)
-    step = OBSERVED_CHUNK
-    cross = np.zeros((d, d))
-    pairs = np.zeros((d, d))
-    for lo in range(0, n, step):
-        chunk = X[lo:lo + step].astype(np.float64)
-        w = np.ones(len(chunk)) if sample_weight is None else sample_weight[lo:lo + step]
+    cross = pairs = 0.0
+    for chunk, w in row_pieces(X, sample_weight, OBSERVED_CHUNK):
+        w = np.ones(len(chunk)) if w is None else w
         seen = ~np.isnan(chunk)
         centred = np.where(seen, chunk - mean, 0.0)
-        cross += (centred * w[:, None]).T @ centred
+        cross = cross + (centred * w[:, None]).T @ centred
         observed = seen.astype(np.float64)
-        pairs += (observed * w[:, None]).T @ observed
+        pairs = pairs + (observed * w[:, None]).T @ observed
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = cross / (pairs - 1.0)
     return mean, cov, count
@@ -314,7 +312,13 @@ def resolve_prior(prior, X, sample_weight, n_components, covariance_type):
     Defaults are mclust's (defaultPrior), with weighted moments of the observed entries."""
     if prior is None:
         return None
-    k, (n, d), ct = n_components, X.shape, covariance_type
+    k, ct = n_components, covariance_type
+    if isinstance(X, Source):      # data read in blocks: its weights are its own
+        n, d, sample_weight = X.n_samples, X.n_features, None
+        total_weight = X.total_weight
+    else:
+        (n, d), total_weight = X.shape, (X.shape[0] if sample_weight is None
+                                         else float(sample_weight.sum()))
     kappa = _real(prior.shrinkage, "shrinkage", 0.0, strict=False)
     dof = (float(d + 2) if prior.dof is None
            else _real(prior.dof, "dof", 0.0, strict=True))
@@ -329,8 +333,7 @@ def resolve_prior(prior, X, sample_weight, n_components, covariance_type):
             raise ValueError("the default prior's scale needs a positive sample variance "
                              "in every column; give prior.scale")
         if ct in ("full", "tied"):
-            total = n if sample_weight is None else float(sample_weight.sum())
-            cov = data_cov if total > d and _positive_definite(data_cov) else np.diag(
+            cov = data_cov if total_weight > d and _positive_definite(data_cov) else np.diag(
                 variances)
             scale = fac * cov
         elif ct == "diag":

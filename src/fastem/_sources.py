@@ -1,0 +1,425 @@
+"""Where the rows come from: data sources that feed the EM driver blocks of rows.
+
+Every model's E-step is a function of one block of rows that returns additive
+statistics (see _engine.Stats); a source hands the driver its blocks and sums the
+statistics in block order, so that for a given source and chunking the result is
+bitwise the same whatever the number of threads.
+
+    ArraySource     one in-memory array, one block (the path of ``fit(ndarray)``)
+    ChunkedSource   row slices of anything with ``shape`` and slicing: np.memmap,
+                    h5py and zarr datasets; a block's memory is one chunk
+    StreamSource    a factory called once per pass, yielding arrays or (X, weights)
+    DaskSource      a dask array (fastem.dask): blocks mapped on the workers, tree-summed
+
+A source is validated once, by one pass before the fit: dimensions, dtypes, finite
+values (NaN only where the model takes missing values), the weights, and the facts a
+model needs (rows, total weight, the rows and columns with an observed entry).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_array, check_sample_weight
+
+# default chunk: about this many bytes of float64 rows
+CHUNK_BYTES = 1 << 24
+# rows drawn from a source that is not in memory to initialise a fit
+INIT_SAMPLE_ROWS = 100_000
+
+
+class Block:
+    """Some consecutive rows: X (validated, C-contiguous), their weights (None: 1 each),
+    whether X holds NaN, and a cache a model may fill (it lives as long as the block;
+    an in-memory source keeps its one block, and so its cache, for the whole fit)."""
+
+    __slots__ = ("X", "sample_weight", "missing", "cache", "start")
+
+    def __init__(self, X, sample_weight=None, missing=False, start=0):
+        self.X = X
+        self.sample_weight = sample_weight
+        self.missing = missing
+        self.cache: dict[str, Any] = {}
+        self.start = start
+
+    @property
+    def weight(self):
+        """The rows' total weight."""
+        return self.X.shape[0] if self.sample_weight is None else self.sample_weight.sum()
+
+
+class Source:
+    """Blocks of rows, validated. Subclasses define ``blocks()``; the facts below are
+    set by ``validate``."""
+
+    in_memory = False
+    n_samples: int
+    n_features: int
+    dtype: np.dtype
+    missing: bool            # some value is NaN
+    total_weight: float
+    observed_rows: int       # rows with an observed entry (all of them without NaN)
+    observed_weight: float   # their total weight
+    observed_columns: np.ndarray   # per column: some row observes it
+
+    @property
+    def shape(self):
+        return self.n_samples, self.n_features
+
+    def blocks(self) -> Iterator[Block]:
+        raise NotImplementedError
+
+    def reduce(self, e_step, params):
+        """The sum, in block order, of ``e_step(block, params)`` over the blocks."""
+        total = None
+        for block in self.blocks():
+            stats = e_step(block, params)
+            total = stats if total is None else total + stats
+        return total
+
+    def _record(self, facts):
+        """Set the validation facts from per-block (rows, weight, observed rows,
+        observed weight, observed columns, missing)."""
+        self.n_samples = int(sum(f[0] for f in facts))
+        self.total_weight = sum(f[1] for f in facts)
+        self.observed_rows = int(sum(f[2] for f in facts))
+        self.observed_weight = sum(f[3] for f in facts)
+        self.observed_columns = np.logical_or.reduce([f[4] for f in facts])
+        self.missing = any(f[5] for f in facts)
+
+    def sample(self, size, rs):
+        """(rows, their weights or None): every row, in order, when there are at most
+        ``size``; else ``size`` rows drawn without replacement (in order)."""
+        n = self.n_samples
+        chosen = None if n <= size else np.sort(rs.choice(n, size=size, replace=False))
+        parts, weights = [], []
+        for block in self.blocks():
+            lo, hi = block.start, block.start + block.X.shape[0]
+            local = (slice(None) if chosen is None else
+                     chosen[np.searchsorted(chosen, lo):np.searchsorted(chosen, hi)] - lo)
+            parts.append(block.X[local])
+            if block.sample_weight is not None:
+                weights.append(block.sample_weight[local])
+        X = np.ascontiguousarray(np.concatenate(parts))
+        sw = np.concatenate(weights) if weights else None
+        return X, sw
+
+
+def _block_facts(X, sw, missing):
+    """(rows, weight, observed rows, observed weight, observed columns, missing), in
+    pieces of rows (no temporary of X's size)."""
+    n = X.shape[0]
+    weight = n if sw is None else float(sw.sum())
+    if not missing:
+        return n, weight, n, weight, np.ones(X.shape[1], dtype=bool), False
+    rows, observed_weight = 0, 0.0
+    columns = np.zeros(X.shape[1], dtype=bool)
+    for lo in range(0, n, 1 << 14):
+        nan = np.isnan(X[lo:lo + (1 << 14)])
+        seen = ~nan.all(axis=1)
+        rows += int(seen.sum())
+        observed_weight += int(seen.sum()) if sw is None else float(sw[lo:lo + (1 << 14)][
+            seen].sum())
+        columns |= ~nan.all(axis=0)
+    return n, weight, rows, observed_weight, columns, True
+
+
+class ArraySource(Source):
+    """One validated in-memory array: a single block, kept for the whole fit."""
+
+    in_memory = True
+
+    def __init__(self, X, sample_weight=None, missing=False, **cache):
+        self.X = X
+        self.sample_weight = sample_weight
+        self.dtype = X.dtype
+        self.n_features = X.shape[1]
+        self.block = Block(X, sample_weight, missing)
+        self.block.cache.update(cache)     # what a model computed once for the fit
+        self._record([_block_facts(X, sample_weight, missing)])
+
+    def blocks(self):
+        yield self.block
+
+    def sample(self, size, rs):
+        n = self.n_samples
+        if n <= size:
+            return self.X, self.sample_weight
+        rows = np.sort(rs.choice(n, size=size, replace=False))
+        sw = None if self.sample_weight is None else self.sample_weight[rows]
+        return np.ascontiguousarray(self.X[rows]), sw
+
+
+def _check_block(X, sw, name, allow_nan, dtype=None):
+    """(X, weights or None, missing) for one block, validated like a whole array."""
+    X, missing = check_array(X, name, return_missing=True)
+    if missing and not allow_nan:
+        raise ValueError(f"{name} contains NaN; this needs complete data (GaussianMixture "
+                         "fits with missing values and can impute them).")
+    if dtype is not None and X.dtype != dtype:
+        X = X.astype(dtype)
+    if sw is not None:
+        sw = _check_block_weights(sw, X.shape[0], name)
+    return X, sw, missing
+
+
+def _check_block_weights(sw, n, name):
+    if isinstance(sw, numbers.Number) and not isinstance(sw, bool):
+        return check_sample_weight(float(sw), n)
+    sw = np.asarray(sw)
+    if sw.ndim != 1 or sw.shape[0] != n:
+        raise ValueError(f"the sample weights of {name} must have shape ({n},), got "
+                         f"{sw.shape}")
+    if sw.dtype.kind not in "biuf":
+        raise TypeError(f"the sample weights of {name} must be numeric, got dtype "
+                        f"{sw.dtype}")
+    sw = np.ascontiguousarray(sw, dtype=np.dtype(np.float64).newbyteorder("="))
+    if not np.isfinite(sw).all():
+        raise ValueError(f"the sample weights of {name} contain NaN or infinity; weights "
+                         "must be finite")
+    if (sw < 0).any():
+        raise ValueError(f"the sample weights of {name} contain negative values; weights "
+                         "must be >= 0")
+    return sw
+
+
+def _check_total(source):
+    if not np.isfinite(source.total_weight):
+        raise ValueError("sample_weight sums to infinity; scale the weights down (only "
+                         "their ratios matter)")
+    if not source.total_weight > 0:
+        raise ValueError("sample_weight sums to zero; at least one weight must be positive")
+
+
+class ChunkedSource(Source):
+    """Row slices ``data[lo:hi]`` of an array-like with ``shape`` (n, d)."""
+
+    def __init__(self, data, chunk_size, sample_weight, allow_nan):
+        self.data = data
+        self.sw = sample_weight
+        n, d = _shape_of(data)
+        self.n_features = d
+        self.chunk_size = chunk_size or default_chunk_rows(d)
+        self.bounds = [(lo, min(n, lo + self.chunk_size))
+                       for lo in range(0, n, self.chunk_size)]
+        if not self.bounds:
+            raise ValueError(f"X has 0 sample(s) (shape={(n, d)}) while a minimum of 1 is "
+                             "required.")
+        facts, flags = [], []
+        self.dtype = None
+        for lo, hi in self.bounds:
+            X, sw, missing = _check_block(data[lo:hi], self._weights(lo, hi), f"X[{lo}:{hi}]",
+                                          allow_nan, self.dtype)
+            self.dtype = X.dtype if self.dtype is None else self.dtype
+            if X.shape[1] != d:
+                raise ValueError(f"X[{lo}:{hi}] has {X.shape[1]} feature(s), expected {d}")
+            facts.append(_block_facts(X, sw, missing))
+            flags.append(missing)
+        self.flags = flags
+        self._record(facts)
+        if sample_weight is not None:
+            _check_total(self)
+
+    def _weights(self, lo, hi):
+        if self.sw is None:
+            return None
+        if isinstance(self.sw, numbers.Number):
+            return self.sw
+        return self.sw[lo:hi]
+
+    def blocks(self):
+        for (lo, hi), missing in zip(self.bounds, self.flags):
+            X = np.ascontiguousarray(self.data[lo:hi])
+            if X.dtype != self.dtype or not X.dtype.isnative:
+                X = X.astype(np.dtype(self.dtype).newbyteorder("="))
+            sw = self._weights(lo, hi)
+            if sw is not None:
+                sw = (np.full(hi - lo, float(sw)) if isinstance(sw, numbers.Number)
+                      else np.ascontiguousarray(sw, dtype=np.float64))
+            yield Block(X.reshape(hi - lo, self.n_features), sw, missing, lo)
+
+
+class StreamSource(Source):
+    """Blocks from ``factory()``, called once per pass over the data: an iterable of
+    arrays, or of (array, weights) pairs. Every pass must yield the same blocks."""
+
+    def __init__(self, factory, allow_nan):
+        self.factory = factory
+        facts, self.sizes, self.flags = [], [], []
+        self.dtype, self.n_features = None, None
+        for i, (X, sw) in enumerate(self._raw()):
+            name = f"block {i} of X"
+            X, sw, missing = _check_block(X, sw, name, allow_nan, self.dtype)
+            if self.dtype is None:
+                self.dtype, self.n_features = X.dtype, X.shape[1]
+            elif X.shape[1] != self.n_features:
+                raise ValueError(f"{name} has {X.shape[1]} feature(s), expected "
+                                 f"{self.n_features} as the first block")
+            facts.append(_block_facts(X, sw, missing))
+            self.sizes.append(X.shape[0])
+            self.flags.append(missing)
+        if not facts:
+            raise ValueError("X yielded no blocks; it needs at least one row")
+        self._record(facts)
+        _check_total(self)
+
+    def _raw(self):
+        blocks = self.factory()
+        if not isinstance(blocks, Iterable):
+            raise TypeError("the factory of Chunks must return an iterable of arrays or of "
+                            f"(array, weights) pairs, got {type(blocks).__name__}")
+        for item in blocks:
+            if isinstance(item, tuple):
+                if len(item) != 2:
+                    raise ValueError("a block of Chunks is an array or an (array, weights) "
+                                     f"pair, got a tuple of {len(item)}")
+                yield item
+            else:
+                yield item, None
+
+    def blocks(self):
+        start, i = 0, -1
+        for i, (X, sw) in enumerate(self._raw()):
+            if i >= len(self.sizes):
+                raise ValueError("the factory of Chunks yielded more blocks than on its "
+                                 "first pass; every pass must yield the same data")
+            X = np.ascontiguousarray(X, dtype=np.dtype(self.dtype).newbyteorder("="))
+            if X.ndim != 2 or X.shape != (self.sizes[i], self.n_features):
+                raise ValueError(f"block {i} of X changed shape between passes, to "
+                                 f"{X.shape}; every pass must yield the same data")
+            if sw is not None:
+                sw = _check_block_weights(sw, X.shape[0], f"block {i} of X")
+            yield Block(X, sw, self.flags[i], start)
+            start += X.shape[0]
+        if i + 1 != len(self.sizes):
+            raise ValueError("the factory of Chunks yielded fewer blocks than on its first "
+                             "pass; every pass must yield the same data")
+
+
+def default_chunk_rows(n_features):
+    """Rows per chunk: about CHUNK_BYTES of float64, a multiple of 256."""
+    return max(256, CHUNK_BYTES // (8 * max(1, n_features)) // 256 * 256)
+
+
+def _shape_of(data):
+    shape = getattr(data, "shape", None)
+    if shape is None or len(shape) != 2:
+        raise ValueError("X must be 2-D (n_samples, n_features); got "
+                         f"{'no shape' if shape is None else f'shape {tuple(shape)}'}")
+    return int(shape[0]), int(shape[1])
+
+
+class Chunks:
+    """Data read in chunks of rows: for data that does not fit in memory.
+
+    Estimators' ``fit`` accept a Chunks wherever they accept an array, and read it
+    one chunk at a time on every pass over the data: memory holds one chunk (and a
+    sample of at most 100,000 rows to initialise). An ``np.memmap`` passed to ``fit``
+    is read in chunks without wrapping it.
+
+    Parameters
+    ----------
+    data : array-like with ``shape`` (n_samples, n_features), or callable
+        Anything whose row slices ``data[lo:hi]`` are arrays: an ``np.memmap``, an
+        h5py or zarr dataset, an array. Or a function of no arguments that returns an
+        iterable of blocks, each an array of rows or an (array, sample weights)
+        pair; it is called once per pass and must yield the same blocks each time
+        (a generator function that reads a file, for example).
+    chunk_size : int, default=None
+        Rows per chunk when ``data`` is sliced; by default about 16 MB of float64
+        rows. Ignored for a callable (its blocks are the chunks).
+    sample_weight : array-like of shape (n_samples,) or float, default=None
+        Weights of the rows of sliced ``data`` (sliced with it, so it may be a
+        memmap too); for a callable, give weights in its blocks.
+
+    Notes
+    -----
+    The fit is the same as on the whole array in memory (to rounding: sums are taken
+    chunk by chunk), and for given data and ``chunk_size`` it is bitwise the same for
+    any number of threads. Initialisation uses the rows themselves when there are at
+    most 100,000 of them, else a uniform sample of 100,000 rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastem import Chunks, GaussianMixture
+    >>> from fastem.datasets import load_faithful
+    >>> X = load_faithful()
+    >>> in_memory = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> chunked = GaussianMixture(n_components=2, random_state=0).fit(
+    ...     Chunks(X, chunk_size=50))
+    >>> bool(np.allclose(chunked.means_, in_memory.means_, rtol=1e-10))
+    True
+
+    A generator function that yields the blocks:
+
+    >>> def blocks():
+    ...     for lo in range(0, len(X), 100):
+    ...         yield X[lo:lo + 100]
+    >>> streamed = GaussianMixture(n_components=2, random_state=0).fit(Chunks(blocks))
+    >>> bool(np.allclose(streamed.means_, in_memory.means_, rtol=1e-10))
+    True
+    """
+
+    def __init__(self, data: Any | Callable[[], Iterable[Any]], *,
+                 chunk_size: int | None = None, sample_weight: Any = None) -> None:
+        self.data = data
+        self.chunk_size = chunk_size
+        self.sample_weight = sample_weight
+
+    def __repr__(self) -> str:
+        what = getattr(self.data, "__name__", None) or type(self.data).__name__
+        return f"Chunks({what}, chunk_size={self.chunk_size})"
+
+    def _source(self, allow_nan, sample_weight=None):
+        if sample_weight is not None and self.sample_weight is not None:
+            raise ValueError("sample_weight was given both to Chunks and to fit; give it "
+                             "once")
+        sw = self.sample_weight if sample_weight is None else sample_weight
+        if callable(self.data) and not hasattr(self.data, "shape"):
+            if sw is not None:
+                raise ValueError("Chunks of a callable take their weights in its blocks, "
+                                 "as (array, weights) pairs; not sample_weight")
+            return StreamSource(self.data, allow_nan)
+        size = self.chunk_size
+        if size is not None and (isinstance(size, bool) or not isinstance(
+                size, numbers.Integral) or size < 1):
+            raise ValueError(f"chunk_size must be a positive integer, got {size!r}")
+        return ChunkedSource(self.data, None if size is None else int(size), sw, allow_nan)
+
+
+def is_dask_array(X):
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "chunks")
+
+
+def as_source(X, sample_weight=None, *, allow_nan):
+    """A Source for X, or None when X is an ordinary array-like (the caller validates
+    it in memory): Chunks, an np.memmap (read in chunks) and dask arrays have one."""
+    if isinstance(X, Source):
+        return X
+    if isinstance(X, Chunks):
+        return X._source(allow_nan, sample_weight)
+    if isinstance(X, np.memmap):
+        return ChunkedSource(X, None, sample_weight, allow_nan)
+    if is_dask_array(X):
+        from .dask import DaskSource
+
+        return DaskSource(X, sample_weight, allow_nan=allow_nan)
+    return None
+
+
+def row_pieces(data, sample_weight=None, rows=1 << 14):
+    """(float64 rows, their weights or None), at most ``rows`` at a time, of an array
+    (with ``sample_weight``) or of a Source's blocks: passes over the data without a
+    temporary of its size."""
+    blocks = (data.blocks() if isinstance(data, Source)
+              else [Block(data, sample_weight)])
+    for block in blocks:
+        X, sw = block.X, block.sample_weight
+        for lo in range(0, X.shape[0], rows):
+            yield (X[lo:lo + rows].astype(np.float64),
+                   None if sw is None else sw[lo:lo + rows])
