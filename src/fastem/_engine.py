@@ -14,8 +14,10 @@ A model hands the driver a *problem*: an object with
     unpack(vector, like) -> params            #   (any vector is valid parameters)
 
 (or, instead of source/e_step/m_step/objective, ``step(params) -> (new_params,
-objective)``, the whole EM map at once), and the driver runs restarts, the loop, the convergence test, history, verbose output,
-callbacks, SQUAREM acceleration and the ConvergenceWarning, once for all models.
+objective)``, the whole EM map at once), and the driver runs restarts, the loop, the
+convergence test, history, verbose output, callbacks, SQUAREM acceleration and the
+ConvergenceWarning, once for all models. Online EM (``online_step``) blends the
+statistics of successive batches with a step size, for every model the same way.
 """
 
 from __future__ import annotations
@@ -152,6 +154,27 @@ def em_map(problem, params):
         return step(params)
     stats = problem.source.reduce(problem.e_step, params)
     return problem.m_step(stats), problem.objective(params, stats)
+
+
+def stepwise_rate(n_steps, decay, offset):
+    """The step size of stepwise (online) EM after ``n_steps`` steps: 1 for the first
+    (the first batch's statistics alone), then (n_steps + offset) ** -decay (Cappé &
+    Moulines 2009; Liang & Klein 2009: decay in (0.5, 1] makes the steps sum to
+    infinity and their squares to a finite value, so that the running statistics
+    converge)."""
+    return 1.0 if n_steps == 0 else float((n_steps + offset) ** -decay)
+
+
+def online_step(problem, params, running, keep, take, scale=1.0, m_step=None):
+    """One step of online EM on one batch, ``problem.source``: the batch's statistics at
+    ``params`` blended into the running ones, ``keep * running + take * batch`` (the
+    batch alone, times ``take``, when ``running`` is None), and the M-step of the blend
+    times ``scale`` (``m_step``, by default the problem's). Returns (new params, the
+    blend, the objective on the batch at ``params``, the batch's statistics)."""
+    batch = problem.source.reduce(problem.e_step, params)
+    blended = take * batch if running is None else keep * running + take * batch
+    new = (m_step or problem.m_step)(blended if scale == 1.0 else scale * blended)
+    return new, blended, problem.objective(params, batch), batch
 
 
 @dataclass

@@ -336,6 +336,12 @@ class Chunks:
         Weights of the rows of sliced ``data`` (sliced with it, so it may be a
         memmap too); for a callable, give weights in its blocks.
 
+    See Also
+    --------
+    GaussianMixture.fit : Takes Chunks as X.
+    KMeans.fit : Takes Chunks as X.
+    GaussianMixture.partial_fit : Online EM, one batch at a time.
+
     Notes
     -----
     The fit is the same as on the whole array in memory (to rounding: sums are taken

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import warnings
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, sklearn_tags
-from .._engine import IterationInfo, Report, Stats, commit, run_em
+from .._engine import IterationInfo, Report, Stats, commit, online_step, run_em
 from .._kernels import _kmeans
 from .._kernels._parallel import effective_n_threads
 from .._output import TransformerOutputMixin
 from .._sources import INIT_SAMPLE_ROWS, ArraySource, Source, as_source
 from .._validation import (
+    ABSENT,
     SQUARED_NORM_LIMIT,
     check_array,
     check_float,
@@ -530,6 +532,52 @@ def _nearest(X, sample_weight, centers, labels, n_threads):
     return _checked_inertia(inertia)
 
 
+# partial_fit moves centers whose count is below this fraction of the largest
+# (scikit-learn's MiniBatchKMeans default reassignment_ratio)
+REASSIGNMENT_RATIO = 0.01
+
+
+def _cluster_weights(source, labels, k):
+    """The total weight of each cluster's rows."""
+    if source.total_weight == source.n_samples:     # unit weights
+        return np.bincount(labels, minlength=k).astype(np.float64)
+    total = np.zeros(k)
+    for block in source.blocks():
+        mine = labels[block.start:block.start + block.X.shape[0]]
+        total += np.bincount(mine, weights=block.sample_weight, minlength=k)
+    return total
+
+
+class _Shape:
+    """Only a shape (what parameter checks read of X)."""
+
+    def __init__(self, *shape):
+        self.shape = shape
+
+
+def _reassign_small(centers, weight, source, rs, ratio, shift):
+    """Move the centers (shifted coordinates, changed in place) whose weight is below
+    ``ratio`` times the largest to rows of ``source`` drawn with probability
+    proportional to their weight, at most half its rows (scikit-learn's mini-batch
+    reassignment); return the weights, the moved centers' set to the smallest of the
+    others'."""
+    small = weight < ratio * weight.max()
+    rows, sw = source.sample(INIT_SAMPLE_ROWS, rs)
+    half = int(0.5 * rows.shape[0])
+    if small.sum() > half:      # the lightest `half` of them
+        small[np.argsort(weight, kind="stable")[half:]] = False
+    count = int(small.sum())
+    weight = weight.copy()
+    if count:
+        p = None if sw is None else sw / sw.sum()
+        if p is not None and np.count_nonzero(p) < count:
+            return weight
+        chosen = rs.choice(rows.shape[0], size=count, replace=False, p=p)
+        centers[small] = rows[chosen].astype(np.float64) - shift
+        weight[small] = weight[~small].min()
+    return weight
+
+
 class KMeans(TransformerOutputMixin, ParamsMixin):
     """K-means clustering by Lloyd's algorithm on fused, deterministic OpenMP kernels.
 
@@ -631,6 +679,9 @@ default='k-means++'
 
     n_iter_ : int
         The number of iterations of the best run.
+
+    n_steps_ : int
+        The number of batches ``partial_fit`` has taken (defined after it).
 
     n_features_in_ : int
         The number of features seen during fit.
@@ -898,7 +949,11 @@ default='k-means++'
         commit(self, {"inertia_": float(problem.best_inertia),
                       "cluster_centers_": result.params,
                       "labels_": problem.best_labels, "n_iter_": result.n_iter,
-                      **fitted_features(raw, X)})
+                      **fitted_features(raw, X),
+                      # what partial_fit continues from
+                      "_counts": _cluster_weights(problem.source, problem.best_labels, k),
+                      "n_steps_": ABSENT, "_random_state": ABSENT,
+                      "_n_since_reassign": ABSENT})
         return self
 
     def _checked(self, X):
@@ -941,6 +996,114 @@ default='k-means++'
         labels = np.empty(X.shape[0], dtype=np.intc)
         _nearest(X, None, centers, labels, effective_n_threads(self.n_threads))
         return labels
+
+    def partial_fit(self, X: ArrayLike, y: Any = None,
+                    sample_weight: ArrayLike | None = None) -> KMeans:
+        """Update the centers with one batch of rows: a mini-batch k-means step.
+
+        As scikit-learn's ``MiniBatchKMeans.partial_fit``: each row of the batch is
+        assigned to its nearest center, and each center moves to the weighted mean of
+        every row assigned to it so far (its running count grows by the weight it
+        received, so its step size is the batch's weight over that count). The first
+        call seeds the centers from its batch (``init``); after ``fit`` the counts are
+        the weights of the fitted clusters, so the steps continue from the fit. Every
+        ``10 * n_clusters`` rows (and whenever a center has received nothing) the
+        centers whose count is below 1% of the largest are moved to rows of the batch
+        drawn with probability proportional to their weight (at most half the batch),
+        as scikit-learn's default ``reassignment_ratio=0.01``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch, finite real numbers; it may be Chunks or a memmap. The first
+            batch needs at least ``n_clusters`` rows.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Non-negative weights of the batch's rows, as in ``fit``.
+
+        Returns
+        -------
+        KMeans
+            The updated estimator (self). ``labels_`` and ``inertia_`` are the batch's,
+            at the updated centers; ``n_steps_`` counts the batches.
+
+        See Also
+        --------
+        fit : Lloyd's algorithm on all the data at once.
+        sklearn.cluster.MiniBatchKMeans : The mini-batch k-means of scikit-learn.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import KMeans
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> rows = np.random.default_rng(0).permutation(len(X))
+        >>> km = KMeans(n_clusters=2, random_state=0)
+        >>> for batch in np.array_split(X[rows], 10):
+        ...     km = km.partial_fit(batch)
+        >>> print(km.cluster_centers_.round(1))
+        [[ 4.3 80.4]
+         [ 2.1 54.9]]
+        """
+        raw = X
+        source = as_source(X, sample_weight, allow_nan=False)
+        if source is None:
+            X = check_array(X)
+            source = ArraySource(X, check_sample_weight(sample_weight, X.shape[0]))
+        fitted = hasattr(self, "cluster_centers_")
+        if fitted:
+            check_n_features(self, source, raw)
+        k, init, _, _, _ = self._check_params(
+            _Shape(math.inf, source.n_features) if fitted else source)
+        if fitted and len(self.cluster_centers_) != k:
+            raise ValueError(f"partial_fit continues the model's {len(self.cluster_centers_)} "
+                             f"clusters, but n_clusters is now {k}; set it back, or make a "
+                             "new KMeans")
+        n_threads = effective_n_threads(self.n_threads)
+        rs = getattr(self, "_random_state", None) or check_random_state(self.random_state)
+        dtype, shift, _ = _centred(source, None, n_threads)
+        problem = _LloydEM(source, k, init, 0.0, n_threads, shift, dtype)
+        if fitted:
+            centers = np.ascontiguousarray(self.cluster_centers_.astype(dtype) - shift)
+            counts = getattr(self, "_counts", None)
+            if counts is None:
+                counts = np.bincount(self.labels_, minlength=k).astype(np.float64)
+        else:
+            centers = problem.initialize(rs)
+            counts = np.zeros(k)
+        running = LloydStats(0.0, counts, counts[:, None] * centers.astype(np.float64), centers)
+        since = getattr(self, "_n_since_reassign", 0) + source.n_samples
+        reassign = bool((counts == 0).any() or since >= 10 * k)
+
+        counts_after = []
+
+        def m_step(stats):
+            weight = stats.weight
+            new = centers.astype(np.float64, copy=True)
+            filled = weight > 0
+            new[filled] = stats.sums[filled] / weight[filled, None]
+            if reassign:
+                weight = _reassign_small(new, weight, source, rs, REASSIGNMENT_RATIO, shift)
+            counts_after.append(weight)
+            return np.ascontiguousarray(new.astype(dtype))
+
+        new, _, _, _ = online_step(problem, centers, running, 1.0, 1.0, m_step=m_step)
+        labels = np.empty(source.n_samples, dtype=np.intc)
+        inertia = problem.inertia(new, labels)
+        commit(self, {
+            "cluster_centers_": (new + shift).astype(source.dtype),
+            "labels_": labels, "inertia_": float(inertia),
+            "n_iter_": getattr(self, "n_iter_", 0),
+            "n_steps_": getattr(self, "n_steps_", 0) + 1,
+            "_counts": counts_after[0], "_random_state": rs,
+            "_n_since_reassign": 0 if reassign else since,
+            **fitted_features(raw, source),
+        })
+        return self
 
     def fit_predict(self, X: ArrayLike, y: Any = None,
                     sample_weight: ArrayLike | None = None) -> NDArray[np.intc]:

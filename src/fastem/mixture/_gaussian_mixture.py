@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 from collections.abc import Callable
 from typing import Any
@@ -11,10 +12,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._base import ParamsMixin, information_criteria, sklearn_tags
-from .._engine import ACCELERATIONS, commit, run_em
+from .._engine import ACCELERATIONS, commit, online_step, run_em, stepwise_rate
 from .._kernels import _gaussian
-from .._sources import INIT_SAMPLE_ROWS, ArraySource, as_source
 from .._kernels._parallel import effective_n_threads
+from .._sources import INIT_SAMPLE_ROWS, ArraySource, as_source
 from .._validation import (
     ABSENT,
     PARAMETER_COPIES,
@@ -53,7 +54,7 @@ from ._hierarchical import hierarchical_labels
 from ._information import InformationMixin
 from ._missing import MissingPatterns, impute, missing_e_pass, observed_means
 from ._prior import ConjugatePrior, check_prior, resolve_prior
-from ._stats import gaussian_e_step
+from ._stats import GaussianStats, gaussian_e_step
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical", "auto")
 # init_params='auto': the first starts, then the others in turn; the E-steps of every
@@ -483,6 +484,16 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         in several times fewer E-steps when EM converges slowly (overlapping
         components); iterates differ from scikit-learn's.
 
+    learning_decay : float, default=0.7
+        How fast ``partial_fit``'s step sizes decrease: the batch after ``t`` steps is
+        blended into the running statistics with weight ``(t + learning_offset) **
+        -learning_decay``. In (0.5, 1], so that the steps sum to infinity and their
+        squares do not (the running statistics then converge). Not used by ``fit``.
+
+    learning_offset : float, default=10.0
+        A non-negative offset that damps ``partial_fit``'s early steps (see
+        ``learning_decay``). Not used by ``fit``.
+
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
@@ -547,6 +558,10 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         The prior of the fit with every value filled in (the defaults computed from
         the data). Defined only for a fit with a ``prior``.
 
+    n_steps_ : int
+        The number of batches ``partial_fit`` has taken since the model was
+        initialised (a ``fit`` counts as the first). Defined after ``partial_fit``.
+
     See Also
     --------
     KMeans : K-means clustering, the hard-assignment limit of a Gaussian mixture.
@@ -601,6 +616,7 @@ class GaussianMixture(InformationMixin, ParamsMixin):
     n_features_in_: int
     feature_names_in_: NDArray[np.object_]
     prior_: ConjugatePrior
+    n_steps_: int
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
                  tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
@@ -612,7 +628,8 @@ class GaussianMixture(InformationMixin, ParamsMixin):
                  n_threads: int | None = None,
                  callback: Callable[[Any], Any] | None = None,
                  prior: ConjugatePrior | str | None = None,
-                 accelerate: str | None = None) -> None:
+                 accelerate: str | None = None, learning_decay: float = 0.7,
+                 learning_offset: float = 10.0) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -632,6 +649,8 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         self.callback = callback
         self.prior = prior
         self.accelerate = accelerate
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     def __sklearn_tags__(self):
         return sklearn_tags(self, estimator_type="density_estimator", allow_nan=True)
@@ -841,7 +860,9 @@ class GaussianMixture(InformationMixin, ParamsMixin):
             "lower_bounds_": [float(v) for v in result.lower_bounds],
             **fitted_features(raw, source),
             "prior_": ABSENT if prior is None else prior.public(),
-            "_fit_settings": {"n_components": k, "covariance_type": ct},
+            "_fit_settings": {"n_components": k, "covariance_type": ct,
+                              "weight": source.observed_weight},
+            "n_steps_": ABSENT, "_online": ABSENT,
         })
         return self
 
@@ -860,6 +881,124 @@ class GaussianMixture(InformationMixin, ParamsMixin):
             raise ValueError(f"column {column} of X is entirely missing (NaN); drop it "
                              "before fitting")
         return source
+
+    def partial_fit(self, X: ArrayLike, y: Any = None,
+                    sample_weight: ArrayLike | None = None) -> GaussianMixture:
+        """Update the model with one batch of rows: a step of online (stepwise) EM.
+
+        The E-step runs on the batch at the current parameters; its statistics (per
+        unit weight) are blended into the running statistics with step size
+        ``eta = (t + learning_offset) ** -learning_decay``, ``t`` being the steps taken
+        so far, and the M-step of the blend gives the new parameters (Cappé and
+        Moulines, 2009; Liang and Klein, 2009). The first call initialises the model
+        on its batch (``init_params``, one start) and takes the batch's statistics
+        alone; after ``fit`` (or ``load``), the fitted model stands for the running
+        statistics and the first batch is step ``t = 1``. One pass over shuffled data
+        in small batches comes close to the batch fit (see the Notes).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch, one row per sample; NaN for missing values, as in ``fit``. It
+            may be Chunks or a memmap (read in chunks). The first batch needs at least
+            ``n_components`` rows.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Non-negative weights of the batch's rows, as in ``fit``.
+
+        Returns
+        -------
+        GaussianMixture
+            The updated estimator (self).
+
+        See Also
+        --------
+        fit : Fit by EM on all the data at once.
+        fastem.Chunks : Data read in chunks, for data that does not fit in memory.
+
+        Notes
+        -----
+        ``lower_bound_`` is the batch's mean log-likelihood (log-posterior with a
+        prior) at the parameters before the step, ``n_steps_`` the number of steps.
+        A ``prior``'s values computed from data (the defaults) come from the first
+        batch. ``warm_start``, ``n_init``, ``max_iter``, ``tol`` and ``accelerate``
+        are not used.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastem import GaussianMixture
+        >>> from fastem.datasets import load_faithful
+        >>> X = load_faithful()
+        >>> rows = np.random.default_rng(0).permutation(len(X))
+        >>> gm = GaussianMixture(n_components=2, random_state=0)
+        >>> for batch in np.array_split(X[rows], 10):
+        ...     gm = gm.partial_fit(batch)
+        >>> gm.n_steps_
+        10
+        >>> print(gm.means_.round(1))
+        [[ 4.3 80.1]
+         [ 2.1 54.5]]
+        """
+        raw = X
+        source = self._source(X, sample_weight)
+        decay = check_float(self.learning_decay, "learning_decay", minimum=0.0)
+        if not 0.5 < decay <= 1.0:
+            raise ValueError("learning_decay must be in (0.5, 1] (the step sizes must sum "
+                             f"to infinity and their squares must not), got {decay!r}")
+        offset = check_float(self.learning_offset, "learning_offset", minimum=0.0)
+        fitted = hasattr(self, "means_")
+        k, ct, _, _, _ = self._check_parameters(
+            (math.inf, source.n_features) if fitted else source.shape)
+        if fitted:
+            self._check_warm_start(source, k, ct)
+        elif source.observed_rows < k:
+            raise ValueError(f"Expected at least n_components = {k} rows with an observed "
+                             f"entry in the first batch, got {source.observed_rows}")
+        state = getattr(self, "_online", None)
+        prior = check_prior(self.prior)
+        if prior is not None:
+            given = state["prior"] if state is not None else getattr(self, "prior_", None)
+            prior = given if given is not None else prior
+            prior = resolve_prior(prior, source.X if source.in_memory else source,
+                                  source.sample_weight if source.in_memory else None, k, ct)
+        problem = _GaussianMixtureEM(
+            source, n_components=k, covariance_type=ct, reg_covar=float(self.reg_covar),
+            init_params=self.init_params, weights_init=None, means_init=None,
+            precisions_init=None, n_threads=effective_n_threads(self.n_threads),
+            prior=prior)
+        if fitted:
+            params = self._params()
+            settings = getattr(self, "_fit_settings", {})
+            if state is None:       # a fitted model stands for the running statistics
+                state = {"stats": GaussianStats.of_params(params, 1.0, problem.reg_covar),
+                         "steps": 1, "weight": settings.get("weight", 0.0)}
+        else:
+            params = problem.initialize(check_random_state(self.random_state))
+            state = {"stats": None, "steps": 0, "weight": 0.0}
+        eta = stepwise_rate(state["steps"], decay, offset)
+        batch_weight = source.observed_weight
+        seen = state["weight"] + batch_weight
+        new, running, objective, _ = online_step(
+            problem, params, state["stats"], 1.0 - eta, eta / batch_weight, scale=seen)
+        commit(self, {
+            **self._fitted_params(new, source.dtype),
+            "converged_": getattr(self, "converged_", False),
+            "n_iter_": getattr(self, "n_iter_", 0),
+            "lower_bounds_": getattr(self, "lower_bounds_", []),
+            "lower_bound_": float(objective),
+            "degenerate_": bool(problem.degenerate(new)),
+            "n_steps_": state["steps"] + 1,
+            **fitted_features(raw, source),
+            "prior_": ABSENT if prior is None else prior.public(),
+            "_online": {"stats": running, "steps": state["steps"] + 1, "weight": seen,
+                        "prior": None if prior is None else prior.public()},
+            "_fit_settings": {"n_components": k, "covariance_type": ct, "weight": seen},
+        })
+        return self
 
     def fit_predict(self, X: ArrayLike, y: Any = None,
                     sample_weight: ArrayLike | None = None) -> NDArray[np.intp]:
