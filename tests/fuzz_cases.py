@@ -38,9 +38,26 @@ def _finite(a, name):
     return [] if np.all(np.isfinite(np.asarray(a))) else [f"{name} not finite"]
 
 
-def gaussian_mixture(X, sample_weight, params, parallel):
+def _fit(estimator, X, sample_weight, feed):
+    """Fit by one of the ways data comes in: an array, Chunks of it, or partial_fit on
+    three batches."""
+    if feed == "chunks":
+        return estimator.fit(fastem.Chunks(X, chunk_size=max(1, len(X) // 3)),
+                             sample_weight=sample_weight)
+    if feed == "partial":
+        for rows in np.array_split(np.arange(len(X)), 3):
+            if len(rows):
+                sw = sample_weight
+                if isinstance(sw, np.ndarray) and sw.ndim == 1 and len(sw) == len(X):
+                    sw = sw[rows]
+                estimator.partial_fit(X[rows], sample_weight=sw)
+        return estimator
+    return estimator.fit(X, sample_weight=sample_weight)
+
+
+def gaussian_mixture(X, sample_weight, params, parallel, feed="array"):
     _threads(parallel)
-    gm = fastem.GaussianMixture(**params).fit(X, sample_weight=sample_weight)
+    gm = _fit(fastem.GaussianMixture(**params), X, sample_weight, feed)
     n, k = len(X), gm.weights_.shape[0]
     problems = _stochastic(gm.weights_, "weights_")
     for name in ("means_", "covariances_", "precisions_cholesky_"):
@@ -65,11 +82,12 @@ def gaussian_mixture(X, sample_weight, params, parallel):
     return problems
 
 
-def kmeans(X, sample_weight, params, parallel):
+def kmeans(X, sample_weight, params, parallel, feed="array"):
     _threads(parallel)
-    km = fastem.KMeans(**params).fit(X, sample_weight=sample_weight)
+    km = _fit(fastem.KMeans(**params), X, sample_weight, feed)
     n, k = len(X), km.cluster_centers_.shape[0]
-    problems = _labels_ok(km.labels_, n, k, "labels_")
+    problems = _labels_ok(km.labels_, n if feed != "partial" else len(km.labels_), k,
+                          "labels_")
     problems += _labels_ok(km.predict(X), n, k, "predict")
     problems += _finite(km.cluster_centers_, "cluster_centers_")
     if not (np.isfinite(km.inertia_) and km.inertia_ >= 0):

@@ -102,6 +102,10 @@ def lengths_of(draw, n):
     return draw(st.sampled_from([[0, n], [n + 1], [-1, n + 1], [n, 0]]))
 
 
+# how the data reaches the estimator: one array, Chunks of it, or partial_fit batches
+FEEDS = st.sampled_from(["array", "array", "chunks", "partial"])
+
+
 def check(worker, name, *args):
     outcome, detail = worker.run(name, *args)
     OUTCOMES[(name, outcome)] += 1
@@ -131,8 +135,10 @@ def test_fuzz_gaussian_mixture(worker, data):
             shrinkage=0.0, dof=3.0), ConjugatePrior(shrinkage=1e3, weights_concentration=2.0,
                                                    scale=1e-300)])),
     )
+    params.update(learning_decay=data.draw(st.sampled_from([0.7, 1.0, 0.51])),
+                  learning_offset=data.draw(st.sampled_from([10.0, 0.0])))
     check(worker, "gaussian_mixture", X, data.draw(weights(len(X))), params,
-          data.draw(st.booleans()))
+          data.draw(st.booleans()), data.draw(FEEDS))
 
 
 @FUZZ
@@ -148,7 +154,8 @@ def test_fuzz_kmeans(worker, data):
         random_state=data.draw(st.integers(0, 5)),
         n_threads=data.draw(st.sampled_from([None, 1, 2, 2**40])),
     )
-    check(worker, "kmeans", X, data.draw(weights(len(X))), params, data.draw(st.booleans()))
+    check(worker, "kmeans", X, data.draw(weights(len(X))), params, data.draw(st.booleans()),
+          data.draw(FEEDS))
 
 
 @FUZZ

@@ -209,6 +209,11 @@ class ChunkedSource(Source):
         if not self.bounds:
             raise ValueError(f"X has 0 sample(s) (shape={(n, d)}) while a minimum of 1 is "
                              "required.")
+        if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
+            self.sw = float(check_sample_weight(sample_weight, 1)[0])
+        elif sample_weight is not None and tuple(np.shape(sample_weight)) != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},) to match X, got "
+                             f"{tuple(np.shape(sample_weight))}")
         facts, flags = [], []
         self.dtype = None
         for lo, hi in self.bounds:
