@@ -252,3 +252,26 @@ def test_memmap_fit_under_a_data_limit(tmp_path):
                          env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("ok")
+
+
+def test_streams_with_weights_in_some_blocks():
+    X = _mixture(n=1200, d=2, seed=11)
+    w = np.ones(len(X))
+    w[:600] = 3.0
+
+    def mixed():
+        yield X[:600], w[:600]
+        yield X[600:]
+    a = KMeans(3, random_state=0).fit(Chunks(mixed))
+    b = KMeans(3, random_state=0).fit(X, sample_weight=w)
+    _close(a.cluster_centers_, b.cluster_centers_)
+    _same_gm(GaussianMixture(3, random_state=0).fit(Chunks(mixed)),
+             GaussianMixture(3, random_state=0).fit(X, sample_weight=w))
+
+
+def test_methods_other_than_fit_refuse_chunks():
+    X = _mixture(n=300)
+    gm = GaussianMixture(2, random_state=0).fit(Chunks(X, chunk_size=100))
+    with pytest.raises(TypeError, match="X is Chunks"):
+        gm.predict(Chunks(X))
+    assert gm.predict(np.asarray(X)).shape == (len(X),)

@@ -102,10 +102,13 @@ class Source:
             local = (slice(None) if chosen is None else
                      chosen[np.searchsorted(chosen, lo):np.searchsorted(chosen, hi)] - lo)
             parts.append(block.X[local])
-            if block.sample_weight is not None:
-                weights.append(block.sample_weight[local])
+            weights.append(None if block.sample_weight is None
+                           else block.sample_weight[local])
         X = np.ascontiguousarray(np.concatenate(parts))
-        sw = np.concatenate(weights) if weights else None
+        if all(w is None for w in weights):
+            return X, None
+        sw = np.concatenate([np.ones(len(p)) if w is None else w
+                             for p, w in zip(parts, weights)])
         return X, sw
 
 
@@ -375,6 +378,8 @@ class Chunks:
     >>> bool(np.allclose(streamed.means_, in_memory.means_, rtol=1e-10))
     True
     """
+
+    _read_in_chunks = True     # check_array refuses it with a clear message
 
     def __init__(self, data: Any | Callable[[], Iterable[Any]], *,
                  chunk_size: int | None = None, sample_weight: Any = None) -> None:

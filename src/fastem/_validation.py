@@ -27,6 +27,9 @@ def check_array(X, name="X", *, ensure_min_samples=1, allow_nan=False, return_mi
     TypeError for complex, string or object data that is not numeric and ValueError for
     wrong dimensions, too few rows, or non-finite values.
     """
+    if getattr(X, "_read_in_chunks", False):
+        raise TypeError(f"{name} is Chunks, which fit and partial_fit read; this method "
+                        "takes an array (or an np.memmap) of rows")
     if hasattr(X, "tocsr") or hasattr(X, "tocoo"):
         raise TypeError(f"Sparse data was passed for {name}, but dense data is required. "
                         "Use '.toarray()' to convert to a dense numpy array.")

@@ -63,12 +63,12 @@ def _centred(X, sample_weight, n_threads):
     sum) overflow float64 is rejected with a ValueError."""
     source = X if isinstance(X, Source) else ArraySource(X, sample_weight)
     total = source.total_weight
-    scale = None
+    scale = None       # the largest weight, when there are weights
     if source.in_memory and source.sample_weight is not None:
         scale = float(source.sample_weight.max())
     elif not source.in_memory and source.total_weight != source.n_samples:
-        scale = max(float(b.sample_weight.max()) for b in source.blocks()
-                    if b.sample_weight is not None)
+        scale = max(1.0 if b.sample_weight is None else float(b.sample_weight.max())
+                    for b in source.blocks())
     weight = 0.0
 
     def moments(about):
@@ -76,7 +76,11 @@ def _centred(X, sample_weight, n_threads):
         nonlocal weight
         s1 = s2 = spread = weight = 0.0
         for block in source.blocks():
-            w = np.empty(0) if block.sample_weight is None else block.sample_weight / scale
+            w = block.sample_weight
+            if scale is None:
+                w = np.empty(0)
+            else:
+                w = np.full(block.X.shape[0], 1.0 / scale) if w is None else w / scale
             a, b, c = _kmeans.column_sums(block.X, w, about, n_threads)
             s1, s2, spread = s1 + a, s2 + b, spread + c
             weight += block.X.shape[0] if block.sample_weight is None else float(w.sum())
