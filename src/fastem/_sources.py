@@ -11,6 +11,11 @@ bitwise the same whatever the number of threads.
     StreamSource    a factory called once per pass, yielding arrays or (X, weights)
     DaskSource      a dask array (fastem.dask): blocks mapped on the workers, tree-summed
 
+and, for the hidden Markov models, sources of whole sequences (a block never cuts one):
+
+    SequenceArraySource  one in-memory array and its sequences, one block (the path of
+                         ``fit(X, lengths)``)
+
 A source is validated once, by one pass before the fit: dimensions, dtypes, finite
 values (NaN only where the model takes missing values), the weights, and the facts a
 model needs (rows, total weight, the rows and columns with an observed entry).
@@ -390,6 +395,97 @@ class Chunks:
                 size, numbers.Integral) or size < 1):
             raise ValueError(f"chunk_size must be a positive integer, got {size!r}")
         return ChunkedSource(self.data, None if size is None else int(size), sw, allow_nan)
+
+
+# -- sequences: the hidden Markov models' sources ----------------------------------------
+def sequence_starts(lengths, n_samples):
+    """(S + 1,) boundaries of the sequences in X from hmmlearn's ``lengths``.
+
+    Checked exactly before any cumulative sum: every length positive and at most
+    n_samples, and their sum (in Python integers) equal to n_samples. An int64 sum can
+    wrap around (four lengths of about 2**62 "sum" to a small n), and boundaries from it
+    would send the kernels far outside X."""
+    if lengths is None:
+        return np.array([0, n_samples], dtype=np.intp)
+    try:
+        arr = np.asarray(lengths)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"lengths must be a 1-D sequence of integers ({exc})") from None
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"lengths must be a non-empty 1-D sequence of integers, got shape "
+                         f"{arr.shape}")
+    kind = arr.dtype.kind
+    integral = (kind in "iu"
+                or (kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
+                or (kind == "O" and all(isinstance(v, numbers.Integral)
+                                        and not isinstance(v, bool) for v in arr)))
+    if not integral:
+        raise TypeError(f"lengths must hold integers, got dtype {arr.dtype}")
+    for bad, rule in ((arr <= 0, "must be positive"),
+                      (arr > n_samples, f"must be at most the {n_samples} samples of X")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"lengths {rule}: lengths[{i}] = {arr[i]}")
+    arr = arr.astype(np.intp)          # safe now: every value is in [1, n_samples]
+    total = sum(arr.tolist())          # exact
+    if total != n_samples:
+        raise ValueError(f"lengths sum to {total}, but X has {n_samples} samples; "
+                         "they must be equal")
+    starts = np.zeros(arr.size + 1, dtype=np.intp)
+    np.cumsum(arr, out=starts[1:])
+    return starts
+
+
+class SequenceBlock(Block):
+    """Whole sequences: their rows X, validated by the model (2-D rows, or 1-D symbols),
+    and ``starts``, the (S + 1,) offsets of the sequences in X (0 first, X's length
+    last). ``start`` is X's first row and ``first`` its first sequence in the source."""
+
+    __slots__ = ("starts", "first")
+
+    def __init__(self, X, starts, start=0, first=0):
+        super().__init__(X, None, False, start)
+        self.starts = starts
+        self.first = first
+
+
+class SequenceSource(Source):
+    """Blocks of whole sequences. The facts: n_samples, n_values (X's values: rows times
+    columns), n_sequences, n_features (the model's, from its ``n_features_of`` of every
+    block: the largest), and block_starts (each block's ``starts``, in order)."""
+
+    missing = False
+    n_values: int
+    n_sequences: int
+    block_starts: list
+
+
+class SequenceArraySource(SequenceSource):
+    """One validated in-memory array of sequences: a single block, kept for the fit."""
+
+    in_memory = True
+
+    def __init__(self, X, starts, n_features):
+        self.X = X
+        self.starts = starts
+        self.block = SequenceBlock(X, starts)
+        self.n_samples = self.total_weight = X.shape[0]
+        self.n_values = X.size
+        self.n_sequences = starts.size - 1
+        self.n_features = n_features
+        self.dtype = X.dtype
+        self.block_starts = [starts]
+
+    def blocks(self):
+        yield self.block
+
+    def sample(self, size, rs):
+        n = self.n_samples
+        if n <= size:
+            return self.X, None
+        return np.ascontiguousarray(self.X[np.sort(rs.choice(n, size=size, replace=False))]), None
 
 
 def is_dask_array(X):
