@@ -12,6 +12,7 @@ from ._config import show_config
 from ._engine import IterationInfo
 from ._generic import EMFit, em
 from ._io import load
+from ._sources import Chunks
 from .cluster import KMeans, kmeans_plusplus
 from .exceptions import (
     ConvergenceWarning,
@@ -25,6 +26,7 @@ from .mixture import GaussianMixture, SelectionResult, StandardErrors
 __all__ = [
     "BootstrapResult",
     "CategoricalHMM",
+    "Chunks",
     "ConvergenceWarning",
     "EMFit",
     "GaussianHMM",

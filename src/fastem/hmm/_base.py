@@ -25,6 +25,7 @@ from .._kernels import _hmm
 from .._kernels._parallel import effective_n_threads
 from .._sources import (
     INIT_SAMPLE_ROWS,
+    Chunks,
     SequenceArraySource,
     sequence_starts,
 )
@@ -585,7 +586,7 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         commit(self, self._fitted_state(problem.initialize(None)))
 
     # ----------------------------------------------------------------- fitting
-    def fit(self: _H, X: ArrayLike, lengths: ArrayLike | None = None) -> _H:
+    def fit(self: _H, X: ArrayLike | Chunks, lengths: ArrayLike | None = None) -> _H:
         """Estimate the model parameters with the Baum-Welch (EM) algorithm.
 
         First the parameters whose letters are in ``init_params``, and any that is not
@@ -599,16 +600,29 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         when it succeeds. A fit that raises or is interrupted leaves the model as it
         was, user-set parameters included.
 
+        Sequences that are not one array in memory (many files, a generator) are fitted
+        from ``fastem.Chunks(factory)``: ``factory()`` returns an iterable of sequences,
+        each an array of its rows, or of ``(X, lengths)`` pairs of several; it is called
+        once per iteration, and before them once to check the data (and once to draw the
+        rows that initialize ``means_`` and ``covars_``: all of them up to 100,000, else
+        a sample of 100,000); each call must yield the same sequences, and memory holds
+        one block of whole sequences (consecutive items are joined up to the
+        ``chunk_size`` rows of the Chunks, by default about 16 MB of float64 rows). From
+        the same start the fit is the in-memory fit of the concatenated sequences, to
+        rounding.
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, 1)
+        X : array-like of shape (n_samples, n_features) or (n_samples, 1), or Chunks
             The observations of one or more sequences, one after the other: rows of real
             numbers for GaussianHMM; for CategoricalHMM, one column of integer symbols
-            in [0, ``n_features``).
+            in [0, ``n_features``). Or ``fastem.Chunks`` of a function that yields the
+            sequences (see above).
 
         lengths : array-like of int, default=None
             The lengths of the sequences in X, in order: positive integers that sum to
-            ``n_samples``. None takes X as one sequence.
+            ``n_samples``. None takes X as one sequence. Chunks give their lengths in
+            their items instead.
 
         Returns
         -------
@@ -670,6 +684,17 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         >>> print(model.emissionprob_.round(2))
         [[0.04 0.96]
          [0.79 0.21]]
+
+        Sequences yielded one by one (here from an array; as well from files):
+
+        >>> from fastem import Chunks
+        >>> def sequences():
+        ...     for lo in range(0, 272, 68):
+        ...         yield X[lo:lo + 68]
+        >>> streamed = GaussianHMM(n_components=2, random_state=0).fit(Chunks(sequences))
+        >>> in_memory = GaussianHMM(n_components=2, random_state=0).fit(X, [68] * 4)
+        >>> bool(np.allclose(streamed.means_, in_memory.means_, rtol=1e-10))
+        True
         """
         problem = self._problem(X, lengths)
         problem.monitor = self._fit_monitor()
@@ -693,7 +718,10 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
 
     def _source(self, X, lengths):
         """X (and lengths) as a validated source of blocks of whole sequences: the array
-        in memory, one block."""
+        in memory, one block; or Chunks of a factory of sequences, read once per pass."""
+        if isinstance(X, Chunks):
+            return X._sequences(functools.partial(self._validate_X, fitting=True),
+                                self._fit_n_features, lengths)
         X = self._validate_X(X, fitting=True)
         starts = sequence_starts(lengths, X.shape[0])
         return SequenceArraySource(X, starts, self._fit_n_features(X))
@@ -701,6 +729,9 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
     # ----------------------------------------------------------------- inference
     def _prepared(self, X, lengths):
         params = self._fitted_params()
+        if isinstance(X, Chunks):
+            raise TypeError("only fit reads Chunks; score, predict and decode take X as an "
+                            "array of sequences, with their lengths")
         X = self._validate_X(X, fitting=False)
         starts = sequence_starts(lengths, X.shape[0])
         self._check_sizes(self._fitted_n_features(params.emission),
