@@ -11,6 +11,13 @@ bitwise the same whatever the number of threads.
     StreamSource    a factory called once per pass, yielding arrays or (X, weights)
     DaskSource      a dask array (fastem.dask): blocks mapped on the workers, tree-summed
 
+and, for the hidden Markov models, sources of whole sequences (a block never cuts one):
+
+    SequenceArraySource  one in-memory array and its sequences, one block (the path of
+                         ``fit(X, lengths)``)
+    SequenceStream       a factory called once per pass, yielding sequences or
+                         (X, lengths) pairs of several, joined into blocks of whole ones
+
 A source is validated once, by one pass before the fit: dimensions, dtypes, finite
 values (NaN only where the model takes missing values), the weights, and the facts a
 model needs (rows, total weight, the rows and columns with an observed entry).
@@ -329,6 +336,13 @@ class Chunks:
     sample of at most 100,000 rows to initialise). An ``np.memmap`` passed to ``fit``
     is read in chunks without wrapping it.
 
+    The hidden Markov models (GaussianHMM, CategoricalHMM) fit Chunks of a callable
+    whose items are whole sequences: each an array of one sequence's rows, or an
+    (array, lengths) pair of several. Consecutive items are joined into blocks of at
+    most ``chunk_size`` rows (an item longer than that is a block alone), and a block
+    is never cut inside a sequence. An array or a memmap of sequences they fit as it
+    is, with its ``lengths``.
+
     Parameters
     ----------
     data : array-like with ``shape`` (n_samples, n_features), or callable
@@ -339,7 +353,9 @@ class Chunks:
         (a generator function that reads a file, for example).
     chunk_size : int, default=None
         Rows per chunk when ``data`` is sliced; by default about 16 MB of float64
-        rows. Ignored for a callable (its blocks are the chunks).
+        rows. Ignored for a callable (its blocks are the chunks), except by the
+        hidden Markov models, which join its sequences into blocks of at most this
+        many rows (by default the same 16 MB).
     sample_weight : array-like of shape (n_samples,) or float, default=None
         Weights of the rows of sliced ``data`` (sliced with it, so it may be a
         memmap too); for a callable, give weights in its blocks.
@@ -349,6 +365,7 @@ class Chunks:
     GaussianMixture.fit : Takes Chunks as X.
     KMeans.fit : Takes Chunks as X.
     GaussianMixture.partial_fit : Online EM, one batch at a time.
+    GaussianHMM.fit : Takes Chunks of a callable that yields sequences.
 
     Notes
     -----
@@ -377,6 +394,17 @@ class Chunks:
     >>> streamed = GaussianMixture(n_components=2, random_state=0).fit(Chunks(blocks))
     >>> bool(np.allclose(streamed.means_, in_memory.means_, rtol=1e-10))
     True
+
+    Sequences for a hidden Markov model, one per item:
+
+    >>> from fastem import GaussianHMM
+    >>> def sequences():
+    ...     for lo in range(0, len(X), 68):
+    ...         yield X[lo:lo + 68]
+    >>> hmm = GaussianHMM(n_components=2, random_state=0).fit(Chunks(sequences))
+    >>> same = GaussianHMM(n_components=2, random_state=0).fit(X, lengths=[68] * 4)
+    >>> bool(np.allclose(hmm.transmat_, same.transmat_, rtol=1e-10))
+    True
     """
 
     _read_in_chunks = True     # check_array refuses it with a clear message
@@ -401,11 +429,237 @@ class Chunks:
                 raise ValueError("Chunks of a callable take their weights in its blocks, "
                                  "as (array, weights) pairs; not sample_weight")
             return StreamSource(self.data, allow_nan)
-        size = self.chunk_size
-        if size is not None and (isinstance(size, bool) or not isinstance(
-                size, numbers.Integral) or size < 1):
-            raise ValueError(f"chunk_size must be a positive integer, got {size!r}")
-        return ChunkedSource(self.data, None if size is None else int(size), sw, allow_nan)
+        return ChunkedSource(self.data, _check_chunk_size(self.chunk_size), sw, allow_nan)
+
+    def _sequences(self, check, n_features_of, lengths=None):
+        """The SequenceStream of a hidden Markov model's fit (see SequenceStream)."""
+        if not callable(self.data) or hasattr(self.data, "shape"):
+            raise TypeError("a hidden Markov model fits Chunks of a function that yields "
+                            "sequences (arrays) or (array, lengths) pairs; an array or a "
+                            "memmap is fitted as it is, with its lengths: fit(X, lengths)")
+        if lengths is not None:
+            raise ValueError("lengths is for an array of sequences; Chunks give the "
+                             "lengths in their items, as (array, lengths) pairs")
+        if self.sample_weight is not None:
+            raise ValueError("hidden Markov models take no sample weights; Chunks for "
+                             "them must have sample_weight=None")
+        return SequenceStream(self.data, check, n_features_of,
+                              _check_chunk_size(self.chunk_size))
+
+
+def _check_chunk_size(size):
+    if size is not None and (isinstance(size, bool) or not isinstance(
+            size, numbers.Integral) or size < 1):
+        raise ValueError(f"chunk_size must be a positive integer, got {size!r}")
+    return None if size is None else int(size)
+
+
+# -- sequences: the hidden Markov models' sources ----------------------------------------
+def sequence_starts(lengths, n_samples):
+    """(S + 1,) boundaries of the sequences in X from hmmlearn's ``lengths``.
+
+    Checked exactly before any cumulative sum: every length positive and at most
+    n_samples, and their sum (in Python integers) equal to n_samples. An int64 sum can
+    wrap around (four lengths of about 2**62 "sum" to a small n), and boundaries from it
+    would send the kernels far outside X."""
+    if lengths is None:
+        return np.array([0, n_samples], dtype=np.intp)
+    try:
+        arr = np.asarray(lengths)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"lengths must be a 1-D sequence of integers ({exc})") from None
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"lengths must be a non-empty 1-D sequence of integers, got shape "
+                         f"{arr.shape}")
+    kind = arr.dtype.kind
+    integral = (kind in "iu"
+                or (kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
+                or (kind == "O" and all(isinstance(v, numbers.Integral)
+                                        and not isinstance(v, bool) for v in arr)))
+    if not integral:
+        raise TypeError(f"lengths must hold integers, got dtype {arr.dtype}")
+    for bad, rule in ((arr <= 0, "must be positive"),
+                      (arr > n_samples, f"must be at most the {n_samples} samples of X")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"lengths {rule}: lengths[{i}] = {arr[i]}")
+    arr = arr.astype(np.intp)          # safe now: every value is in [1, n_samples]
+    total = sum(arr.tolist())          # exact
+    if total != n_samples:
+        raise ValueError(f"lengths sum to {total}, but X has {n_samples} samples; "
+                         "they must be equal")
+    starts = np.zeros(arr.size + 1, dtype=np.intp)
+    np.cumsum(arr, out=starts[1:])
+    return starts
+
+
+class SequenceBlock(Block):
+    """Whole sequences: their rows X, validated by the model (2-D rows, or 1-D symbols),
+    and ``starts``, the (S + 1,) offsets of the sequences in X (0 first, X's length
+    last). ``start`` is X's first row and ``first`` its first sequence in the source."""
+
+    __slots__ = ("starts", "first")
+
+    def __init__(self, X, starts, start=0, first=0):
+        super().__init__(X, None, False, start)
+        self.starts = starts
+        self.first = first
+
+
+class SequenceSource(Source):
+    """Blocks of whole sequences. The facts: n_samples, n_values (X's values: rows times
+    columns), n_sequences, n_features (the model's, from its ``n_features_of`` of every
+    block: the largest), and block_starts (each block's ``starts``, in order)."""
+
+    missing = False
+    n_values: int
+    n_sequences: int
+    block_starts: list
+
+
+class SequenceArraySource(SequenceSource):
+    """One validated in-memory array of sequences: a single block, kept for the fit."""
+
+    in_memory = True
+
+    def __init__(self, X, starts, n_features):
+        self.X = X
+        self.starts = starts
+        self.block = SequenceBlock(X, starts)
+        self.n_samples = self.total_weight = X.shape[0]
+        self.n_values = X.size
+        self.n_sequences = starts.size - 1
+        self.n_features = n_features
+        self.dtype = X.dtype
+        self.block_starts = [starts]
+
+    def blocks(self):
+        yield self.block
+
+    def sample(self, size, rs):
+        n = self.n_samples
+        if n <= size:
+            return self.X, None
+        return np.ascontiguousarray(self.X[np.sort(rs.choice(n, size=size, replace=False))]), None
+
+
+class SequenceStream(SequenceSource):
+    """Sequences from ``factory()``, called once per pass over the data: an iterable of
+    items, each one sequence (an array of its rows) or an (X, lengths) pair of several
+    (``lengths`` None: X is one). ``check(X, name=...)`` validates and converts an item's X
+    (the model's validation, on every pass: a kernel never sees unchecked data), and
+    ``n_features_of(X)`` gives the model's number of features of it.
+
+    Consecutive items are joined into blocks of at most ``chunk_size`` rows (by default
+    about CHUNK_BYTES of float64 rows), so that a block is many short sequences (the
+    kernels run one thread per sequence); an item longer than that is a block alone, so
+    memory holds one block (and its concatenation). Every pass must yield the same
+    sequences."""
+
+    def __init__(self, factory, check, n_features_of, chunk_size=None):
+        self.factory = factory
+        self.check = check
+        self.chunk_size = chunk_size
+        self.items: list[np.ndarray] = []       # the starts of each item, first pass
+        self.block_starts = []
+        self.n_samples = self.n_values = self.n_sequences = 0
+        self.n_features, self.columns = 0, None
+        for block in self._blocks(first_pass=True, n_features_of=n_features_of):
+            self.block_starts.append(block.starts)
+            self.n_samples += block.X.shape[0]
+            self.n_values += block.X.size
+            self.n_sequences += block.starts.size - 1
+        if not self.items:
+            raise ValueError("the factory of Chunks yielded no sequences; it needs at "
+                             "least one")
+        self.total_weight = self.n_samples
+
+    def blocks(self):
+        return self._blocks(first_pass=False)
+
+    def _raw(self):
+        items = self.factory()
+        if not isinstance(items, Iterable) or isinstance(items, np.ndarray):
+            raise TypeError("the factory of Chunks must return an iterable of sequences "
+                            "(arrays) or of (array, lengths) pairs, got "
+                            f"{type(items).__name__}")
+        for item in items:
+            if isinstance(item, tuple):
+                if len(item) != 2:
+                    raise ValueError("an item of Chunks for a hidden Markov model is a "
+                                     "sequence (an array) or an (array, lengths) pair, got "
+                                     f"a tuple of {len(item)}")
+                yield item
+            else:
+                yield item, None
+
+    def _items(self, first_pass, n_features_of=None):
+        """(validated X, its starts) per item of one call of the factory."""
+        sequence = i = 0
+        for i, (X, lengths) in enumerate(self._raw()):
+            if not first_pass and i >= len(self.items):
+                raise ValueError("the factory of Chunks yielded more items than on its "
+                                 "first pass; every pass must yield the same sequences")
+            name = (f"sequence {sequence} of X" if lengths is None else
+                    f"item {i} of X (from sequence {sequence})")
+            if hasattr(X, "__len__") and len(X) == 0:
+                raise ValueError(f"{name} is empty: every sequence needs at least one "
+                                 "observation")
+            X = self.check(X, name=name)
+            try:
+                starts = sequence_starts(lengths, X.shape[0])
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"the lengths of {name}: {exc}") from None
+            if first_pass:
+                if self.columns is None:
+                    self.columns = X.shape[1:]
+                elif X.shape[1:] != self.columns:
+                    raise ValueError(f"{name} has {X.shape[1]} feature(s), expected "
+                                     f"{self.columns[0]} as the first item of X")
+                self.n_features = max(self.n_features, n_features_of(X))
+                self.items.append(starts)
+            elif not np.array_equal(starts, self.items[i]):
+                raise ValueError(f"{name} changed between passes, from "
+                                 f"{self.items[i][-1]} rows in {self.items[i].size - 1} "
+                                 f"sequence(s) to {starts[-1]} in {starts.size - 1}; every "
+                                 "pass must yield the same sequences")
+            sequence += starts.size - 1
+            yield X, starts
+        if not first_pass and i + 1 != len(self.items):
+            raise ValueError("the factory of Chunks yielded fewer items than on its first "
+                             "pass; every pass must yield the same sequences")
+
+    def _blocks(self, first_pass, n_features_of=None):
+        """The items joined into blocks of at most chunk_size rows (or one item)."""
+        pending: list[tuple[np.ndarray, np.ndarray]] = []
+        rows = row = sequence = 0
+        budget = self.chunk_size
+        for X, starts in self._items(first_pass, n_features_of):
+            if budget is None:
+                budget = default_chunk_rows(int(np.prod(X.shape[1:], dtype=np.int64)))
+            if pending and rows + X.shape[0] > budget:
+                block = _joined(pending, row, sequence)
+                yield block
+                row, sequence = row + rows, sequence + block.starts.size - 1
+                pending, rows = [], 0
+            pending.append((X, starts))
+            rows += X.shape[0]
+        if pending:
+            yield _joined(pending, row, sequence)
+
+
+def _joined(pending, row, sequence):
+    """One SequenceBlock of the items (X, starts) in ``pending``."""
+    if len(pending) == 1:
+        X, starts = pending[0]
+        return SequenceBlock(X, starts, row, sequence)
+    X = np.concatenate([part for part, _ in pending])
+    offsets = np.cumsum([0] + [part.shape[0] for part, _ in pending[:-1]])
+    starts = np.concatenate([s[:-1] + offset for (_, s), offset in zip(pending, offsets)]
+                            + [[X.shape[0]]]).astype(np.intp)
+    return SequenceBlock(X, starts, row, sequence)
 
 
 def is_dask_array(X):

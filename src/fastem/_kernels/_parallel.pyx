@@ -294,7 +294,9 @@ def effective_n_threads(n_threads=None):
         if n_threads == 0:
             raise ValueError("n_threads=0 is invalid: use None or -1 for every usable "
                              "core, or a positive number of threads")
-        n = min(n_threads, max(64, usable_cpus()))
+        # usable_cpus() reads cgroup files (~0.1 ms): only a count above 64 needs it,
+        # and the E-steps resolve n_threads on every call
+        n = n_threads if n_threads <= 64 else min(n_threads, max(64, usable_cpus()))
     n = max(1, int(n))
     if not FASTEM_OPENMP_ENABLED:
         return 1

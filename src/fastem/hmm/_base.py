@@ -1,21 +1,19 @@
 """What every hidden Markov model shares: sequences, Baum-Welch on the EM driver,
 scoring, decoding and sampling. Models add only their emissions.
 
-The E-step of Baum-Welch is a sequence of passes over batches of whole sequences
-(emission log-probabilities, then forward-backward with one OpenMP task per sequence,
-then the emission statistics); the statistics of the batches are added in order, so a
-fit is bitwise identical for any number of threads. Batches bound the memory: two
-(rows x states) buffers of at most max(BATCH_ELEMENTS, longest sequence x states) values.
+Baum-Welch is a driver problem (_BaumWelch): a source of blocks of whole sequences,
+the E-step of a block (hmm._stats.hmm_e_step, its HMMStats summed in block order) and
+the M-step from their sum.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import numbers
 import sys
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -25,6 +23,12 @@ from .._base import ParamsMixin, information_criteria
 from .._engine import ACCELERATIONS, MAX_SHRINK, commit, run_em
 from .._kernels import _hmm
 from .._kernels._parallel import effective_n_threads
+from .._sources import (
+    INIT_SAMPLE_ROWS,
+    Chunks,
+    SequenceArraySource,
+    sequence_starts,
+)
 from .._validation import (
     PARAMETER_COPIES,
     check_int,
@@ -33,14 +37,18 @@ from .._validation import (
     check_option,
     check_random_state,
 )
+from ._stats import (
+    HMMParams,
+    emission_batches,
+    forward_backward,
+    hmm_e_step,
+    largest_batch,
+)
 
 # hmmlearn's warnings (too little data, a set parameter that init_params overwrites)
 # are logged, as hmmlearn logs them
 _log = logging.getLogger("fastem.hmm")
 
-# 2 MB per (rows x states) buffer: few enough batches that each kernel pass is large
-# enough to run on every thread (measured: 2^15 made the small benchmark cases serial)
-BATCH_ELEMENTS = 1 << 18
 DECODER_ALGORITHMS = ("viterbi", "map")
 
 
@@ -209,69 +217,6 @@ class ConvergenceMonitor:
                 or (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol))
 
 
-@dataclass
-class HMMParams:
-    startprob: np.ndarray
-    transmat: np.ndarray
-    emission: Any          # the model's own emission parameters
-
-
-def sequence_starts(lengths, n_samples):
-    """(S + 1,) boundaries of the sequences in X from hmmlearn's ``lengths``.
-
-    Checked exactly before any cumulative sum: every length positive and at most
-    n_samples, and their sum (in Python integers) equal to n_samples. An int64 sum can
-    wrap around (four lengths of about 2**62 "sum" to a small n), and boundaries from it
-    would send the kernels far outside X."""
-    if lengths is None:
-        return np.array([0, n_samples], dtype=np.intp)
-    try:
-        arr = np.asarray(lengths)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"lengths must be a 1-D sequence of integers ({exc})") from None
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"lengths must be a non-empty 1-D sequence of integers, got shape "
-                         f"{arr.shape}")
-    kind = arr.dtype.kind
-    integral = (kind in "iu"
-                or (kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
-                or (kind == "O" and all(isinstance(v, numbers.Integral)
-                                        and not isinstance(v, bool) for v in arr)))
-    if not integral:
-        raise TypeError(f"lengths must hold integers, got dtype {arr.dtype}")
-    for bad, rule in ((arr <= 0, "must be positive"),
-                      (arr > n_samples, f"must be at most the {n_samples} samples of X")):
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"lengths {rule}: lengths[{i}] = {arr[i]}")
-    arr = arr.astype(np.intp)          # safe now: every value is in [1, n_samples]
-    total = sum(arr.tolist())          # exact
-    if total != n_samples:
-        raise ValueError(f"lengths sum to {total}, but X has {n_samples} samples; "
-                         "they must be equal")
-    starts = np.zeros(arr.size + 1, dtype=np.intp)
-    np.cumsum(arr, out=starts[1:])
-    return starts
-
-
-def batches(starts, n_states):
-    """(first, last) sequence ranges in order, each at most max(BATCH_ELEMENTS / n_states,
-    one sequence) rows long; they depend only on the lengths."""
-    budget = max(BATCH_ELEMENTS // n_states, 1)
-    out = []
-    first = 0
-    S = starts.size - 1
-    while first < S:
-        last = first + 1
-        while last < S and starts[last + 1] - starts[first] <= budget:
-            last += 1
-        out.append((first, last))
-        first = last
-    return out
-
-
 def _normalize_rows(counts, previous):
     """Rows of counts scaled to sum to one; a row with nothing in it keeps ``previous``."""
     sums = counts.sum(axis=-1, keepdims=True)
@@ -303,16 +248,19 @@ def _check_stochastic(value, name, shape):
 
 
 class _BaumWelch:
-    """The EM problem the driver runs for a hidden Markov model; ``monitor`` (a
-    ConvergenceMonitor) hears every iteration and decides convergence."""
+    """The EM problem the driver runs for a hidden Markov model on a source of blocks
+    of whole sequences; ``monitor`` (a ConvergenceMonitor) hears every iteration and
+    decides convergence."""
 
-    def __init__(self, model, X, starts, n_features, n_threads, monitor=None):
+    def __init__(self, model, source, n_threads, monitor=None):
         self.model = model
-        self.X = X
-        self.starts = starts
-        self.n_features = n_features
+        self.source = source
+        self.n_features = source.n_features
         self.n_threads = n_threads
         self.monitor = monitor
+        self.e_step = functools.partial(hmm_e_step, emission=model._emission_pass(),
+                                        transitions="t" in model.params,
+                                        n_threads=n_threads)
 
     def record(self, info):
         """The driver's callback: the monitor records (and, verbose, prints) the
@@ -322,40 +270,32 @@ class _BaumWelch:
         self.monitor.iter = info.n_iter
 
     def initialize(self, random_state):
-        return self.model._initial_params(self.X, self.starts, self.n_features)
+        return self.model._initial_params(self.source, self.n_features)
 
-    def step(self, params):
-        model = self.model
-        K = model.n_components
-        letters = model.params
-        start = np.zeros(K)
-        trans = np.zeros((K, K))
-        stats = model._emission_stats_begin(params.emission)
-        loglik = 0.0
-        for part in _forward_backward(model, self.X, self.starts, params, posteriors=True,
-                                      transitions="t" in letters, n_threads=self.n_threads):
-            lo, local, post, xi, seq_ll = part
-            loglik += float(seq_ll.sum())
-            start += post[local[:-1]].sum(axis=0)
-            if xi.shape[0]:
-                trans += xi.sum(axis=0)
-            model._emission_stats_add(stats, self.X[lo:lo + post.shape[0]], post,
-                                      params.emission, self.n_threads)
-        if not np.isfinite(loglik):
+    def m_step(self, stats):
+        """The parameters from the statistics of all the sequences (hmmlearn's M-step,
+        with its Dirichlet priors); those not in ``params`` are kept."""
+        if not np.isfinite(stats.loglik):
             raise ValueError("The data has probability zero under the current parameters "
                              "(some observation cannot be emitted from any reachable state); "
                              "check startprob_, transmat_ and the emission parameters.")
+        model, params = self.model, stats.params
+        letters = model.params
         startprob, transmat = params.startprob, params.transmat
         if "s" in letters:
-            new = np.maximum(model.startprob_prior - 1 + start, 0)
+            new = np.maximum(model.startprob_prior - 1 + stats.start, 0)
             new = np.where(startprob == 0, 0, new)
             startprob = _normalize_rows(new, startprob)
         if "t" in letters:
-            new = np.maximum(model.transmat_prior - 1 + trans, 0)
+            new = np.maximum(model.transmat_prior - 1 + stats.trans, 0)
             new = np.where(transmat == 0, 0, new)
             transmat = _normalize_rows(new, transmat)
-        emission = model._emission_mstep(stats, params.emission)
-        return HMMParams(startprob, transmat, emission), loglik
+        emission = model._emission_mstep(stats.emission, params.emission)
+        return HMMParams(startprob, transmat, emission)
+
+    def objective(self, params, stats):
+        """The log-likelihood of the sequences at ``params`` (a total, as hmmlearn's)."""
+        return stats.loglik
 
     # SQUAREM's coordinates: logs of the probabilities (the zeros of the cycle's start
     # stay zero), then the emissions' own
@@ -391,40 +331,6 @@ def probabilities_from_logs(logs, like):
         raise FloatingPointError("the extrapolated probabilities are not finite or too "
                                  "small")
     return p
-
-
-def _largest_batch(starts, n_states):
-    """Rows of the largest batch: the size of the per-batch (rows x states) buffers."""
-    return max(int(starts[b] - starts[a]) for a, b in batches(starts, n_states))
-
-
-def _emission_batches(model, X, starts, params, n_threads):
-    """Yield (first row, local sequence starts, task order, log emission probabilities)
-    per batch of whole sequences; the emission buffer is reused from batch to batch."""
-    K = model.n_components
-    frame_buf = np.empty(_largest_batch(starts, K) * K)
-    for a, b in batches(starts, K):
-        lo, hi = int(starts[a]), int(starts[b])
-        local = np.ascontiguousarray(starts[a:b + 1] - lo)
-        frame = frame_buf[:(hi - lo) * K].reshape(hi - lo, K)
-        model._log_emission(X[lo:hi], params.emission, frame, n_threads)
-        order = np.argsort(-np.diff(local), kind="stable").astype(np.intp)
-        yield lo, local, order, frame
-
-
-def _forward_backward(model, X, starts, params, *, posteriors, transitions, n_threads):
-    """Yield (first row, local starts, posteriors, xi, per-sequence log-likelihoods) per
-    batch of sequences. The buffers are reused from batch to batch."""
-    K = model.n_components
-    post_buf = np.empty(_largest_batch(starts, K) * K if posteriors else 0)
-    for lo, local, order, frame in _emission_batches(model, X, starts, params, n_threads):
-        n, S = frame.shape[0], local.size - 1
-        post = post_buf[:n * K].reshape(n, K) if posteriors else np.empty((0, 0))
-        xi = np.empty((S, K, K)) if transitions else np.empty((0, 0, 0))
-        seq_ll = np.empty(S)
-        _hmm.forward_backward(frame, local, order, params.startprob, params.transmat,
-                              post, xi, seq_ll, n_threads)
-        yield lo, local, post, xi, seq_ll
 
 
 # the constructor's parameters that a model's monitor_ holds too
@@ -488,12 +394,13 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
     # fitted attributes at its end (fit), so a failed fit changes nothing.
     _emission_attributes: tuple[str, ...] = ()   # the attributes holding the emission
 
-    def _validate_X(self, X, fitting):
-        """X checked and converted for the kernels."""
+    def _validate_X(self, X, fitting, name="X"):
+        """X checked and converted for the kernels (errors name it ``name``)."""
         raise NotImplementedError
 
     def _fit_n_features(self, X):
-        """The number of features (symbols) the fit of validated X works with."""
+        """The number of features (symbols) the fit of validated X works with (of
+        several blocks of X: the largest of theirs)."""
         raise NotImplementedError
 
     def _check_fit_sizes(self, n_samples, n_features):
@@ -503,9 +410,10 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         """{attribute: (number of values, its shape in words)} of the emission arrays."""
         raise NotImplementedError
 
-    def _initial_emission(self, X, starts, n_features):
+    def _initial_emission(self, rows, n_features):
         """{attribute: value} of the emission: initialised for the letters in init_params
-        (or when unset), else the user's values (checked later by _checked_emission)."""
+        (or when unset), else the user's values (checked later by _checked_emission).
+        ``rows()`` returns the rows to estimate from (all of X, or a sample of them)."""
         raise NotImplementedError
 
     def _checked_emission(self, values):
@@ -520,20 +428,13 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
     def _fitted_n_features(self, emission):
         raise NotImplementedError
 
-    def _log_emission(self, X, emission, out, n_threads):
-        """out[t, k] = log p(x_t | state k) for the rows of one batch."""
-        raise NotImplementedError
-
-    def _emission_stats_begin(self, emission):
-        """An empty, mutable accumulator for the emission statistics."""
-        raise NotImplementedError
-
-    def _emission_stats_add(self, stats, X, post, emission, n_threads):
-        """Add one batch's emission statistics, for posteriors post, to stats."""
+    def _emission_pass(self):
+        """The emission's EmissionPass (hmm._stats): the log-probabilities and the
+        statistics of a batch of rows, with the model's settings (picklable)."""
         raise NotImplementedError
 
     def _emission_mstep(self, stats, emission):
-        """New emission parameters from the accumulated statistics."""
+        """New emission parameters from the summed statistics of the EmissionPass."""
         raise NotImplementedError
 
     def _sample_emission(self, states, emission, rs):
@@ -594,19 +495,20 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
                          name, code)
         return self._needs_init(code, attribute or name)
 
-    def _warn_if_degenerate(self, X, n_features):
+    def _warn_if_degenerate(self, n_values, n_features):
         """hmmlearn's warning when X has fewer values than the parameters in ``params``
         have free scalars."""
         n_fit = self._n_fit_scalars(n_features)
         n_scalars = sum(n_fit[letter] for letter in set(self.params) & n_fit.keys())
-        if X.size < n_scalars:
+        if n_values < n_scalars:
             _log.warning("Fitting a model with %d free scalar parameters with only %d data "
-                         "points will result in a degenerate solution.", n_scalars, X.size)
+                         "points will result in a degenerate solution.", n_scalars, n_values)
 
-    def _check_sizes(self, n_features, starts):
+    def _check_sizes(self, n_features, rows):
         """ValueError naming n_components (or n_features) when the parameter arrays, with
-        the copies a fit holds, and the per-batch buffers would not fit in the machine's
-        memory; called before anything of that size is allocated."""
+        the copies a fit holds, and the per-batch buffers (of ``rows``, the largest
+        batch's) would not fit in the machine's memory; called before anything of that
+        size is allocated."""
         K = self.n_components
         arrays = {"transmat_": (K * K, "n_components x n_components"),
                   **self._emission_sizes(n_features)}
@@ -614,7 +516,6 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         # float64 (rows x states) buffers and Viterbi's int32 backpointers
         need = {name: (8 * PARAMETER_COPIES * count, shape, count)
                 for name, (count, shape) in arrays.items()}
-        rows = _largest_batch(starts, K)
         need["the forward-backward buffers"] = (20 * rows * K, "rows of the longest "
                                                 "sequence x n_components", rows * K)
         largest = max(need, key=lambda name: need[name][0])
@@ -627,17 +528,28 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
                      f"n_components={K} with n_features={n_features} (mostly for "
                      f"{largest}: {shape} = {count} values)", advice)
 
-    def _initial_params(self, X, starts, n_features):
+    def _initial_params(self, source, n_features):
         """Checked starting parameters: drawn or estimated for the letters in init_params
-        (and for anything unset), the user's values otherwise. Nothing is written."""
+        (and for anything unset), the user's values otherwise. Nothing is written.
+
+        The emission is estimated from the rows of an in-memory source, else from a
+        sample of at most INIT_SAMPLE_ROWS of its rows (all of them, in order, when
+        there are no more), drawn (after startprob and transmat) only when needed."""
         K = self.n_components
         rs = check_random_state(self.random_state)
         startprob = (rs.dirichlet(np.full(K, 1.0 / K)) if self._initializes("s", "startprob_")
                      else self.startprob_)
         transmat = (rs.dirichlet(np.full(K, 1.0 / K), size=K)
                     if self._initializes("t", "transmat_") else self.transmat_)
-        self._warn_if_degenerate(X, n_features)
-        emission = self._initial_emission(X, starts, n_features)
+        self._warn_if_degenerate(source.n_values, n_features)
+
+        @functools.cache
+        def rows():
+            if source.in_memory:
+                return source.X
+            return source.sample(max(INIT_SAMPLE_ROWS, 50 * K), rs)[0]
+
+        emission = self._initial_emission(rows, n_features)
         return self._checked_params(startprob, transmat, emission)
 
     def _checked_params(self, startprob, transmat, emission):
@@ -674,7 +586,7 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         commit(self, self._fitted_state(problem.initialize(None)))
 
     # ----------------------------------------------------------------- fitting
-    def fit(self: _H, X: ArrayLike, lengths: ArrayLike | None = None) -> _H:
+    def fit(self: _H, X: ArrayLike | Chunks, lengths: ArrayLike | None = None) -> _H:
         """Estimate the model parameters with the Baum-Welch (EM) algorithm.
 
         First the parameters whose letters are in ``init_params``, and any that is not
@@ -688,16 +600,29 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         when it succeeds. A fit that raises or is interrupted leaves the model as it
         was, user-set parameters included.
 
+        Sequences that are not one array in memory (many files, a generator) are fitted
+        from ``fastem.Chunks(factory)``: ``factory()`` returns an iterable of sequences,
+        each an array of its rows, or of ``(X, lengths)`` pairs of several; it is called
+        once per iteration, and before them once to check the data (and once to draw the
+        rows that initialize ``means_`` and ``covars_``: all of them up to 100,000, else
+        a sample of 100,000); each call must yield the same sequences, and memory holds
+        one block of whole sequences (consecutive items are joined up to the
+        ``chunk_size`` rows of the Chunks, by default about 16 MB of float64 rows). From
+        the same start the fit is the in-memory fit of the concatenated sequences, to
+        rounding.
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, 1)
+        X : array-like of shape (n_samples, n_features) or (n_samples, 1), or Chunks
             The observations of one or more sequences, one after the other: rows of real
             numbers for GaussianHMM; for CategoricalHMM, one column of integer symbols
-            in [0, ``n_features``).
+            in [0, ``n_features``). Or ``fastem.Chunks`` of a function that yields the
+            sequences (see above).
 
         lengths : array-like of int, default=None
             The lengths of the sequences in X, in order: positive integers that sum to
-            ``n_samples``. None takes X as one sequence.
+            ``n_samples``. None takes X as one sequence. Chunks give their lengths in
+            their items instead.
 
         Returns
         -------
@@ -759,6 +684,17 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         >>> print(model.emissionprob_.round(2))
         [[0.04 0.96]
          [0.79 0.21]]
+
+        Sequences yielded one by one (here from an array; as well from files):
+
+        >>> from fastem import Chunks
+        >>> def sequences():
+        ...     for lo in range(0, 272, 68):
+        ...         yield X[lo:lo + 68]
+        >>> streamed = GaussianHMM(n_components=2, random_state=0).fit(Chunks(sequences))
+        >>> in_memory = GaussianHMM(n_components=2, random_state=0).fit(X, [68] * 4)
+        >>> bool(np.allclose(streamed.means_, in_memory.means_, rtol=1e-10))
+        True
         """
         problem = self._problem(X, lengths)
         problem.monitor = self._fit_monitor()
@@ -772,19 +708,34 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
     def _problem(self, X, lengths):
         """The Baum-Welch problem of fitting X, everything checked; nothing is written."""
         self._validate_settings()
+        source = self._source(X, lengths)
+        n_features = source.n_features
+        self._check_fit_sizes(source.n_samples, n_features)
+        K = self.n_components
+        self._check_sizes(n_features, max(largest_batch(starts, K)
+                                          for starts in source.block_starts))
+        return _BaumWelch(self, source, self._threads())
+
+    def _source(self, X, lengths):
+        """X (and lengths) as a validated source of blocks of whole sequences: the array
+        in memory, one block; or Chunks of a factory of sequences, read once per pass."""
+        if isinstance(X, Chunks):
+            return X._sequences(functools.partial(self._validate_X, fitting=True),
+                                self._fit_n_features, lengths)
         X = self._validate_X(X, fitting=True)
         starts = sequence_starts(lengths, X.shape[0])
-        n_features = self._fit_n_features(X)
-        self._check_fit_sizes(X.shape[0], n_features)
-        self._check_sizes(n_features, starts)
-        return _BaumWelch(self, X, starts, n_features, self._threads())
+        return SequenceArraySource(X, starts, self._fit_n_features(X))
 
     # ----------------------------------------------------------------- inference
     def _prepared(self, X, lengths):
         params = self._fitted_params()
+        if isinstance(X, Chunks):
+            raise TypeError("only fit reads Chunks; score, predict and decode take X as an "
+                            "array of sequences, with their lengths")
         X = self._validate_X(X, fitting=False)
         starts = sequence_starts(lengths, X.shape[0])
-        self._check_sizes(self._fitted_n_features(params.emission), starts)
+        self._check_sizes(self._fitted_n_features(params.emission),
+                          largest_batch(starts, self.n_components))
         return params, X, starts
 
     def _score(self, X, lengths, per_step=None):
@@ -798,8 +749,8 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         out = (np.empty((n, self.n_components)) if per_step == "posteriors"
                else np.empty(n, dtype=np.intp) if per_step == "map" else None)
         total = 0.0
-        for lo, _, post, _, seq_ll in _forward_backward(
-                self, X, starts, params, posteriors=per_step is not None,
+        for lo, _, post, _, seq_ll in forward_backward(
+                self._emission_pass(), X, starts, params, posteriors=per_step is not None,
                 transitions=False, n_threads=self._threads()):
             rows = slice(lo, lo + post.shape[0])
             if per_step == "posteriors":
@@ -1002,8 +953,9 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         path = np.empty(X.shape[0], dtype=np.intp)
         log_prob = 0.0
         n_threads = self._threads()
-        back_buf = np.empty(_largest_batch(starts, K) * K, dtype=np.intc)
-        for lo, local, order, frame in _emission_batches(self, X, starts, params, n_threads):
+        back_buf = np.empty(largest_batch(starts, K) * K, dtype=np.intc)
+        for lo, local, order, frame in emission_batches(self._emission_pass(), X, starts,
+                                                        params, n_threads):
             seq_lp = np.empty(local.size - 1)
             _hmm.viterbi(frame, local, order, log_start, log_trans,
                          back_buf[:frame.size].reshape(frame.shape),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -15,6 +17,27 @@ from ._base import (
     probabilities_from_logs,
     required,
 )
+from ._stats import EmissionPass, NoStats
+
+
+@dataclass(frozen=True)
+class CategoricalEmission(EmissionPass):
+    """A CategoricalHMM's emission for the E-step: log-probabilities looked up by
+    symbol, and the posterior-weighted counts of each symbol in each state, an
+    (n_features, n_components) array. ``fitted``: 'e' is in params."""
+
+    fitted: bool = True
+
+    def log_prob(self, X, emission, out, n_threads):
+        with np.errstate(divide="ignore"):
+            log_emission = np.ascontiguousarray(np.log(emission).T)   # (n_features, K)
+        # symbols are validated: "clip" writes straight into out (mode "raise" buffers)
+        np.take(log_emission, X, axis=0, out=out, mode="clip")
+
+    def stats(self, X, post, emission, n_threads):
+        counts = np.empty((emission.shape[1], post.shape[1]))
+        _hmm.symbol_counts(X, post, counts, n_threads)
+        return counts
 
 
 class CategoricalHMM(BaseHMM[np.int_]):
@@ -224,24 +247,24 @@ class CategoricalHMM(BaseHMM[np.int_]):
             return np.shape(np.atleast_2d(self.emissionprob_))[1]
         return None
 
-    def _validate_X(self, X, fitting):
+    def _validate_X(self, X, fitting, name="X"):
         arr = np.asarray(X)
         if arr.ndim == 1:
-            raise ValueError("X must be a 2-D array of shape (n_samples, 1) holding symbols; "
-                             "reshape it with X.reshape(-1, 1)")
+            raise ValueError(f"{name} must be a 2-D array of shape (n_samples, 1) holding "
+                             "symbols; reshape it with X.reshape(-1, 1)")
         if arr.ndim != 2 or arr.shape[1] != 1:
-            raise ValueError(f"X must have shape (n_samples, 1), got {arr.shape}")
+            raise ValueError(f"{name} must have shape (n_samples, 1), got {arr.shape}")
         if arr.shape[0] < 1:
-            raise ValueError("X has 0 samples; at least one is required")
+            raise ValueError(f"{name} has 0 samples; at least one is required")
         if arr.dtype.kind not in "iu":
-            raise ValueError(f"X must hold integer symbols, got dtype {arr.dtype}")
+            raise ValueError(f"{name} must hold integer symbols, got dtype {arr.dtype}")
         symbols = np.ascontiguousarray(arr[:, 0], dtype=np.intp)
         low, high = int(symbols.min()), int(symbols.max())
         if low < 0:
-            raise ValueError(f"X holds the symbol {low}; symbols must be >= 0")
+            raise ValueError(f"{name} holds the symbol {low}; symbols must be >= 0")
         n_features = self._known_n_features(fitting)
         if n_features is not None and high >= n_features:
-            raise ValueError(f"X holds the symbol {high}, but the model emits symbols "
+            raise ValueError(f"{name} holds the symbol {high}, but the model emits symbols "
                              f"0 .. {n_features - 1} only (n_features={n_features})")
         return symbols
 
@@ -254,7 +277,7 @@ class CategoricalHMM(BaseHMM[np.int_]):
         return {"emissionprob_": (self.n_components * n_features,
                                   "n_components x n_features")}
 
-    def _initial_emission(self, X, starts, n_features):
+    def _initial_emission(self, rows, n_features):
         emission = getattr(self, "emissionprob_", None)
         if self._initializes("e", "emissionprob_"):
             # hmmlearn draws the emissions from a fresh generator of the same seed
@@ -278,20 +301,8 @@ class CategoricalHMM(BaseHMM[np.int_]):
     def _fitted_n_features(self, emission):
         return emission.shape[1]
 
-    def _log_emission(self, X, emission, out, n_threads):
-        with np.errstate(divide="ignore"):
-            log_emission = np.ascontiguousarray(np.log(emission).T)   # (n_features, K)
-        # symbols are validated: "clip" writes straight into out (mode "raise" buffers)
-        np.take(log_emission, X, axis=0, out=out, mode="clip")
-
-    def _emission_stats_begin(self, emission):
-        return np.zeros((emission.shape[1], self.n_components))
-
-    def _emission_stats_add(self, stats, X, post, emission, n_threads):
-        if "e" in self.params:
-            part = np.empty_like(stats)
-            _hmm.symbol_counts(X, post, part, n_threads)
-            stats += part
+    def _emission_pass(self):
+        return CategoricalEmission("e" in self.params)
 
     def _emission_pack(self, emission):
         return log_positive(emission)
@@ -300,7 +311,7 @@ class CategoricalHMM(BaseHMM[np.int_]):
         return probabilities_from_logs(vector.reshape(like.shape), like)
 
     def _emission_mstep(self, stats, emission):
-        if "e" not in self.params:
+        if isinstance(stats, NoStats):        # 'e' is not in params
             return emission
         counts = np.maximum(self.emissionprob_prior - 1 + stats.T, 0)
         return _normalize_rows(counts, emission)

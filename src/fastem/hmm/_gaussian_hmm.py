@@ -7,7 +7,7 @@ weight, and the posteriors of the states are its responsibilities.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -32,7 +32,9 @@ from ..mixture._gaussian import (
     unpack_symmetric,
     unpack_unconstrained,
 )
+from ..mixture._stats import GaussianStats
 from ._base import BaseHMM, required
+from ._stats import EmissionPass
 
 
 def _full_from(covars, covariance_type, n_components, n_features):
@@ -78,6 +80,26 @@ def _check_covars(covars, covariance_type, n_components, n_features=None):
         check_positive_definite(cv, f"'{covariance_type}' covars_",
                                 "state" if covariance_type == "full" else None)
     return cv
+
+
+@dataclass(frozen=True)
+class GaussianEmission(EmissionPass):
+    """A GaussianHMM's emission for the E-step: the mixture kernels' log-densities of
+    the states (components of unit weight), and the moments of a batch about the
+    means, weighted by the posteriors, as GaussianStats (its loglik unused: 0).
+    ``fitted``: 'm' or 'c' is in params."""
+
+    covariance_type: str
+    fitted: bool = True
+
+    def log_prob(self, X, emission, out, n_threads):
+        log_densities(X, emission, out, n_threads=n_threads)
+
+    def stats(self, X, post, emission, n_threads):
+        nk, s1, s2 = responsibility_stats(X, None, post, emission.means,
+                                          self.covariance_type, n_threads=n_threads)
+        return GaussianStats(0.0, float(X.shape[0]), nk, s1, s2, emission.means,
+                             self.covariance_type)
 
 
 _COVARS_SHAPE_WORDS = {"full": "n_components x n_features x n_features",
@@ -381,14 +403,15 @@ class GaussianHMM(BaseHMM[np.float64]):
         check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
         check_float(self.min_covar, "min_covar", minimum=0.0)
 
-    def _validate_X(self, X, fitting):
-        X = check_array(X, "X")
+    def _validate_X(self, X, fitting, name="X"):
+        X = check_array(X, name)
         X = np.ascontiguousarray(X, dtype=np.float64)
         if not (fitting and "m" in self.init_params) and hasattr(self, "means_"):
             d = np.shape(self.means_)[1]
             if X.shape[1] != d:
-                raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} "
-                                 f"is expecting {d} features as input.")
+                raise ValueError(f"{name} has {X.shape[1]} features, but "
+                                 f"{type(self).__name__} is expecting {d} features as "
+                                 "input.")
         return X
 
     def _fit_n_features(self, X):
@@ -411,15 +434,16 @@ class GaussianHMM(BaseHMM[np.float64]):
         return {"means_": (K * n_features, "n_components x n_features"),
                 "covars_": (n_cov, _COVARS_SHAPE_WORDS[ct])}
 
-    def _initial_emission(self, X, starts, n_features):
+    def _initial_emission(self, rows, n_features):
         K, d = self.n_components, n_features
         means = getattr(self, "means_", None)
         if self._initializes("m", "means_"):
             kmeans = KMeans(n_clusters=K, n_init=10, random_state=self.random_state,
                             n_threads=self.n_threads)
-            means = kmeans.fit(X).cluster_centers_
+            means = kmeans.fit(rows()).cluster_centers_
         covars = getattr(self, "_covars_", None)
         if self._initializes("c", "covars_", "_covars_"):
+            X = rows()
             cv = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(d)
             if self.covariance_type == "spherical":
                 # hmmlearn's: the mean of every entry of cv (its diagonal and the
@@ -460,25 +484,11 @@ class GaussianHMM(BaseHMM[np.float64]):
     def _fitted_n_features(self, emission):
         return emission.means.shape[1]
 
-    def _log_emission(self, X, emission, out, n_threads):
-        log_densities(X, emission, out, n_threads=n_threads)
+    def _emission_pass(self):
+        return GaussianEmission(self.covariance_type,
+                                "m" in self.params or "c" in self.params)
 
     # ----------------------------------------------------------------- M-step
-    def _emission_stats_begin(self, emission):
-        return []
-
-    def _emission_stats_add(self, stats, X, post, emission, n_threads):
-        """Add the batch's (post sum, first, second moments about the means) to stats."""
-        if "m" not in self.params and "c" not in self.params:
-            return
-        batch = responsibility_stats(X, None, post, emission.means, self.covariance_type,
-                                     n_threads=n_threads)
-        if not stats:
-            stats.extend(batch)
-        else:
-            for total, part in zip(stats, batch):
-                total += part
-
     def _emission_pack(self, emission):
         return pack_unconstrained(emission, weights=False)
 
@@ -486,12 +496,12 @@ class GaussianHMM(BaseHMM[np.float64]):
         return unpack_unconstrained(vector, like, weights=False)
 
     def _emission_mstep(self, stats, emission):
-        if not stats:
+        if not isinstance(stats, GaussianStats):        # NoStats: neither 'm' nor 'c'
             return emission
-        nk, s1, s2 = stats
+        nk, s1, s2 = stats.nk, stats.s1, stats.s2
         K, d = s1.shape
         ct = self.covariance_type
-        shift = emission.means
+        shift = stats.shift
         obs = s1 + nk[:, None] * shift
         mw = np.broadcast_to(np.asarray(self.means_weight, dtype=np.float64), (K,))[:, None]
         mp = np.asarray(self.means_prior, dtype=np.float64)
