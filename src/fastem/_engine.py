@@ -14,8 +14,9 @@ A model hands the driver a *problem*: an object with
     unpack(vector, like) -> params            #   (any vector is valid parameters)
 
 (or, instead of source/e_step/m_step/objective, ``step(params) -> (new_params,
-objective)``, the whole EM map at once), and the driver runs restarts, the loop, the convergence test, history, verbose output,
-callbacks, SQUAREM acceleration and the ConvergenceWarning, once for all models.
+objective)``, the whole EM map at once), and the driver runs restarts, the loop, the
+convergence test, history, verbose output, callbacks, SQUAREM acceleration and the
+ConvergenceWarning, once for all models.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from numpy.typing import ArrayLike, NDArray
 from .._base import ParamsMixin, information_criteria, sklearn_tags
 from .._engine import ACCELERATIONS, commit, run_em
 from .._kernels import _gaussian
-from .._sources import INIT_SAMPLE_ROWS, ArraySource, as_source
 from .._kernels._parallel import effective_n_threads
+from .._sources import INIT_SAMPLE_ROWS, ArraySource, as_source
 from .._validation import (
     ABSENT,
     PARAMETER_COPIES,

@@ -314,11 +314,11 @@ def resolve_prior(prior, X, sample_weight, n_components, covariance_type):
         return None
     k, ct = n_components, covariance_type
     if isinstance(X, Source):      # data read in blocks: its weights are its own
-        n, d, sample_weight = X.n_samples, X.n_features, None
+        d, sample_weight = X.n_features, None
         total_weight = X.total_weight
     else:
-        (n, d), total_weight = X.shape, (X.shape[0] if sample_weight is None
-                                         else float(sample_weight.sum()))
+        d, total_weight = X.shape[1], (X.shape[0] if sample_weight is None
+                                       else float(sample_weight.sum()))
     kappa = _real(prior.shrinkage, "shrinkage", 0.0, strict=False)
     dof = (float(d + 2) if prior.dof is None
            else _real(prior.dof, "dof", 0.0, strict=True))
