@@ -226,3 +226,23 @@ def test_a_source_is_validated_once(client, X):
     assert (source.n_samples, source.n_features, source.dtype) == (3000, 3, np.float64)
     assert source.total_weight == 3000 and source.observed_rows == 3000
     assert [b.start for b in source.blocks()] == [0, 1000, 2000]
+
+
+def test_the_tasks_sums_are_one_pairwise_tree(monkeypatch):
+    """Statistics summed FAN_IN at a time in a task are summed as by one pairwise tree
+    over all the blocks (so the fan-in changes no bit), and that is not the sum in order."""
+    import fastem.dask as fd
+
+    rng = np.random.RandomState(6)
+    values = list(rng.standard_normal(37) * 10.0 ** rng.randint(0, 16, size=37))
+    values[:4] = [1e16, 1.0, -1e16, 1.0]      # in order: 1.0; pairwise: 0.0
+    parts = [dask.delayed(v) for v in values]
+    with dask.config.set(scheduler="synchronous"):
+        by_tasks = dask.compute(fd._tree_sum(parts))[0]
+        monkeypatch.setattr(fd, "FAN_IN", 2)
+        pairwise = dask.compute(fd._tree_sum(parts))[0]
+    assert by_tasks == pairwise == fd._pairwise_sum(*values)
+    in_order = 0.0
+    for v in values:
+        in_order += v
+    assert in_order != pairwise

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import functools
 import numbers
-import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -281,12 +280,27 @@ def _block_stats(job, x, sw, missing, start, dtype):
     return job.e_step(_block(x, sw, missing, start, dtype), job.params)
 
 
+# statistics summed by one task: a power of 2, so that the tasks' sums are the subtrees
+# of one pairwise tree over all the blocks
+FAN_IN = 16
+
+
 def _tree_sum(parts: Sequence[Any]) -> Any:
-    """The sum of delayed statistics by a pairwise tree: its shape depends only on the
-    number of blocks, so the rounding does too."""
+    """The sum of the blocks' delayed statistics by a pairwise tree in block order (the
+    tree's shape depends only on the number of blocks, and so does the rounding), log2
+    FAN_IN levels of it in a task: each sums FAN_IN consecutive statistics."""
     parts = list(parts)
     while len(parts) > 1:
-        paired = [dask.delayed(operator.add, pure=False)(a, b)
-                  for a, b in zip(parts[0::2], parts[1::2])]
-        parts = paired + parts[len(paired) * 2:]
+        parts = [dask.delayed(_pairwise_sum, pure=False)(*parts[lo:lo + FAN_IN])
+                 if len(parts[lo:lo + FAN_IN]) > 1 else parts[lo]
+                 for lo in range(0, len(parts), FAN_IN)]
     return parts[0]
+
+
+def _pairwise_sum(*stats):
+    """((s0 + s1) + (s2 + s3)) + ...: pairs in order, an odd last one carried up."""
+    items = list(stats)
+    while len(items) > 1:
+        paired = [a + b for a, b in zip(items[0::2], items[1::2])]
+        items = paired + items[len(paired) * 2:]
+    return items[0]
