@@ -845,7 +845,10 @@ default='k-means++'
         X : array-like of shape (n_samples, n_features)
             The data, one row per sample: finite real numbers (dense, no NaN). float32
             data gives float32 ``cluster_centers_``; any other numeric data is
-            converted to float64. X is never written to.
+            converted to float64. X is never written to. A dask array is fitted where
+            it lives: the Lloyd iterations run on the Dask workers (see
+            ``fastem.dask``; persist it first); a few passes, such as the one that
+            finds ``labels_``, read its chunks on the client.
 
         y : Ignored
             Not used, present for API consistency by convention.

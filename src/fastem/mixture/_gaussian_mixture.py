@@ -764,7 +764,9 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         ----------
         X : array-like of shape (n_samples, n_features)
             The data, one row per sample. It may hold NaN for missing values (see the
-            class's Notes); float32 data gives float32 fitted arrays.
+            class's Notes); float32 data gives float32 fitted arrays. A dask array is
+            fitted where it lives: the E-step runs on the Dask workers (see
+            ``fastem.dask``; persist it first).
 
         y : Ignored
             Not used, present for API consistency by convention.
