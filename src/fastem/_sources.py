@@ -39,6 +39,22 @@ CHUNK_BYTES = 1 << 24
 INIT_SAMPLE_ROWS = 100_000
 
 
+def sample_rows(n, size, rs):
+    """``size`` distinct row indices in [0, n), sorted, uniformly drawn from ``rs``, in
+    memory proportional to ``size`` (RandomState.choice without replacement permutes
+    all n). Draws with replacement and keeps the distinct values, drawing more until
+    there are enough: the set is exchangeable, so a uniform subset of it is a uniform
+    subset of [0, n)."""
+    if 4 * size >= n:
+        return np.sort(rs.choice(n, size=size, replace=False))
+    chosen = np.unique(rs.randint(0, n, size=size + size // 8 + 16))
+    while len(chosen) < size:
+        chosen = np.union1d(chosen, rs.randint(0, n, size=size - len(chosen) + 16))
+    if len(chosen) > size:
+        chosen = np.sort(rs.choice(chosen, size=size, replace=False))
+    return chosen
+
+
 class Block:
     """Some consecutive rows: X (validated, C-contiguous), their weights (None: 1 each),
     whether X holds NaN, and a cache a model may fill (it lives as long as the block;
@@ -88,6 +104,11 @@ class Source:
             total = stats if total is None else total + stats
         return total
 
+    def map(self, fn, params):
+        """``[fn(block, params) for block in blocks()]``: small per-block results, in
+        block order (a Dask source computes them on the workers)."""
+        return [fn(block, params) for block in self.blocks()]
+
     def _record(self, facts):
         """Set the validation facts from per-block (rows, weight, observed rows,
         observed weight, observed columns, missing)."""
@@ -102,7 +123,7 @@ class Source:
         """(rows, their weights or None): every row, in order, when there are at most
         ``size``; else ``size`` rows drawn without replacement (in order)."""
         n = self.n_samples
-        chosen = None if n <= size else np.sort(rs.choice(n, size=size, replace=False))
+        chosen = None if n <= size else sample_rows(n, size, rs)
         parts, weights = [], []
         for block in self.blocks():
             lo, hi = block.start, block.start + block.X.shape[0]
@@ -159,7 +180,7 @@ class ArraySource(Source):
         n = self.n_samples
         if n <= size:
             return self.X, self.sample_weight
-        rows = np.sort(rs.choice(n, size=size, replace=False))
+        rows = sample_rows(n, size, rs)
         sw = None if self.sample_weight is None else self.sample_weight[rows]
         return np.ascontiguousarray(self.X[rows]), sw
 
@@ -542,7 +563,7 @@ class SequenceArraySource(SequenceSource):
         n = self.n_samples
         if n <= size:
             return self.X, None
-        return np.ascontiguousarray(self.X[np.sort(rs.choice(n, size=size, replace=False))]), None
+        return np.ascontiguousarray(self.X[sample_rows(n, size, rs)]), None
 
 
 class SequenceStream(SequenceSource):

@@ -43,7 +43,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from ._sources import Block, Source, _block_facts, _check_block, _check_total
+from ._sources import Block, Source, _block_facts, _check_block, _check_total, sample_rows
 from ._validation import check_sample_weight
 
 __all__ = ["DaskSource"]
@@ -184,6 +184,29 @@ default=None
         (total,) = dask.compute(_tree_sum(stats))
         return total
 
+    def map(self, fn: Callable[..., Any], params: Any) -> list[Any]:
+        """``fn(block, params)`` for every block, computed on the workers, in block order.
+
+        Parameters
+        ----------
+        fn : callable
+            A picklable function of (Block, params) with an ``n_threads`` keyword
+            (called with ``n_threads=None``, resolved on the worker), whose result is
+            small: it is sent to the client.
+        params : object
+            Sent to the workers once.
+
+        Returns
+        -------
+        list
+            The results, one per block.
+        """
+        job = dask.delayed(_EStep(functools.partial(fn, n_threads=None), params),
+                           pure=False, traverse=False)
+        parts = [dask.delayed(_block_stats, pure=False)(job, x, w, missing, lo, self.dtype)
+                 for (x, w, lo, _), missing in zip(self._parts, self.flags)]
+        return list(dask.compute(*parts))
+
     def sample(self, size: int, rs: np.random.RandomState) -> tuple[np.ndarray,
                                                                     np.ndarray | None]:
         """Rows to initialise from, gathered on the client.
@@ -204,7 +227,7 @@ default=None
             Their weights.
         """
         n = self.n_samples
-        rows = None if n <= size else np.sort(rs.choice(n, size=size, replace=False))
+        rows = None if n <= size else sample_rows(n, size, rs)
         sw = self.sample_weight
         if rows is None:
             X, sw = dask.compute(self.X, sw)

@@ -67,26 +67,16 @@ def _centred(X, sample_weight, n_threads):
     if source.in_memory and source.sample_weight is not None:
         scale = float(source.sample_weight.max())
     elif not source.in_memory and source.total_weight != source.n_samples:
-        scale = max(1.0 if b.sample_weight is None else float(b.sample_weight.max())
-                    for b in source.blocks())
-    weight = 0.0
+        scale = max(source.map(_largest_weight, None))
 
     def moments(about):
         """Weighted (by weights scaled to at most 1: the sums cannot overflow)."""
-        nonlocal weight
-        s1 = s2 = spread = weight = 0.0
-        for block in source.blocks():
-            w = block.sample_weight
-            if scale is None:
-                w = np.empty(0)
-            else:
-                w = np.full(block.X.shape[0], 1.0 / scale) if w is None else w / scale
-            a, b, c = _kmeans.column_sums(block.X, w, about, n_threads)
-            s1, s2, spread = s1 + a, s2 + b, spread + c
-            weight += block.X.shape[0] if block.sample_weight is None else float(w.sum())
-        delta = s1 / weight
+        stats = source.reduce(functools.partial(column_e_step, n_threads=n_threads),
+                              (about, scale))
+        delta = stats.s1 / stats.weight
         with np.errstate(over="ignore", invalid="ignore"):   # overflow: refused below
-            return about + delta, np.maximum(s2 / weight - delta**2, 0.0), spread
+            return (about + delta, np.maximum(stats.s2 / stats.weight - delta**2, 0.0),
+                    stats.spread)
 
     shift = np.zeros(source.n_features)
     mean, variances, spread = moments(shift)
@@ -319,6 +309,71 @@ def lloyd_e_step(block, centers, *, shift, dtype, n_threads=None):
     return LloydStats(inertia, weight, sums, centers)
 
 
+@dataclass
+class ColumnStats(Stats):
+    """A block's column sums about a point, its rows' squared distances to it, and its
+    weight (the weights scaled as the sums were)."""
+
+    s1: np.ndarray
+    s2: np.ndarray
+    spread: float
+    weight: float
+
+    additive = ("s1", "s2", "spread", "weight")
+
+
+def _scaled_weights(block, scale):
+    """The block's weights over ``scale`` (the largest), or empty for unit weights."""
+    if scale is None:
+        return np.empty(0)
+    if block.sample_weight is None:
+        return np.full(block.X.shape[0], 1.0 / scale)
+    return block.sample_weight / scale
+
+
+def column_e_step(block, about_scale, *, n_threads=None):
+    """ColumnStats of a block about ``about``, weights divided by ``scale``."""
+    about, scale = about_scale
+    w = _scaled_weights(block, scale)
+    s1, s2, spread = _kmeans.column_sums(block.X, w, about, effective_n_threads(n_threads))
+    return ColumnStats(s1, s2, spread, float(block.X.shape[0] if scale is None else w.sum()))
+
+
+def _largest_weight(block, _, *, n_threads=None):
+    return 1.0 if block.sample_weight is None else float(block.sample_weight.max())
+
+
+def lloyd_labels(block, job, *, n_threads=None):
+    """(labels or an empty array, inertia, cluster weights or None) of a block at the
+    centers: job = (centers, shift, dtype, want_labels)."""
+    centers, shift, dtype, want_labels = job
+    X = block.X if block.X.dtype == dtype else block.X.astype(dtype)
+    labels = np.empty(X.shape[0] if want_labels else 0, dtype=np.intc)
+    inertia = _kmeans.lloyd_pass(X, _unit(block.sample_weight), centers, labels,
+                                 np.empty((0, 0)), np.empty(0), np.empty(0), False,
+                                 effective_n_threads(n_threads), shift=shift)
+    weights = (np.bincount(labels, weights=block.sample_weight, minlength=len(centers))
+               if want_labels else None)
+    return labels, inertia, weights
+
+
+def farthest_rows(block, job, *, n_threads=None):
+    """The ``m`` rows of the block farthest from their nearest center: (distances, rows
+    in shifted coordinates as float64, weights, labels); job = (centers, shift, dtype,
+    m)."""
+    centers, shift, dtype, m = job
+    X = block.X if block.X.dtype == dtype else block.X.astype(dtype)
+    labels = np.empty(X.shape[0], dtype=np.intc)
+    dist = np.empty(X.shape[0])
+    _checked_inertia(_kmeans.lloyd_pass(
+        X, _unit(block.sample_weight), centers, labels, np.empty((0, 0)), np.empty(0),
+        dist, False, effective_n_threads(n_threads), shift=shift))
+    far = (np.argpartition(dist, -m)[:-m - 1:-1] if len(dist) > m
+           else np.arange(len(dist))[::-1])
+    w = np.ones(len(far)) if block.sample_weight is None else block.sample_weight[far]
+    return dist[far], (X[far] - shift).astype(np.float64), w, labels[far]
+
+
 class _LloydEM:
     """Lloyd's algorithm as a driver problem: params are the centers (in ``dtype``), in
     the coordinates of the rows X - shift.
@@ -353,6 +408,8 @@ class _LloydEM:
             self.source = ArraySource(self.X, self.sw)
         self.best_labels = None
         self.best_inertia = None
+        self.best_weights = None       # the best run's cluster weights
+        self.last_weights = None
         self.previous = None          # the previous iteration's (weights, sums)
         self.strict = False           # the last iteration assigned as the one before
         self.center_shift = None      # its total squared center shift (not strict)
@@ -412,20 +469,8 @@ class _LloydEM:
         each block's farthest rows."""
         empty = np.flatnonzero(weight == 0)
         m = len(empty)
-        found = []       # (distances, rows (shifted, float64), weights, labels) per block
-        for block in self.source.blocks():
-            X = block.X if block.X.dtype == self.dtype else block.X.astype(self.dtype)
-            labels = np.empty(X.shape[0], dtype=np.intc)
-            dist = np.empty(X.shape[0])
-            _checked_inertia(_kmeans.lloyd_pass(
-                X, _unit(block.sample_weight), centers, labels, np.empty((0, 0)),
-                np.empty(0), dist, False, self.n_threads, shift=self.shift))
-            far = (np.argpartition(dist, -m)[:-m - 1:-1] if len(dist) > m
-                   else np.arange(len(dist))[::-1])
-            w = (np.ones(len(far)) if block.sample_weight is None
-                 else block.sample_weight[far])
-            found.append((dist[far], (X[far] - self.shift).astype(np.float64), w,
-                          labels[far]))
+        # (distances, rows (shifted, float64), weights, labels) per block
+        found = self.source.map(farthest_rows, (centers, self.shift, self.dtype, m))
         dist, rows, w, labels = (np.concatenate(part) for part in zip(*found))
         if not dist.max() > 0:
             return
@@ -458,19 +503,23 @@ class _LloydEM:
             return -self.best_inertia
         if self.best_labels is None or inertia < self.best_inertia:
             self.best_labels, self.best_inertia = labels, inertia
+            self.best_weights = self.last_weights
         return -inertia
 
     def inertia(self, centers, labels=None):
         """The inertia at ``centers``, and each row's nearest center in ``labels`` (when
-        given), block by block."""
-        total = 0.0
-        for block in self.source.blocks():
-            X = block.X if block.X.dtype == self.dtype else block.X.astype(self.dtype)
-            out = (np.empty(0, dtype=np.intc) if labels is None
-                   else labels[block.start:block.start + X.shape[0]])
-            total += _checked_inertia(_kmeans.lloyd_pass(
-                X, _unit(block.sample_weight), centers, out, np.empty((0, 0)), np.empty(0),
-                np.empty(0), False, self.n_threads, shift=self.shift))
+        given; then the clusters' weights are kept in last_weights), block by block."""
+        want = labels is not None
+        total, at, weights = 0.0, 0, 0.0
+        for part, inertia, w in self.source.map(lloyd_labels, (centers, self.shift,
+                                                               self.dtype, want)):
+            total += _checked_inertia(inertia)
+            if want:
+                labels[at:at + len(part)] = part
+                at += len(part)
+                weights = weights + w
+        if want:
+            self.last_weights = weights
         return total
 
 
@@ -539,17 +588,6 @@ def _nearest(X, sample_weight, centers, labels, n_threads):
 # partial_fit moves centers whose count is below this fraction of the largest
 # (scikit-learn's MiniBatchKMeans default reassignment_ratio)
 REASSIGNMENT_RATIO = 0.01
-
-
-def _cluster_weights(source, labels, k):
-    """The total weight of each cluster's rows."""
-    if source.total_weight == source.n_samples:     # unit weights
-        return np.bincount(labels, minlength=k).astype(np.float64)
-    total = np.zeros(k)
-    for block in source.blocks():
-        mine = labels[block.start:block.start + block.X.shape[0]]
-        total += np.bincount(mine, weights=block.sample_weight, minlength=k)
-    return total
 
 
 class _Shape:
@@ -958,7 +996,7 @@ default='k-means++'
                       "labels_": problem.best_labels, "n_iter_": result.n_iter,
                       **fitted_features(raw, X),
                       # what partial_fit continues from
-                      "_counts": _cluster_weights(problem.source, problem.best_labels, k),
+                      "_counts": problem.best_weights,
                       "n_steps_": ABSENT, "_random_state": ABSENT,
                       "_n_since_reassign": ABSENT})
         return self

@@ -960,7 +960,7 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         elif source.observed_rows < k:
             raise ValueError(f"Expected at least n_components = {k} rows with an observed "
                              f"entry in the first batch, got {source.observed_rows}")
-        state = getattr(self, "_online", None)
+        state: dict[str, Any] | None = getattr(self, "_online", None)
         prior = check_prior(self.prior)
         if prior is not None:
             given = state["prior"] if state is not None else getattr(self, "prior_", None)
