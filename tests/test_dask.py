@@ -245,3 +245,64 @@ def test_the_tasks_sums_are_one_pairwise_tree(monkeypatch):
     assert np.array_equal(by_tasks, pairwise)
     assert np.array_equal(pairwise, fd._pairwise_sum(*values))
     assert not np.array_equal(pairwise, np.add.reduce(values))     # not the sum in order
+
+
+def _sequences(seed=2, n_seq=12):
+    rs = np.random.RandomState(seed)
+    means = np.array([[0.0, 0.0], [3.0, 1.0], [0.0, 4.0]])
+    trans = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.05, 0.15, 0.8]])
+    seqs = []
+    for _ in range(n_seq):
+        state, rows = 0, []
+        for _ in range(rs.randint(50, 120)):
+            rows.append(means[state] + rs.normal(size=2))
+            state = rs.choice(3, p=trans[state])
+        seqs.append(np.array(rows))
+    return seqs
+
+
+@pytest.mark.parametrize("ct", ["full", "diag"])
+def test_gaussian_hmm_on_a_bag_equals_the_fit_in_memory(client, ct):
+    from fastem import GaussianHMM
+    db = pytest.importorskip("dask.bag")
+    seqs = _sequences()
+    X, lengths = np.concatenate(seqs), [len(s) for s in seqs]
+    # sequences alone and an (X, lengths) pair, in 3 partitions
+    items = seqs[:5] + [(np.concatenate(seqs[5:9]), lengths[5:9])] + seqs[9:]
+    bag = db.from_sequence(items, npartitions=3).persist()
+    got = GaussianHMM(3, covariance_type=ct, random_state=0, n_iter=30, tol=1e-8).fit(bag)
+    ref = GaussianHMM(3, covariance_type=ct, random_state=0, n_iter=30, tol=1e-8).fit(
+        X, lengths)
+    assert got.monitor_.iter == ref.monitor_.iter
+    for name in ("startprob_", "transmat_", "means_", "covars_"):
+        np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=RTOL,
+                                   atol=1e-12)
+    np.testing.assert_allclose(got.monitor_.history, ref.monitor_.history, rtol=RTOL)
+    with dask.config.set(scheduler="synchronous"):   # the client alone
+        one = GaussianHMM(3, covariance_type=ct, random_state=0, n_iter=30,
+                          tol=1e-8).fit(db.from_sequence(items, npartitions=3))
+    assert np.array_equal(one.means_, got.means_)
+    assert np.array_equal(one.transmat_, got.transmat_)
+
+
+def test_categorical_hmm_on_a_bag_and_bad_bags(client):
+    from fastem import CategoricalHMM, GaussianHMM
+    db = pytest.importorskip("dask.bag")
+    rs = np.random.RandomState(3)
+    S = rs.randint(0, 4, size=(900, 1))
+    bag = db.from_sequence([(S[:500], [200, 300]), S[500:700], S[700:]], npartitions=2)
+    got = CategoricalHMM(3, random_state=0, n_iter=20).fit(bag)
+    ref = CategoricalHMM(3, random_state=0, n_iter=20).fit(S, [200, 300, 200, 200])
+    np.testing.assert_allclose(got.emissionprob_, ref.emissionprob_, rtol=RTOL)
+    np.testing.assert_allclose(got.transmat_, ref.transmat_, rtol=RTOL)
+    seqs = _sequences(n_seq=3)
+    with pytest.raises(ValueError, match="lengths is for an array"):
+        GaussianHMM(2).fit(db.from_sequence(seqs), lengths=[10])
+    with pytest.raises(ValueError, match="different numbers of features"):
+        GaussianHMM(2).fit(db.from_sequence([seqs[0], seqs[1][:, :1]], npartitions=2))
+    with pytest.raises(ValueError, match="is empty"):
+        GaussianHMM(2).fit(db.from_sequence([seqs[0], seqs[1][:0]], npartitions=1))
+    bad = S[:100].copy()
+    bad[5] = 9
+    with pytest.raises(ValueError):
+        CategoricalHMM(3, n_features=4).fit(db.from_sequence([bad], npartitions=1))

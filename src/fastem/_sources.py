@@ -607,14 +607,7 @@ class SequenceStream(SequenceSource):
                             "(arrays) or of (array, lengths) pairs, got "
                             f"{type(items).__name__}")
         for item in items:
-            if isinstance(item, tuple):
-                if len(item) != 2:
-                    raise ValueError("an item of Chunks for a hidden Markov model is a "
-                                     "sequence (an array) or an (array, lengths) pair, got "
-                                     f"a tuple of {len(item)}")
-                yield item
-            else:
-                yield item, None
+            yield sequence_item(item)
 
     def _items(self, first_pass, n_features_of=None):
         """(validated X, its starts) per item of one call of the factory."""
@@ -625,14 +618,7 @@ class SequenceStream(SequenceSource):
                                  "first pass; every pass must yield the same sequences")
             name = (f"sequence {sequence} of X" if lengths is None else
                     f"item {i} of X (from sequence {sequence})")
-            if hasattr(X, "__len__") and len(X) == 0:
-                raise ValueError(f"{name} is empty: every sequence needs at least one "
-                                 "observation")
-            X = self.check(X, name=name)
-            try:
-                starts = sequence_starts(lengths, X.shape[0])
-            except (ValueError, TypeError) as exc:
-                raise type(exc)(f"the lengths of {name}: {exc}") from None
+            X, starts = checked_sequences(X, lengths, self.check, name)
             if first_pass:
                 if self.columns is None:
                     self.columns = X.shape[1:]
@@ -661,17 +647,40 @@ class SequenceStream(SequenceSource):
             if budget is None:
                 budget = default_chunk_rows(int(np.prod(X.shape[1:], dtype=np.int64)))
             if pending and rows + X.shape[0] > budget:
-                block = _joined(pending, row, sequence)
+                block = joined(pending, row, sequence)
                 yield block
                 row, sequence = row + rows, sequence + block.starts.size - 1
                 pending, rows = [], 0
             pending.append((X, starts))
             rows += X.shape[0]
         if pending:
-            yield _joined(pending, row, sequence)
+            yield joined(pending, row, sequence)
 
 
-def _joined(pending, row, sequence):
+def sequence_item(item):
+    """(X, lengths or None) of an item of sequences: an array, or an (X, lengths) pair."""
+    if isinstance(item, tuple):
+        if len(item) != 2:
+            raise ValueError("an item of sequences for a hidden Markov model is a sequence "
+                             "(an array) or an (array, lengths) pair, got a tuple of "
+                             f"{len(item)}")
+        return item
+    return item, None
+
+
+def checked_sequences(X, lengths, check, name):
+    """(X validated by the model's ``check``, the starts of its sequences)."""
+    if hasattr(X, "__len__") and len(X) == 0:
+        raise ValueError(f"{name} is empty: every sequence needs at least one observation")
+    X = check(X, name=name)
+    try:
+        starts = sequence_starts(lengths, X.shape[0])
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"the lengths of {name}: {exc}") from None
+    return X, starts
+
+
+def joined(pending, row, sequence):
     """One SequenceBlock of the items (X, starts) in ``pending``."""
     if len(pending) == 1:
         X, starts = pending[0]
@@ -685,6 +694,10 @@ def _joined(pending, row, sequence):
 
 def is_dask_array(X):
     return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "chunks")
+
+
+def is_dask_bag(X):
+    return type(X).__module__.startswith("dask.bag") and hasattr(X, "npartitions")
 
 
 def as_source(X, sample_weight=None, *, allow_nan):

@@ -1,13 +1,14 @@
-"""Fit on a Dask array: the E-step runs on the Dask workers, the M-step on the client.
+"""Fit on a Dask cluster: the E-step runs on the Dask workers, the M-step on the client.
 
 ``GaussianMixture().fit(X)`` and ``KMeans().fit(X)`` take a 2-D ``dask.array.Array``
-as they take a NumPy array (this module is imported for them; it needs the optional
-extra, ``pip install "fastem[dask]"``). Each row chunk of X is one block of rows: every
-EM iteration maps the fused kernel over the blocks where they live, sums the
-statistics (a few arrays of size k x d^2) by a pairwise tree in block order, and brings
-only that sum to the client, which does the M-step and sends the new parameters back
-(once per iteration, not once per block). Nothing of size n_samples is sent either way
-during the iterations.
+as they take a NumPy array, and ``GaussianHMM().fit(bag)`` and ``CategoricalHMM().fit(
+bag)`` a ``dask.bag.Bag`` of sequences (this module is imported for them; it needs the
+optional extra, ``pip install "fastem[dask]"``). Each row chunk of X (each partition of
+a bag) is one block: every EM iteration maps the fused kernel over the blocks where they
+live, sums the statistics (a few arrays of size k x d^2) by a pairwise tree in block
+order, and brings only that sum to the client, which does the M-step and sends the new
+parameters back (once per iteration, not once per block). Nothing of size n_samples is
+sent either way during the iterations.
 
 The computation runs on the current scheduler: a ``distributed.Client`` when one is
 active, else Dask's default (threads), or whatever ``dask.config.set(scheduler=...)``
@@ -25,11 +26,11 @@ equals the fit of the same rows in memory to rounding (the sums are taken by blo
 With at most 100,000 rows the initialisation uses all of them, as in memory; with more
 it uses a uniform sample of 100,000, gathered from the workers.
 
-What runs on the client, one chunk at a time (each chunk is sent to it): validation is
-one pass on the workers, but KMeans reads the rows on the client for the column moments
-it centres the data by (one or two passes), for each run's final labels and inertia
-(``labels_`` is an array of n_samples integers on the client), and to relocate an
-empty cluster; so does a GaussianMixture prior's moments pass.
+The other passes of a fit run on the workers too (validation; KMeans' column moments,
+final labels and inertia, and the rows it relocates an empty cluster to), and bring
+back per-block results: KMeans' ``labels_`` is an array of n_samples integers on the
+client. A GaussianMixture prior's data moments are computed on the client, one chunk
+at a time.
 """
 
 from __future__ import annotations
@@ -43,7 +44,19 @@ import dask
 import dask.array as da
 import numpy as np
 
-from ._sources import Block, Source, _block_facts, _check_block, _check_total, sample_rows
+from ._sources import (
+    Block,
+    SequenceBlock,
+    SequenceSource,
+    Source,
+    _block_facts,
+    _check_block,
+    _check_total,
+    checked_sequences,
+    joined,
+    sample_rows,
+    sequence_item,
+)
 from ._validation import check_sample_weight
 
 __all__ = ["DaskSource"]
@@ -327,3 +340,210 @@ def _pairwise_sum(*stats):
         paired = [a + b for a, b in zip(items[0::2], items[1::2])]
         items = paired + items[len(paired) * 2:]
     return items[0]
+
+
+# -- sequences: a hidden Markov model's fit on a dask bag --------------------------------
+class DaskSequenceSource(SequenceSource):
+    """A ``dask.bag.Bag`` of sequences for a hidden Markov model's fit: each element one
+    sequence (an array of its rows) or an (array, lengths) pair of several, as the items
+    of ``fastem.Chunks`` of a function; each partition of the bag is one block of whole
+    sequences, built where the partition lives.
+
+    ``GaussianHMM().fit(bag)`` and ``CategoricalHMM().fit(bag)`` use it: every EM
+    iteration runs forward-backward on each partition on the workers (the model's
+    validation of every sequence included) and sums the expected counts and emission
+    statistics by a pairwise tree in partition order; only the sum comes to the client.
+    Persist the bag first (``bag.persist()``).
+
+    Parameters
+    ----------
+    bag : dask.bag.Bag
+        The sequences.
+    check : callable
+        The model's validation of one item's X, ``check(X, name=...)``: picklable (it
+        runs on the workers).
+    n_features_of : callable
+        The model's number of features of a validated X (picklable).
+
+    See Also
+    --------
+    DaskSource : A dask array's rows for GaussianMixture and KMeans.
+    fastem.Chunks : Sequences from a function, read on the client.
+
+    Examples
+    --------
+    >>> import dask
+    >>> import dask.bag as db
+    >>> import numpy as np
+    >>> from fastem import GaussianHMM
+    >>> from fastem.datasets import load_faithful
+    >>> X = load_faithful()
+    >>> bag = db.from_sequence([X[lo:lo + 68] for lo in range(0, 272, 68)],
+    ...                        npartitions=2)
+    >>> with dask.config.set(scheduler="synchronous"):   # or a distributed.Client
+    ...     hmm = GaussianHMM(n_components=2, random_state=0).fit(bag)
+    >>> same = GaussianHMM(n_components=2, random_state=0).fit(X, lengths=[68] * 4)
+    >>> bool(np.allclose(hmm.transmat_, same.transmat_, rtol=1e-10))
+    True
+    """
+
+    def __init__(self, bag: Any, check: Callable[..., Any],
+                 n_features_of: Callable[[Any], int]) -> None:
+        self.check = check
+        self._parts = list(bag.to_delayed())
+        every = dask.compute(*[dask.delayed(_sequence_facts, pure=False)(
+            part, p, check, n_features_of) for p, part in enumerate(self._parts)])
+        self._kept = [p for p, f in enumerate(every) if f is not None]   # not empty
+        facts = [every[p] for p in self._kept]
+        if not facts:
+            raise ValueError("the bag holds no sequences; it needs at least one")
+        columns = {f["columns"] for f in facts}
+        if len(columns) > 1:
+            raise ValueError("the sequences of the bag have different numbers of "
+                             f"features: {sorted(c[0] if c else 1 for c in columns)}")
+        self.block_starts = [f["starts"] for f in facts]
+        self._first = np.concatenate([[0], np.cumsum([f["rows"] for f in facts])]).astype(
+            np.int64).tolist()
+        self._sequences = np.concatenate([[0], np.cumsum(
+            [f["starts"].size - 1 for f in facts])]).astype(np.int64).tolist()
+        self.n_samples = self.total_weight = int(self._first[-1])
+        self.n_values = int(sum(f["values"] for f in facts))
+        self.n_sequences = int(self._sequences[-1])
+        self.n_features = max(f["n_features"] for f in facts)
+        self.dtype = facts[0]["dtype"]
+
+    def _jobs(self, fn, params):
+        job = dask.delayed(_EStep(functools.partial(fn, n_threads=None), params),
+                           pure=False, traverse=False)
+        return [dask.delayed(_sequence_stats, pure=False)(
+            job, self._parts[p], self.check, self._first[i], self._sequences[i],
+            self.block_starts[i]) for i, p in enumerate(self._kept)]
+
+    def reduce(self, e_step: Callable[..., Any], params: Any) -> Any:
+        """The sum of ``e_step(block, params)`` over the partitions, on the workers.
+
+        Parameters
+        ----------
+        e_step : callable
+            A picklable function of (SequenceBlock, params) returning additive
+            statistics, with an ``n_threads`` keyword (called with None).
+        params : object
+            The parameters, sent to the workers once.
+
+        Returns
+        -------
+        Stats
+            The statistics summed by a pairwise tree in partition order.
+        """
+        (total,) = dask.compute(_tree_sum(self._jobs(e_step, params)))
+        return total
+
+    def map(self, fn: Callable[..., Any], params: Any) -> list[Any]:
+        """``fn(block, params)`` for every partition, on the workers, in order.
+
+        Parameters
+        ----------
+        fn : callable
+            As ``e_step`` in ``reduce``, with a small result.
+        params : object
+            Sent to the workers once.
+
+        Returns
+        -------
+        list
+            One result per (non-empty) partition.
+        """
+        return list(dask.compute(*self._jobs(fn, params)))
+
+    def blocks(self) -> Iterator[SequenceBlock]:
+        """The partitions' blocks, each computed and sent to the client in turn.
+
+        Yields
+        ------
+        SequenceBlock
+            One partition's sequences, joined.
+        """
+        for i, p in enumerate(self._kept):
+            (items,) = dask.compute(self._parts[p])
+            yield _sequence_block(items, self.check, self._first[i], self._sequences[i],
+                                  self.block_starts[i])
+
+    def sample(self, size: int, rs: np.random.RandomState) -> tuple[np.ndarray, None]:
+        """Rows to initialise from, gathered from the workers.
+
+        Parameters
+        ----------
+        size : int
+            At most this many rows.
+        rs : numpy.random.RandomState
+            Draws the rows when there are more than ``size``.
+
+        Returns
+        -------
+        X : ndarray
+            Every row in order when there are at most ``size``; else ``size`` rows
+            drawn uniformly without replacement, in order.
+        sample_weight : None
+            Sequences have no weights.
+        """
+        n = self.n_samples
+        rows = None if n <= size else sample_rows(n, size, rs)
+        picks = []
+        for i, lo in enumerate(self._first[:-1]):
+            hi = self._first[i + 1]
+            picks.append(None if rows is None else
+                         rows[np.searchsorted(rows, lo):np.searchsorted(rows, hi)] - lo)
+        parts = self.map(_rows_of, None) if rows is None else list(dask.compute(*[
+            dask.delayed(_picked_rows, pure=False)(
+                self._parts[p], self.check, self._first[i], self._sequences[i],
+                self.block_starts[i], picks[i]) for i, p in enumerate(self._kept)]))
+        return np.ascontiguousarray(np.concatenate(parts)), None
+
+
+def _sequence_facts(items, partition, check, n_features_of):
+    """A partition's facts, validated on a worker (None when it is empty)."""
+    if len(items) == 0:
+        return None
+    pending, columns, n_features = [], None, 0
+    for i, item in enumerate(items):
+        X, lengths = sequence_item(item)
+        X, starts = checked_sequences(X, lengths, check,
+                                      f"item {i} of partition {partition} of the bag")
+        if columns is None:
+            columns = X.shape[1:]
+        elif X.shape[1:] != columns:
+            raise ValueError(f"item {i} of partition {partition} of the bag has "
+                             f"{X.shape[1]} feature(s), expected {columns[0]} as its first")
+        n_features = max(n_features, n_features_of(X))
+        pending.append((X, starts))
+    block = joined(pending, 0, 0)
+    return {"rows": block.X.shape[0], "values": block.X.size, "starts": block.starts,
+            "columns": columns, "n_features": n_features, "dtype": block.X.dtype}
+
+
+def _sequence_block(items, check, row, sequence, starts):
+    """The partition's SequenceBlock, its items validated again (the kernels never see
+    unchecked data) and their layout compared with the validation pass's."""
+    pending = []
+    for i, item in enumerate(items):
+        X, lengths = sequence_item(item)
+        pending.append(checked_sequences(X, lengths, check, f"item {i} of the bag's "
+                                         f"partition from sequence {sequence}"))
+    block = joined(pending, row, sequence)
+    if not np.array_equal(block.starts, starts):
+        raise ValueError(f"the bag's partition from sequence {sequence} changed between "
+                         "passes; persist the bag (bag.persist()) so that every pass sees "
+                         "the same sequences")
+    return block
+
+
+def _sequence_stats(job, items, check, row, sequence, starts):
+    return job.e_step(_sequence_block(items, check, row, sequence, starts), job.params)
+
+
+def _rows_of(block, _, *, n_threads=None):
+    return block.X
+
+
+def _picked_rows(items, check, row, sequence, starts, local):
+    return _sequence_block(items, check, row, sequence, starts).X[local]

@@ -343,17 +343,24 @@ def _largest_weight(block, _, *, n_threads=None):
     return 1.0 if block.sample_weight is None else float(block.sample_weight.max())
 
 
-def lloyd_labels(block, job, *, n_threads=None):
+def lloyd_labels(block, job, *, n_threads=None, out=None):
     """(labels or an empty array, inertia, cluster weights or None) of a block at the
-    centers: job = (centers, shift, dtype, want_labels)."""
+    centers: job = (centers, shift, dtype, want_labels); the labels are written to
+    ``out`` when given."""
     centers, shift, dtype, want_labels = job
     X = block.X if block.X.dtype == dtype else block.X.astype(dtype)
-    labels = np.empty(X.shape[0] if want_labels else 0, dtype=np.intc)
+    labels = out if out is not None else np.empty(X.shape[0] if want_labels else 0,
+                                                  dtype=np.intc)
     inertia = _kmeans.lloyd_pass(X, _unit(block.sample_weight), centers, labels,
                                  np.empty((0, 0)), np.empty(0), np.empty(0), False,
                                  effective_n_threads(n_threads), shift=shift)
-    weights = (np.bincount(labels, weights=block.sample_weight, minlength=len(centers))
-               if want_labels else None)
+    weights = None
+    if want_labels:       # in pieces: bincount would copy all the labels to intp
+        weights = np.zeros(len(centers))
+        sw = block.sample_weight
+        for lo in range(0, labels.shape[0], _LABEL_CHUNK):
+            weights += np.bincount(labels[lo:lo + _LABEL_CHUNK], minlength=len(centers),
+                                   weights=None if sw is None else sw[lo:lo + _LABEL_CHUNK])
     return labels, inertia, weights
 
 
@@ -510,9 +517,14 @@ class _LloydEM:
         """The inertia at ``centers``, and each row's nearest center in ``labels`` (when
         given; then the clusters' weights are kept in last_weights), block by block."""
         want = labels is not None
+        job = (centers, self.shift, self.dtype, want)
+        if self.source.in_memory:      # the labels straight into the caller's array
+            parts = [lloyd_labels(self.source.block, job, n_threads=self.n_threads,
+                                  out=labels)]
+        else:
+            parts = self.source.map(lloyd_labels, job)
         total, at, weights = 0.0, 0, 0.0
-        for part, inertia, w in self.source.map(lloyd_labels, (centers, self.shift,
-                                                               self.dtype, want)):
+        for part, inertia, w in parts:
             total += _checked_inertia(inertia)
             if want:
                 labels[at:at + len(part)] = part

@@ -27,6 +27,7 @@ from .._sources import (
     INIT_SAMPLE_ROWS,
     Chunks,
     SequenceArraySource,
+    is_dask_bag,
     sequence_starts,
 )
 from .._validation import (
@@ -722,6 +723,14 @@ class BaseHMM(ParamsMixin, Generic[_Emitted]):
         if isinstance(X, Chunks):
             return X._sequences(functools.partial(self._validate_X, fitting=True),
                                 self._fit_n_features, lengths)
+        if is_dask_bag(X):       # sequences on a Dask cluster
+            if lengths is not None:
+                raise ValueError("lengths is for an array of sequences; a bag's elements "
+                                 "give their lengths, as (array, lengths) pairs")
+            from ..dask import DaskSequenceSource
+
+            return DaskSequenceSource(X, functools.partial(self._validate_X, fitting=True),
+                                      self._fit_n_features)
         X = self._validate_X(X, fitting=True)
         starts = sequence_starts(lengths, X.shape[0])
         return SequenceArraySource(X, starts, self._fit_n_features(X))
