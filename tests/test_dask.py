@@ -1,6 +1,7 @@
 """Fits on dask arrays (fastem.dask): the E-step on the workers of a local cluster of two
 processes equals the fit in memory, bitwise the same for one worker or two."""
 
+import os
 import warnings
 
 import numpy as np
@@ -21,15 +22,23 @@ RTOL = 1e-10
 
 @pytest.fixture(scope="module")
 def client():
+    # distributed's nanny sets OMP_NUM_THREADS and the like to 1 in this process's
+    # environment to start its workers, and leaves them; later tests' subprocesses
+    # must not inherit them
+    environ = dict(os.environ)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")        # e.g. a port already in use
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
                                            processes=True, host="127.0.0.1",
                                            dashboard_address=None)
     client = distributed.Client(cluster)
+    os.environ.clear()
+    os.environ.update(environ)
     yield client
     client.close()
     cluster.close()
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 @pytest.fixture(scope="module")

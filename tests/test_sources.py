@@ -275,3 +275,29 @@ def test_methods_other_than_fit_refuse_chunks():
     with pytest.raises(TypeError, match="X is Chunks"):
         gm.predict(Chunks(X))
     assert gm.predict(np.asarray(X)).shape == (len(X),)
+
+
+class _Dataset:
+    """Stands for an h5py or zarr dataset: a shape, a dtype, and row slices that are
+    new arrays (not views of an ndarray)."""
+
+    def __init__(self, X):
+        self._X = X
+        self.shape, self.dtype = X.shape, X.dtype
+        self.reads = 0
+
+    def __getitem__(self, index):
+        self.reads += 1
+        return np.array(self._X[index], dtype=">f8")     # big-endian, as files may be
+
+
+def test_any_sliceable_dataset():
+    X = _mixture(n=2000, seed=12)
+    data = _Dataset(X)
+    kw = dict(n_components=3, random_state=0, tol=1e-8, max_iter=300)
+    got = GaussianMixture(**kw).fit(Chunks(data, chunk_size=512))
+    _same_gm(got, GaussianMixture(**kw).fit(X))
+    assert data.reads >= 4 * got.n_iter_        # read chunk by chunk, every pass
+    km = KMeans(3, random_state=0).fit(Chunks(data, chunk_size=512))
+    ref = KMeans(3, random_state=0).fit(X)
+    assert np.array_equal(km.labels_, ref.labels_)
