@@ -486,8 +486,8 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef const Py_ssize_t* obs = c.obs_idx + c.obs_start[p]
     cdef const Py_ssize_t* mis = c.mis_idx + c.mis_start[p]
     cdef const Py_ssize_t* rows = c.order + pos
-    cdef Py_ssize_t fsize = o * o if (cov == C_FULL or cov == C_TIED) else (
-        o if cov == C_DIAG else 1)
+    cdef bint dense = cov == C_FULL or cov == C_TIED
+    cdef Py_ssize_t fsize = o * o if dense else (o if cov == C_DIAG else 1)
     cdef double* logp
     cdef double* quad
     cdef double* lse
@@ -511,20 +511,34 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
             xo[j * BLOCK_ROWS + b] = X[rows[b] * d + obs[j]]
     for k in range(K):
         mu = means + k * d
-        for j in range(o):
-            v = mu[obs[j]]
-            for b in range(nb):
-                yt[j * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b] - v
-            for b in range(nb, padded):
-                yt[j * BLOCK_ROWS + b] = 0
-        _log_density(yt, nb, o, cov, factor + c.factor_start[p] + k * fsize, NULL, NULL,
-                     quad)
+        if dense:
+            for j in range(o):
+                v = mu[obs[j]]
+                for b in range(nb):
+                    yt[j * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b] - v
+                for b in range(nb, padded):
+                    yt[j * BLOCK_ROWS + b] = 0
+            _log_density(yt, nb, o, cov, factor + c.factor_start[p] + k * fsize, NULL,
+                         NULL, quad)
+        else:
+            # diag, spherical: the density shifts the rows on the fly (the same
+            # arithmetic as on a shifted copy), by mu_o gathered into cs
+            for j in range(o):
+                cs[j] = mu[obs[j]]
+            _log_density(xo, nb, o, cov, factor + c.factor_start[p] + k * fsize, cs, NULL,
+                         quad)
         for b in range(nb):
             logp[k * BLOCK_ROWS + b] = c.log_norm[p * K + k] - 0.5 * quad[b]
     _posteriors(logp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse)
 
     if not c.want_stats:
         return
+    if not dense:
+        # diag, spherical: the completed row is x_o and, per component, x_m = mu_m; the
+        # moments shift it on the fly (y_m = mu_m - mu_m = 0, as on a shifted copy)
+        for j in range(o):
+            for b in range(nb):
+                yt[obs[j] * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b]
     for k in range(K):
         r = logp + k * BLOCK_ROWS
         nk_block = sum_rows(r, nb)
@@ -533,6 +547,14 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
         acc[1 + k] += nk_block
         acc[rsum0 + p * K + k] += nk_block
         mu = means + k * d
+        if not dense:
+            for i in range(m):
+                v = mu[mis[i]]
+                for b in range(nb):
+                    yt[mis[i] * BLOCK_ROWS + b] = v
+            _accumulate(yt, mu, r, nb, d, cov, acc + 1 + K + k * d,
+                        _s2_of(acc + stats0, cov, k, d), wy)
+            continue
         # the completed row, shifted: observed y_o = x_o - mu_o, missing y_m = B y_o
         for j in range(o):
             v = mu[obs[j]]
