@@ -9,7 +9,12 @@ from conftest import make_blobs, rel_err
 from fastem import ConvergenceWarning, GaussianMixture
 from fastem.datasets import load_faithful
 from fastem.mixture._gaussian import GaussianParams, e_pass
-from fastem.mixture._missing import MissingPatterns, missing_e_pass
+from fastem.mixture._missing import (
+    MissingPatterns,
+    PatternColumns,
+    PatternParameters,
+    missing_e_pass,
+)
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -163,6 +168,77 @@ def test_weights_threads_and_float32_with_missing_values(covariance_type):
         assert other.lower_bounds_ == fits[0].lower_bounds_
     assert rel_err(single.means_, fits[0].means_) < 1e-4
     assert rel_err(single.covariances_, fits[0].covariances_) < 1e-4
+
+
+def _random_params(covariance_type, k, d, seed):
+    rng = np.random.RandomState(seed)
+    a = rng.normal(size=(k, d, d))
+    full = a @ np.swapaxes(a, 1, 2) / d + 0.5 * np.eye(d)
+    cov = {"full": full, "tied": full[0], "diag": rng.uniform(0.5, 2, size=(k, d)),
+           "spherical": rng.uniform(0.5, 2, size=k)}[covariance_type]
+    weights = rng.dirichlet(np.ones(k))
+    return GaussianParams(weights, rng.normal(size=(k, d)), cov, None, covariance_type)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_pattern_parameters_equal_plain_numpy_for_any_thread_count(covariance_type):
+    d, k = 10, 4
+    params = _random_params(covariance_type, k, d, seed=1)
+    # every pattern, from nothing missing to everything missing: enough work for threads
+    masks = ((np.arange(2**d)[:, None] >> np.arange(d)) & 1).astype(bool)
+    columns = PatternColumns(masks)
+    runs = [PatternParameters(params, columns, np.float64, n_threads=t) for t in (1, 2, 4)]
+    for other in runs[1:]:
+        for name in ("factor", "bmat", "cond", "log_norm"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(runs[0], name))
+    pp = runs[0]
+    dense = covariance_type in ("full", "tied")
+    cov = params.covariances
+    if covariance_type == "tied":
+        cov = np.repeat(cov[None], k, axis=0)
+    elif covariance_type == "diag":
+        cov = cov[:, :, None] * np.eye(d)
+    elif covariance_type == "spherical":
+        cov = cov[:, None, None] * np.eye(d)
+    for p in range(0, 2**d, 37):
+        o, m = columns.observed(p), columns.missing(p)
+        for j in range(k):
+            s_oo, s_mo = cov[j][np.ix_(o, o)], cov[j][np.ix_(m, o)]
+            log_det = -0.5 * np.linalg.slogdet(s_oo)[1]
+            expected = np.log(params.weights[j]) + log_det - 0.5 * len(o) * np.log(2 * np.pi)
+            assert pp.log_norm[p, j] == pytest.approx(expected, rel=1e-12, abs=1e-12)
+            b = s_mo @ np.linalg.inv(s_oo) if len(o) else np.zeros((len(m), 0))
+            c = cov[j][np.ix_(m, m)] - b @ s_mo.T
+            if dense:
+                np.testing.assert_allclose(pp.regression(p)[j], b, rtol=1e-12, atol=1e-12)
+                np.testing.assert_allclose(pp.conditional_covariance(p)[j], c, rtol=1e-12,
+                                           atol=1e-12)
+                factor = pp.factor[pp.factor_start[p]:pp.factor_start[p + 1]].reshape(
+                    k, len(o), len(o))[j]
+                np.testing.assert_array_equal(factor, np.triu(factor))
+                np.testing.assert_allclose(factor @ factor.T, np.linalg.inv(s_oo),
+                                           rtol=1e-12, atol=1e-12)
+            else:
+                assert pp.regression(p) is None
+                np.testing.assert_allclose(pp.conditional_covariance(p)[j], np.diag(c),
+                                           rtol=1e-15)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_covariance_not_positive_definite_on_the_observed_columns(covariance_type):
+    params = _random_params(covariance_type, 2, 3, seed=2)
+    bad = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 2.0], [0.0, 2.0, 1.0]])
+    if covariance_type == "full":
+        params.covariances[1] = bad
+    else:
+        params.covariances = bad
+    X = np.random.RandomState(0).normal(size=(20, 3))
+    X[:, 0] = np.nan
+    where = "component 1" if covariance_type == "full" else "the tied covariance"
+    with pytest.raises(ValueError, match=rf"{where}, restricted to the observed columns "
+                       r"\[1, 2\] of some rows, is not positive definite"):
+        missing_e_pass(X, None, params, MissingPatterns(X, for_fit=False), n_threads=1,
+                       want_stats=True)
 
 
 def test_rows_with_nothing_observed():

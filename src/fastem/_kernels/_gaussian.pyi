@@ -64,3 +64,31 @@ def gaussian_missing_pass(
     want_stats: bool,
     n_threads: int,
 ) -> float: ...
+def missing_pattern_parameters(
+    cov: _F64,
+    cov_type: int,
+    obs_start: _Index,
+    obs_idx: _Index,
+    mis_start: _Index,
+    mis_idx: _Index,
+    factor: _Float,
+    factor_start: _Index,
+    bmat: _Float,
+    bmat_start: _Index,
+    cond: _F64,
+    cond_start: _Index,
+    log_det: _F64,
+    failed: NDArray[np.intc],
+    n_features: int,
+    n_threads: int,
+) -> None: ...
+def missing_conditional_moments(
+    rsum: _F64,
+    cond: _F64,
+    cond_start: _Index,
+    mis_start: _Index,
+    mis_idx: _Index,
+    cov_type: int,
+    n_features: int,
+    extra: _F64,
+) -> None: ...

@@ -16,11 +16,12 @@ responsibilities (initialisation), so the statistics code exists once.
 import numpy as np
 
 from cython cimport floating
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, log, sqrt
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 from fastem._kernels._blocks cimport BLOCK_ROWS, sum_rows, transpose_block
-from fastem._kernels._parallel cimport BlockFn, check_status, run_blocks
+from fastem._kernels._parallel cimport BlockFn, check_status, run_blocks, run_tasks
 
 
 cdef extern from "_simd.h" nogil:
@@ -485,8 +486,8 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef const Py_ssize_t* obs = c.obs_idx + c.obs_start[p]
     cdef const Py_ssize_t* mis = c.mis_idx + c.mis_start[p]
     cdef const Py_ssize_t* rows = c.order + pos
-    cdef Py_ssize_t fsize = o * o if (cov == C_FULL or cov == C_TIED) else (
-        o if cov == C_DIAG else 1)
+    cdef bint dense = cov == C_FULL or cov == C_TIED
+    cdef Py_ssize_t fsize = o * o if dense else (o if cov == C_DIAG else 1)
     cdef double* logp
     cdef double* quad
     cdef double* lse
@@ -510,20 +511,34 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
             xo[j * BLOCK_ROWS + b] = X[rows[b] * d + obs[j]]
     for k in range(K):
         mu = means + k * d
-        for j in range(o):
-            v = mu[obs[j]]
-            for b in range(nb):
-                yt[j * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b] - v
-            for b in range(nb, padded):
-                yt[j * BLOCK_ROWS + b] = 0
-        _log_density(yt, nb, o, cov, factor + c.factor_start[p] + k * fsize, NULL, NULL,
-                     quad)
+        if dense:
+            for j in range(o):
+                v = mu[obs[j]]
+                for b in range(nb):
+                    yt[j * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b] - v
+                for b in range(nb, padded):
+                    yt[j * BLOCK_ROWS + b] = 0
+            _log_density(yt, nb, o, cov, factor + c.factor_start[p] + k * fsize, NULL,
+                         NULL, quad)
+        else:
+            # diag, spherical: the density shifts the rows on the fly (the same
+            # arithmetic as on a shifted copy), by mu_o gathered into cs
+            for j in range(o):
+                cs[j] = mu[obs[j]]
+            _log_density(xo, nb, o, cov, factor + c.factor_start[p] + k * fsize, cs, NULL,
+                         quad)
         for b in range(nb):
             logp[k * BLOCK_ROWS + b] = c.log_norm[p * K + k] - 0.5 * quad[b]
     _posteriors(logp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse)
 
     if not c.want_stats:
         return
+    if not dense:
+        # diag, spherical: the completed row is x_o and, per component, x_m = mu_m; the
+        # moments shift it on the fly (y_m = mu_m - mu_m = 0, as on a shifted copy)
+        for j in range(o):
+            for b in range(nb):
+                yt[obs[j] * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b]
     for k in range(K):
         r = logp + k * BLOCK_ROWS
         nk_block = sum_rows(r, nb)
@@ -532,6 +547,14 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
         acc[1 + k] += nk_block
         acc[rsum0 + p * K + k] += nk_block
         mu = means + k * d
+        if not dense:
+            for i in range(m):
+                v = mu[mis[i]]
+                for b in range(nb):
+                    yt[mis[i] * BLOCK_ROWS + b] = v
+            _accumulate(yt, mu, r, nb, d, cov, acc + 1 + K + k * d,
+                        _s2_of(acc + stats0, cov, k, d), wy)
+            continue
         # the completed row, shifted: observed y_o = x_o - mu_o, missing y_m = B y_o
         for j in range(o):
             v = mu[obs[j]]
@@ -630,3 +653,290 @@ def gaussian_missing_pass(
     c.want_stats = want_stats
     return _run_pass(_missing_block, &c, order.shape[0], n_threads, scratch, K, d, cov_type,
                      P * K, want_stats, nk, s1, s2, &rsum[0, 0] if P > 0 else NULL)
+
+
+# -- per-pattern parameters of the missing-value pass ------------------------------------
+#
+# For pattern p (observed columns o, missing columns m) and component k, with
+# L L^T = Sigma_oo (Cholesky) and Li = L^-1:
+#     factor = Li^T            upper, factor factor^T = Sigma_oo^-1 (the pass's P)
+#     log|factor| = sum_j log Li_jj
+#     W = Sigma_mo Li^T        (m x o)
+#     B = W Li = Sigma_mo Sigma_oo^-1,   C = Sigma_mm - W W^T = Sigma_mm - B Sigma_om
+# Each pattern is one task writing only its own slices of the outputs: results do not
+# depend on the thread count.
+
+cdef struct PatternAlgebra:
+    const double* cov              # full (K, d, d), tied (d, d), diag (K, d), spherical (K,)
+    Py_ssize_t d
+    Py_ssize_t K
+    int cov_type
+    bint single                    # factor and bmat are float32
+    const Py_ssize_t* obs_start
+    const Py_ssize_t* obs_idx
+    const Py_ssize_t* mis_start
+    const Py_ssize_t* mis_idx
+    void* factor                   # as the pass reads it: factor_start[p] + k * size_p
+    const Py_ssize_t* factor_start
+    void* bmat                     # (m x o) per (p, k), or NULL (diag, spherical)
+    const Py_ssize_t* bmat_start
+    double* cond                   # (m x m) per (p, k), or the m variances
+    const Py_ssize_t* cond_start
+    double* log_det                # (P, K)
+    int* failed                    # (P,) 0, or 1 + the first component that failed
+
+
+cdef inline void _put(void* out, Py_ssize_t i, double v, bint single) noexcept nogil:
+    if single:
+        (<float*>out)[i] = <float>v
+    else:
+        (<double*>out)[i] = v
+
+
+cdef bint _cholesky_of_block(const double* S, Py_ssize_t d, const Py_ssize_t* idx,
+                             Py_ssize_t o, double* L) noexcept nogil:
+    """L (o x o, lower, row-major) with L L^T = S[idx, idx]; False when that block is not
+    positive definite (a pivot <= 0 or NaN)."""
+    cdef Py_ssize_t i, j, l
+    cdef double v
+    for j in range(o):
+        for i in range(j, o):
+            v = S[idx[i] * d + idx[j]]
+            for l in range(j):
+                v = v - L[i * o + l] * L[j * o + l]
+            if i == j:
+                if not (v > 0):
+                    return False
+                L[j * o + j] = sqrt(v)
+            else:
+                L[i * o + j] = v / L[j * o + j]
+    return True
+
+
+cdef void _lower_inverse(const double* L, Py_ssize_t o, double* Li) noexcept nogil:
+    """Li = L^-1 for lower-triangular L (both o x o, row-major; Li's lower part only)."""
+    cdef Py_ssize_t i, j, l
+    cdef double v
+    for j in range(o):
+        Li[j * o + j] = 1.0 / L[j * o + j]
+        for i in range(j + 1, o):
+            v = 0
+            for l in range(j, i):
+                v = v + L[i * o + l] * Li[l * o + j]
+            Li[i * o + j] = -v / L[i * o + i]
+
+
+cdef bint _dense_pattern(const PatternAlgebra* c, Py_ssize_t p, Py_ssize_t k,
+                         const double* S, double* scratch) noexcept nogil:
+    """Factor, B, C and log-determinant of pattern p, component k (full and tied)."""
+    cdef Py_ssize_t d = c.d
+    cdef Py_ssize_t o = c.obs_start[p + 1] - c.obs_start[p]
+    cdef Py_ssize_t m = c.mis_start[p + 1] - c.mis_start[p]
+    cdef const Py_ssize_t* obs = (c.obs_idx + c.obs_start[p]) if o > 0 else NULL
+    cdef const Py_ssize_t* mis = (c.mis_idx + c.mis_start[p]) if m > 0 else NULL
+    cdef double* L = scratch
+    cdef double* Li = L + d * d
+    cdef double* W = Li + d * d
+    cdef Py_ssize_t i, j, l, f0, b0, c0
+    cdef double v, log_det = 0
+    if o > 0 and not _cholesky_of_block(S, d, obs, o, L):
+        return False
+    _lower_inverse(L, o, Li)
+    f0 = c.factor_start[p] + k * o * o
+    for i in range(o):
+        log_det += log(Li[i * o + i])
+        for j in range(o):
+            _put(c.factor, f0 + i * o + j, Li[j * o + i] if j >= i else 0.0, c.single)
+    c.log_det[p * c.K + k] = log_det
+    if m == 0:
+        return True
+    for i in range(m):
+        for j in range(o):
+            v = 0
+            for l in range(j + 1):
+                v = v + S[mis[i] * d + obs[l]] * Li[j * o + l]
+            W[i * o + j] = v
+    b0 = c.bmat_start[p] + k * m * o
+    for i in range(m):
+        for j in range(o):
+            v = 0
+            for l in range(j, o):
+                v = v + W[i * o + l] * Li[l * o + j]
+            _put(c.bmat, b0 + i * o + j, v, c.single)
+    c0 = c.cond_start[p] + k * m * m
+    for i in range(m):
+        for j in range(m):
+            v = 0
+            for l in range(o):
+                v = v + W[i * o + l] * W[j * o + l]
+            c.cond[c0 + i * m + j] = S[mis[i] * d + mis[j]] - v
+    return True
+
+
+cdef void _copy_first_component(const PatternAlgebra* c, Py_ssize_t p) noexcept nogil:
+    """Tied: every component of pattern p gets component 0's factor, B and C."""
+    cdef Py_ssize_t o = c.obs_start[p + 1] - c.obs_start[p]
+    cdef Py_ssize_t m = c.mis_start[p + 1] - c.mis_start[p]
+    cdef size_t item = sizeof(float) if c.single else sizeof(double)
+    cdef Py_ssize_t k
+    for k in range(1, c.K):
+        if o > 0:
+            memcpy(<char*>c.factor + (c.factor_start[p] + k * o * o) * item,
+                   <char*>c.factor + c.factor_start[p] * item, o * o * item)
+        if m > 0 and o > 0:
+            memcpy(<char*>c.bmat + (c.bmat_start[p] + k * m * o) * item,
+                   <char*>c.bmat + c.bmat_start[p] * item, m * o * item)
+        if m > 0:
+            memcpy(c.cond + c.cond_start[p] + k * m * m, c.cond + c.cond_start[p],
+                   m * m * sizeof(double))
+        c.log_det[p * c.K + k] = c.log_det[p * c.K]
+
+
+cdef void _pattern_task(const void* ctx, Py_ssize_t p, void* scratch) noexcept nogil:
+    cdef const PatternAlgebra* c = <const PatternAlgebra*>ctx
+    cdef Py_ssize_t d = c.d, K = c.K
+    cdef Py_ssize_t o = c.obs_start[p + 1] - c.obs_start[p]
+    cdef Py_ssize_t m = c.mis_start[p + 1] - c.mis_start[p]
+    cdef const Py_ssize_t* obs = (c.obs_idx + c.obs_start[p]) if o > 0 else NULL
+    cdef const Py_ssize_t* mis = (c.mis_idx + c.mis_start[p]) if m > 0 else NULL
+    cdef Py_ssize_t k, j
+    cdef double v, inv_sd, log_det
+    c.failed[p] = 0
+    if c.cov_type == C_FULL or c.cov_type == C_TIED:
+        for k in range(K if c.cov_type == C_FULL else 1):
+            if not _dense_pattern(c, p, k, c.cov + k * d * d, <double*>scratch):
+                c.failed[p] = 1 + k
+                return
+        if c.cov_type == C_TIED:
+            _copy_first_component(c, p)
+        return
+    for k in range(K):
+        log_det = 0
+        if c.cov_type == C_DIAG:
+            for j in range(o):
+                v = c.cov[k * d + obs[j]]
+                if not (v > 0):
+                    c.failed[p] = 1 + k
+                    return
+                inv_sd = 1.0 / sqrt(v)
+                _put(c.factor, c.factor_start[p] + k * o + j, inv_sd, c.single)
+                log_det += log(inv_sd)
+            for j in range(m):
+                c.cond[c.cond_start[p] + k * m + j] = c.cov[k * d + mis[j]]
+        else:
+            v = c.cov[k]
+            if not (v > 0):
+                c.failed[p] = 1 + k
+                return
+            inv_sd = 1.0 / sqrt(v)
+            _put(c.factor, c.factor_start[p] + k, inv_sd, c.single)
+            log_det = o * log(inv_sd)
+            for j in range(m):
+                c.cond[c.cond_start[p] + k * m + j] = v
+        c.log_det[p * K + k] = log_det
+
+
+def missing_pattern_parameters(
+    const double[::1] cov,               # IN  full (K*d*d), tied (d*d), diag (K*d), sph. (K)
+    int cov_type,
+    const Py_ssize_t[::1] obs_start,     # IN  (P + 1,)
+    const Py_ssize_t[::1] obs_idx,       # IN  observed columns, pattern after pattern
+    const Py_ssize_t[::1] mis_start,     # IN  (P + 1,)
+    const Py_ssize_t[::1] mis_idx,       # IN  missing columns, pattern after pattern
+    floating[::1] factor,                # OUT precision factors of Sigma_oo per (p, k)
+    const Py_ssize_t[::1] factor_start,  # IN  (P + 1,)
+    floating[::1] bmat,                  # OUT conditional-mean maps per (p, k), or (0,)
+    const Py_ssize_t[::1] bmat_start,    # IN  (P + 1,)
+    double[::1] cond,                    # OUT conditional covariances (or variances)
+    const Py_ssize_t[::1] cond_start,    # IN  (P + 1,)
+    double[:, ::1] log_det,              # OUT (P, K) log|factor|
+    int[::1] failed,                     # OUT (P,) 0, or 1 + a component not pos. def.
+    Py_ssize_t n_features,
+    int n_threads,
+):
+    """The arguments of gaussian_missing_pass for patterns 0..P-1, and the conditional
+    covariances of their missing entries (one task per pattern)."""
+    cdef Py_ssize_t P = obs_start.shape[0] - 1, d = n_features, p, o, m
+    cdef int status
+    cdef double work = 0
+    cdef PatternAlgebra c
+    cdef Py_ssize_t K = log_det.shape[1]
+    if cov.shape[0] != (K * d * d if cov_type == C_FULL else d * d if cov_type == C_TIED
+                        else K * d if cov_type == C_DIAG else K):
+        raise ValueError("cov does not match cov_type, n_components and n_features")
+    if (log_det.shape[0] != P or failed.shape[0] != P or mis_start.shape[0] != P + 1
+            or factor_start.shape[0] != P + 1 or bmat_start.shape[0] != P + 1
+            or cond_start.shape[0] != P + 1):
+        raise ValueError("the per-pattern arrays disagree on the number of patterns")
+    if P == 0:
+        return
+    if (obs_start[P] > obs_idx.shape[0] or mis_start[P] > mis_idx.shape[0]
+            or factor_start[P] > factor.shape[0] or bmat_start[P] > bmat.shape[0]
+            or cond_start[P] > cond.shape[0]):
+        raise ValueError("an output is shorter than its starts say")
+    c.cov = &cov[0]
+    c.d = d
+    c.K = K
+    c.cov_type = cov_type
+    c.single = floating is float
+    c.obs_start = &obs_start[0]
+    c.obs_idx = &obs_idx[0] if obs_idx.shape[0] > 0 else NULL
+    c.mis_start = &mis_start[0]
+    c.mis_idx = &mis_idx[0] if mis_idx.shape[0] > 0 else NULL
+    c.factor = &factor[0] if factor.shape[0] > 0 else NULL
+    c.factor_start = &factor_start[0]
+    c.bmat = &bmat[0] if bmat.shape[0] > 0 else NULL
+    c.bmat_start = &bmat_start[0]
+    c.cond = &cond[0] if cond.shape[0] > 0 else NULL
+    c.cond_start = &cond_start[0]
+    c.log_det = &log_det[0, 0]
+    c.failed = &failed[0]
+    for p in range(P):
+        o = obs_start[p + 1] - obs_start[p]
+        m = mis_start[p + 1] - mis_start[p]
+        work += (o * o * o / 3.0 + m * o * o + m * m * o) if (
+            cov_type == C_FULL or cov_type == C_TIED) else d
+    if cov_type != C_TIED:
+        work *= c.K
+    with nogil:
+        status = run_tasks(P, NULL, n_threads, _pattern_task, &c,
+                           3 * d * d * sizeof(double), work)
+    check_status(status)
+
+
+def missing_conditional_moments(
+    const double[:, ::1] rsum,           # IN  (P, K) responsibility sums per pattern
+    const double[::1] cond,              # IN  as missing_pattern_parameters wrote it
+    const Py_ssize_t[::1] cond_start,    # IN  (P + 1,)
+    const Py_ssize_t[::1] mis_start,     # IN  (P + 1,)
+    const Py_ssize_t[::1] mis_idx,       # IN  missing columns, pattern after pattern
+    int cov_type,
+    Py_ssize_t n_features,
+    double[::1] extra,                   # OUT added to: (K, d, d) full, tied; (K, d) else
+):
+    """extra[k] += sum_p rsum[p, k] C_pk, the conditional covariances placed at the
+    missing entries, patterns in order."""
+    cdef Py_ssize_t P = rsum.shape[0], K = rsum.shape[1], d = n_features
+    cdef Py_ssize_t p, k, i, j, m, c0
+    cdef bint dense = cov_type == C_FULL or cov_type == C_TIED
+    cdef const Py_ssize_t* mis
+    cdef double r
+    if extra.shape[0] != K * d * (d if dense else 1):
+        raise ValueError("extra has the wrong size")
+    with nogil:
+        for p in range(P):
+            m = mis_start[p + 1] - mis_start[p]
+            if m == 0:
+                continue
+            mis = &mis_idx[mis_start[p]]
+            for k in range(K):
+                r = rsum[p, k]
+                if dense:
+                    c0 = cond_start[p] + k * m * m
+                    for i in range(m):
+                        for j in range(m):
+                            extra[(k * d + mis[i]) * d + mis[j]] += r * cond[c0 + i * m + j]
+                else:
+                    c0 = cond_start[p] + k * m
+                    for i in range(m):
+                        extra[k * d + mis[i]] += r * cond[c0 + i]

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._kernels import _gaussian
 from .._sources import row_pieces
-from ._gaussian import _LOG_2PI, COV_CODE, _upper_factor_of_inverse, _zero_stats, pack_upper
+from ._gaussian import _LOG_2PI, COV_CODE, _zero_stats, pack_upper
 
 _CHUNK_ROWS = 1 << 14
 _BATCH_CELLS = 1 << 20  # parameter entries per kernel call (bounds memory for many patterns)
@@ -57,6 +57,7 @@ class MissingPatterns:
         else:
             self.empty_rows = np.empty(0, dtype=np.intp)
         self.masks = masks
+        self.columns = PatternColumns(masks)
         self.order = np.ascontiguousarray(order, dtype=np.intp)
         self.seg = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
         self.n_features = d
@@ -65,16 +66,55 @@ class MissingPatterns:
     def n_patterns(self):
         return len(self.masks)
 
-    def batches(self):
-        """Contiguous ranges of patterns whose parameters fit one kernel call."""
+    def batches(self, n_components):
+        """Contiguous ranges of patterns whose parameters (at most K d^2 entries each)
+        fit one kernel call."""
         d = self.n_features
-        start, cells = 0, 0
-        for p in range(self.n_patterns):
-            cells += d * d
-            if cells > _BATCH_CELLS and p > start:
-                yield start, p
-                start, cells = p, d * d
-        yield start, self.n_patterns
+        size = max(1, _BATCH_CELLS // (n_components * d * d))
+        for start in range(0, max(self.n_patterns, 1), size):
+            yield start, min(start + size, self.n_patterns)
+
+
+class PatternColumns:
+    """The observed and missing columns of patterns ``masks`` (P, d), pattern after
+    pattern, as the kernels read them: ``obs_idx[obs_start[p]:obs_start[p + 1]]`` are
+    pattern p's observed columns in increasing order (``mis_idx`` likewise)."""
+
+    def __init__(self, masks):
+        masks = np.asarray(masks, dtype=bool)
+        self.n_features = masks.shape[1]
+        self.obs_idx = np.ascontiguousarray(np.nonzero(~masks)[1], dtype=np.intp)
+        self.mis_idx = np.ascontiguousarray(np.nonzero(masks)[1], dtype=np.intp)
+        self.n_obs = (~masks).sum(axis=1).astype(np.intp)
+        self.obs_start = _starts(self.n_obs)
+        self.mis_start = _starts(self.n_features - self.n_obs)
+
+    def __len__(self):
+        return len(self.n_obs)
+
+    def observed(self, p):
+        return self.obs_idx[self.obs_start[p]:self.obs_start[p + 1]]
+
+    def missing(self, p):
+        return self.mis_idx[self.mis_start[p]:self.mis_start[p + 1]]
+
+    def batch(self, first, last):
+        """The columns of patterns first..last-1 (their starts counted from 0)."""
+        out = PatternColumns.__new__(PatternColumns)
+        out.n_features = self.n_features
+        out.n_obs = self.n_obs[first:last]
+        o0, o1 = self.obs_start[first], self.obs_start[last]
+        m0, m1 = self.mis_start[first], self.mis_start[last]
+        out.obs_idx, out.mis_idx = self.obs_idx[o0:o1], self.mis_idx[m0:m1]
+        out.obs_start = self.obs_start[first:last + 1] - o0
+        out.mis_start = self.mis_start[first:last + 1] - m0
+        return out
+
+
+def _starts(sizes):
+    out = np.zeros(len(sizes) + 1, dtype=np.intp)
+    np.cumsum(sizes, out=out[1:])
+    return out
 
 
 OBSERVED_CHUNK = 1 << 14     # rows per chunk of the passes over the observed entries
@@ -95,87 +135,92 @@ def observed_means(X, sample_weight=None):
     return total / np.where(count > 0, count, 1.0), count
 
 
-def _covariance_stack(params):
-    """Per-component covariances as a (K, d, d) stack or (K, d) variances."""
-    ct = params.covariance_type
-    k, d = params.means.shape
-    cov = params.covariances
-    if ct == "tied":
-        return np.broadcast_to(cov, (k, d, d))
-    if ct == "spherical":
-        return np.repeat(cov[:, None], d, axis=1)
-    return cov
+class PatternParameters:
+    """Per pattern and component, what the missing-value pass needs (the precision factor
+    of Sigma_oo, the map B = Sigma_mo Sigma_oo^-1 for full and tied, the log normaliser)
+    and the conditional covariance C = Sigma_mm - B Sigma_om of the missing entries (their
+    variances for diag and spherical), in flat arrays with per-pattern starts; the entries
+    of pattern p, component k begin at ``start[p] + k * size_p``."""
+
+    def __init__(self, params, columns, dtype, *, n_threads=1):
+        ct = params.covariance_type
+        k, d = params.means.shape
+        n_obs = columns.n_obs
+        n_mis = d - n_obs
+        if ct in ("full", "tied"):
+            sizes = (n_obs * n_obs, n_mis * n_obs, n_mis * n_mis)
+        else:
+            sizes = (n_obs if ct == "diag" else np.ones_like(n_obs), 0 * n_obs, n_mis)
+        self.factor_start, self.bmat_start, self.cond_start = (_starts(k * s) for s in sizes)
+        self.factor = np.empty(self.factor_start[-1], dtype=dtype)
+        self.bmat = np.empty(self.bmat_start[-1], dtype=dtype)
+        self.cond = np.empty(self.cond_start[-1])
+        self.log_norm = np.empty((len(columns), k))
+        failed = np.zeros(len(columns), dtype=np.intc)
+        cov = np.ascontiguousarray(params.covariances, dtype=np.float64).reshape(-1)
+        _gaussian.missing_pattern_parameters(
+            cov, COV_CODE[ct], columns.obs_start, columns.obs_idx, columns.mis_start,
+            columns.mis_idx, self.factor, self.factor_start, self.bmat, self.bmat_start,
+            self.cond, self.cond_start, self.log_norm, failed, d, n_threads)
+        if failed.any():
+            p = int(np.flatnonzero(failed)[0])
+            raise _not_positive_definite(ct, int(failed[p]) - 1, columns.observed(p))
+        with np.errstate(divide="ignore"):
+            log_w = np.log(params.weights)
+        self.log_norm += log_w          # log w_k + log|factor| - o/2 log(2 pi)
+        self.log_norm -= (0.5 * n_obs * _LOG_2PI)[:, None]
+        self.columns = columns
+        self.shape = (k, d)
+        self.covariance_type = ct
+
+    def kernel_arguments(self):
+        c = self.columns
+        return (c.obs_start, c.obs_idx, c.mis_start, c.mis_idx, self.factor,
+                self.factor_start, self.bmat, self.bmat_start, self.log_norm)
+
+    def regression(self, p):
+        """B of pattern p as (K, m, o), or None (diag, spherical)."""
+        if self.covariance_type not in ("full", "tied"):
+            return None
+        k = self.shape[0]
+        c = self.columns
+        return self.bmat[self.bmat_start[p]:self.bmat_start[p + 1]].reshape(
+            k, c.mis_start[p + 1] - c.mis_start[p], c.n_obs[p])
+
+    def conditional_covariance(self, p):
+        """C of pattern p as (K, m, m) (full, tied) or its variances (K, m)."""
+        k = self.shape[0]
+        c = self.columns
+        m = c.mis_start[p + 1] - c.mis_start[p]
+        shape = (k, m, m) if self.covariance_type in ("full", "tied") else (k, m)
+        return self.cond[self.cond_start[p]:self.cond_start[p + 1]].reshape(shape)
+
+    def add_conditional_covariances(self, s2, rsum):
+        """s2 (flat, packed as the kernel's) += sum_p rsum[p, k] C_pk at the missing
+        entries."""
+        ct = self.covariance_type
+        k, d = self.shape
+        c = self.columns
+        dense = ct in ("full", "tied")
+        extra = np.zeros(k * d * d if dense else k * d)
+        _gaussian.missing_conditional_moments(rsum, self.cond, self.cond_start, c.mis_start,
+                                              c.mis_idx, COV_CODE[ct], d, extra)
+        if dense:
+            extra = extra.reshape(k, d, d)
+            if ct == "tied":
+                extra = extra.sum(axis=0)
+            s2 += pack_upper(extra).reshape(-1)
+        else:
+            s2 += extra
 
 
-def pattern_parameters(params, masks, dtype):
-    """Kernel arguments for patterns ``masks`` (P, d), plus the conditional covariances."""
-    ct = params.covariance_type
-    k, d = params.means.shape
-    dense = ct in ("full", "tied")
-    cov = _covariance_stack(params)
-    with np.errstate(divide="ignore"):
-        log_w = np.log(params.weights)
-    n_pat = len(masks)
-    obs_list = [np.flatnonzero(~missing) for missing in masks]
-    mis_list = [np.flatnonzero(missing) for missing in masks]
-    factors: list = [None] * n_pat
-    bmats: list = [None] * n_pat
-    cond_covs: list = [None] * n_pat
-    log_norm = np.empty((n_pat, k))
-    if dense:
-        # patterns with the same number of observed entries are factorised together
-        n_obs = np.array([len(o) for o in obs_list], dtype=np.intp)
-        for count in np.unique(n_obs):
-            group = np.flatnonzero(n_obs == count)
-            oi = np.array([obs_list[p] for p in group], dtype=np.intp).reshape(
-                len(group), count)
-            mi = np.array([mis_list[p] for p in group], dtype=np.intp).reshape(
-                len(group), d - count)
-            s_mm = np.swapaxes(cov[:, mi[:, :, None], mi[:, None, :]], 0, 1)   # (G, k, m, m)
-            if count == 0:
-                factor = np.empty((len(group), k, 0, 0))
-                log_det = np.zeros((len(group), k))
-                b = np.zeros((len(group), k, d, 0))
-                cond = np.array(s_mm)
-            else:
-                s_oo = np.swapaxes(cov[:, oi[:, :, None], oi[:, None, :]], 0, 1)
-                factor = _upper_factor_of_inverse(s_oo)
-                log_det = np.log(np.diagonal(factor, axis1=-2, axis2=-1)).sum(axis=-1)
-                s_mo = np.swapaxes(cov[:, mi[:, :, None], oi[:, None, :]], 0, 1)
-                b = s_mo @ (factor @ np.swapaxes(factor, -1, -2))
-                cond = s_mm - b @ np.swapaxes(s_mo, -1, -2)
-            for g, p in enumerate(group):
-                factors[p] = np.asarray(factor[g], dtype=dtype).reshape(-1)
-                bmats[p] = b[g]
-                cond_covs[p] = cond[g]
-                log_norm[p] = log_w + log_det[g] - 0.5 * count * _LOG_2PI
-    else:
-        for p, (o, m) in enumerate(zip(obs_list, mis_list)):
-            var = cov
-            if ct == "spherical":
-                factor = 1.0 / np.sqrt(var[:, :1])
-                log_det = len(o) * np.log(factor[:, 0])
-            else:
-                factor = 1.0 / np.sqrt(var[:, o])
-                log_det = np.log(factor).sum(axis=1)
-            factors[p] = np.asarray(factor, dtype=dtype).reshape(-1)
-            cond_covs[p] = var[:, m]
-            log_norm[p] = log_w + log_det - 0.5 * len(o) * _LOG_2PI
-
-    def flat(parts, dt):
-        starts = np.concatenate([[0], np.cumsum([len(x) for x in parts])]).astype(np.intp)
-        data = np.concatenate(parts).astype(dt) if starts[-1] else np.empty(0, dtype=dt)
-        return np.ascontiguousarray(data), starts
-
-    obs_idx, obs_start = flat(obs_list, np.intp)
-    mis_idx, mis_start = flat(mis_list, np.intp)
-    factor, factor_start = flat(factors, dtype)
-    bmat, bmat_start = flat([np.empty(0) if b is None else b.reshape(-1) for b in bmats],
-                            dtype)
-    args = dict(obs_idx=obs_idx, obs_start=obs_start, mis_idx=mis_idx, mis_start=mis_start,
-                factor=factor, factor_start=factor_start, bmat=bmat, bmat_start=bmat_start,
-                log_norm=log_norm)
-    return args, (obs_list, mis_list, bmats, cond_covs)
+def _not_positive_definite(covariance_type, component, observed):
+    where = ("the tied covariance" if covariance_type == "tied"
+             else f"the covariance of component {component}")
+    return ValueError(
+        f"Fitting the mixture model failed because {where}, restricted to the observed "
+        f"columns {observed.tolist()} of some rows, is not positive definite. Try to "
+        "decrease the number of components, increase reg_covar, or scale the input data.")
 
 
 def missing_e_pass(X, sample_weight, params, patterns, *, n_threads, want_stats=False,
@@ -184,31 +229,28 @@ def missing_e_pass(X, sample_weight, params, patterns, *, n_threads, want_stats=
 
     Statistics include the conditional covariances, so params_from_stats gives the exact
     EM update for the observed-data likelihood. Rows with nothing observed are skipped."""
-    ct = params.covariance_type
-    code = COV_CODE[ct]
+    code = COV_CODE[params.covariance_type]
     k, d = params.means.shape
     means = np.ascontiguousarray(params.means, dtype=X.dtype)
     nk, s1, s2 = _zero_stats(code, k, d)
     loglik = 0.0
     empty2 = np.empty((0, 0))
     w = np.empty(0) if sample_weight is None else sample_weight
-    for first, last in patterns.batches():
-        args, (_, mis_list, _, cond_covs) = pattern_parameters(
-            params, patterns.masks[first:last], X.dtype)
+    for first, last in patterns.batches(k):
+        pp = PatternParameters(params, patterns.columns.batch(first, last), X.dtype,
+                               n_threads=n_threads)
         lo, hi = patterns.seg[first], patterns.seg[last]
         seg = np.ascontiguousarray(patterns.seg[first:last + 1] - lo)
         b_nk, b_s1, b_s2 = np.zeros(k), np.zeros((k, d)), np.zeros_like(s2)
         rsum = np.zeros((last - first, k))
         loglik += _gaussian.gaussian_missing_pass(
-            X, w, patterns.order[lo:hi], seg, args["obs_start"], args["obs_idx"],
-            args["mis_start"], args["mis_idx"], args["factor"], args["factor_start"],
-            args["bmat"], args["bmat_start"], args["log_norm"], means, code,
+            X, w, patterns.order[lo:hi], seg, *pp.kernel_arguments(), means, code,
             empty2 if resp_out is None else resp_out,
             np.empty(0) if lse_out is None else lse_out,
             b_nk, b_s1, b_s2, rsum, want_stats, n_threads,
         )
         if want_stats:
-            _add_conditional_covariances(b_s2, ct, k, d, rsum, mis_list, cond_covs)
+            pp.add_conditional_covariances(b_s2, rsum)
             nk += b_nk
             s1 += b_s1
             s2 += b_s2
@@ -217,23 +259,6 @@ def missing_e_pass(X, sample_weight, params, patterns, *, n_threads, want_stats=
     if resp_out is not None:
         resp_out[patterns.empty_rows] = params.weights
     return loglik, nk, s1, s2, means.astype(np.float64)
-
-
-def _add_conditional_covariances(s2, ct, k, d, rsum, mis_list, cond_covs):
-    if ct in ("full", "tied"):
-        extra = np.zeros((k, d, d))
-        for p, (m, cond) in enumerate(zip(mis_list, cond_covs)):
-            if len(m):
-                extra[:, m[:, None], m[None, :]] += rsum[p][:, None, None] * cond
-        if ct == "tied":
-            extra = extra.sum(axis=0)
-        s2 += pack_upper(extra).reshape(-1)
-    else:
-        extra = np.zeros((k, d))
-        for p, (m, cond) in enumerate(zip(mis_list, cond_covs)):
-            if len(m):
-                extra[:, m] += rsum[p][:, None] * cond
-        s2 += extra.reshape(-1)
 
 
 def impute(X, params, resp, patterns, *, sample=False, random_state=None):
@@ -245,10 +270,12 @@ def impute(X, params, resp, patterns, *, sample=False, random_state=None):
     masks = np.vstack([patterns.masks, np.ones((1, d), dtype=bool)])
     groups = [patterns.order[patterns.seg[p]:patterns.seg[p + 1]]
               for p in range(patterns.n_patterns)] + [patterns.empty_rows]
-    _, (obs_list, mis_list, bmats, cond_covs) = pattern_parameters(params, masks, np.float64)
-    for rows, o, m, b, cond in zip(groups, obs_list, mis_list, bmats, cond_covs):
+    pp = PatternParameters(params, PatternColumns(masks), np.float64)
+    for p, rows in enumerate(groups):
+        o, m = pp.columns.observed(p), pp.columns.missing(p)
         if len(m) == 0 or len(rows) == 0:
             continue
+        b, cond = pp.regression(p), pp.conditional_covariance(p)
         x_o = X[rows][:, o].astype(np.float64)
         r = resp[rows]
         # conditional means per component: (K, rows, m)
