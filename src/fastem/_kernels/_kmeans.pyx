@@ -20,7 +20,7 @@ cdef extern from "_simd.h" nogil:
                           int* lab, int hand_vectorised)
     void fastem_nearest_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* ct,
                           const float* cc, Py_ssize_t n_panels, Py_ssize_t K, double* best,
-                          int* lab)
+                          int* lab, int hand_vectorised)
     void fastem_shift_rows_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* m,
                              double* out)
     void fastem_shift_rows_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* m,
@@ -44,8 +44,8 @@ cdef extern from "_simd.h" nogil:
                              float cc, const double* w, const double* xx, double* xx_out,
                              double* closest, double* pot)
 
-# The float64 nearest-center search has a hand-vectorised AVX2 version (see _simd.h);
-# the tests switch it off to check the generic version against it.
+# The nearest-center searches have hand-vectorised AVX2 versions (see _simd.h); the
+# tests switch them off to check the generic versions against them.
 cdef bint _hand_vectorised = True
 
 
@@ -126,7 +126,7 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
             fastem_lloyd_sums_d(xb, nb, d, K, lab, w, best, acc, acc + 2, acc + 2 + K)
     else:
         fastem_nearest_f(xb, nb, d, <const float*>c.panels, <const float*>c.cc, n_panels,
-                         K, best, lab)
+                         K, best, lab, c.hand_vectorised)
         if c.want_sums:
             fastem_lloyd_sums_f(xb, nb, d, K, lab, w, best, acc, acc + 2, acc + 2 + K)
     for b in range(nb):
