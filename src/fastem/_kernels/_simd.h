@@ -505,15 +505,25 @@ __attribute__((target("avx2,fma"))) static inline void fastem_columns8_f(
 }
 
 /* One halving comparison of the generic search, lane by lane: (u, iu) is replaced by
-   (v, iv) when v < u, or v == u and iv < iu; NaN never replaces nor is replaced. */
+   (v, iv) when v < u, or v == u and iv < iu; NaN never replaces nor is replaced. The
+   value kept is min(v, u) (v < u ? v : u): when v == u only the sign of a zero can
+   differ, which no later comparison sees and xx + v does not show (xx is +0 or more). */
 __attribute__((target("avx2,fma"))) static inline void fastem_take_f(
         __m256* u, __m256* iu, __m256 v, __m256 iv) {
-    const __m256 eq = _mm256_cmp_ps(v, *u, _CMP_EQ_OQ);
+    const __m256 lt = _mm256_cmp_ps(v, *u, _CMP_LT_OQ), le = _mm256_cmp_ps(v, *u, _CMP_LE_OQ);
     const __m256 lower = _mm256_castsi256_ps(
-        _mm256_cmpgt_epi32(_mm256_castps_si256(*iu), _mm256_castps_si256(iv)));
-    const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, *u, _CMP_LT_OQ), _mm256_and_ps(eq, lower));
-    *u = _mm256_blendv_ps(*u, v, take);
-    *iu = _mm256_blendv_ps(*iu, iv, take);
+        _mm256_min_epi32(_mm256_castps_si256(*iu), _mm256_castps_si256(iv)));
+    *iu = _mm256_blendv_ps(*iu, _mm256_blendv_ps(lower, iv, lt), le);
+    *u = _mm256_min_ps(v, *u);
+}
+
+/* The first halving step for constant indices l and l + 4 (l < 4): ties keep l. */
+__attribute__((target("avx2,fma"))) static inline void fastem_take_first_f(
+        __m256* u, __m256* iu, __m256 v, int l) {
+    const __m256 lt = _mm256_cmp_ps(v, *u, _CMP_LT_OQ);
+    *iu = _mm256_or_ps(_mm256_and_ps(lt, _mm256_castsi256_ps(_mm256_set1_epi32(4))),
+                       _mm256_castsi256_ps(_mm256_set1_epi32(l)));
+    *u = _mm256_min_ps(v, *u);
 }
 
 /* For eight rows: best = xx + v clipped at 0 (NaN kept, as the generic search's
@@ -571,13 +581,11 @@ static void fastem_nearest_avx2_one_f(const float* X, ptrdiff_t nb, ptrdiff_t d,
                     a[k] = _mm256_fmadd_ps(u, _mm256_broadcast_ss(c + k), a[k]);
             }
         }
-        __m256 e[8], ie[8];
+        __m256 e[8], ie[4];
 #pragma GCC unroll 8
-        for (int k = 0; k < 8; ++k) {
-            e[k] = _mm256_fnmadd_ps(two, a[k], _mm256_broadcast_ss(cc + k));
-            ie[k] = _mm256_castsi256_ps(_mm256_set1_epi32(k));
-        }
-        for (int h = 4; h >= 1; h /= 2)
+        for (int k = 0; k < 8; ++k) e[k] = _mm256_fnmadd_ps(two, a[k], _mm256_broadcast_ss(cc + k));
+        for (int l = 0; l < 4; ++l) fastem_take_first_f(&e[l], &ie[l], e[l + 4], l);
+        for (int h = 2; h >= 1; h /= 2)
             for (int l = 0; l < h; ++l) fastem_take_f(&e[l], &ie[l], e[l + h], ie[l + h]);
         fastem_store8_f(xx_lo, xx_hi, e[0], ie[0], K, m, best + b0, lab + b0);
     }
@@ -633,9 +641,9 @@ static void fastem_row_norms_avx2_f(const float* X, ptrdiff_t nb, ptrdiff_t d, d
             const __m256 e = _mm256_fnmadd_ps(two, a[r][q], cq);                          \
             if (p + q == 0) {                                                             \
                 bv[r] = e; lv[r] = iq;                                                    \
-            } else {                                                                      \
+            } else {   /* e < bv ? e : bv is min(e, bv), as the generic search */       \
                 const __m256 t = _mm256_cmp_ps(e, bv[r], _CMP_LT_OQ);                     \
-                bv[r] = _mm256_blendv_ps(bv[r], e, t);                                    \
+                bv[r] = _mm256_min_ps(e, bv[r]);                                          \
                 lv[r] = _mm256_blendv_ps(lv[r], iq, t);                                   \
             }                                                                             \
         }                                                                                 \
