@@ -551,6 +551,19 @@ __attribute__((target("avx2,fma"))) static inline void fastem_store8_f(
     for (ptrdiff_t r = 0; r < m; ++r) { best[r] = tb[r]; lab[r] = tl[r]; }
 }
 
+/* Feature i of eight rows (u, in lanes) into their squared norms (summed in float64:
+   the squares are exact, so this rounds as a multiply and an add) and their dot
+   products with the panel row c. */
+__attribute__((target("avx2,fma"))) static inline void fastem_one_feature_f(
+        const float* u8, const float* c, __m256d* xx_lo, __m256d* xx_hi, __m256 a[8]) {
+    const __m256 u = _mm256_loadu_ps(u8);
+    const __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(u8)), hi = _mm256_cvtps_pd(_mm_loadu_ps(u8 + 4));
+    *xx_lo = _mm256_fmadd_pd(lo, lo, *xx_lo);
+    *xx_hi = _mm256_fmadd_pd(hi, hi, *xx_hi);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) a[k] = _mm256_fmadd_ps(u, _mm256_broadcast_ss(c + k), a[k]);
+}
+
 /* Rows in lanes, for a single panel (ct: d x 8, cc: 8). */
 __attribute__((target("avx2,fma")))
 static void fastem_nearest_avx2_one_f(const float* X, ptrdiff_t nb, ptrdiff_t d,
@@ -569,16 +582,14 @@ static void fastem_nearest_avx2_one_f(const float* X, ptrdiff_t nb, ptrdiff_t d,
         for (ptrdiff_t i0 = 0; i0 < d; i0 += 8) {
             const ptrdiff_t t = d - i0 < 8 ? d - i0 : 8;
             fastem_columns8_f(x, i0, t, cols);
-            for (ptrdiff_t i = 0; i < t; ++i) {
-                const __m256 u = _mm256_loadu_ps(cols[i]);
-                const __m256d ulo = _mm256_cvtps_pd(_mm256_castps256_ps128(u));
-                const __m256d uhi = _mm256_cvtps_pd(_mm256_extractf128_ps(u, 1));
-                xx_lo = _mm256_fmadd_pd(ulo, ulo, xx_lo);   /* exact squares: rounds */
-                xx_hi = _mm256_fmadd_pd(uhi, uhi, xx_hi);   /* as a multiply and add */
-                const float* c = ct + (i0 + i) * FASTEM_PANEL;
+            const float* c = ct + i0 * FASTEM_PANEL;
+            if (t == 8) {   /* unrolled: measured 2-10% faster at d = 8 to 50 */
 #pragma GCC unroll 8
-                for (int k = 0; k < 8; ++k)
-                    a[k] = _mm256_fmadd_ps(u, _mm256_broadcast_ss(c + k), a[k]);
+                for (int i = 0; i < 8; ++i)
+                    fastem_one_feature_f(cols[i], c + i * FASTEM_PANEL, &xx_lo, &xx_hi, a);
+            } else {
+                for (ptrdiff_t i = 0; i < t; ++i)
+                    fastem_one_feature_f(cols[i], c + i * FASTEM_PANEL, &xx_lo, &xx_hi, a);
             }
         }
         __m256 e[8], ie[4];
