@@ -129,21 +129,26 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
                          K, best, lab, c.hand_vectorised)
         if c.want_sums:
             fastem_lloyd_sums_f(xb, nb, d, K, lab, w, best, acc, acc + 2, acc + 2 + K)
+    cdef Py_ssize_t overflow = 0
     for b in range(nb):
-        if not best[b] <= DBL_MAX:
-            acc[1] += 1
-        if c.want_sums:
-            dist = best[b]
-        else:
-            ww = 1.0 if w == NULL else w[b]
-            ck = centers + lab[b] * d
-            dist = 0
-            for i in range(d):
-                diff = xb[b * d + i] - ck[i]
-                dist += diff * diff
-            acc[0] += ww * dist
-        if c.labels != NULL:
+        overflow += not best[b] <= DBL_MAX
+    acc[1] += overflow
+    if c.labels != NULL:
+        for b in range(nb):
             c.labels[row0 + b] = lab[b]
+    if c.want_sums:
+        if c.dist != NULL:
+            for b in range(nb):
+                c.dist[row0 + b] = best[b]
+        return
+    for b in range(nb):
+        ww = 1.0 if w == NULL else w[b]
+        ck = centers + lab[b] * d
+        dist = 0
+        for i in range(d):
+            diff = xb[b * d + i] - ck[i]
+            dist += diff * diff
+        acc[0] += ww * dist
         if c.dist != NULL:
             c.dist[row0 + b] = dist
 
