@@ -700,7 +700,7 @@ static void fastem_nearest_avx2_many_f(const float* X, ptrdiff_t nb, ptrdiff_t d
             fastem_take_f(&u, &iu, _mm256_permute_ps(u, 0x55), _mm256_permute_ps(iu, 0x55));
             const double dist = xx[b0 + r] + (double)_mm256_cvtss_f32(u);
             best[b0 + r] = dist < 0 ? 0.0 : dist;
-            const int k = _mm256_cvtsi256_si32(_mm256_castps_si256(iu));
+            const int k = _mm_cvtsi128_si32(_mm256_castsi256_si128(_mm256_castps_si256(iu)));
             lab[b0 + r] = k >= 0 && k < K ? k : (int)(K - 1);
         }
     }
