@@ -362,6 +362,8 @@ GMM_MATRIX = [
     (1_000_000, 8, 8, "tied"),
 ]
 KMEANS_MATRIX = [(1_000_000, 8, 8), (200_000, 50, 100)]
+# float32 KMeans: the same cases, and a wide one with many clusters
+KMEANS_FLOAT32 = KMEANS_MATRIX + [(1_000_000, 32, 256)]
 MISSING_CASES = [(200_000, 8, 8, "full"), (200_000, 10, 8, "full")]
 HMM_MATRIX = [
     (100_000, 100, 4, 8, "diag"),
@@ -518,10 +520,12 @@ def main(argv=None):
             [lambda c=c, m=m: missing_case(c, m) for c in MISSING_CASES for m in (0.0, 0.2)],
             ["fastem ms/it", "vs complete", "fastem mem/X", "threads speed-up"])
     if "kmeans" in groups:
+        cases = ([(c, np.float64) for c in KMEANS_MATRIX]
+                 + [(c, np.float32) for c in KMEANS_FLOAT32])
         run("KMeans, per Lloyd iteration, and k-means++ seeding",
-            [lambda c=c: kmeans_case(c[0] // scale, c[1], c[2], np.float64,
-                                     iters=kmeans_iters,
-                                     threads=threads, peers=peers) for c in KMEANS_MATRIX],
+            [lambda c=c, dt=dt: kmeans_case(c[0] // scale, c[1], c[2], dt,
+                                            iters=kmeans_iters,
+                                            threads=threads, peers=peers) for c, dt in cases],
             ["fastem ms/it", "sklearn ms/it", "vs sklearn", "fastem mem/X", "sklearn mem/X",
              "fastem k-means++ ms", "sklearn k-means++ ms", "k-means++ vs sklearn",
              "threads speed-up"])

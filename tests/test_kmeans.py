@@ -76,8 +76,9 @@ def test_default_fit_matches_scikit_learn_quality():
         assert fe.inertia_ <= sk.inertia_ * (1 + 1e-6)
 
 
-def test_bitwise_identical_for_any_thread_count():
-    X = grid_data(n=50_000, d=5, seed=4)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bitwise_identical_for_any_thread_count(dtype):
+    X = grid_data(n=50_000, d=5, seed=4).astype(dtype)
     fits = [KMeans(6, random_state=0, n_init=2, n_threads=t).fit(X) for t in (1, 2, 4)]
     for other in fits[1:]:
         np.testing.assert_array_equal(other.cluster_centers_, fits[0].cluster_centers_)
@@ -118,6 +119,66 @@ def test_hand_vectorised_nearest_center_equals_generic(n_clusters, d):
     np.testing.assert_array_equal(generic[0], expected)
     for a, b in zip(fast, generic):
         np.testing.assert_array_equal(a, b)
+
+
+def _float32_pass(X, centers, hand_vectorised, want_sums=True):
+    """lloyd_pass on float32 data with the hand-vectorised kernels on or off: labels,
+    distances, sums, weights and inertia."""
+    from fastem._kernels import _kmeans
+
+    n, d = X.shape
+    k = len(centers)
+    labels = np.full(n, -1, dtype=np.intc)
+    dist = np.empty(n)
+    sums = np.zeros((k, d))
+    weight = np.zeros(k)
+    previous = _kmeans.use_hand_vectorised(hand_vectorised)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            inertia = _kmeans.lloyd_pass(X, np.empty(0), centers, labels, sums, weight,
+                                         dist, want_sums, 2)
+    finally:
+        _kmeans.use_hand_vectorised(previous)
+    return labels, dist, sums, weight, inertia
+
+
+@pytest.mark.parametrize("n,d,n_clusters", [
+    (1, 1, 1), (7, 3, 2), (261, 8, 8), (1003, 5, 3), (1003, 9, 8), (517, 8, 9),
+    (1003, 17, 16), (1003, 50, 17), (700, 32, 100), (301, 1, 23)])
+@pytest.mark.parametrize("values", ["finite", "ties", "non-finite"])
+def test_hand_vectorised_float32_nearest_center_equals_generic(n, d, n_clusters, values):
+    """The AVX2 float32 search computes what the generic float32 one computes, operation
+    for operation: the same labels and distances bit for bit (so the same sums and
+    inertia), on ties between equal centers in different lanes and panels, on rows that
+    lie on a center, and on rows and centers with NaN, infinity or squares that
+    overflow float32; labels always in range. Shapes cover one and several panels, an
+    odd number of panels, and d and n that are not multiples of 8 or of the row tile."""
+    rng = np.random.RandomState(n + d + n_clusters)
+    X = (rng.randn(n, d) * 3).astype(np.float32)
+    centers = X[rng.randint(0, n, n_clusters)] + np.float32(0.25)
+    if values == "ties" and n_clusters > 1:
+        centers[-1] = centers[0]          # an exact tie, decided by index
+        centers[n_clusters // 2] = centers[0]
+        X[: min(n, 7)] = centers[0]       # rows exactly on the tied centers
+    if values == "non-finite":
+        rows = rng.randint(0, n, 6)
+        X[rows, rng.randint(0, d, 6)] = [np.nan, np.inf, -np.inf, 3e38, -3e38, np.nan]
+        centers[rng.randint(0, n_clusters), rng.randint(0, d)] = np.inf
+    for want_sums in (True, False):
+        fast = _float32_pass(X, centers, True, want_sums)
+        generic = _float32_pass(X, centers, False, want_sums)
+        for a, b in zip(fast, generic):
+            np.testing.assert_array_equal(a, b)
+        assert fast[0].min() >= 0 and fast[0].max() < n_clusters
+    if values != "non-finite":
+        # the labels are nearest centers, up to the float32 rounding of the expansion
+        exact = ((X[:, None, :].astype(np.float64) - centers[None]) ** 2).sum(-1)
+        chosen = exact[np.arange(n), fast[0]]
+        scale = (X.astype(np.float64) ** 2).sum(1) + (centers.astype(np.float64) ** 2).sum(1).max()
+        assert np.all(chosen <= exact.min(1) + 1e-5 * scale)
+        if values == "ties":
+            on_center = exact[: min(n, 7)].argmin(1)      # numpy: the first index wins
+            np.testing.assert_array_equal(fast[0][: min(n, 7)], on_center)
 
 
 def test_integer_weights_equal_repeated_rows():

@@ -20,7 +20,7 @@ cdef extern from "_simd.h" nogil:
                           int* lab, int hand_vectorised)
     void fastem_nearest_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* ct,
                           const float* cc, Py_ssize_t n_panels, Py_ssize_t K, double* best,
-                          int* lab)
+                          int* lab, int hand_vectorised)
     void fastem_shift_rows_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* m,
                              double* out)
     void fastem_shift_rows_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* m,
@@ -44,8 +44,8 @@ cdef extern from "_simd.h" nogil:
                              float cc, const double* w, const double* xx, double* xx_out,
                              double* closest, double* pot)
 
-# The float64 nearest-center search has a hand-vectorised AVX2 version (see _simd.h);
-# the tests switch it off to check the generic version against it.
+# The nearest-center searches have hand-vectorised AVX2 versions (see _simd.h); the
+# tests switch them off to check the generic versions against them.
 cdef bint _hand_vectorised = True
 
 
@@ -126,24 +126,29 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
             fastem_lloyd_sums_d(xb, nb, d, K, lab, w, best, acc, acc + 2, acc + 2 + K)
     else:
         fastem_nearest_f(xb, nb, d, <const float*>c.panels, <const float*>c.cc, n_panels,
-                         K, best, lab)
+                         K, best, lab, c.hand_vectorised)
         if c.want_sums:
             fastem_lloyd_sums_f(xb, nb, d, K, lab, w, best, acc, acc + 2, acc + 2 + K)
+    cdef Py_ssize_t overflow = 0
     for b in range(nb):
-        if not best[b] <= DBL_MAX:
-            acc[1] += 1
-        if c.want_sums:
-            dist = best[b]
-        else:
-            ww = 1.0 if w == NULL else w[b]
-            ck = centers + lab[b] * d
-            dist = 0
-            for i in range(d):
-                diff = xb[b * d + i] - ck[i]
-                dist += diff * diff
-            acc[0] += ww * dist
-        if c.labels != NULL:
+        overflow += not best[b] <= DBL_MAX
+    acc[1] += overflow
+    if c.labels != NULL:
+        for b in range(nb):
             c.labels[row0 + b] = lab[b]
+    if c.want_sums:
+        if c.dist != NULL:
+            for b in range(nb):
+                c.dist[row0 + b] = best[b]
+        return
+    for b in range(nb):
+        ww = 1.0 if w == NULL else w[b]
+        ck = centers + lab[b] * d
+        dist = 0
+        for i in range(d):
+            diff = xb[b * d + i] - ck[i]
+            dist += diff * diff
+        acc[0] += ww * dist
         if c.dist != NULL:
             c.dist[row0 + b] = dist
 

@@ -282,7 +282,10 @@ FASTEM_QUAD_DIAG(fastem_quad_diag_f, float)
    lane keeps its running minimum over the panels; the lanes of a row are then compared
    pairwise in three halving steps, (value, index) ordered, without branches. A label
    is always in [0, K), whatever the values (NaN distances could otherwise leave a
-   padding lane as the winner). */
+   padding lane as the winner). The squared norms of the rows are summed in float64,
+   in order: for float32 rows each square is exact in float64, so the sums round the
+   same whether or not the compiler fuses the multiply-adds (the hand-vectorised
+   float32 search below gives the same distances bit for bit). */
 #define FASTEM_NEAREST(NAME, T, CLONES)                                                   \
 CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, const T* cc, \
                         ptrdiff_t n_panels, ptrdiff_t K, double* best, int* lab) {        \
@@ -291,12 +294,12 @@ CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, cons
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_PANEL_ROWS) {                            \
         FASTEM_PANEL_TILE_ROWS(T, X, b0, nb, d, x, m)                                     \
         FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_PANEL_ROWS)                             \
-        T xx[FASTEM_PANEL_ROWS] = {0};                                                    \
+        double xx[FASTEM_PANEL_ROWS] = {0};                                               \
         for (ptrdiff_t p = 0; p < n_panels; ++p) {                                        \
             T a[FASTEM_PANEL_ROWS][FASTEM_PANEL] = {{0}};                                 \
             const T* pct = ct + p * d * FASTEM_PANEL;                                     \
             if (p == 0) {   /* the first panel also sums the rows' squares, in order */  \
-                FASTEM_PANEL_DOTS(T, x, d, pct, a, xx[r] += u * u)                        \
+                FASTEM_PANEL_DOTS(T, x, d, pct, a, xx[r] += (double)u * (double)u)        \
             } else {                                                                      \
                 FASTEM_PANEL_DOTS(T, x, d, pct, a, (void)0)                               \
             }                                                                             \
@@ -325,14 +328,14 @@ CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, cons
             }                                                                             \
         }                                                                                 \
         for (ptrdiff_t r = 0; r < m; ++r) {                                               \
-            const double dist = (double)xx[r] + (double)bv[r][0];                         \
+            const double dist = xx[r] + (double)bv[r][0];                                 \
             best[b0 + r] = dist < 0 ? 0.0 : dist;                                         \
             lab[b0 + r] = lv[r][0] >= 0 && lv[r][0] < K ? lv[r][0] : (int)(K - 1);        \
         }                                                                                 \
     }                                                                                     \
 }
 FASTEM_NEAREST(fastem_nearest_generic_d, double, FASTEM_CLONES_AVX2)
-FASTEM_NEAREST(fastem_nearest_f, float, FASTEM_CLONES)
+FASTEM_NEAREST(fastem_nearest_generic_f, float, FASTEM_CLONES)
 
 /* x86-64 with GCC: the float64 nearest-center search also has a hand-vectorised AVX2
    version, picked at run time when the CPU has AVX2 and FMA. The compilers do not keep
@@ -453,6 +456,267 @@ FASTEM_UNUSED static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, p
     }
 }
 
+/* The float32 nearest-center search, hand-vectorised for AVX2+FMA: eight floats to a
+   register, so a panel of centers is one register. It computes what the generic float32
+   search computes, operation for operation (the dot products by fused multiply-adds
+   over the features in order, as GCC contracts them in its AVX2 and AVX-512 clones;
+   the lane minima and the halving comparisons in the same order, so that ties and
+   NaNs pick the same center), and gives the same labels and distances bit for bit.
+   Two ways to hold the work in registers:
+   - one panel (K <= 8): rows in lanes. Eight rows at a time are transposed (8 x 8
+     floats per step) so that a register holds one feature of eight rows; each center
+     keeps one accumulator, and the halving steps compare whole registers, eight rows
+     at once (with centers in lanes, the comparisons of each row's lanes cost more than
+     its dot products at d = 8);
+   - more panels: centers in lanes, tiles of FASTEM_AVX2F_ROWS rows by two panels
+     (twelve accumulators, two panel loads and six broadcasts per feature), the running
+     minima of the lanes kept per row, the lanes compared at the end of the row's
+     panels. */
+#define FASTEM_AVX2F_ROWS 6
+
+/* cols[i][r] = x[r][i0 + i] for i < t (t <= 8 features of eight rows); masked loads
+   read nothing beyond the t features. */
+__attribute__((target("avx2,fma"))) static inline void fastem_columns8_f(
+        const float* const x[8], ptrdiff_t i0, ptrdiff_t t, float cols[8][8]) {
+    __m256 r[8];
+    if (t == 8) {
+        for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(x[k] + i0);
+    } else {
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)t), lane);
+        for (int k = 0; k < 8; ++k) r[k] = _mm256_maskload_ps(x[k] + i0, mask);
+    }
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(cols[0], _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(cols[1], _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(cols[2], _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(cols[3], _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(cols[4], _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(cols[5], _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(cols[6], _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(cols[7], _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* One halving comparison of the generic search, lane by lane: (u, iu) is replaced by
+   (v, iv) when v < u, or v == u and iv < iu; NaN never replaces nor is replaced. The
+   value kept is min(v, u) (v < u ? v : u): when v == u only the sign of a zero can
+   differ, which no later comparison sees and xx + v does not show (xx is +0 or more). */
+__attribute__((target("avx2,fma"))) static inline void fastem_take_f(
+        __m256* u, __m256* iu, __m256 v, __m256 iv) {
+    const __m256 lt = _mm256_cmp_ps(v, *u, _CMP_LT_OQ), le = _mm256_cmp_ps(v, *u, _CMP_LE_OQ);
+    const __m256 lower = _mm256_castsi256_ps(
+        _mm256_min_epi32(_mm256_castps_si256(*iu), _mm256_castps_si256(iv)));
+    *iu = _mm256_blendv_ps(*iu, _mm256_blendv_ps(lower, iv, lt), le);
+    *u = _mm256_min_ps(v, *u);
+}
+
+/* The first halving step for constant indices l and l + 4 (l < 4): ties keep l. */
+__attribute__((target("avx2,fma"))) static inline void fastem_take_first_f(
+        __m256* u, __m256* iu, __m256 v, int l) {
+    const __m256 lt = _mm256_cmp_ps(v, *u, _CMP_LT_OQ);
+    *iu = _mm256_or_ps(_mm256_and_ps(lt, _mm256_castsi256_ps(_mm256_set1_epi32(4))),
+                       _mm256_castsi256_ps(_mm256_set1_epi32(l)));
+    *u = _mm256_min_ps(v, *u);
+}
+
+/* For eight rows: best = xx + v clipped at 0 (NaN kept, as the generic search's
+   `dist < 0 ? 0 : dist`) and lab = min(iv, K - 1); the first m are stored. */
+__attribute__((target("avx2,fma"))) static inline void fastem_store8_f(
+        __m256d xx_lo, __m256d xx_hi, __m256 v, __m256 iv, ptrdiff_t K, ptrdiff_t m,
+        double* best, int* lab) {
+    const __m256d zero = _mm256_setzero_pd();
+    __m256d lo = _mm256_add_pd(xx_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    __m256d hi = _mm256_add_pd(xx_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    lo = _mm256_andnot_pd(_mm256_cmp_pd(lo, zero, _CMP_LT_OQ), lo);
+    hi = _mm256_andnot_pd(_mm256_cmp_pd(hi, zero, _CMP_LT_OQ), hi);
+    const __m256i k = _mm256_min_epi32(_mm256_castps_si256(iv), _mm256_set1_epi32((int)(K - 1)));
+    if (m == 8) {
+        _mm256_storeu_pd(best, lo);
+        _mm256_storeu_pd(best + 4, hi);
+        _mm256_storeu_si256((__m256i*)lab, k);
+        return;
+    }
+    double tb[8];
+    int tl[8];
+    _mm256_storeu_pd(tb, lo);
+    _mm256_storeu_pd(tb + 4, hi);
+    _mm256_storeu_si256((__m256i*)tl, k);
+    for (ptrdiff_t r = 0; r < m; ++r) { best[r] = tb[r]; lab[r] = tl[r]; }
+}
+
+/* Feature i of eight rows (u, in lanes) into their squared norms (summed in float64:
+   the squares are exact, so this rounds as a multiply and an add) and their dot
+   products with the panel row c. */
+__attribute__((target("avx2,fma"))) static inline void fastem_one_feature_f(
+        const float* u8, const float* c, __m256d* xx_lo, __m256d* xx_hi, __m256 a[8]) {
+    const __m256 u = _mm256_loadu_ps(u8);
+    const __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(u8)), hi = _mm256_cvtps_pd(_mm_loadu_ps(u8 + 4));
+    *xx_lo = _mm256_fmadd_pd(lo, lo, *xx_lo);
+    *xx_hi = _mm256_fmadd_pd(hi, hi, *xx_hi);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) a[k] = _mm256_fmadd_ps(u, _mm256_broadcast_ss(c + k), a[k]);
+}
+
+/* Rows in lanes, for a single panel (ct: d x 8, cc: 8). */
+__attribute__((target("avx2,fma")))
+static void fastem_nearest_avx2_one_f(const float* X, ptrdiff_t nb, ptrdiff_t d,
+                                      const float* ct, const float* cc, ptrdiff_t K,
+                                      double* best, int* lab) {
+    const __m256 two = _mm256_set1_ps(2.0f);
+    float cols[8][8];
+    for (ptrdiff_t b0 = 0; b0 < nb; b0 += 8) {
+        const ptrdiff_t m = nb - b0 < 8 ? nb - b0 : 8;
+        const float* x[8];
+        for (int r = 0; r < 8; ++r) x[r] = X + (b0 + (r < m ? r : 0)) * d;
+        FASTEM_PREFETCH_TILE(X, b0, nb, d, 8)
+        __m256 a[8];
+        for (int k = 0; k < 8; ++k) a[k] = _mm256_setzero_ps();
+        __m256d xx_lo = _mm256_setzero_pd(), xx_hi = _mm256_setzero_pd();
+        for (ptrdiff_t i0 = 0; i0 < d; i0 += 8) {
+            const ptrdiff_t t = d - i0 < 8 ? d - i0 : 8;
+            fastem_columns8_f(x, i0, t, cols);
+            const float* c = ct + i0 * FASTEM_PANEL;
+            if (t == 8) {   /* unrolled: measured 2-10% faster at d = 8 to 50 */
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; ++i)
+                    fastem_one_feature_f(cols[i], c + i * FASTEM_PANEL, &xx_lo, &xx_hi, a);
+            } else {
+                for (ptrdiff_t i = 0; i < t; ++i)
+                    fastem_one_feature_f(cols[i], c + i * FASTEM_PANEL, &xx_lo, &xx_hi, a);
+            }
+        }
+        __m256 e[8], ie[4];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; ++k) e[k] = _mm256_fnmadd_ps(two, a[k], _mm256_broadcast_ss(cc + k));
+        for (int l = 0; l < 4; ++l) fastem_take_first_f(&e[l], &ie[l], e[l + 4], l);
+        for (int h = 2; h >= 1; h /= 2)
+            for (int l = 0; l < h; ++l) fastem_take_f(&e[l], &ie[l], e[l + h], ie[l + h]);
+        fastem_store8_f(xx_lo, xx_hi, e[0], ie[0], K, m, best + b0, lab + b0);
+    }
+}
+
+/* The squared norms of the nb rows of X, summed in float64 in order (xx: nb rounded up
+   to 8). */
+__attribute__((target("avx2,fma")))
+static void fastem_row_norms_avx2_f(const float* X, ptrdiff_t nb, ptrdiff_t d, double* xx) {
+    float cols[8][8];
+    for (ptrdiff_t b0 = 0; b0 < nb; b0 += 8) {
+        const ptrdiff_t m = nb - b0 < 8 ? nb - b0 : 8;
+        const float* x[8];
+        for (int r = 0; r < 8; ++r) x[r] = X + (b0 + (r < m ? r : 0)) * d;
+        __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+        for (ptrdiff_t i0 = 0; i0 < d; i0 += 8) {
+            const ptrdiff_t t = d - i0 < 8 ? d - i0 : 8;
+            fastem_columns8_f(x, i0, t, cols);
+            for (ptrdiff_t i = 0; i < t; ++i) {
+                const __m256 u = _mm256_loadu_ps(cols[i]);
+                const __m256d ulo = _mm256_cvtps_pd(_mm256_castps256_ps128(u));
+                const __m256d uhi = _mm256_cvtps_pd(_mm256_extractf128_ps(u, 1));
+                lo = _mm256_fmadd_pd(ulo, ulo, lo);
+                hi = _mm256_fmadd_pd(uhi, uhi, hi);
+            }
+        }
+        _mm256_storeu_pd(xx + b0, lo);
+        _mm256_storeu_pd(xx + b0 + 4, hi);
+    }
+}
+
+/* acc[r][q] += x_r[i] * panel q's row i over the features, for NP = 1 or 2 panels. */
+#define FASTEM_AVX2F_DOTS(NP)                                                             \
+    for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
+        __m256 c[NP];                                                                     \
+        for (int q = 0; q < NP; ++q) c[q] = _mm256_loadu_ps(pc + q * d * FASTEM_PANEL + i * FASTEM_PANEL); \
+        _Pragma("GCC unroll 6")                                                           \
+        for (int r = 0; r < FASTEM_AVX2F_ROWS; ++r) {                                     \
+            const __m256 u = _mm256_broadcast_ss(x[r] + i);                               \
+            for (int q = 0; q < NP; ++q) a[r][q] = _mm256_fmadd_ps(u, c[q], a[r][q]);     \
+        }                                                                                 \
+    }
+
+/* e = cc - 2 a for the NP panels from p, folded into the rows' running lane minima
+   (the first panel sets them). */
+#define FASTEM_AVX2F_FOLD(NP)                                                             \
+    for (int q = 0; q < NP; ++q) {                                                        \
+        const __m256 cq = _mm256_loadu_ps(cc + (p + q) * FASTEM_PANEL);                   \
+        const __m256 iq = _mm256_castsi256_ps(_mm256_add_epi32(                          \
+            lane, _mm256_set1_epi32((int)((p + q) * FASTEM_PANEL))));                    \
+        _Pragma("GCC unroll 6")                                                           \
+        for (int r = 0; r < FASTEM_AVX2F_ROWS; ++r) {                                     \
+            const __m256 e = _mm256_fnmadd_ps(two, a[r][q], cq);                          \
+            if (p + q == 0) {                                                             \
+                bv[r] = e; lv[r] = iq;                                                    \
+            } else {   /* e < bv ? e : bv is min(e, bv), as the generic search */       \
+                const __m256 t = _mm256_cmp_ps(e, bv[r], _CMP_LT_OQ);                     \
+                bv[r] = _mm256_min_ps(e, bv[r]);                                          \
+                lv[r] = _mm256_blendv_ps(lv[r], iq, t);                                   \
+            }                                                                             \
+        }                                                                                 \
+    }
+
+__attribute__((target("avx2,fma")))
+static void fastem_nearest_avx2_many_f(const float* X, ptrdiff_t nb, ptrdiff_t d,
+                                       const float* ct, const float* cc,
+                                       ptrdiff_t n_panels, ptrdiff_t K, double* best,
+                                       int* lab) {
+    const __m256 two = _mm256_set1_ps(2.0f);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    double xx[FASTEM_BLOCK + 8];
+    fastem_row_norms_avx2_f(X, nb, d, xx);
+    for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_AVX2F_ROWS) {
+        const ptrdiff_t m = nb - b0 < FASTEM_AVX2F_ROWS ? nb - b0 : FASTEM_AVX2F_ROWS;
+        const float* x[FASTEM_AVX2F_ROWS];
+        for (int r = 0; r < FASTEM_AVX2F_ROWS; ++r) x[r] = X + (b0 + (r < m ? r : 0)) * d;
+        FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_AVX2F_ROWS)
+        __m256 bv[FASTEM_AVX2F_ROWS], lv[FASTEM_AVX2F_ROWS];
+        ptrdiff_t p = 0;
+        for (; p + 2 <= n_panels; p += 2) {
+            const float* pc = ct + p * d * FASTEM_PANEL;
+            __m256 a[FASTEM_AVX2F_ROWS][2];
+            for (int r = 0; r < FASTEM_AVX2F_ROWS; ++r)
+                a[r][0] = a[r][1] = _mm256_setzero_ps();
+            FASTEM_AVX2F_DOTS(2)
+            FASTEM_AVX2F_FOLD(2)
+        }
+        if (p < n_panels) {
+            const float* pc = ct + p * d * FASTEM_PANEL;
+            __m256 a[FASTEM_AVX2F_ROWS][1];
+            for (int r = 0; r < FASTEM_AVX2F_ROWS; ++r) a[r][0] = _mm256_setzero_ps();
+            FASTEM_AVX2F_DOTS(1)
+            FASTEM_AVX2F_FOLD(1)
+        }
+        for (ptrdiff_t r = 0; r < m; ++r) {
+            /* the halving steps of the generic search: lanes l < h against l + h */
+            __m256 u = bv[r], iu = lv[r];
+            fastem_take_f(&u, &iu, _mm256_permute2f128_ps(u, u, 1),
+                          _mm256_permute2f128_ps(iu, iu, 1));
+            fastem_take_f(&u, &iu, _mm256_permute_ps(u, 0xEE), _mm256_permute_ps(iu, 0xEE));
+            fastem_take_f(&u, &iu, _mm256_permute_ps(u, 0x55), _mm256_permute_ps(iu, 0x55));
+            const double dist = xx[b0 + r] + (double)_mm256_cvtss_f32(u);
+            best[b0 + r] = dist < 0 ? 0.0 : dist;
+            const int k = _mm_cvtsi128_si32(_mm256_castsi256_si128(_mm256_castps_si256(iu)));
+            lab[b0 + r] = k >= 0 && k < K ? k : (int)(K - 1);
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+FASTEM_UNUSED static void fastem_nearest_avx2_f(const float* X, ptrdiff_t nb, ptrdiff_t d,
+                                                const float* ct, const float* cc,
+                                                ptrdiff_t n_panels, ptrdiff_t K,
+                                                double* best, int* lab) {
+    if (n_panels == 1)
+        fastem_nearest_avx2_one_f(X, nb, d, ct, cc, K, best, lab);
+    else
+        fastem_nearest_avx2_many_f(X, nb, d, ct, cc, n_panels, K, best, lab);
+}
+
 #endif
 
 /* hand_vectorised = 0 forces the generic version (for the tests). */
@@ -469,18 +733,48 @@ FASTEM_UNUSED static void fastem_nearest_d(const double* X, ptrdiff_t nb, ptrdif
     fastem_nearest_generic_d(X, nb, d, ct, cc, n_panels, K, best, lab);
 }
 
+FASTEM_UNUSED static void fastem_nearest_f(const float* X, ptrdiff_t nb, ptrdiff_t d, const float* ct,
+                             const float* cc, ptrdiff_t n_panels, ptrdiff_t K, double* best,
+                             int* lab, int hand_vectorised) {
+#ifdef FASTEM_NEAREST_AVX2
+    if (hand_vectorised && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        fastem_nearest_avx2_f(X, nb, d, ct, cc, n_panels, K, best, lab);
+        return;
+    }
+#endif
+    (void)hand_vectorised;
+    fastem_nearest_generic_f(X, nb, d, ct, cc, n_panels, K, best, lab);
+}
+
 /* Lloyd's update for the rows of a block (row-major X), given their nearest centers
    lab and squared distances best: counts[lab] += w_b, sums[lab, :] += w_b x_b and
    inertia[0] += w_b best[b]. w may be NULL. When the K x d sums are small, rows go
    round-robin to four private copies, added at the end, so that consecutive rows of
-   the same center do not wait for each other's stores. */
+   the same center do not wait for each other's stores. Rows b, b+1, b+2, b+3 are
+   written out one after the other, so that the copy and partial inertia of each are
+   known at compile time (measured: 20% less time than choosing them by b % 4 at d = 8,
+   K = 8); each copy still adds its rows in order, as before. */
 #define FASTEM_LLOYD_COPIES 4
 #define FASTEM_LLOYD_SMALL 256
+/* Row b into the sums S and counts N, its weighted distance into part[c]. */
+#define FASTEM_LLOYD_ROW(T, b, c, S, N)                                                   \
+    {                                                                                     \
+        const double ww_ = w != NULL ? w[b] : 1.0;                                        \
+        part[c] += ww_ * best[b];                                                         \
+        if (ww_ != 0.0) {                                                                 \
+            (N)[lab[b]] += ww_;                                                           \
+            double* FASTEM_RESTRICT s_ = (S) + (ptrdiff_t)lab[b] * d;                     \
+            const T* FASTEM_RESTRICT x_ = X + (b) * d;                                    \
+            FASTEM_PRAGMA(omp simd)                                                       \
+            for (ptrdiff_t i = 0; i < d; ++i) s_[i] += ww_ * x_[i];                       \
+        }                                                                                 \
+    }
 #define FASTEM_LLOYD_SUMS(NAME, T)                                                        \
 FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, ptrdiff_t K,       \
                                const int* lab, const double* w, const double* best,      \
                                double* inertia, double* counts, double* sums) {          \
     double part[FASTEM_LLOYD_COPIES] = {0};                                               \
+    ptrdiff_t b = 0;                                                                      \
     if (K * d <= FASTEM_LLOYD_SMALL && K <= FASTEM_LLOYD_SMALL) {                         \
         double cs[FASTEM_LLOYD_COPIES][FASTEM_LLOYD_SMALL];                               \
         double cn[FASTEM_LLOYD_COPIES][FASTEM_LLOYD_SMALL];                               \
@@ -488,32 +782,25 @@ FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, ptrdiff_t 
             for (ptrdiff_t j = 0; j < K * d; ++j) cs[c][j] = 0.0;                         \
             for (ptrdiff_t j = 0; j < K; ++j) cn[c][j] = 0.0;                             \
         }                                                                                 \
-        for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
-            const int c = (int)(b % FASTEM_LLOYD_COPIES);                                 \
-            const double ww = w != NULL ? w[b] : 1.0;                                     \
-            part[c] += ww * best[b];                                                      \
-            if (ww == 0.0) continue;                                                      \
-            cn[c][lab[b]] += ww;                                                          \
-            double* FASTEM_RESTRICT s = cs[c] + (ptrdiff_t)lab[b] * d;                    \
-            const T* FASTEM_RESTRICT x = X + b * d;                                       \
-            FASTEM_PRAGMA(omp simd)                                                       \
-            for (ptrdiff_t i = 0; i < d; ++i) s[i] += ww * x[i];                          \
+        for (; b + FASTEM_LLOYD_COPIES <= nb; b += FASTEM_LLOYD_COPIES) {                 \
+            FASTEM_LLOYD_ROW(T, b, 0, cs[0], cn[0])                                       \
+            FASTEM_LLOYD_ROW(T, b + 1, 1, cs[1], cn[1])                                   \
+            FASTEM_LLOYD_ROW(T, b + 2, 2, cs[2], cn[2])                                   \
+            FASTEM_LLOYD_ROW(T, b + 3, 3, cs[3], cn[3])                                   \
         }                                                                                 \
+        for (int c = 0; b < nb; ++b, ++c) FASTEM_LLOYD_ROW(T, b, c, cs[c], cn[c])         \
         for (int c = 0; c < FASTEM_LLOYD_COPIES; ++c) {                                   \
             for (ptrdiff_t j = 0; j < K * d; ++j) sums[j] += cs[c][j];                    \
             for (ptrdiff_t j = 0; j < K; ++j) counts[j] += cn[c][j];                      \
         }                                                                                 \
     } else {                                                                              \
-        for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
-            const double ww = w != NULL ? w[b] : 1.0;                                     \
-            part[b % FASTEM_LLOYD_COPIES] += ww * best[b];                                \
-            if (ww == 0.0) continue;                                                      \
-            counts[lab[b]] += ww;                                                         \
-            double* FASTEM_RESTRICT s = sums + (ptrdiff_t)lab[b] * d;                     \
-            const T* FASTEM_RESTRICT x = X + b * d;                                       \
-            FASTEM_PRAGMA(omp simd)                                                       \
-            for (ptrdiff_t i = 0; i < d; ++i) s[i] += ww * x[i];                          \
+        for (; b + FASTEM_LLOYD_COPIES <= nb; b += FASTEM_LLOYD_COPIES) {                 \
+            FASTEM_LLOYD_ROW(T, b, 0, sums, counts)                                       \
+            FASTEM_LLOYD_ROW(T, b + 1, 1, sums, counts)                                   \
+            FASTEM_LLOYD_ROW(T, b + 2, 2, sums, counts)                                   \
+            FASTEM_LLOYD_ROW(T, b + 3, 3, sums, counts)                                   \
         }                                                                                 \
+        for (int c = 0; b < nb; ++b, ++c) FASTEM_LLOYD_ROW(T, b, c, sums, counts)         \
     }                                                                                     \
     inertia[0] += (part[0] + part[1]) + (part[2] + part[3]);                              \
 }
