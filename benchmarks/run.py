@@ -12,7 +12,10 @@ input during fit (Linux VmHWM, reset before each fit), the achieved GFLOP/s of t
 full-covariance work (4 n k d^2 flops per iteration) as a share of this machine's DGEMM
 rate (measured here), and fastem's speed-up from 1 to all threads. Peers: scikit-learn
 (GaussianMixture, KMeans), hmmlearn (GaussianHMM, CategoricalHMM; its default "log"
-implementation) and, when importable, pomegranate's GeneralMixtureModel.
+implementation) and, when importable, pomegranate's GeneralMixtureModel, Intel oneDAL
+(daal4py.em_gmm for full and diagonal mixtures; scikit-learn-intelex's KMeans and its
+k-means++; benchmarks/_onedal.py) and faiss (k-means and k-means++ in float32;
+benchmarks/_faiss.py), every peer on as many threads as fastem.
 The tables are printed, written to benchmarks/results/latest.md, and the ratios are
 plotted to benchmarks/results/ratios.png when matplotlib is installed.
 """
@@ -29,6 +32,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import _faiss  # benchmarks/ is on sys.path when this file runs as a script
+import _onedal
 import numpy as np
 
 import fastem
@@ -233,6 +238,9 @@ def gmm_case(n, d, k, covariance_type, dtype, iters, threads, missing=0.0, peers
     if "pomegranate" in peers and not missing and covariance_type != "tied":
         row.values["pomegranate ms/it"], row.values["pomegranate MB"] = per_iteration(
             lambda m: pomegranate_fit(X, k, covariance_type, init, m), iters)
+    if "oneDAL" in peers and not missing and covariance_type in _onedal.COVARIANCE_STORAGE:
+        row.values["oneDAL ms/it"], row.values["oneDAL MB"] = per_iteration(
+            _onedal.em_gmm(X, k, covariance_type, init), iters)
     row.values["input MB"] = X.nbytes
     return row
 
@@ -284,6 +292,19 @@ def kmeans_case(n, d, k, dtype, iters, threads, peers=()):
         row.values["sklearn ms/it"], row.values["sklearn MB"] = per_iteration(sk, iters)
         row.values["sklearn k-means++ ms"] = 1000 * best_of(
             lambda: kmeans_plusplus(X, k, random_state=0))
+    if "oneDAL" in peers:
+        row.values["sklearnex ms/it"], row.values["sklearnex MB"] = per_iteration(
+            _onedal.kmeans(X, k, centers, threads), iters)
+        row.values["sklearnex k-means++ ms"] = 1000 * best_of(
+            lambda: _onedal.kmeans_plusplus(X, k))
+    if "faiss" in peers and X.dtype == np.float32:
+        row.values["faiss ms/it"], row.values["faiss MB"] = per_iteration(
+            _faiss.kmeans(X, k, centers), iters)
+        if _faiss.has_kmeans_plusplus():
+            row.values["faiss k-means++ ms"] = 1000 * best_of(
+                lambda: _faiss.kmeans_plusplus(X, k))
+            row.values["faiss default train ms"] = 1000 * best_of(
+                lambda: _faiss.default_train(X, k))
     row.values["input MB"] = X.nbytes
     return row
 
@@ -361,7 +382,13 @@ GMM_MATRIX = [
     (1_000_000, 8, 8, "spherical"),
     (1_000_000, 8, 8, "tied"),
 ]
-KMEANS_MATRIX = [(1_000_000, 8, 8), (200_000, 50, 100)]
+KMEANS_MATRIX = [
+    (1_000_000, 8, 8, np.float64),
+    (1_000_000, 8, 8, np.float32),
+    (200_000, 50, 100, np.float64),
+    (200_000, 50, 100, np.float32),
+    (1_000_000, 32, 256, np.float32),
+]
 MISSING_CASE = (200_000, 8, 8, "full")
 HMM_MATRIX = [
     (100_000, 100, 4, 8, "diag"),
@@ -373,6 +400,10 @@ DEFAULT_FITS = [(200_000, 16, 16, "full"), (1_000_000, 8, 8, "diag")]
 
 
 # -- report ----------------------------------------------------------------------------
+# the peers' column prefixes: oneDAL is daal4py.em_gmm, sklearnex its KMeans
+PEER_COLUMNS = ("sklearn", "pomegranate", "hmmlearn", "oneDAL", "sklearnex", "faiss")
+
+
 def ratio(a, b):
     return b / a if a and b else float("nan")
 
@@ -402,17 +433,17 @@ def add_ratios(rows, peak):
     for row in rows:
         v = row.values
         fe = v.get("fastem ms/it")
-        for peer in ("sklearn", "pomegranate", "hmmlearn"):
+        for peer in PEER_COLUMNS:
             if f"{peer} ms/it" in v:
                 v[f"vs {peer}"] = ratio(fe, v[f"{peer} ms/it"])
-        for who in ("fastem", "sklearn", "pomegranate", "hmmlearn"):
+            if f"{peer} k-means++ ms" in v:
+                v[f"k-means++ vs {peer}"] = ratio(v["fastem k-means++ ms"],
+                                                  v[f"{peer} k-means++ ms"])
+        for who in ("fastem", *PEER_COLUMNS):
             if f"{who} MB" in v:
                 v[f"{who} mem/X"] = v[f"{who} MB"] / v["input MB"]
         if "GFLOP/s" in v:
             v["% DGEMM"] = 100 * v["GFLOP/s"] / peak
-        if "sklearn k-means++ ms" in v:
-            v["k-means++ vs sklearn"] = ratio(v["fastem k-means++ ms"],
-                                              v["sklearn k-means++ ms"])
 
 
 def plot(rows, path):
@@ -457,7 +488,14 @@ def main(argv=None):
     peers = () if args.no_peers else tuple(
         p for p, ok in (("sklearn", sklearn_available()),
                         ("pomegranate", pomegranate_available()),
-                        ("hmmlearn", hmmlearn_available())) if ok)
+                        ("hmmlearn", hmmlearn_available()),
+                        ("oneDAL", _onedal.available()),
+                        ("faiss", _faiss.available())) if ok)
+    versions = {"oneDAL": _onedal.version, "faiss": _faiss.version}
+    if "oneDAL" in peers:
+        _onedal.set_threads(threads)
+    if "faiss" in peers:
+        _faiss.set_threads(threads)
     global REPEATS
     scale = 20 if args.quick else 1
     iters = (1, 5) if args.quick else (2, 6)
@@ -473,7 +511,9 @@ def main(argv=None):
         f"- machine: {platform.machine()}, {os.cpu_count()} cores visible, {threads} threads "
         f"used; DGEMM (numpy) {peak:.1f} GFLOP/s",
         f"- fastem {fastem.__version__}, numpy {np.__version__}, Python "
-        f"{platform.python_version()}; peers: {', '.join(peers) or 'none'}",
+        f"{platform.python_version()}; peers: "
+        + (", ".join(f"{p} ({versions[p]()})" if p in versions else p for p in peers)
+           or "none"),
         f"- per-iteration times from fits with max_iter={iters[0]} and {iters[1]} (KMeans: "
         f"{kmeans_iters[0]} and {kmeans_iters[1]}), tol=0, identical initial parameters, "
         "fastest of three; memory is the peak beyond the input during fit",
@@ -492,8 +532,8 @@ def main(argv=None):
         sections.append((title, rows, columns))
 
     gmm_cols = ["fastem ms/it", "sklearn ms/it", "vs sklearn", "pomegranate ms/it",
-                "vs pomegranate", "fastem mem/X", "sklearn mem/X", "GFLOP/s", "% DGEMM",
-                "threads speed-up"]
+                "vs pomegranate", "oneDAL ms/it", "vs oneDAL", "fastem mem/X",
+                "sklearn mem/X", "GFLOP/s", "% DGEMM", "threads speed-up"]
     dtypes = [np.float64] + ([np.float32] if "float32" in groups else [])
     if "gmm" in groups or "float32" in groups:
         cases = [(n // scale, d, k, ct, dt) for (n, d, k, ct) in GMM_MATRIX for dt in dtypes]
@@ -509,13 +549,19 @@ def main(argv=None):
                                   threads=threads, missing=m) for m in (0.0, 0.2)],
             ["fastem ms/it", "fastem mem/X", "threads speed-up"])
     if "kmeans" in groups:
-        run("KMeans, per Lloyd iteration, and k-means++ seeding",
-            [lambda c=c: kmeans_case(c[0] // scale, c[1], c[2], np.float64,
-                                     iters=kmeans_iters,
+        run("KMeans, per Lloyd iteration",
+            [lambda c=c: kmeans_case(c[0] // scale, *c[1:], iters=kmeans_iters,
                                      threads=threads, peers=peers) for c in KMEANS_MATRIX],
-            ["fastem ms/it", "sklearn ms/it", "vs sklearn", "fastem mem/X", "sklearn mem/X",
-             "fastem k-means++ ms", "sklearn k-means++ ms", "k-means++ vs sklearn",
+            ["fastem ms/it", "sklearn ms/it", "vs sklearn", "sklearnex ms/it",
+             "vs sklearnex", "faiss ms/it", "vs faiss", "fastem mem/X", "sklearn mem/X",
              "threads speed-up"])
+        # the same rows: their seeding times
+        sections.append(("k-means++ seeding (faiss default train: its whole k-means++ fit)",
+                         sections[-1][1],
+                         ["fastem k-means++ ms", "sklearn k-means++ ms",
+                          "k-means++ vs sklearn", "sklearnex k-means++ ms",
+                          "k-means++ vs sklearnex", "faiss k-means++ ms",
+                          "k-means++ vs faiss", "faiss default train ms"]))
     if "hmm" in groups:
         run("Hidden Markov models, per Baum-Welch iteration",
             [lambda c=c: hmm_case(c[0] // scale, max(c[1] // scale, 1), *c[2:], iters=iters,
@@ -549,9 +595,11 @@ def _summary(sections):
     if sk:
         lines.append(f"- GaussianMixture vs scikit-learn per iteration: median "
                      f"{np.median(sk):.1f}x, min {min(sk):.1f}x over {len(sk)} cases")
-    pg = [r.values["vs pomegranate"] for r in gmm if "vs pomegranate" in r.values]
-    if pg:
-        lines.append(f"- vs pomegranate: median {np.median(pg):.1f}x, min {min(pg):.1f}x")
+    for peer in ("pomegranate", "oneDAL"):
+        vs = [r.values[f"vs {peer}"] for r in gmm if f"vs {peer}" in r.values]
+        if vs:
+            lines.append(f"- vs {peer}: median {np.median(vs):.1f}x, min {min(vs):.1f}x "
+                         f"over {len(vs)} cases")
     mem = [r.values["fastem mem/X"] for r in gmm if "fastem mem/X" in r.values]
     if mem:
         lines.append(f"- fastem peak extra memory: max {max(mem):.3f}x the input")
@@ -564,6 +612,12 @@ def _summary(sections):
     if f32:
         lines.append(f"- float32 vs float64 speed-up: median {np.median(f32):.2f}x, "
                      f"min {min(f32):.2f}x")
+    kmeans = [r for t, rows, _ in sections if t.startswith("KMeans") for r in rows]
+    for peer in ("sklearn", "sklearnex", "faiss"):
+        vs = [r.values[f"vs {peer}"] for r in kmeans if f"vs {peer}" in r.values]
+        if vs:
+            lines.append(f"- KMeans vs {peer} per Lloyd iteration: median "
+                         f"{np.median(vs):.1f}x, min {min(vs):.1f}x over {len(vs)} cases")
     hmm = [r.values["vs hmmlearn"] for t, rows, _ in sections
            if t.startswith("Hidden Markov") for r in rows if "vs hmmlearn" in r.values]
     if hmm:
