@@ -7,7 +7,8 @@
 
 Per case it fits every library from identical initial parameters with tol=0 for two
 values of max_iter and reports the difference per iteration (each time the fastest of
-three fits, as are the k-means++ and whole-fit times), the peak memory beyond the
+REPEATS fits after a warm-up fit: two, three with --quick; the k-means++ and whole-fit
+times are the fastest of REPEATS too), the peak memory beyond the
 input during fit (Linux VmHWM, reset before each fit), the achieved GFLOP/s of the
 full-covariance work (4 n k d^2 flops per iteration) as a share of this machine's DGEMM
 rate (measured here), and fastem's speed-up from 1 to all threads. Peers: scikit-learn
@@ -108,9 +109,9 @@ def per_iteration(fit, iters):
     t_hi = min(t for t, _ in runs)
     mem = max(m for _, m in runs)
     steps = done[hi] - done[lo]
-    if steps <= 0:
+    if steps <= 0 or t_hi <= t_lo:  # the larger fit no slower: noise, not a time
         return float("nan"), mem
-    return 1000 * max(t_hi - t_lo, 0.0) / steps, mem
+    return 1000 * (t_hi - t_lo) / steps, mem
 
 
 def dgemm_gflops(size=3000):
@@ -516,7 +517,8 @@ def main(argv=None):
            or "none"),
         f"- per-iteration times from fits with max_iter={iters[0]} and {iters[1]} (KMeans: "
         f"{kmeans_iters[0]} and {kmeans_iters[1]}), tol=0, identical initial parameters, "
-        "fastest of three; memory is the peak beyond the input during fit",
+        f"fastest of {REPEATS} after a warm-up fit; memory is the peak beyond the input "
+        "during fit",
         "",
     ]
     print("\n".join(header), flush=True)
@@ -587,19 +589,27 @@ def main(argv=None):
     return 0
 
 
+def _finite(rows, key):
+    """The row values under key that are numbers (a noisy difference gives nan)."""
+    return [r.values[key] for r in rows if np.isfinite(r.values.get(key, np.nan))]
+
+
+def _spread(values):
+    return (f"median {np.median(values):.1f}x, min {min(values):.1f}x over "
+            f"{len(values)} cases")
+
+
 def _summary(sections):
     gmm = [r for t, rows, _ in sections if t.startswith("Gaussian mixture, per")
            for r in rows]
     lines = ["### Summary"]
-    sk = [r.values["vs sklearn"] for r in gmm if "vs sklearn" in r.values]
+    sk = _finite(gmm, "vs sklearn")
     if sk:
-        lines.append(f"- GaussianMixture vs scikit-learn per iteration: median "
-                     f"{np.median(sk):.1f}x, min {min(sk):.1f}x over {len(sk)} cases")
+        lines.append(f"- GaussianMixture vs scikit-learn per iteration: {_spread(sk)}")
     for peer in ("pomegranate", "oneDAL"):
-        vs = [r.values[f"vs {peer}"] for r in gmm if f"vs {peer}" in r.values]
+        vs = _finite(gmm, f"vs {peer}")
         if vs:
-            lines.append(f"- vs {peer}: median {np.median(vs):.1f}x, min {min(vs):.1f}x "
-                         f"over {len(vs)} cases")
+            lines.append(f"- vs {peer}: {_spread(vs)}")
     mem = [r.values["fastem mem/X"] for r in gmm if "fastem mem/X" in r.values]
     if mem:
         lines.append(f"- fastem peak extra memory: max {max(mem):.3f}x the input")
@@ -609,20 +619,22 @@ def _summary(sections):
         by_case.setdefault(key, {})["32" if "float32" in r.case else "64"] = r.values[
             "fastem ms/it"]
     f32 = [v["64"] / v["32"] for v in by_case.values() if "32" in v and "64" in v]
+    f32 = [x for x in f32 if np.isfinite(x)]
     if f32:
         lines.append(f"- float32 vs float64 speed-up: median {np.median(f32):.2f}x, "
                      f"min {min(f32):.2f}x")
     kmeans = [r for t, rows, _ in sections if t.startswith("KMeans") for r in rows]
     for peer in ("sklearn", "sklearnex", "faiss"):
-        vs = [r.values[f"vs {peer}"] for r in kmeans if f"vs {peer}" in r.values]
+        vs = _finite(kmeans, f"vs {peer}")
         if vs:
-            lines.append(f"- KMeans vs {peer} per Lloyd iteration: median "
-                         f"{np.median(vs):.1f}x, min {min(vs):.1f}x over {len(vs)} cases")
-    hmm = [r.values["vs hmmlearn"] for t, rows, _ in sections
-           if t.startswith("Hidden Markov") for r in rows if "vs hmmlearn" in r.values]
+            lines.append(f"- KMeans vs {peer} per Lloyd iteration: {_spread(vs)}")
+        vs = _finite(kmeans, f"k-means++ vs {peer}")
+        if vs:
+            lines.append(f"- k-means++ vs {peer}: {_spread(vs)}")
+    hmm = _finite([r for t, rows, _ in sections if t.startswith("Hidden Markov")
+                   for r in rows], "vs hmmlearn")
     if hmm:
-        lines.append(f"- HMMs vs hmmlearn per Baum-Welch iteration: median "
-                     f"{np.median(hmm):.1f}x, min {min(hmm):.1f}x over {len(hmm)} cases")
+        lines.append(f"- HMMs vs hmmlearn per Baum-Welch iteration: {_spread(hmm)}")
     return "\n".join(lines)
 
 
