@@ -7,12 +7,16 @@
 
 Per case it fits every library from identical initial parameters with tol=0 for two
 values of max_iter and reports the difference per iteration (each time the fastest of
-three fits, as are the k-means++ and whole-fit times), the peak memory beyond the
+REPEATS fits after a warm-up fit: two, three with --quick; the k-means++ and whole-fit
+times are the fastest of REPEATS too), the peak memory beyond the
 input during fit (Linux VmHWM, reset before each fit), the achieved GFLOP/s of the
 full-covariance work (4 n k d^2 flops per iteration) as a share of this machine's DGEMM
 rate (measured here), and fastem's speed-up from 1 to all threads. Peers: scikit-learn
 (GaussianMixture, KMeans), hmmlearn (GaussianHMM, CategoricalHMM; its default "log"
-implementation) and, when importable, pomegranate's GeneralMixtureModel.
+implementation) and, when importable, pomegranate's GeneralMixtureModel, Intel oneDAL
+(daal4py.em_gmm for full and diagonal mixtures; scikit-learn-intelex's KMeans and its
+k-means++; benchmarks/_onedal.py) and faiss (k-means and k-means++ in float32;
+benchmarks/_faiss.py), every peer on as many threads as fastem.
 The tables are printed, written to benchmarks/results/latest.md, and the ratios are
 plotted to benchmarks/results/ratios.png when matplotlib is installed.
 """
@@ -29,6 +33,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import _faiss  # benchmarks/ is on sys.path when this file runs as a script
+import _onedal
 import numpy as np
 
 import fastem
@@ -103,9 +109,9 @@ def per_iteration(fit, iters):
     t_hi = min(t for t, _ in runs)
     mem = max(m for _, m in runs)
     steps = done[hi] - done[lo]
-    if steps <= 0:
+    if steps <= 0 or t_hi <= t_lo:  # the larger fit no slower: noise, not a time
         return float("nan"), mem
-    return 1000 * max(t_hi - t_lo, 0.0) / steps, mem
+    return 1000 * (t_hi - t_lo) / steps, mem
 
 
 def dgemm_gflops(size=3000):
@@ -233,6 +239,9 @@ def gmm_case(n, d, k, covariance_type, dtype, iters, threads, missing=0.0, peers
     if "pomegranate" in peers and not missing and covariance_type != "tied":
         row.values["pomegranate ms/it"], row.values["pomegranate MB"] = per_iteration(
             lambda m: pomegranate_fit(X, k, covariance_type, init, m), iters)
+    if "oneDAL" in peers and not missing and covariance_type in _onedal.COVARIANCE_STORAGE:
+        row.values["oneDAL ms/it"], row.values["oneDAL MB"] = per_iteration(
+            _onedal.em_gmm(X, k, covariance_type, init), iters)
     row.values["input MB"] = X.nbytes
     return row
 
@@ -284,6 +293,19 @@ def kmeans_case(n, d, k, dtype, iters, threads, peers=()):
         row.values["sklearn ms/it"], row.values["sklearn MB"] = per_iteration(sk, iters)
         row.values["sklearn k-means++ ms"] = 1000 * best_of(
             lambda: kmeans_plusplus(X, k, random_state=0))
+    if "oneDAL" in peers:
+        row.values["sklearnex ms/it"], row.values["sklearnex MB"] = per_iteration(
+            _onedal.kmeans(X, k, centers, threads), iters)
+        row.values["sklearnex k-means++ ms"] = 1000 * best_of(
+            lambda: _onedal.kmeans_plusplus(X, k))
+    if "faiss" in peers and X.dtype == np.float32:
+        row.values["faiss ms/it"], row.values["faiss MB"] = per_iteration(
+            _faiss.kmeans(X, k, centers), iters)
+        if _faiss.has_kmeans_plusplus():
+            row.values["faiss k-means++ ms"] = 1000 * best_of(
+                lambda: _faiss.kmeans_plusplus(X, k))
+            row.values["faiss default train ms"] = 1000 * best_of(
+                lambda: _faiss.default_train(X, k))
     row.values["input MB"] = X.nbytes
     return row
 
@@ -361,9 +383,13 @@ GMM_MATRIX = [
     (1_000_000, 8, 8, "spherical"),
     (1_000_000, 8, 8, "tied"),
 ]
-KMEANS_MATRIX = [(1_000_000, 8, 8), (200_000, 50, 100)]
-# float32 KMeans: the same cases, and a wide one with many clusters
-KMEANS_FLOAT32 = KMEANS_MATRIX + [(1_000_000, 32, 256)]
+KMEANS_MATRIX = [
+    (1_000_000, 8, 8, np.float64),
+    (1_000_000, 8, 8, np.float32),
+    (200_000, 50, 100, np.float64),
+    (200_000, 50, 100, np.float32),
+    (1_000_000, 32, 256, np.float32),
+]
 MISSING_CASES = [(200_000, 8, 8, "full"), (200_000, 10, 8, "full")]
 HMM_MATRIX = [
     (100_000, 100, 4, 8, "diag"),
@@ -375,6 +401,10 @@ DEFAULT_FITS = [(200_000, 16, 16, "full"), (1_000_000, 8, 8, "diag")]
 
 
 # -- report ----------------------------------------------------------------------------
+# the peers' column prefixes: oneDAL is daal4py.em_gmm, sklearnex its KMeans
+PEER_COLUMNS = ("sklearn", "pomegranate", "hmmlearn", "oneDAL", "sklearnex", "faiss")
+
+
 def ratio(a, b):
     return b / a if a and b else float("nan")
 
@@ -404,17 +434,17 @@ def add_ratios(rows, peak):
     for row in rows:
         v = row.values
         fe = v.get("fastem ms/it")
-        for peer in ("sklearn", "pomegranate", "hmmlearn"):
+        for peer in PEER_COLUMNS:
             if f"{peer} ms/it" in v:
                 v[f"vs {peer}"] = ratio(fe, v[f"{peer} ms/it"])
-        for who in ("fastem", "sklearn", "pomegranate", "hmmlearn"):
+            if f"{peer} k-means++ ms" in v:
+                v[f"k-means++ vs {peer}"] = ratio(v["fastem k-means++ ms"],
+                                                  v[f"{peer} k-means++ ms"])
+        for who in ("fastem", *PEER_COLUMNS):
             if f"{who} MB" in v:
                 v[f"{who} mem/X"] = v[f"{who} MB"] / v["input MB"]
         if "GFLOP/s" in v:
             v["% DGEMM"] = 100 * v["GFLOP/s"] / peak
-        if "sklearn k-means++ ms" in v:
-            v["k-means++ vs sklearn"] = ratio(v["fastem k-means++ ms"],
-                                              v["sklearn k-means++ ms"])
 
 
 def plot(rows, path):
@@ -459,7 +489,14 @@ def main(argv=None):
     peers = () if args.no_peers else tuple(
         p for p, ok in (("sklearn", sklearn_available()),
                         ("pomegranate", pomegranate_available()),
-                        ("hmmlearn", hmmlearn_available())) if ok)
+                        ("hmmlearn", hmmlearn_available()),
+                        ("oneDAL", _onedal.available()),
+                        ("faiss", _faiss.available())) if ok)
+    versions = {"oneDAL": _onedal.version, "faiss": _faiss.version}
+    if "oneDAL" in peers:
+        _onedal.set_threads(threads)
+    if "faiss" in peers:
+        _faiss.set_threads(threads)
     global REPEATS
     scale = 20 if args.quick else 1
     iters = (1, 5) if args.quick else (2, 6)
@@ -475,10 +512,13 @@ def main(argv=None):
         f"- machine: {platform.machine()}, {os.cpu_count()} cores visible, {threads} threads "
         f"used; DGEMM (numpy) {peak:.1f} GFLOP/s",
         f"- fastem {fastem.__version__}, numpy {np.__version__}, Python "
-        f"{platform.python_version()}; peers: {', '.join(peers) or 'none'}",
+        f"{platform.python_version()}; peers: "
+        + (", ".join(f"{p} ({versions[p]()})" if p in versions else p for p in peers)
+           or "none"),
         f"- per-iteration times from fits with max_iter={iters[0]} and {iters[1]} (KMeans: "
         f"{kmeans_iters[0]} and {kmeans_iters[1]}), tol=0, identical initial parameters, "
-        "fastest of three; memory is the peak beyond the input during fit",
+        f"fastest of {REPEATS} after a warm-up fit; memory is the peak beyond the input "
+        "during fit",
         "",
     ]
     print("\n".join(header), flush=True)
@@ -494,8 +534,8 @@ def main(argv=None):
         sections.append((title, rows, columns))
 
     gmm_cols = ["fastem ms/it", "sklearn ms/it", "vs sklearn", "pomegranate ms/it",
-                "vs pomegranate", "fastem mem/X", "sklearn mem/X", "GFLOP/s", "% DGEMM",
-                "threads speed-up"]
+                "vs pomegranate", "oneDAL ms/it", "vs oneDAL", "fastem mem/X",
+                "sklearn mem/X", "GFLOP/s", "% DGEMM", "threads speed-up"]
     dtypes = [np.float64] + ([np.float32] if "float32" in groups else [])
     if "gmm" in groups or "float32" in groups:
         cases = [(n // scale, d, k, ct, dt) for (n, d, k, ct) in GMM_MATRIX for dt in dtypes]
@@ -520,15 +560,19 @@ def main(argv=None):
             [lambda c=c, m=m: missing_case(c, m) for c in MISSING_CASES for m in (0.0, 0.2)],
             ["fastem ms/it", "vs complete", "fastem mem/X", "threads speed-up"])
     if "kmeans" in groups:
-        cases = ([(c, np.float64) for c in KMEANS_MATRIX]
-                 + [(c, np.float32) for c in KMEANS_FLOAT32])
-        run("KMeans, per Lloyd iteration, and k-means++ seeding",
-            [lambda c=c, dt=dt: kmeans_case(c[0] // scale, c[1], c[2], dt,
-                                            iters=kmeans_iters,
-                                            threads=threads, peers=peers) for c, dt in cases],
-            ["fastem ms/it", "sklearn ms/it", "vs sklearn", "fastem mem/X", "sklearn mem/X",
-             "fastem k-means++ ms", "sklearn k-means++ ms", "k-means++ vs sklearn",
+        run("KMeans, per Lloyd iteration",
+            [lambda c=c: kmeans_case(c[0] // scale, *c[1:], iters=kmeans_iters,
+                                     threads=threads, peers=peers) for c in KMEANS_MATRIX],
+            ["fastem ms/it", "sklearn ms/it", "vs sklearn", "sklearnex ms/it",
+             "vs sklearnex", "faiss ms/it", "vs faiss", "fastem mem/X", "sklearn mem/X",
              "threads speed-up"])
+        # the same rows: their seeding times
+        sections.append(("k-means++ seeding (faiss default train: its whole k-means++ fit)",
+                         sections[-1][1],
+                         ["fastem k-means++ ms", "sklearn k-means++ ms",
+                          "k-means++ vs sklearn", "sklearnex k-means++ ms",
+                          "k-means++ vs sklearnex", "faiss k-means++ ms",
+                          "k-means++ vs faiss", "faiss default train ms"]))
     if "hmm" in groups:
         run("Hidden Markov models, per Baum-Welch iteration",
             [lambda c=c: hmm_case(c[0] // scale, max(c[1] // scale, 1), *c[2:], iters=iters,
@@ -554,17 +598,27 @@ def main(argv=None):
     return 0
 
 
+def _finite(rows, key):
+    """The row values under key that are numbers (a noisy difference gives nan)."""
+    return [r.values[key] for r in rows if np.isfinite(r.values.get(key, np.nan))]
+
+
+def _spread(values):
+    return (f"median {np.median(values):.1f}x, min {min(values):.1f}x over "
+            f"{len(values)} cases")
+
+
 def _summary(sections):
     gmm = [r for t, rows, _ in sections if t.startswith("Gaussian mixture, per")
            for r in rows]
     lines = ["### Summary"]
-    sk = [r.values["vs sklearn"] for r in gmm if "vs sklearn" in r.values]
+    sk = _finite(gmm, "vs sklearn")
     if sk:
-        lines.append(f"- GaussianMixture vs scikit-learn per iteration: median "
-                     f"{np.median(sk):.1f}x, min {min(sk):.1f}x over {len(sk)} cases")
-    pg = [r.values["vs pomegranate"] for r in gmm if "vs pomegranate" in r.values]
-    if pg:
-        lines.append(f"- vs pomegranate: median {np.median(pg):.1f}x, min {min(pg):.1f}x")
+        lines.append(f"- GaussianMixture vs scikit-learn per iteration: {_spread(sk)}")
+    for peer in ("pomegranate", "oneDAL"):
+        vs = _finite(gmm, f"vs {peer}")
+        if vs:
+            lines.append(f"- vs {peer}: {_spread(vs)}")
     mem = [r.values["fastem mem/X"] for r in gmm if "fastem mem/X" in r.values]
     if mem:
         lines.append(f"- fastem peak extra memory: max {max(mem):.3f}x the input")
@@ -574,14 +628,22 @@ def _summary(sections):
         by_case.setdefault(key, {})["32" if "float32" in r.case else "64"] = r.values[
             "fastem ms/it"]
     f32 = [v["64"] / v["32"] for v in by_case.values() if "32" in v and "64" in v]
+    f32 = [x for x in f32 if np.isfinite(x)]
     if f32:
         lines.append(f"- float32 vs float64 speed-up: median {np.median(f32):.2f}x, "
                      f"min {min(f32):.2f}x")
-    hmm = [r.values["vs hmmlearn"] for t, rows, _ in sections
-           if t.startswith("Hidden Markov") for r in rows if "vs hmmlearn" in r.values]
+    kmeans = [r for t, rows, _ in sections if t.startswith("KMeans") for r in rows]
+    for peer in ("sklearn", "sklearnex", "faiss"):
+        vs = _finite(kmeans, f"vs {peer}")
+        if vs:
+            lines.append(f"- KMeans vs {peer} per Lloyd iteration: {_spread(vs)}")
+        vs = _finite(kmeans, f"k-means++ vs {peer}")
+        if vs:
+            lines.append(f"- k-means++ vs {peer}: {_spread(vs)}")
+    hmm = _finite([r for t, rows, _ in sections if t.startswith("Hidden Markov")
+                   for r in rows], "vs hmmlearn")
     if hmm:
-        lines.append(f"- HMMs vs hmmlearn per Baum-Welch iteration: median "
-                     f"{np.median(hmm):.1f}x, min {min(hmm):.1f}x over {len(hmm)} cases")
+        lines.append(f"- HMMs vs hmmlearn per Baum-Welch iteration: {_spread(hmm)}")
     return "\n".join(lines)
 
 
