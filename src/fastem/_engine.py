@@ -170,11 +170,11 @@ def online_step(problem, params, running, keep, take, scale=1.0, m_step=None):
     ``params`` blended into the running ones, ``keep * running + take * batch`` (the
     batch alone, times ``take``, when ``running`` is None), and the M-step of the blend
     times ``scale`` (``m_step``, by default the problem's). Returns (new params, the
-    blend, the objective on the batch at ``params``, the batch's statistics)."""
+    blend, the objective on the batch at ``params``)."""
     batch = problem.source.reduce(problem.e_step, params)
     blended = take * batch if running is None else keep * running + take * batch
     new = (m_step or problem.m_step)(blended if scale == 1.0 else scale * blended)
-    return new, blended, problem.objective(params, batch), batch
+    return new, blended, problem.objective(params, batch)
 
 
 @dataclass

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_array, check_sample_weight
+from ._validation import check_array, check_sample_weight, check_weight_total
 
 # default chunk: about this many bytes of float64 rows
 CHUNK_BYTES = 1 << 24
@@ -199,31 +199,12 @@ def _check_block(X, sw, name, allow_nan, dtype=None):
 
 
 def _check_block_weights(sw, n, name):
-    if isinstance(sw, numbers.Number) and not isinstance(sw, bool):
-        return check_sample_weight(float(sw), n)
-    sw = np.asarray(sw)
-    if sw.ndim != 1 or sw.shape[0] != n:
-        raise ValueError(f"the sample weights of {name} must have shape ({n},), got "
-                         f"{sw.shape}")
-    if sw.dtype.kind not in "biuf":
-        raise TypeError(f"the sample weights of {name} must be numeric, got dtype "
-                        f"{sw.dtype}")
-    sw = np.ascontiguousarray(sw, dtype=np.dtype(np.float64).newbyteorder("="))
-    if not np.isfinite(sw).all():
-        raise ValueError(f"the sample weights of {name} contain NaN or infinity; weights "
-                         "must be finite")
-    if (sw < 0).any():
-        raise ValueError(f"the sample weights of {name} contain negative values; weights "
-                         "must be >= 0")
-    return sw
+    """One block's weights (they may sum to zero; the source checks its total)."""
+    return check_sample_weight(sw, n, name=f"the sample weights of {name}", whole=False)
 
 
 def _check_total(source):
-    if not np.isfinite(source.total_weight):
-        raise ValueError("sample_weight sums to infinity; scale the weights down (only "
-                         "their ratios matter)")
-    if not source.total_weight > 0:
-        raise ValueError("sample_weight sums to zero; at least one weight must be positive")
+    check_weight_total(source.total_weight)
 
 
 class ChunkedSource(Source):

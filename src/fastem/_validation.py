@@ -97,8 +97,11 @@ def _check_finite(arr, name, *, allow_nan=False):
     return seen_nan
 
 
-def check_sample_weight(sample_weight, n_samples):
-    """None for unit weights, else a float64 array of n_samples non-negative finite values."""
+def check_sample_weight(sample_weight, n_samples, *, name="sample_weight", whole=True):
+    """None for unit weights, else a float64 array of n_samples non-negative finite values.
+
+    ``name`` names the weights in the messages; ``whole=False`` checks the weights of one
+    block of rows, which may sum to zero (check_weight_total checks the whole)."""
     if sample_weight is None:
         return None
     if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
@@ -106,28 +109,33 @@ def check_sample_weight(sample_weight, n_samples):
     else:
         sw = np.asarray(sample_weight)
         if sw.dtype.kind == "c":
-            raise TypeError("sample_weight has complex dtype; it must be real")
+            raise TypeError(f"{name} has complex dtype; it must be real")
         if sw.dtype.kind not in "biuf":
             try:
                 sw = sw.astype(np.float64)
             except (ValueError, TypeError):
-                raise TypeError(f"sample_weight must be numeric, got dtype {sw.dtype}") from None
+                raise TypeError(f"{name} must be numeric, got dtype {sw.dtype}") from None
     if sw.ndim != 1 or sw.shape[0] != n_samples:
-        raise ValueError(f"sample_weight must have shape ({n_samples},) to match X, "
+        raise ValueError(f"{name} must have shape ({n_samples},) to match X, "
                          f"got {sw.shape}")
     sw = np.ascontiguousarray(sw, dtype=np.dtype(np.float64).newbyteorder("="))
     if not np.isfinite(sw).all():
-        raise ValueError("sample_weight contains NaN or infinity; weights must be finite")
+        raise ValueError(f"{name} contains NaN or infinity; weights must be finite")
     if (sw < 0).any():
-        raise ValueError("sample_weight contains negative values; weights must be >= 0")
-    with np.errstate(over="ignore"):
-        total = sw.sum()
+        raise ValueError(f"{name} contains negative values; weights must be >= 0")
+    if whole:
+        with np.errstate(over="ignore"):
+            check_weight_total(sw.sum())
+    return sw
+
+
+def check_weight_total(total):
+    """The total of the sample weights is finite and positive."""
     if not np.isfinite(total):
         raise ValueError("sample_weight sums to infinity; scale the weights down (only "
                          "their ratios matter)")
     if not total > 0:
         raise ValueError("sample_weight sums to zero; at least one weight must be positive")
-    return sw
 
 
 def check_random_state(seed):

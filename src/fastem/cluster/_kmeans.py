@@ -444,11 +444,6 @@ class _LloydEM:
             rows = rs.choice(X.shape[0], size=k, replace=False, p=p)
         return np.ascontiguousarray(X[rows] - self.shift)
 
-    def _pass(self, centers, labels, sums, weight, dist, want_sums):
-        return _checked_inertia(_kmeans.lloyd_pass(
-            self.X, _unit(self.sw), centers, labels, sums, weight, dist, want_sums,
-            self.n_threads, shift=self.shift))
-
     def objective(self, centers, stats):
         return -_checked_inertia(stats.inertia)
 
@@ -1148,7 +1143,7 @@ default='k-means++'
             counts_after.append(weight)
             return np.ascontiguousarray(new.astype(dtype))
 
-        new, _, _, _ = online_step(problem, centers, running, 1.0, 1.0, m_step=m_step)
+        new, _, _ = online_step(problem, centers, running, 1.0, 1.0, m_step=m_step)
         labels = np.empty(source.n_samples, dtype=np.intc)
         inertia = problem.inertia(new, labels)
         commit(self, {

@@ -984,7 +984,7 @@ class GaussianMixture(InformationMixin, ParamsMixin):
         eta = stepwise_rate(state["steps"], decay, offset)
         batch_weight = source.observed_weight
         seen = state["weight"] + batch_weight
-        new, running, objective, _ = online_step(
+        new, running, objective = online_step(
             problem, params, state["stats"], 1.0 - eta, eta / batch_weight, scale=seen)
         commit(self, {
             **self._fitted_params(new, source.dtype),
