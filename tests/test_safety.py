@@ -238,14 +238,16 @@ def test_ctrl_c_interrupts_a_fit_and_leaves_the_estimator_unfitted():
 @posix_signals
 def test_a_sigint_handler_that_does_not_raise_gives_the_uninterrupted_result():
     """The interrupted pass is run again, so the result is the same bits."""
+    # enough iterations that the fit is still running when the signal comes, 0.5 s in
+    # (40 took 0.26 s on a quiet machine, and then the signal came after the fit)
     setup = textwrap.dedent("""
         seen = []
         signal.signal(signal.SIGINT, lambda *args: seen.append(1))
-        gm.set_params(max_iter=40)
+        gm.set_params(max_iter=300)
     """)
     fit = textwrap.dedent("""
         gm.fit(X)
-        reference = GaussianMixture(4, covariance_type="full", max_iter=40, tol=0,
+        reference = GaussianMixture(4, covariance_type="full", max_iter=300, tol=0,
                                     random_state=0, init_params="random").fit(X)
         print("handled", len(seen), np.array_equal(gm.means_, reference.means_),
               gm.lower_bounds_ == reference.lower_bounds_)
