@@ -17,6 +17,8 @@ ctypedef fused real:
 
 cdef enum:
     BLOCK_ROWS = 256
+    PAD_ROWS = 16                 # transposed blocks are zeroed up to a multiple of this
+                                  # (FASTEM_PAD_ROWS in _simd.h)
     MAX_PARTITIONS = 64
     MIN_PARTITIONS = 8
     PARTITION_BUDGET = 65536      # doubles (512 KiB) of per-partition accumulators
@@ -57,7 +59,8 @@ cdef extern from "_simd.h" nogil:
 
 cdef inline void transpose_block(const floating* X, Py_ssize_t nb, Py_ssize_t d,
                                  floating* xt) noexcept nogil:
-    """xt[i * BLOCK_ROWS + b] = X[b, i], rows nb up to the next multiple of 8 zeroed.
+    """xt[i * BLOCK_ROWS + b] = X[b, i], rows nb up to the next multiple of PAD_ROWS
+    zeroed.
 
     Feature-major layout makes the per-feature loops over the rows of a block contiguous,
     so they vectorise without reassociating sums (see fastem_transpose in _simd.h)."""

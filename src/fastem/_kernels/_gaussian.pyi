@@ -10,6 +10,8 @@ _Float = NDArray[np.float32] | NDArray[np.float64]
 _F64 = NDArray[np.float64]
 _Index = NDArray[np.intp]
 
+def use_hand_vectorised(on: bool) -> bool: ...
+
 def stats_size(cov_type: int, n_components: int, n_features: int) -> int: ...
 def gaussian_pass(
     X: _Float,

@@ -20,23 +20,23 @@ from libc.math cimport INFINITY, log, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from fastem._kernels._blocks cimport BLOCK_ROWS, sum_rows, transpose_block
+from fastem._kernels._blocks cimport BLOCK_ROWS, PAD_ROWS, sum_rows, transpose_block
 from fastem._kernels._parallel cimport BlockFn, check_status, run_blocks, run_tasks
 
 
 cdef extern from "_simd.h" nogil:
     void fastem_quad_triangular_d(const double* yt, Py_ssize_t nb, Py_ssize_t d,
-                                  const double* P, const double* cs, double* quad)
+                                  const double* P, const double* cs, double* quad,
+                                  int hand_vectorised)
     void fastem_quad_triangular_f(const float* yt, Py_ssize_t nb, Py_ssize_t d,
-                                  const float* P, const float* cs, double* quad)
-    void fastem_quad_triangular4_d(const double* yt, Py_ssize_t nb, Py_ssize_t d,
-                                   const double* P, const double* cs, double* quad)
-    void fastem_quad_triangular4_f(const float* yt, Py_ssize_t nb, Py_ssize_t d,
-                                   const float* P, const float* cs, double* quad)
+                                  const float* P, const float* cs, double* quad,
+                                  int hand_vectorised)
     void fastem_moments_d(const double* xt, const double* mu, const double* w,
-                          Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2, double* wy)
+                          Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2, double* wy,
+                          int hand_vectorised)
     void fastem_moments_f(const float* xt, const float* mu, const double* w, Py_ssize_t nb,
-                          Py_ssize_t d, double* s1, double* s2, float* wy)
+                          Py_ssize_t d, double* s1, double* s2, float* wy,
+                          int hand_vectorised)
     double fastem_posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
                              const Py_ssize_t* rows, Py_ssize_t row0, double* resp_out,
                              double* lse_out, double* lse, double* scale)
@@ -55,8 +55,18 @@ TIED = 1
 DIAG = 2
 SPHERICAL = 3
 
-cdef enum:
-    QUAD_TILE6_MIN_D = 24    # six-column tiles of P from this d on (or when 6 divides d)
+# The full-covariance quadratic form and moments have hand-vectorised AVX2 versions (see
+# _simd.h); the tests switch them off to check them against the generic versions.
+cdef bint _hand_vectorised = True
+
+
+def use_hand_vectorised(bint on):
+    """Allow (True) or forbid the hand-vectorised kernels; returns the previous setting."""
+    global _hand_vectorised
+    previous = _hand_vectorised
+    _hand_vectorised = on
+    return previous
+
 
 cdef enum:
     C_FULL = 0
@@ -84,15 +94,10 @@ cdef inline void _quad_triangular(const floating* yt, Py_ssize_t nb, Py_ssize_t 
                                   const floating* P, const floating* cs,
                                   double* quad) noexcept nogil:
     """quad[b] = || y_b @ P - cs ||^2 for upper-triangular P (d x d, row-major)."""
-    if d % 6 != 0 and d < QUAD_TILE6_MIN_D:
-        if floating is double:
-            fastem_quad_triangular4_d(yt, nb, d, P, cs, quad)
-        else:
-            fastem_quad_triangular4_f(yt, nb, d, P, cs, quad)
-    elif floating is double:
-        fastem_quad_triangular_d(yt, nb, d, P, cs, quad)
+    if floating is double:
+        fastem_quad_triangular_d(yt, nb, d, P, cs, quad, _hand_vectorised)
     else:
-        fastem_quad_triangular_f(yt, nb, d, P, cs, quad)
+        fastem_quad_triangular_f(yt, nb, d, P, cs, quad, _hand_vectorised)
 
 
 cdef inline void _log_density(const floating* yt, Py_ssize_t nb, Py_ssize_t d, int cov,
@@ -137,9 +142,9 @@ cdef void _accumulate(const floating* xt, const floating* mu, const double* r, P
     scratch of d x BLOCK_ROWS."""
     if cov == C_FULL or cov == C_TIED:
         if floating is double:
-            fastem_moments_d(xt, mu, r, nb, d, s1, s2, wy)
+            fastem_moments_d(xt, mu, r, nb, d, s1, s2, wy, _hand_vectorised)
         else:
-            fastem_moments_f(xt, mu, r, nb, d, s1, s2, wy)
+            fastem_moments_f(xt, mu, r, nb, d, s1, s2, wy, _hand_vectorised)
     elif floating is double:
         fastem_moments_diag_d(xt, mu, r, nb, d, s1, s2)
     else:
@@ -495,7 +500,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef floating* yt
     cdef floating* cs
     cdef floating* wy
-    cdef Py_ssize_t padded = (nb + 7) & ~(<Py_ssize_t>7)
+    cdef Py_ssize_t padded = (nb + PAD_ROWS - 1) & ~(<Py_ssize_t>(PAD_ROWS - 1))
     cdef double* r
     cdef double nk_block
     cdef Py_ssize_t k, j, i, b

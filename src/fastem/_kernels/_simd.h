@@ -17,7 +17,11 @@
 #define FASTEM_BLOCK 256
 /* Position of (i, j), j >= i, in a packed upper triangle of a d x d matrix (row by row). */
 #define FASTEM_TRI(i, j, d) ((i) * (2 * (d) - (i) + 1) / 2 + ((j) - (i)))
-#define FASTEM_LANES 8
+/* Rows of a transposed block that a kernel handles side by side: 64 bytes, two AVX2
+   vectors (eight doubles, sixteen floats), so that a tile of partial products has enough
+   independent multiply-add chains to hide their latency. */
+#define FASTEM_LANES(T) ((int)(64 / sizeof(T)))
+#define FASTEM_PAD_ROWS 16
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTEM_PRAGMA(x) _Pragma(#x)
@@ -57,12 +61,13 @@
 #endif
 
 /* xt[i * FASTEM_BLOCK + b] = X[b, i] for the nb rows of a block; rows nb up to the next
-   multiple of 8 are zeroed (the loops below read whole groups of 8 rows). Eight rows at
-   a time: their cache lines stay in L1 while each feature's eight values are written as
-   one contiguous run. */
+   multiple of FASTEM_PAD_ROWS are zeroed (the loops below read whole groups of rows).
+   Eight rows at a time: their cache lines stay in L1 while each feature's eight values
+   are written as one contiguous run. */
 #define FASTEM_TRANSPOSE(NAME, T)                                                         \
 FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, T* xt) {            \
-    const ptrdiff_t full = nb & ~(ptrdiff_t)7, padded = (nb + 7) & ~(ptrdiff_t)7;        \
+    const ptrdiff_t full = nb & ~(ptrdiff_t)7;                                            \
+    const ptrdiff_t padded = (nb + FASTEM_PAD_ROWS - 1) & ~(ptrdiff_t)(FASTEM_PAD_ROWS - 1); \
     for (ptrdiff_t b0 = 0; b0 < full; b0 += 8) {                                          \
         const T* FASTEM_RESTRICT x = X + b0 * d;                                          \
         for (ptrdiff_t i = 0; i < d; ++i) {                                               \
@@ -95,22 +100,22 @@ FASTEM_SHIFT_ROWS(fastem_shift_rows_f, float)
 
 /* quad[b] = || y_b @ P - cs ||^2 for upper-triangular P (d x d, row-major, exact zeros
    below the diagonal), rows 0..nb-1; cs = mu @ P makes it the length of (x_b - mu) @ P
-   without a shifted copy of the rows (as scikit-learn computes it), or is NULL. Eight
-   rows and six columns of P at a time (four for narrow P): the partial products stay in
-   registers and enough independent accumulator chains hide the multiply-add latency;
-   within a tile the zeros below the diagonal are multiplied rather than skipped, so
-   every column runs the same loop. */
+   without a shifted copy of the rows (as scikit-learn computes it), or is NULL.
+   FASTEM_LANES rows and six columns of P at a time (four for narrow P): the partial
+   products stay in registers and enough independent accumulator chains hide the
+   multiply-add latency; within a tile the zeros below the diagonal are multiplied
+   rather than skipped, so every column runs the same loop. */
 #define FASTEM_QUAD_TRIANGULAR(NAME, T, CLONES, TILE)                                     \
 CLONES static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P,               \
                         const T* cs, double* quad) {                                      \
-    enum { TC = TILE };                                                                   \
-    for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_LANES) {                                 \
-        T q[FASTEM_LANES] = {0};                                                          \
+    enum { TC = TILE, LN = FASTEM_LANES(T) };                                                                   \
+    for (ptrdiff_t b0 = 0; b0 < nb; b0 += LN) {                                 \
+        T q[LN] = {0};                                                          \
         for (ptrdiff_t j0 = 0; j0 < d; j0 += TC) {                                        \
             ptrdiff_t jj[TC];                                                             \
             for (int t = 0; t < TC; ++t) jj[t] = j0 + t < d ? j0 + t : d - 1;             \
             const ptrdiff_t iend = j0 + TC < d ? j0 + TC : d;                             \
-            T a[TC][FASTEM_LANES] = {{0}};                                                \
+            T a[TC][LN] = {{0}};                                                \
             for (ptrdiff_t i = 0; i < iend; ++i) {                                        \
                 const T* y = yt + i * FASTEM_BLOCK + b0;                                  \
                 const T* row = P + i * d;                                                 \
@@ -118,27 +123,27 @@ CLONES static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P,     
                 for (int t = 0; t < TC; ++t) u[t] = row[jj[t]];                           \
                 for (int t = 0; t < TC; ++t) {                                            \
                     FASTEM_PRAGMA(omp simd)                                               \
-                    for (int l = 0; l < FASTEM_LANES; ++l) a[t][l] += u[t] * y[l];        \
+                    for (int l = 0; l < LN; ++l) a[t][l] += u[t] * y[l];        \
                 }                                                                         \
             }                                                                             \
             for (int t = 0; t < TC; ++t) {                                                \
                 if (j0 + t >= d) break;                                                   \
                 const T c = cs != NULL ? cs[j0 + t] : (T)0;                               \
                 FASTEM_PRAGMA(omp simd)                                                   \
-                for (int l = 0; l < FASTEM_LANES; ++l) {                                  \
+                for (int l = 0; l < LN; ++l) {                                  \
                     const T v = a[t][l] - c;                                              \
                     q[l] += v * v;                                                        \
                 }                                                                         \
             }                                                                             \
         }                                                                                 \
-        const ptrdiff_t m = nb - b0 < FASTEM_LANES ? nb - b0 : FASTEM_LANES;              \
+        const ptrdiff_t m = nb - b0 < LN ? nb - b0 : LN;              \
         for (ptrdiff_t l = 0; l < m; ++l) quad[b0 + l] = (double)q[l];                    \
     }                                                                                     \
 }
-FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular_d, double, FASTEM_CLONES_AVX2, 6)
-FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular_f, float, FASTEM_CLONES, 6)
-FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular4_d, double, FASTEM_CLONES_AVX2, 4)
-FASTEM_QUAD_TRIANGULAR(fastem_quad_triangular4_f, float, FASTEM_CLONES, 4)
+FASTEM_QUAD_TRIANGULAR(fastem_quad_generic6_d, double, FASTEM_CLONES_AVX2, 6)
+FASTEM_QUAD_TRIANGULAR(fastem_quad_generic6_f, float, FASTEM_CLONES, 6)
+FASTEM_QUAD_TRIANGULAR(fastem_quad_generic4_d, double, FASTEM_CLONES_AVX2, 4)
+FASTEM_QUAD_TRIANGULAR(fastem_quad_generic4_f, float, FASTEM_CLONES, 4)
 
 /* A responsibility in the data's precision. In float32, weights below 2^-64 count as 0:
    their products with the rows would be subnormal floats, whose arithmetic is many times
@@ -198,8 +203,8 @@ CLONES static void NAME(const T* yt, const T* mu, const double* w, ptrdiff_t nb,
         }                                                                                 \
     }                                                                                     \
 }
-FASTEM_MOMENTS(fastem_moments_d, double, FASTEM_CLONES_AVX2)
-FASTEM_MOMENTS(fastem_moments_f, float, FASTEM_CLONES)
+FASTEM_MOMENTS(fastem_moments_generic_d, double, FASTEM_CLONES_AVX2)
+FASTEM_MOMENTS(fastem_moments_generic_f, float, FASTEM_CLONES)
 
 /* With y = x - mu (mu may be NULL for rows already shifted): s1[i] += sum_b w[b] y[i, b]
    and s2[i] += sum_b w[b] y[i, b]^2 (diagonal moments). */
@@ -745,6 +750,170 @@ FASTEM_UNUSED static void fastem_nearest_f(const float* X, ptrdiff_t nb, ptrdiff
     (void)hand_vectorised;
     fastem_nearest_generic_f(X, nb, d, ct, cc, n_panels, K, best, lab);
 }
+
+/* x86-64 with GCC: the full-covariance quadratic form and moments also have
+   hand-vectorised AVX2+FMA versions, picked at run time as the nearest-center search
+   is. Same tiles as the generic loops, but the compilers spill the generic ones'
+   counters and column indices to the stack and sum the moments' lanes one by one
+   (measured per row and component at d = 16: the float32 quadratic form 20 -> 13
+   cycles, the moments 27 -> 15). The arithmetic differs from the generic versions only
+   in the order of the lane sums, so results agree to rounding, not bitwise. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define FASTEM_GAUSSIAN_AVX2 1
+
+/* quad as fastem_quad_generic*: two vectors of rows by four columns of P. */
+#define FASTEM_QUAD_AVX2(NAME, T, V, VL, SFX, BCAST)                                      \
+__attribute__((target("avx2,fma"))) static void NAME(const T* yt, ptrdiff_t nb,         \
+                                                      ptrdiff_t d, const T* P,            \
+                                                      const T* cs, double* quad) {        \
+    enum { TC = 4, RW = 2 * VL };                                                         \
+    for (ptrdiff_t b0 = 0; b0 < nb; b0 += RW) {                                           \
+        V q[2][2] = {{_mm256_setzero_##SFX(), _mm256_setzero_##SFX()},                    \
+                     {_mm256_setzero_##SFX(), _mm256_setzero_##SFX()}};                   \
+        for (ptrdiff_t j0 = 0; j0 < d; j0 += TC) {                                        \
+            ptrdiff_t jj[TC];                                                             \
+            for (int t = 0; t < TC; ++t) jj[t] = j0 + t < d ? j0 + t : d - 1;             \
+            const ptrdiff_t iend = j0 + TC < d ? j0 + TC : d;                             \
+            V a[TC][2];                                                                   \
+            for (int t = 0; t < TC; ++t) a[t][0] = a[t][1] = _mm256_setzero_##SFX();      \
+            const T* y = yt + b0;                                                         \
+            const T* row = P;                                                             \
+            for (ptrdiff_t i = 0; i < iend; ++i, y += FASTEM_BLOCK, row += d) {           \
+                const V y0 = _mm256_loadu_##SFX(y), y1 = _mm256_loadu_##SFX(y + VL);      \
+                _Pragma("GCC unroll 4")                                                   \
+                for (int t = 0; t < TC; ++t) {                                            \
+                    const V u = BCAST(row + jj[t]);                                       \
+                    a[t][0] = _mm256_fmadd_##SFX(u, y0, a[t][0]);                         \
+                    a[t][1] = _mm256_fmadd_##SFX(u, y1, a[t][1]);                         \
+                }                                                                         \
+            }                                                                             \
+            _Pragma("GCC unroll 4")                                                       \
+            for (int t = 0; t < TC; ++t) {                                                \
+                if (j0 + t >= d) break;                                                   \
+                const V c = _mm256_set1_##SFX(cs != NULL ? cs[j0 + t] : (T)0);            \
+                const V v0 = _mm256_sub_##SFX(a[t][0], c);                                \
+                const V v1 = _mm256_sub_##SFX(a[t][1], c);                                \
+                q[t & 1][0] = _mm256_fmadd_##SFX(v0, v0, q[t & 1][0]);                    \
+                q[t & 1][1] = _mm256_fmadd_##SFX(v1, v1, q[t & 1][1]);                    \
+            }                                                                             \
+        }                                                                                 \
+        T out[RW];                                                                        \
+        _mm256_storeu_##SFX(out, _mm256_add_##SFX(q[0][0], q[1][0]));                     \
+        _mm256_storeu_##SFX(out + VL, _mm256_add_##SFX(q[0][1], q[1][1]));                \
+        const ptrdiff_t m = nb - b0 < RW ? nb - b0 : RW;                                  \
+        for (ptrdiff_t l = 0; l < m; ++l) quad[b0 + l] = (double)out[l];                  \
+    }                                                                                     \
+}
+FASTEM_QUAD_AVX2(fastem_quad_avx2_d, double, __m256d, 4, pd, _mm256_broadcast_sd)
+FASTEM_QUAD_AVX2(fastem_quad_avx2_f, float, __m256, 8, ps, _mm256_broadcast_ss)
+
+/* out[c] = the sum of the lanes of a[c], c < 4. */
+__attribute__((target("avx2,fma"))) static inline void fastem_sums4_d(const __m256d* a,
+                                                                       double* out) {
+    const __m256d h0 = _mm256_hadd_pd(a[0], a[1]), h1 = _mm256_hadd_pd(a[2], a[3]);
+    _mm256_storeu_pd(out, _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x20),
+                                        _mm256_permute2f128_pd(h0, h1, 0x31)));
+}
+__attribute__((target("avx2,fma"))) static inline void fastem_sums4_f(const __m256* a,
+                                                                       float* out) {
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
+
+/* The moments as fastem_moments_generic*: two rows of the result by four columns, the
+   lanes summed once per tile. */
+#define FASTEM_MOMENTS_AVX2(NAME, T, V, VL, SFX)                                          \
+__attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,          \
+                                                      const double* w, ptrdiff_t nb,      \
+                                                      ptrdiff_t d, double* s1, double* s2, \
+                                                      T* wy) {                            \
+    T wt[FASTEM_BLOCK];                                                                   \
+    const ptrdiff_t nv = nb / VL * VL;  /* rows nv .. nb - 1 are added one by one */      \
+    FASTEM_PRAGMA(omp simd)                                                               \
+    for (ptrdiff_t b = 0; b < nb; ++b) wt[b] = FASTEM_WEIGHT(T, w[b]);                    \
+    for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
+        const T* y = yt + i * FASTEM_BLOCK;                                               \
+        T* o = wy + i * FASTEM_BLOCK;                                                     \
+        const T m = mu != NULL ? mu[i] : (T)0;                                            \
+        T s = 0;                                                                          \
+        FASTEM_PRAGMA(omp simd reduction(+:s))                                            \
+        for (ptrdiff_t b = 0; b < nb; ++b) { o[b] = wt[b] * (y[b] - m); s += o[b]; }      \
+        s1[i] += (double)s;                                                               \
+    }                                                                                     \
+    for (ptrdiff_t i = 0; i < d; i += 2) {                                                \
+        const ptrdiff_t i1 = i + 1 < d ? i + 1 : i;                                       \
+        const T* u0 = wy + i * FASTEM_BLOCK;                                              \
+        const T* u1 = wy + i1 * FASTEM_BLOCK;                                             \
+        for (ptrdiff_t j = i; j < d; j += 4) {                                            \
+            const ptrdiff_t js[4] = {j, j + 1 < d ? j + 1 : j, j + 2 < d ? j + 2 : j,     \
+                                     j + 3 < d ? j + 3 : j};                              \
+            const T* v[4];                                                                \
+            V m[4], a0[4], a1[4];                                                         \
+            for (int c = 0; c < 4; ++c) {                                                 \
+                v[c] = yt + js[c] * FASTEM_BLOCK;                                         \
+                m[c] = _mm256_set1_##SFX(mu != NULL ? mu[js[c]] : (T)0);                  \
+                a0[c] = a1[c] = _mm256_setzero_##SFX();                                   \
+            }                                                                             \
+            for (ptrdiff_t b = 0; b < nv; b += VL) {                                      \
+                const V w0 = _mm256_loadu_##SFX(u0 + b), w1 = _mm256_loadu_##SFX(u1 + b); \
+                _Pragma("GCC unroll 4")                                                   \
+                for (int c = 0; c < 4; ++c) {                                             \
+                    const V y = _mm256_sub_##SFX(_mm256_loadu_##SFX(v[c] + b), m[c]);     \
+                    a0[c] = _mm256_fmadd_##SFX(w0, y, a0[c]);                             \
+                    a1[c] = _mm256_fmadd_##SFX(w1, y, a1[c]);                             \
+                }                                                                         \
+            }                                                                             \
+            T r0[4], r1[4];                                                               \
+            fastem_sums4_##SFX##_of(a0, r0);                                              \
+            fastem_sums4_##SFX##_of(a1, r1);                                              \
+            for (ptrdiff_t b = nv; b < nb; ++b) {                                         \
+                for (int c = 0; c < 4; ++c) {                                             \
+                    const T y = v[c][b] - (mu != NULL ? mu[js[c]] : (T)0);                \
+                    r0[c] += u0[b] * y;                                                   \
+                    r1[c] += u1[b] * y;                                                   \
+                }                                                                         \
+            }                                                                             \
+            for (int c = 0; c < 4 && j + c < d; ++c) {                                    \
+                s2[FASTEM_TRI(i, js[c], d)] += (double)r0[c];                             \
+                if (i1 != i && js[c] >= i1) s2[FASTEM_TRI(i1, js[c], d)] += (double)r1[c]; \
+            }                                                                             \
+        }                                                                                 \
+    }                                                                                     \
+}
+#define fastem_sums4_pd_of fastem_sums4_d
+#define fastem_sums4_ps_of fastem_sums4_f
+FASTEM_MOMENTS_AVX2(fastem_moments_avx2_d, double, __m256d, 4, pd)
+FASTEM_MOMENTS_AVX2(fastem_moments_avx2_f, float, __m256, 8, ps)
+#endif
+
+/* The quadratic form and moments of the full-covariance kernels: the AVX2 versions when
+   the CPU has AVX2 and FMA (and hand_vectorised, which the tests turn off), else the
+   generic loops (six-column tiles of P from d = 24 on or when 6 divides d, else four). */
+#define FASTEM_GAUSSIAN_DISPATCH(T, S)                                                    \
+FASTEM_UNUSED static void fastem_quad_triangular_##S(const T* yt, ptrdiff_t nb,           \
+                                                     ptrdiff_t d, const T* P, const T* cs, \
+                                                     double* quad, int hand_vectorised) { \
+    if (hand_vectorised && FASTEM_HAS_AVX2())                                             \
+        FASTEM_AVX2_CALL(fastem_quad_avx2_##S(yt, nb, d, P, cs, quad));                   \
+    if (d % 6 != 0 && d < 24) fastem_quad_generic4_##S(yt, nb, d, P, cs, quad);           \
+    else fastem_quad_generic6_##S(yt, nb, d, P, cs, quad);                                \
+}                                                                                         \
+FASTEM_UNUSED static void fastem_moments_##S(const T* yt, const T* mu, const double* w,   \
+                                             ptrdiff_t nb, ptrdiff_t d, double* s1,       \
+                                             double* s2, T* wy, int hand_vectorised) {    \
+    if (hand_vectorised && FASTEM_HAS_AVX2())                                             \
+        FASTEM_AVX2_CALL(fastem_moments_avx2_##S(yt, mu, w, nb, d, s1, s2, wy));          \
+    fastem_moments_generic_##S(yt, mu, w, nb, d, s1, s2, wy);                             \
+}
+#ifdef FASTEM_GAUSSIAN_AVX2
+#define FASTEM_HAS_AVX2() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+#define FASTEM_AVX2_CALL(call) do { call; return; } while (0)
+#else
+#define FASTEM_HAS_AVX2() 0
+#define FASTEM_AVX2_CALL(call) do { } while (0)
+#endif
+FASTEM_GAUSSIAN_DISPATCH(double, d)
+FASTEM_GAUSSIAN_DISPATCH(float, f)
 
 /* Lloyd's update for the rows of a block (row-major X), given their nearest centers
    lab and squared distances best: counts[lab] += w_b, sums[lab, :] += w_b x_b and
