@@ -1094,6 +1094,40 @@ static inline double fastem_exp_core(double diff) {
     return diff >= -708.0 ? p * scale : 0.0;
 }
 
+/* log(x) for 1 <= x < 2^1023 (the sum of a row's densities relative to its largest),
+   written like fastem_exp_core so that the loop calling it vectorises (glibc's log is a
+   call per row: measured 15% of an EM iteration at d = 2). x = 2^e m with m in
+   [sqrt(1/2), sqrt(2)), log m = 2 atanh(s) for s = (m - 1) / (m + 1), |s| < 0.1716, by
+   its series to s^23 (the next term is below 1e-18); within 2 ulp of the exact value. */
+static inline double fastem_log_core(double x) {
+    const double ln2_hi = 0.6931471805599453, ln2_lo = 2.3190468138462996e-17;
+    unsigned long long bits, ebits;
+    double m, e;
+    memcpy(&bits, &x, sizeof bits);
+    /* the exponent as a double: 2^52 + biased exponent, less 2^52 + 1023 */
+    ebits = (bits >> 52) | 0x4330000000000000ULL;
+    memcpy(&e, &ebits, sizeof e);
+    e -= 4503599627371519.0;
+    bits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
+    memcpy(&m, &bits, sizeof m);                       /* m in [1, 2) */
+    const int big = m > 1.4142135623730951;
+    m = big ? 0.5 * m : m;
+    e = big ? e + 1.0 : e;
+    const double s = (m - 1.0) / (m + 1.0), z = s * s;
+    double p = 1.0 / 23.0;
+    p = p * z + 1.0 / 21.0;
+    p = p * z + 1.0 / 19.0;
+    p = p * z + 1.0 / 17.0;
+    p = p * z + 1.0 / 15.0;
+    p = p * z + 1.0 / 13.0;
+    p = p * z + 1.0 / 11.0;
+    p = p * z + 1.0 / 9.0;
+    p = p * z + 1.0 / 7.0;
+    p = p * z + 1.0 / 5.0;
+    p = p * z + 1.0 / 3.0;
+    return e * ln2_hi + (e * ln2_lo + 2.0 * s + 2.0 * s * z * p);
+}
+
 /* The block's log-densities logp (K x FASTEM_BLOCK) become responsibilities, weighted
    by w (per row of the data, or NULL for unit weights); row b of the block is row
    rows[b] (or row0 + b) of the data. lse[b] receives the row's log-likelihood (also
@@ -1123,15 +1157,16 @@ FASTEM_CLONES static double fastem_posteriors(double* FASTEM_RESTRICT logp, ptrd
             scale[b] += e;
         }
     }
+    FASTEM_PRAGMA(omp simd)
+    for (ptrdiff_t b = 0; b < nb; ++b) {
+        const int some = lse[b] != -INFINITY;   /* else every density is 0 */
+        const double sc = some ? scale[b] : 1.0;
+        lse[b] = some ? lse[b] + fastem_log_core(sc) : lse[b];
+        scale[b] = some ? 1.0 / sc : 0.0;
+    }
     double total = 0.0;
     for (ptrdiff_t b = 0; b < nb; ++b) {
         const ptrdiff_t row = rows != NULL ? rows[b] : row0 + b;
-        if (lse[b] != -INFINITY) {
-            lse[b] += log(scale[b]);
-            scale[b] = 1.0 / scale[b];
-        } else {
-            scale[b] = 0.0;
-        }
         const double ww = w != NULL ? w[row] : 1.0;
         if (ww != 0.0) total += ww * lse[b];
         if (lse_out != NULL) lse_out[row] = lse[b];
