@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick    # a small smoke run (about a minute)
     python benchmarks/run.py --only missing kmeans
     python benchmarks/run.py --only hmm
+    python benchmarks/run.py --skip pomegranate   # without a peer (here: the slowest)
 
 Per case it fits every library from identical initial parameters with tol=0 for two
 values of max_iter and reports the difference per iteration (each time the fastest of
@@ -482,6 +483,9 @@ def main(argv=None):
                         help="run only these groups")
     parser.add_argument("--threads", type=int, default=None, help="threads (default: all)")
     parser.add_argument("--no-peers", action="store_true", help="time fastem alone")
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["sklearn", "pomegranate", "hmmlearn", "oneDAL", "faiss"],
+                        help="leave out these peers")
     parser.add_argument("--output", default=str(RESULTS / "latest.md"))
     args = parser.parse_args(argv)
 
@@ -491,7 +495,7 @@ def main(argv=None):
                         ("pomegranate", pomegranate_available()),
                         ("hmmlearn", hmmlearn_available()),
                         ("oneDAL", _onedal.available()),
-                        ("faiss", _faiss.available())) if ok)
+                        ("faiss", _faiss.available())) if ok and p not in args.skip)
     versions = {"oneDAL": _onedal.version, "faiss": _faiss.version}
     if "oneDAL" in peers:
         _onedal.set_threads(threads)
