@@ -21,7 +21,12 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from fastem._kernels._blocks cimport BLOCK_ROWS, PAD_ROWS, sum_rows, transpose_block
-from fastem._kernels._parallel cimport BlockFn, check_status, run_blocks, run_tasks
+from fastem._kernels._parallel cimport (BlockFn, check_status, hand_vectorised, run_blocks,
+                                        run_tasks)
+
+# The full-covariance quadratic form and moments have hand-vectorised AVX2 versions (see
+# _simd.h), switched off by the tests to check them against the generic ones.
+from fastem._kernels._parallel import use_hand_vectorised  # noqa: F401
 
 
 cdef extern from "_simd.h" nogil:
@@ -55,19 +60,6 @@ TIED = 1
 DIAG = 2
 SPHERICAL = 3
 
-# The full-covariance quadratic form and moments have hand-vectorised AVX2 versions (see
-# _simd.h); the tests switch them off to check them against the generic versions.
-cdef bint _hand_vectorised = True
-
-
-def use_hand_vectorised(bint on):
-    """Allow (True) or forbid the hand-vectorised kernels; returns the previous setting."""
-    global _hand_vectorised
-    previous = _hand_vectorised
-    _hand_vectorised = on
-    return previous
-
-
 cdef enum:
     C_FULL = 0
     C_TIED = 1
@@ -95,9 +87,9 @@ cdef inline void _quad_triangular(const floating* yt, Py_ssize_t nb, Py_ssize_t 
                                   double* quad) noexcept nogil:
     """quad[b] = || y_b @ P - cs ||^2 for upper-triangular P (d x d, row-major)."""
     if floating is double:
-        fastem_quad_triangular_d(yt, nb, d, P, cs, quad, _hand_vectorised)
+        fastem_quad_triangular_d(yt, nb, d, P, cs, quad, hand_vectorised())
     else:
-        fastem_quad_triangular_f(yt, nb, d, P, cs, quad, _hand_vectorised)
+        fastem_quad_triangular_f(yt, nb, d, P, cs, quad, hand_vectorised())
 
 
 cdef inline void _log_density(const floating* yt, Py_ssize_t nb, Py_ssize_t d, int cov,
@@ -142,9 +134,9 @@ cdef void _accumulate(const floating* xt, const floating* mu, const double* r, P
     scratch of d x BLOCK_ROWS."""
     if cov == C_FULL or cov == C_TIED:
         if floating is double:
-            fastem_moments_d(xt, mu, r, nb, d, s1, s2, wy, _hand_vectorised)
+            fastem_moments_d(xt, mu, r, nb, d, s1, s2, wy, hand_vectorised())
         else:
-            fastem_moments_f(xt, mu, r, nb, d, s1, s2, wy, _hand_vectorised)
+            fastem_moments_f(xt, mu, r, nb, d, s1, s2, wy, hand_vectorised())
     elif floating is double:
         fastem_moments_diag_d(xt, mu, r, nb, d, s1, s2)
     else:

@@ -10,7 +10,7 @@ from cython cimport floating
 from libc.float cimport DBL_MAX
 
 from fastem._kernels._blocks cimport BLOCK_ROWS, transpose_block
-from fastem._kernels._parallel cimport check_status, run_blocks
+from fastem._kernels._parallel cimport check_status, hand_vectorised, run_blocks
 
 
 cdef extern from "_simd.h" nogil:
@@ -44,17 +44,9 @@ cdef extern from "_simd.h" nogil:
                              float cc, const double* w, const double* xx, double* xx_out,
                              double* closest, double* pot)
 
-# The nearest-center searches have hand-vectorised AVX2 versions (see _simd.h); the
-# tests switch them off to check the generic versions against them.
-cdef bint _hand_vectorised = True
-
-
-def use_hand_vectorised(bint on):
-    """Allow (True) or forbid the hand-vectorised kernels; returns the previous setting."""
-    global _hand_vectorised
-    previous = _hand_vectorised
-    _hand_vectorised = on
-    return previous
+# The nearest-center searches have hand-vectorised AVX2 versions (see _simd.h), switched
+# off by the tests to check the generic versions against them.
+from fastem._kernels._parallel import use_hand_vectorised  # noqa: F401
 
 
 cdef enum Task:
@@ -262,7 +254,7 @@ cdef void _setup(KMeansPass* c, int task, const floating[:, ::1] X,
     c.xx_out = NULL
     c.n = X.shape[0]
     c.want_sums = False
-    c.hand_vectorised = _hand_vectorised
+    c.hand_vectorised = hand_vectorised()
 
 
 cdef floating[::1] _squared_norms(const floating[:, ::1] centers):

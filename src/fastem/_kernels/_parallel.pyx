@@ -229,6 +229,22 @@ cdef int check_status(int status) except -1:
     return 0
 
 
+cdef bint _hand_vectorised = True
+
+
+cdef bint hand_vectorised() noexcept nogil:
+    return _hand_vectorised
+
+
+def use_hand_vectorised(bint on):
+    """Allow (True) or forbid the kernels' hand-vectorised versions (AVX2, picked at run
+    time); returns the previous setting. The tests check the generic versions with it."""
+    global _hand_vectorised
+    previous = _hand_vectorised
+    _hand_vectorised = on
+    return previous
+
+
 def openmp_enabled():
     """True when the kernels were compiled with OpenMP."""
     return bool(FASTEM_OPENMP_ENABLED)

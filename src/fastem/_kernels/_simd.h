@@ -108,14 +108,14 @@ FASTEM_SHIFT_ROWS(fastem_shift_rows_f, float)
 #define FASTEM_QUAD_TRIANGULAR(NAME, T, CLONES, TILE)                                     \
 CLONES static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P,               \
                         const T* cs, double* quad) {                                      \
-    enum { TC = TILE, LN = FASTEM_LANES(T) };                                                                   \
-    for (ptrdiff_t b0 = 0; b0 < nb; b0 += LN) {                                 \
-        T q[LN] = {0};                                                          \
+    enum { TC = TILE, LN = FASTEM_LANES(T) };                                             \
+    for (ptrdiff_t b0 = 0; b0 < nb; b0 += LN) {                                           \
+        T q[LN] = {0};                                                                    \
         for (ptrdiff_t j0 = 0; j0 < d; j0 += TC) {                                        \
             ptrdiff_t jj[TC];                                                             \
             for (int t = 0; t < TC; ++t) jj[t] = j0 + t < d ? j0 + t : d - 1;             \
             const ptrdiff_t iend = j0 + TC < d ? j0 + TC : d;                             \
-            T a[TC][LN] = {{0}};                                                \
+            T a[TC][LN] = {{0}};                                                          \
             for (ptrdiff_t i = 0; i < iend; ++i) {                                        \
                 const T* y = yt + i * FASTEM_BLOCK + b0;                                  \
                 const T* row = P + i * d;                                                 \
@@ -123,20 +123,20 @@ CLONES static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P,     
                 for (int t = 0; t < TC; ++t) u[t] = row[jj[t]];                           \
                 for (int t = 0; t < TC; ++t) {                                            \
                     FASTEM_PRAGMA(omp simd)                                               \
-                    for (int l = 0; l < LN; ++l) a[t][l] += u[t] * y[l];        \
+                    for (int l = 0; l < LN; ++l) a[t][l] += u[t] * y[l];                  \
                 }                                                                         \
             }                                                                             \
             for (int t = 0; t < TC; ++t) {                                                \
                 if (j0 + t >= d) break;                                                   \
                 const T c = cs != NULL ? cs[j0 + t] : (T)0;                               \
                 FASTEM_PRAGMA(omp simd)                                                   \
-                for (int l = 0; l < LN; ++l) {                                  \
+                for (int l = 0; l < LN; ++l) {                                            \
                     const T v = a[t][l] - c;                                              \
                     q[l] += v * v;                                                        \
                 }                                                                         \
             }                                                                             \
         }                                                                                 \
-        const ptrdiff_t m = nb - b0 < LN ? nb - b0 : LN;              \
+        const ptrdiff_t m = nb - b0 < LN ? nb - b0 : LN;                                  \
         for (ptrdiff_t l = 0; l < m; ++l) quad[b0 + l] = (double)q[l];                    \
     }                                                                                     \
 }
@@ -153,14 +153,10 @@ FASTEM_QUAD_TRIANGULAR(fastem_quad_generic4_f, float, FASTEM_CLONES, 4)
 #define FASTEM_WEIGHT(T, v)                                                               \
     (sizeof(T) == sizeof(float) && (v) < 5.421010862427522e-20 ? (T)0 : (T)(v))
 
-/* s2[tri(i, j)] += sum_b w[b] y[i, b] y[j, b] for j >= i (packed upper triangle), and
-   s1[i] += sum_b w[b] y[i, b], for y = xt - mu shifted on the fly (no shifted copy of
-   the block; mu may be NULL: no shift). wy is scratch of d * FASTEM_BLOCK. Two rows of
-   the result at a time against four columns: six loads per eight multiply-adds. */
-#define FASTEM_MOMENTS(NAME, T, CLONES)                                                           \
-CLONES static void NAME(const T* yt, const T* mu, const double* w, ptrdiff_t nb,         \
-                        ptrdiff_t d, double* s1, double* s2, T* wy) {                     \
-    T wt[FASTEM_BLOCK];     /* the weights in the data's precision, converted once */     \
+/* The first step of both moments kernels: wy[i, b] = w_b (y[i, b] - mu_i), the weights
+   in the data's precision, converted once, and s1[i] += sum_b wy[i, b]. */
+#define FASTEM_WEIGHTED_ROWS(T)                                                           \
+    T wt[FASTEM_BLOCK];                                                                   \
     FASTEM_PRAGMA(omp simd)                                                               \
     for (ptrdiff_t b = 0; b < nb; ++b) wt[b] = FASTEM_WEIGHT(T, w[b]);                    \
     for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
@@ -171,7 +167,16 @@ CLONES static void NAME(const T* yt, const T* mu, const double* w, ptrdiff_t nb,
         FASTEM_PRAGMA(omp simd reduction(+:s))                                            \
         for (ptrdiff_t b = 0; b < nb; ++b) { o[b] = wt[b] * (y[b] - m); s += o[b]; }      \
         s1[i] += (double)s;                                                               \
-    }                                                                                     \
+    }
+
+/* s2[tri(i, j)] += sum_b w[b] y[i, b] y[j, b] for j >= i (packed upper triangle), and
+   s1[i] += sum_b w[b] y[i, b], for y = xt - mu shifted on the fly (no shifted copy of
+   the block; mu may be NULL: no shift). wy is scratch of d * FASTEM_BLOCK. Two rows of
+   the result at a time against four columns: six loads per eight multiply-adds. */
+#define FASTEM_MOMENTS(NAME, T, CLONES)                                                           \
+CLONES static void NAME(const T* yt, const T* mu, const double* w, ptrdiff_t nb,         \
+                        ptrdiff_t d, double* s1, double* s2, T* wy) {                     \
+    FASTEM_WEIGHTED_ROWS(T)                                                               \
     for (ptrdiff_t i = 0; i < d; i += 2) {                                                \
         const ptrdiff_t i1 = i + 1 < d ? i + 1 : i;                                       \
         const T* u0 = wy + i * FASTEM_BLOCK;                                              \
@@ -827,19 +832,8 @@ __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,  
                                                       const double* w, ptrdiff_t nb,      \
                                                       ptrdiff_t d, double* s1, double* s2, \
                                                       T* wy) {                            \
-    T wt[FASTEM_BLOCK];                                                                   \
     const ptrdiff_t nv = nb / VL * VL;  /* rows nv .. nb - 1 are added one by one */      \
-    FASTEM_PRAGMA(omp simd)                                                               \
-    for (ptrdiff_t b = 0; b < nb; ++b) wt[b] = FASTEM_WEIGHT(T, w[b]);                    \
-    for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
-        const T* y = yt + i * FASTEM_BLOCK;                                               \
-        T* o = wy + i * FASTEM_BLOCK;                                                     \
-        const T m = mu != NULL ? mu[i] : (T)0;                                            \
-        T s = 0;                                                                          \
-        FASTEM_PRAGMA(omp simd reduction(+:s))                                            \
-        for (ptrdiff_t b = 0; b < nb; ++b) { o[b] = wt[b] * (y[b] - m); s += o[b]; }      \
-        s1[i] += (double)s;                                                               \
-    }                                                                                     \
+    FASTEM_WEIGHTED_ROWS(T)                                                               \
     for (ptrdiff_t i = 0; i < d; i += 2) {                                                \
         const ptrdiff_t i1 = i + 1 < d ? i + 1 : i;                                       \
         const T* u0 = wy + i * FASTEM_BLOCK;                                              \
