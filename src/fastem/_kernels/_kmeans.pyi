@@ -4,7 +4,7 @@ from numpy.typing import NDArray
 _Float = NDArray[np.float32] | NDArray[np.float64]
 _F64 = NDArray[np.float64]
 
-def use_hand_vectorised(on: bool) -> bool: ...
+def use_hand_vectorised(level: int) -> int: ...
 def lloyd_pass(
     X: _Float,
     sample_weight: _F64,

@@ -79,7 +79,7 @@ cdef struct KMeansPass:
     Py_ssize_t n
     double* closest          # POTENTIALS (read) / UPDATE_CLOSEST (read-write): (n,)
     bint want_sums
-    bint hand_vectorised
+    int hand_vectorised
 
 
 cdef void _sqdist_block(const floating* xt, Py_ssize_t nb, Py_ssize_t d,

@@ -14,8 +14,8 @@ ctypedef void (*TaskFn)(const void* ctx, Py_ssize_t task, void* scratch) noexcep
 cdef int run_tasks(Py_ssize_t n_tasks, const Py_ssize_t* order, int n_threads, TaskFn fn,
                    const void* ctx, size_t scratch_bytes, double work) noexcept nogil
 
-# Whether the kernels may use their hand-vectorised versions (see use_hand_vectorised).
-cdef bint hand_vectorised() noexcept nogil
+# Which hand-vectorised versions the kernels may use (0-2, see use_hand_vectorised).
+cdef int hand_vectorised() noexcept nogil
 
 # MemoryError for OUT_OF_MEMORY; for INTERRUPTED, the exception Python's SIGINT handler
 # set (KeyboardInterrupt) propagates.

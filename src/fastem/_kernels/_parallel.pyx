@@ -229,19 +229,24 @@ cdef int check_status(int status) except -1:
     return 0
 
 
-cdef bint _hand_vectorised = True
+cdef int _hand_vectorised = 2
 
 
-cdef bint hand_vectorised() noexcept nogil:
+cdef int hand_vectorised() noexcept nogil:
     return _hand_vectorised
 
 
-def use_hand_vectorised(bint on):
-    """Allow (True) or forbid the kernels' hand-vectorised versions (AVX2, picked at run
-    time); returns the previous setting. The tests check the generic versions with it."""
+def use_hand_vectorised(level):
+    """Which hand-vectorised versions of the kernels may run (each only where the CPU
+    has its instructions, checked at run time): True or 2 the best the CPU has (AVX-512,
+    then AVX2), 1 AVX2 at most, False or 0 none (the generic loops). Returns the
+    previous level. The tests check the versions against each other with it."""
     global _hand_vectorised
+    cdef int value = int(level)
+    if value not in (0, 1, 2):
+        raise ValueError(f"level must be 0, 1 or 2 (or a bool), got {level!r}")
     previous = _hand_vectorised
-    _hand_vectorised = on
+    _hand_vectorised = value
     return previous
 
 

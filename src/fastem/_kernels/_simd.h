@@ -878,15 +878,85 @@ __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,  
 #define fastem_sums4_ps_of fastem_sums4_f
 FASTEM_MOMENTS_AVX2(fastem_moments_avx2_d, double, __m256d, 4, pd)
 FASTEM_MOMENTS_AVX2(fastem_moments_avx2_f, float, __m256, 8, ps)
+
+/* AVX-512 quadratic form (Intel's server cores run two 512-bit multiply-adds per
+   cycle): the same tile on vectors twice as wide, the last rows of a block read under a
+   mask. Measured on a 2-core Sapphire Rapids, one thread, E-step at d = 16, k = 16:
+   float64 72 -> 49 ms, float32 31.5 -> 28.6 ms (at d = 50: 332 -> 226, 129 -> 104).
+   An AVX-512 version of the moments, rows shifted once, was slower than the AVX2 one
+   there, so the moments stay at AVX2. */
+#define FASTEM_GAUSSIAN_AVX512 1
+#define FASTEM_AVX512_TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
+
+/* the first r lanes of a vector of VL */
+FASTEM_AVX512_TARGET static inline __mmask8 fastem_mask_pd(ptrdiff_t r) {
+    return r >= 8 ? (__mmask8)0xFF : r <= 0 ? (__mmask8)0 : (__mmask8)((1u << r) - 1u);
+}
+FASTEM_AVX512_TARGET static inline __mmask16 fastem_mask_ps(ptrdiff_t r) {
+    return r >= 16 ? (__mmask16)0xFFFF : r <= 0 ? (__mmask16)0
+                                                : (__mmask16)((1u << r) - 1u);
+}
+
+/* quad as fastem_quad_generic*: two vectors of rows by four columns of P. */
+#define FASTEM_QUAD_AVX512(NAME, T, V, VL, SFX)                                           \
+FASTEM_AVX512_TARGET static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P, \
+                                      const T* cs, double* quad) {                        \
+    enum { TC = 4, RW = 2 * VL };                                                         \
+    for (ptrdiff_t b0 = 0; b0 < nb; b0 += RW) {                                           \
+        const __typeof__(fastem_mask_##SFX(0)) k0 = fastem_mask_##SFX(nb - b0),           \
+                                               k1 = fastem_mask_##SFX(nb - b0 - VL);      \
+        V q[2][2] = {{_mm512_setzero_##SFX(), _mm512_setzero_##SFX()},                    \
+                     {_mm512_setzero_##SFX(), _mm512_setzero_##SFX()}};                   \
+        for (ptrdiff_t j0 = 0; j0 < d; j0 += TC) {                                        \
+            ptrdiff_t jj[TC];                                                             \
+            for (int t = 0; t < TC; ++t) jj[t] = j0 + t < d ? j0 + t : d - 1;             \
+            const ptrdiff_t iend = j0 + TC < d ? j0 + TC : d;                             \
+            V a[TC][2];                                                                   \
+            for (int t = 0; t < TC; ++t) a[t][0] = a[t][1] = _mm512_setzero_##SFX();      \
+            const T* y = yt + b0;                                                         \
+            const T* row = P;                                                             \
+            for (ptrdiff_t i = 0; i < iend; ++i, y += FASTEM_BLOCK, row += d) {           \
+                const V y0 = _mm512_maskz_loadu_##SFX(k0, y);                             \
+                const V y1 = _mm512_maskz_loadu_##SFX(k1, y + VL);                        \
+                _Pragma("GCC unroll 4")                                                   \
+                for (int t = 0; t < TC; ++t) {                                            \
+                    const V u = _mm512_set1_##SFX(row[jj[t]]);                            \
+                    a[t][0] = _mm512_fmadd_##SFX(u, y0, a[t][0]);                         \
+                    a[t][1] = _mm512_fmadd_##SFX(u, y1, a[t][1]);                         \
+                }                                                                         \
+            }                                                                             \
+            _Pragma("GCC unroll 4")                                                       \
+            for (int t = 0; t < TC; ++t) {                                                \
+                if (j0 + t >= d) break;                                                   \
+                const V c = _mm512_set1_##SFX(cs != NULL ? cs[j0 + t] : (T)0);            \
+                const V v0 = _mm512_sub_##SFX(a[t][0], c);                                \
+                const V v1 = _mm512_sub_##SFX(a[t][1], c);                                \
+                q[t & 1][0] = _mm512_fmadd_##SFX(v0, v0, q[t & 1][0]);                    \
+                q[t & 1][1] = _mm512_fmadd_##SFX(v1, v1, q[t & 1][1]);                    \
+            }                                                                             \
+        }                                                                                 \
+        T out[RW];                                                                        \
+        _mm512_storeu_##SFX(out, _mm512_add_##SFX(q[0][0], q[1][0]));                     \
+        _mm512_storeu_##SFX(out + VL, _mm512_add_##SFX(q[0][1], q[1][1]));                \
+        const ptrdiff_t m = nb - b0 < RW ? nb - b0 : RW;                                  \
+        for (ptrdiff_t l = 0; l < m; ++l) quad[b0 + l] = (double)out[l];                  \
+    }                                                                                     \
+}
+FASTEM_QUAD_AVX512(fastem_quad_avx512_d, double, __m512d, 8, pd)
+FASTEM_QUAD_AVX512(fastem_quad_avx512_f, float, __m512, 16, ps)
+
 #endif
 
-/* The quadratic form and moments of the full-covariance kernels: the AVX2 versions when
-   the CPU has AVX2 and FMA (and hand_vectorised, which the tests turn off), else the
+/* The quadratic form and moments of the full-covariance kernels: the AVX-512 quadratic
+   form when the CPU has it and hand_vectorised is 2, the AVX2 versions when it has AVX2
+   and FMA and hand_vectorised is not 0 (the tests vary it), else the
    generic loops (six-column tiles of P from d = 24 on or when 6 divides d, else four). */
 #define FASTEM_GAUSSIAN_DISPATCH(T, S)                                                    \
 FASTEM_UNUSED static void fastem_quad_triangular_##S(const T* yt, ptrdiff_t nb,           \
                                                      ptrdiff_t d, const T* P, const T* cs, \
                                                      double* quad, int hand_vectorised) { \
+    if (hand_vectorised >= 2 && FASTEM_HAS_AVX512())                                      \
+        FASTEM_AVX2_CALL(fastem_quad_avx512_##S(yt, nb, d, P, cs, quad));                 \
     if (hand_vectorised && FASTEM_HAS_AVX2())                                             \
         FASTEM_AVX2_CALL(fastem_quad_avx2_##S(yt, nb, d, P, cs, quad));                   \
     if (d % 6 != 0 && d < 24) fastem_quad_generic4_##S(yt, nb, d, P, cs, quad);           \
@@ -901,9 +971,13 @@ FASTEM_UNUSED static void fastem_moments_##S(const T* yt, const T* mu, const dou
 }
 #ifdef FASTEM_GAUSSIAN_AVX2
 #define FASTEM_HAS_AVX2() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+#define FASTEM_HAS_AVX512()                                                               \
+    (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&          \
+     __builtin_cpu_supports("avx512vl") && FASTEM_HAS_AVX2())
 #define FASTEM_AVX2_CALL(call) do { call; return; } while (0)
 #else
 #define FASTEM_HAS_AVX2() 0
+#define FASTEM_HAS_AVX512() 0
 #define FASTEM_AVX2_CALL(call) do { } while (0)
 #endif
 FASTEM_GAUSSIAN_DISPATCH(double, d)
