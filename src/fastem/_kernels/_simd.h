@@ -766,51 +766,60 @@ FASTEM_UNUSED static void fastem_nearest_f(const float* X, ptrdiff_t nb, ptrdiff
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define FASTEM_GAUSSIAN_AVX2 1
 
-/* quad as fastem_quad_generic*: two vectors of rows by four columns of P. */
-#define FASTEM_QUAD_AVX2(NAME, T, V, VL, SFX, BCAST)                                      \
-__attribute__((target("avx2,fma"))) static void NAME(const T* yt, ptrdiff_t nb,         \
-                                                      ptrdiff_t d, const T* P,            \
-                                                      const T* cs, double* quad) {        \
+/* quad as fastem_quad_generic*: two vectors of rows by four columns of P, on the
+   vectors of the intrinsics' prefix PX (_mm256_ or _mm512_); LOAD(mask, p) loads a
+   vector, MASK(r) is the mask of its first r lanes (AVX-512; AVX2 loads whole vectors,
+   the blocks being zeroed up to FASTEM_PAD_ROWS). */
+#define FASTEM_QUAD_SIMD(NAME, T, V, VL, SFX, TARGET, PX, MASK, LOAD)                     \
+TARGET static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P, const T* cs,  \
+                        double* quad) {                                                   \
     enum { TC = 4, RW = 2 * VL };                                                         \
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += RW) {                                           \
-        V q[2][2] = {{_mm256_setzero_##SFX(), _mm256_setzero_##SFX()},                    \
-                     {_mm256_setzero_##SFX(), _mm256_setzero_##SFX()}};                   \
+        const __typeof__(MASK(0)) k0 = MASK(nb - b0), k1 = MASK(nb - b0 - VL);            \
+        V q[2][2] = {{PX##setzero_##SFX(), PX##setzero_##SFX()},                    \
+                     {PX##setzero_##SFX(), PX##setzero_##SFX()}};                   \
         for (ptrdiff_t j0 = 0; j0 < d; j0 += TC) {                                        \
             ptrdiff_t jj[TC];                                                             \
             for (int t = 0; t < TC; ++t) jj[t] = j0 + t < d ? j0 + t : d - 1;             \
             const ptrdiff_t iend = j0 + TC < d ? j0 + TC : d;                             \
             V a[TC][2];                                                                   \
-            for (int t = 0; t < TC; ++t) a[t][0] = a[t][1] = _mm256_setzero_##SFX();      \
+            for (int t = 0; t < TC; ++t) a[t][0] = a[t][1] = PX##setzero_##SFX();      \
             const T* y = yt + b0;                                                         \
             const T* row = P;                                                             \
             for (ptrdiff_t i = 0; i < iend; ++i, y += FASTEM_BLOCK, row += d) {           \
-                const V y0 = _mm256_loadu_##SFX(y), y1 = _mm256_loadu_##SFX(y + VL);      \
+                const V y0 = LOAD(k0, y), y1 = LOAD(k1, y + VL);                          \
                 _Pragma("GCC unroll 4")                                                   \
                 for (int t = 0; t < TC; ++t) {                                            \
-                    const V u = BCAST(row + jj[t]);                                       \
-                    a[t][0] = _mm256_fmadd_##SFX(u, y0, a[t][0]);                         \
-                    a[t][1] = _mm256_fmadd_##SFX(u, y1, a[t][1]);                         \
+                    const V u = PX##set1_##SFX(row[jj[t]]);                               \
+                    a[t][0] = PX##fmadd_##SFX(u, y0, a[t][0]);                         \
+                    a[t][1] = PX##fmadd_##SFX(u, y1, a[t][1]);                         \
                 }                                                                         \
             }                                                                             \
             _Pragma("GCC unroll 4")                                                       \
             for (int t = 0; t < TC; ++t) {                                                \
                 if (j0 + t >= d) break;                                                   \
-                const V c = _mm256_set1_##SFX(cs != NULL ? cs[j0 + t] : (T)0);            \
-                const V v0 = _mm256_sub_##SFX(a[t][0], c);                                \
-                const V v1 = _mm256_sub_##SFX(a[t][1], c);                                \
-                q[t & 1][0] = _mm256_fmadd_##SFX(v0, v0, q[t & 1][0]);                    \
-                q[t & 1][1] = _mm256_fmadd_##SFX(v1, v1, q[t & 1][1]);                    \
+                const V c = PX##set1_##SFX(cs != NULL ? cs[j0 + t] : (T)0);            \
+                const V v0 = PX##sub_##SFX(a[t][0], c);                                \
+                const V v1 = PX##sub_##SFX(a[t][1], c);                                \
+                q[t & 1][0] = PX##fmadd_##SFX(v0, v0, q[t & 1][0]);                    \
+                q[t & 1][1] = PX##fmadd_##SFX(v1, v1, q[t & 1][1]);                    \
             }                                                                             \
         }                                                                                 \
         T out[RW];                                                                        \
-        _mm256_storeu_##SFX(out, _mm256_add_##SFX(q[0][0], q[1][0]));                     \
-        _mm256_storeu_##SFX(out + VL, _mm256_add_##SFX(q[0][1], q[1][1]));                \
+        PX##storeu_##SFX(out, PX##add_##SFX(q[0][0], q[1][0]));                     \
+        PX##storeu_##SFX(out + VL, PX##add_##SFX(q[0][1], q[1][1]));                \
         const ptrdiff_t m = nb - b0 < RW ? nb - b0 : RW;                                  \
         for (ptrdiff_t l = 0; l < m; ++l) quad[b0 + l] = (double)out[l];                  \
     }                                                                                     \
 }
-FASTEM_QUAD_AVX2(fastem_quad_avx2_d, double, __m256d, 4, pd, _mm256_broadcast_sd)
-FASTEM_QUAD_AVX2(fastem_quad_avx2_f, float, __m256, 8, ps, _mm256_broadcast_ss)
+#define FASTEM_WHOLE(r) ((void)(r), 0)
+#define FASTEM_LOADU_AVX2_pd(k, p) ((void)(k), _mm256_loadu_pd(p))
+#define FASTEM_LOADU_AVX2_ps(k, p) ((void)(k), _mm256_loadu_ps(p))
+#define FASTEM_AVX2_TARGET __attribute__((target("avx2,fma")))
+FASTEM_QUAD_SIMD(fastem_quad_avx2_d, double, __m256d, 4, pd, FASTEM_AVX2_TARGET, _mm256_,
+                 FASTEM_WHOLE, FASTEM_LOADU_AVX2_pd)
+FASTEM_QUAD_SIMD(fastem_quad_avx2_f, float, __m256, 8, ps, FASTEM_AVX2_TARGET, _mm256_,
+                 FASTEM_WHOLE, FASTEM_LOADU_AVX2_ps)
 
 /* out[c] = the sum of the lanes of a[c], c < 4. */
 __attribute__((target("avx2,fma"))) static inline void fastem_sums4_d(const __m256d* a,
@@ -885,7 +894,6 @@ FASTEM_MOMENTS_AVX2(fastem_moments_avx2_f, float, __m256, 8, ps)
    float64 72 -> 49 ms, float32 31.5 -> 28.6 ms (at d = 50: 332 -> 226, 129 -> 104).
    An AVX-512 version of the moments, rows shifted once, was slower than the AVX2 one
    there, so the moments stay at AVX2. */
-#define FASTEM_GAUSSIAN_AVX512 1
 #define FASTEM_AVX512_TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
 
 /* the first r lanes of a vector of VL */
@@ -897,53 +905,10 @@ FASTEM_AVX512_TARGET static inline __mmask16 fastem_mask_ps(ptrdiff_t r) {
                                                 : (__mmask16)((1u << r) - 1u);
 }
 
-/* quad as fastem_quad_generic*: two vectors of rows by four columns of P. */
-#define FASTEM_QUAD_AVX512(NAME, T, V, VL, SFX)                                           \
-FASTEM_AVX512_TARGET static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P, \
-                                      const T* cs, double* quad) {                        \
-    enum { TC = 4, RW = 2 * VL };                                                         \
-    for (ptrdiff_t b0 = 0; b0 < nb; b0 += RW) {                                           \
-        const __typeof__(fastem_mask_##SFX(0)) k0 = fastem_mask_##SFX(nb - b0),           \
-                                               k1 = fastem_mask_##SFX(nb - b0 - VL);      \
-        V q[2][2] = {{_mm512_setzero_##SFX(), _mm512_setzero_##SFX()},                    \
-                     {_mm512_setzero_##SFX(), _mm512_setzero_##SFX()}};                   \
-        for (ptrdiff_t j0 = 0; j0 < d; j0 += TC) {                                        \
-            ptrdiff_t jj[TC];                                                             \
-            for (int t = 0; t < TC; ++t) jj[t] = j0 + t < d ? j0 + t : d - 1;             \
-            const ptrdiff_t iend = j0 + TC < d ? j0 + TC : d;                             \
-            V a[TC][2];                                                                   \
-            for (int t = 0; t < TC; ++t) a[t][0] = a[t][1] = _mm512_setzero_##SFX();      \
-            const T* y = yt + b0;                                                         \
-            const T* row = P;                                                             \
-            for (ptrdiff_t i = 0; i < iend; ++i, y += FASTEM_BLOCK, row += d) {           \
-                const V y0 = _mm512_maskz_loadu_##SFX(k0, y);                             \
-                const V y1 = _mm512_maskz_loadu_##SFX(k1, y + VL);                        \
-                _Pragma("GCC unroll 4")                                                   \
-                for (int t = 0; t < TC; ++t) {                                            \
-                    const V u = _mm512_set1_##SFX(row[jj[t]]);                            \
-                    a[t][0] = _mm512_fmadd_##SFX(u, y0, a[t][0]);                         \
-                    a[t][1] = _mm512_fmadd_##SFX(u, y1, a[t][1]);                         \
-                }                                                                         \
-            }                                                                             \
-            _Pragma("GCC unroll 4")                                                       \
-            for (int t = 0; t < TC; ++t) {                                                \
-                if (j0 + t >= d) break;                                                   \
-                const V c = _mm512_set1_##SFX(cs != NULL ? cs[j0 + t] : (T)0);            \
-                const V v0 = _mm512_sub_##SFX(a[t][0], c);                                \
-                const V v1 = _mm512_sub_##SFX(a[t][1], c);                                \
-                q[t & 1][0] = _mm512_fmadd_##SFX(v0, v0, q[t & 1][0]);                    \
-                q[t & 1][1] = _mm512_fmadd_##SFX(v1, v1, q[t & 1][1]);                    \
-            }                                                                             \
-        }                                                                                 \
-        T out[RW];                                                                        \
-        _mm512_storeu_##SFX(out, _mm512_add_##SFX(q[0][0], q[1][0]));                     \
-        _mm512_storeu_##SFX(out + VL, _mm512_add_##SFX(q[0][1], q[1][1]));                \
-        const ptrdiff_t m = nb - b0 < RW ? nb - b0 : RW;                                  \
-        for (ptrdiff_t l = 0; l < m; ++l) quad[b0 + l] = (double)out[l];                  \
-    }                                                                                     \
-}
-FASTEM_QUAD_AVX512(fastem_quad_avx512_d, double, __m512d, 8, pd)
-FASTEM_QUAD_AVX512(fastem_quad_avx512_f, float, __m512, 16, ps)
+FASTEM_QUAD_SIMD(fastem_quad_avx512_d, double, __m512d, 8, pd, FASTEM_AVX512_TARGET,
+                 _mm512_, fastem_mask_pd, _mm512_maskz_loadu_pd)
+FASTEM_QUAD_SIMD(fastem_quad_avx512_f, float, __m512, 16, ps, FASTEM_AVX512_TARGET,
+                 _mm512_, fastem_mask_ps, _mm512_maskz_loadu_ps)
 
 #endif
 
