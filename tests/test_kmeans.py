@@ -68,6 +68,81 @@ def test_kmeans_plusplus_seeding():
     assert np.all(idx < 50)
 
 
+
+def _sequential_block_sums(values, rows=256):
+    """Each block's sum of values, added in order (as the kernels add them)."""
+    sums = []
+    for start in range(0, len(values), rows):
+        total = 0.0
+        for v in values[start:start + rows]:
+            total += float(v)
+        sums.append(total)
+    return np.array(sums)
+
+
+@pytest.mark.parametrize("n", [1, 255, 256, 257, 3000])
+def test_kpp_fold_and_blocked_weighted_search(n):
+    """kpp_fold takes the minimum and each block's sum of w * closest in order; the search
+    by blocks draws the rows the row-by-row search draws (targets away from the rounding
+    of a boundary), never a row of zero weight or distance, and the last row past the
+    total."""
+    from fastem._kernels import _kmeans
+
+    rng = np.random.RandomState(n)
+    w = rng.uniform(0, 2, n)
+    w[rng.uniform(size=n) < 0.2] = 0.0
+    closest = rng.uniform(0, 5, n)
+    dist = rng.uniform(0, 5, n)
+    dist[rng.uniform(size=n) < 0.2] = 0.0
+    folded = closest.copy()
+    sums = np.empty(_kmeans.n_blocks(n))
+    total = _kmeans.kpp_fold(dist, w, folded, sums, 2)
+    np.testing.assert_array_equal(folded, np.minimum(closest, dist))
+    np.testing.assert_array_equal(sums, _sequential_block_sums(w * folded))
+    assert total == pytest.approx(float(np.sum(w * folded)), rel=1e-13)
+    single = np.empty_like(sums)
+    again = closest.copy()
+    assert _kmeans.kpp_fold(dist, w, again, single, 1) == total   # any thread count
+    np.testing.assert_array_equal(single, sums)
+
+    cum = np.cumsum(w * folded)
+    targets = np.sort(np.concatenate([rng.uniform(0, total, 400), [0.0, total * 2]]))
+    blocked = np.empty(len(targets), dtype=np.intp)
+    serial = np.empty(len(targets), dtype=np.intp)
+    _kmeans.weighted_search(w, folded, n, targets, blocked, sums)
+    _kmeans.weighted_search(w, folded, n, targets, serial)
+    clear = np.min(np.abs(targets[:, None] - cum[None]), axis=1) > 1e-9 * total
+    np.testing.assert_array_equal(blocked[clear], serial[clear])
+    assert blocked[-1] == n - 1
+    inside = (targets > 0) & (targets < cum[-1])
+    if np.any(inside):
+        assert np.all(w[blocked[inside]] * folded[blocked[inside]] > 0)
+
+
+def test_kpp_block_sums_are_checked():
+    from fastem._kernels import _kmeans
+
+    X = np.random.RandomState(0).randn(600, 3)
+    closest = np.full(600, np.inf)
+    good = np.empty(_kmeans.n_blocks(600))
+    potential = _kmeans.kpp_update_closest(X, np.empty(0), closest, X[:1], np.empty(0), 2,
+                                           block_sums=good)
+    np.testing.assert_array_equal(good, _sequential_block_sums(closest))
+    assert potential == pytest.approx(float(closest.sum()), rel=1e-13)
+    out = np.empty(1, dtype=np.intp)
+    for bad in (np.empty(2), np.empty(4)):
+        with pytest.raises(ValueError, match="block_sums"):
+            _kmeans.kpp_update_closest(X, np.empty(0), closest, X[:1], np.empty(0), 1,
+                                       block_sums=bad)
+        with pytest.raises(ValueError, match="block_sums"):
+            _kmeans.kpp_fold(closest, np.empty(0), closest.copy(), bad, 1)
+        with pytest.raises(ValueError, match="block_sums"):
+            _kmeans.weighted_search(np.empty(0), closest, 600, np.ones(1), out, bad)
+    with pytest.raises(ValueError, match="sample_weight"):
+        _kmeans.weighted_search(np.ones(599), closest, 600, np.ones(1), out, good)
+    with pytest.raises(ValueError, match="block_sums needs closest"):
+        _kmeans.weighted_search(np.empty(0), np.empty(0), 600, np.ones(1), out, good)
+
 def test_default_fit_matches_scikit_learn_quality():
     X = make_blobs(n=3000, d=3, seed=8)
     for seed in range(3):

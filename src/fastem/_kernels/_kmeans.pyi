@@ -41,6 +41,15 @@ def kpp_update_closest(
     n_threads: int,
     xx_out: _F64 | None = ...,
     shift: _Float | None = ...,
+    block_sums: _F64 | None = ...,
+) -> float: ...
+def n_blocks(n: int) -> int: ...
+def kpp_fold(
+    dist: _F64,
+    sample_weight: _F64,
+    closest: _F64,
+    block_sums: _F64,
+    n_threads: int,
 ) -> float: ...
 def weighted_search(
     sample_weight: _F64,
@@ -48,4 +57,5 @@ def weighted_search(
     n: int,
     targets: _F64,
     out: NDArray[np.intp],
+    block_sums: _F64 | None = ...,
 ) -> None: ...

@@ -55,6 +55,7 @@ cdef enum Task:
     POTENTIALS = 2       # k-means++ candidate potentials
     UPDATE_CLOSEST = 3   # fold one new center into the nearest-center distances
     COLUMNS = 4          # per-column weighted sums of x - c and of its square
+    FOLD = 5             # closest = min(closest, dist), the kept distances of a candidate
 
 
 cdef struct KMeansPass:
@@ -77,7 +78,9 @@ cdef struct KMeansPass:
     const double* xx         # POTENTIALS, UPDATE_CLOSEST: (n,) squared row norms, or NULL
     double* xx_out           # UPDATE_CLOSEST without xx: (n,) receives the norms, or NULL
     Py_ssize_t n
-    double* closest          # POTENTIALS (read) / UPDATE_CLOSEST (read-write): (n,)
+    double* closest          # POTENTIALS (read) / UPDATE_CLOSEST, FOLD (read-write): (n,)
+    double* block_sums       # UPDATE_CLOSEST, FOLD: (blocks,) each block's sum of
+                             # w * closest (rows [k BLOCK_ROWS, (k + 1) BLOCK_ROWS)), or NULL
     bint want_sums
     int hand_vectorised
 
@@ -145,6 +148,19 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
             c.dist[row0 + b] = dist
 
 
+cdef double _fold(Py_ssize_t nb, const double* dist, const double* w,
+                  double* closest) noexcept nogil:
+    """closest = min(closest, dist) over a block; returns the sum of w * closest, in
+    order (as the update kernel sums it)."""
+    cdef Py_ssize_t b
+    cdef double v, total = 0.0
+    for b in range(nb):
+        v = dist[b] if dist[b] < closest[b] else closest[b]
+        closest[b] = v
+        total += v if w == NULL else w[b] * v
+    return total
+
+
 cdef void _columns(const floating* X, Py_ssize_t nb, Py_ssize_t d, const double* shift,
                    const double* w, double* acc) noexcept nogil:
     """With v = X[b, i] - shift[i]: acc[i] += sum_b w_b v, acc[d + i] += sum_b w_b v^2
@@ -168,6 +184,7 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
     cdef double* dd = <double*>scratch
     cdef floating* xt = <floating*>(dd + 2 * BLOCK_ROWS)
     cdef Py_ssize_t k, b, d = c.d
+    cdef double part
     cdef const floating* xb = X + row0 * d
     if c.shift != NULL and c.task != DISTANCES and c.task != COLUMNS:
         if floating is double:
@@ -193,12 +210,20 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
     elif c.task == COLUMNS:
         _columns(xb, nb, d, <const double*>c.centers, w, acc)
     elif c.task == UPDATE_CLOSEST:
+        part = 0.0
         if floating is double:
             fastem_kpp_update_d(xb, nb, d, centers, (<const double*>c.cc)[0], w, xx,
-                                xx_out, c.closest + row0, acc)
+                                xx_out, c.closest + row0, &part)
         else:
             fastem_kpp_update_f(xb, nb, d, centers, (<const float*>c.cc)[0], w, xx,
-                                xx_out, c.closest + row0, acc)
+                                xx_out, c.closest + row0, &part)
+        acc[0] += part
+        if c.block_sums != NULL:
+            c.block_sums[row0 // BLOCK_ROWS] = part
+    elif c.task == FOLD:
+        part = _fold(nb, dist, w, c.closest + row0)
+        acc[0] += part
+        c.block_sums[row0 // BLOCK_ROWS] = part
     else:
         transpose_block(xb, nb, d, xt)
         for k in range(c.K):
@@ -250,6 +275,7 @@ cdef void _setup(KMeansPass* c, int task, const floating[:, ::1] X,
     c.dist = NULL
     c.dist_single = NULL
     c.closest = NULL
+    c.block_sums = NULL
     c.xx = NULL
     c.xx_out = NULL
     c.n = X.shape[0]
@@ -423,6 +449,7 @@ def kpp_update_closest(
     int n_threads,
     double[::1] xx_out=None,             # OUT (n,) the rows' squared norms (xx empty)
     shift=None,                          # IN  (d,): the rows are X - shift, or None
+    double[::1] block_sums=None,         # OUT (blocks,) see kpp_fold, optional
 ):
     """closest = min(closest, ||X - center||^2); returns the new potential sum w*closest.
     Without xx, the norms computed on the way go to xx_out when it is given."""
@@ -436,8 +463,53 @@ def kpp_update_closest(
     c.xx = &xx[0] if xx.shape[0] > 0 else NULL
     if c.xx == NULL and xx_out is not None:
         c.xx_out = &xx_out[0]
+    if block_sums is not None:
+        _check_block_sums(block_sums, X.shape[0])
+        c.block_sums = &block_sums[0] if block_sums.shape[0] > 0 else NULL
     _set_shift(&c, shift, X.shape[1], np.asarray(X).dtype, keep)
     _run(&c, X.shape[0], n_threads, 1, &total, sizeof(floating))
+    return total
+
+
+def n_blocks(Py_ssize_t n):
+    """The number of blocks of BLOCK_ROWS rows (the last one partial) of n rows."""
+    return (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+
+
+cdef _check_block_sums(const double[::1] block_sums, Py_ssize_t n):
+    if block_sums.shape[0] != n_blocks(n):
+        raise ValueError(f"block_sums must have shape ({n_blocks(n)},), got "
+                         f"({block_sums.shape[0]},)")
+
+
+def kpp_fold(
+    const double[::1] dist,              # IN  (n,) the chosen candidate's distances
+    const double[::1] sample_weight,     # IN  (n,) or (0,) for unit weights
+    double[::1] closest,                 # INOUT (n,)
+    double[::1] block_sums,              # OUT (blocks,) each block's sum of w * closest
+    int n_threads,
+):
+    """closest = min(closest, dist) (the distances kept by kpp_potentials); returns the
+    new potential sum w * closest, with each block's part (rows k BLOCK_ROWS onwards, in
+    order) in block_sums, for weighted_search."""
+    cdef KMeansPass c
+    cdef double total = 0.0
+    cdef Py_ssize_t n = closest.shape[0]
+    cdef double[:, ::1] one = np.zeros((1, 1))
+    if dist.shape[0] != n or sample_weight.shape[0] not in (0, n):
+        raise ValueError(f"dist and sample_weight must have shape ({n},)")
+    _check_block_sums(block_sums, n)
+    if n == 0:
+        return 0.0
+    _setup(&c, FOLD, one, sample_weight, one)
+    c.X = &closest[0]    # not read
+    c.d = 1
+    c.K = 1
+    c.n = n
+    c.dist = <double*>&dist[0]
+    c.closest = &closest[0]
+    c.block_sums = &block_sums[0]
+    _run(&c, n, n_threads, 1, &total, sizeof(double))
     return total
 
 
@@ -447,15 +519,43 @@ def weighted_search(
     Py_ssize_t n,
     const double[::1] targets,           # IN  (T,) sorted ascending
     Py_ssize_t[::1] out,                 # OUT (T,)
+    const double[::1] block_sums=None,   # IN  (blocks,) from kpp_fold, optional
 ):
     """out[t] = first i with cumsum(w * closest)[i] >= targets[t], at most n - 1.
 
     Samples rows with probability proportional to w * closest without an n-sized cumsum.
+    With block_sums (of this closest) the sum runs by blocks: the blocks' sums in order
+    up to the block that reaches the target, then its rows in order (the last row of
+    that block when rounding leaves them short).
     """
     cdef Py_ssize_t T = targets.shape[0]
     cdef bint unit = sample_weight.shape[0] == 0, ones = closest.shape[0] == 0
-    cdef Py_ssize_t i = 0, t
-    cdef double run
+    cdef Py_ssize_t i = 0, t, k = 0, nk, end
+    cdef double run, before = 0.0
+    if out.shape[0] != T or (not unit and sample_weight.shape[0] < n) or (
+            not ones and closest.shape[0] < n) or n < 1:
+        raise ValueError("out must have one entry per target, sample_weight and closest "
+                         "n (or none), n >= 1")
+    if block_sums is not None:
+        if ones:
+            raise ValueError("block_sums needs closest")
+        _check_block_sums(block_sums, n)
+        nk = block_sums.shape[0]
+        with nogil:
+            i = -1
+            for t in range(T):
+                if i < 0 or before + block_sums[k] < targets[t]:
+                    while k < nk - 1 and before + block_sums[k] < targets[t]:
+                        before += block_sums[k]
+                        k += 1
+                    i = k * BLOCK_ROWS
+                    run = before + (1.0 if unit else sample_weight[i]) * closest[i]
+                end = min(n, (k + 1) * BLOCK_ROWS) - 1
+                while run < targets[t] and i < end:
+                    i += 1
+                    run += (1.0 if unit else sample_weight[i]) * closest[i]
+                out[t] = i
+        return
     with nogil:
         run = (1.0 if unit else sample_weight[0]) * (1.0 if ones else closest[0])
         for t in range(T):

@@ -222,8 +222,11 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
     # they take at most an eighth of the memory of X, else recomputed in each pass.
     closest = np.full(n, np.inf)
     xx = np.empty(n if n * 8 <= X.nbytes // 8 else 0)
+    # each block's part of the potential: the draws find their block, then their row
+    block_sums = np.empty(_kmeans.n_blocks(n))
     potential = _kmeans.kpp_update_closest(X, w, closest, centers[:1], np.empty(0),
-                                           n_threads, xx if len(xx) else None, shift=shift)
+                                           n_threads, xx if len(xx) else None, shift=shift,
+                                           block_sums=block_sums)
     found = np.empty(n_local_trials, dtype=np.intp)
     potentials = np.empty(n_local_trials)
     # The potentials pass keeps the candidates' distances, so that the chosen one updates
@@ -234,7 +237,8 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
     for c in range(1, n_clusters):
         targets = rs.uniform(size=n_local_trials) * potential
         order = np.argsort(targets)
-        _kmeans.weighted_search(w, closest, n, np.ascontiguousarray(targets[order]), found)
+        _kmeans.weighted_search(w, closest, n, np.ascontiguousarray(targets[order]), found,
+                                block_sums)
         candidate_ids = np.empty(n_local_trials, dtype=np.intp)
         candidate_ids[order] = found
         candidates = np.ascontiguousarray(X[candidate_ids] - shift)
@@ -244,11 +248,11 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
         indices[c] = candidate_ids[best]
         centers[c] = candidates[best]
         if keep:
-            np.minimum(closest, dist[best], out=closest)
-            potential = float(potentials[best])
+            potential = _kmeans.kpp_fold(dist[best], w, closest, block_sums, n_threads)
         else:
             potential = _kmeans.kpp_update_closest(X, w, closest, centers[c:c + 1], xx,
-                                                   n_threads, shift=shift)
+                                                   n_threads, shift=shift,
+                                                   block_sums=block_sums)
     return indices
 
 
