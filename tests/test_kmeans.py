@@ -196,6 +196,41 @@ def test_hand_vectorised_nearest_center_equals_generic(n_clusters, d):
         np.testing.assert_array_equal(a, b)
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,d,T,weighted,norms", [(1003, 32, 7, False, True),
+                                                   (997, 8, 4, True, False),
+                                                   (500, 3, 13, True, True),
+                                                   (10, 50, 1, False, False)])
+def test_hand_vectorised_kpp_potentials_equal_generic(dtype, n, d, T, weighted, norms):
+    """The k-means++ potentials and kept distances of the hand-vectorised kernels are the
+    generic kernel's bit for bit (partial tiles and panels, weights, norms given or
+    computed), and the potentials are those of their definition."""
+    from fastem._kernels import _kmeans
+
+    rng = np.random.RandomState(n + d)
+    X = (rng.randn(n, d) * 3 + 1).astype(dtype)
+    w = rng.uniform(0, 2, n) if weighted else np.empty(0)
+    closest = rng.uniform(0, 50 * d, n)
+    candidates = np.ascontiguousarray(X[rng.choice(n, T)])
+    xx = (X.astype(np.float64) ** 2).sum(1) if norms else np.empty(0)
+    out = []
+    for hand in (True, False):
+        previous = _kmeans.use_hand_vectorised(hand)
+        try:
+            potentials, dist = np.zeros(T), np.empty((T, n))
+            _kmeans.kpp_potentials(X, w, closest, candidates, potentials, xx, 2, dist)
+        finally:
+            _kmeans.use_hand_vectorised(previous)
+        out.append((potentials, dist))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    exact = ((X.astype(np.float64)[None] - candidates.astype(np.float64)[:, None]) ** 2).sum(-1)
+    np.testing.assert_allclose(out[0][1], exact, rtol=1e-4, atol=1e-3 * d)
+    weights = w if weighted else np.ones(n)
+    np.testing.assert_allclose(out[0][0], (weights * np.minimum(closest, out[0][1])).sum(1),
+                               rtol=1e-12)
+
 def _float32_pass(X, centers, hand_vectorised, want_sums=True):
     """lloyd_pass on float32 data with the hand-vectorised kernels on or off: labels,
     distances, sums, weights and inertia."""

@@ -33,10 +33,12 @@ cdef extern from "_simd.h" nogil:
                              double* inertia, double* counts, double* sums)
     void fastem_kpp_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* ct,
                       const double* cc, Py_ssize_t nc, const double* w, const double* xx,
-                      const double* closest, double* pot, double* D, Py_ssize_t dstride)
+                      const double* closest, double* pot, double* D, Py_ssize_t dstride,
+                      int hand_vectorised)
     void fastem_kpp_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* ct,
                       const float* cc, Py_ssize_t nc, const double* w, const double* xx,
-                      const double* closest, double* pot, double* D, Py_ssize_t dstride)
+                      const double* closest, double* pot, double* D, Py_ssize_t dstride,
+                      int hand_vectorised)
     void fastem_kpp_update_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* C,
                              double cc, const double* w, const double* xx, double* xx_out,
                              double* closest, double* pot)
@@ -203,10 +205,10 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
         # k-means++: the candidates in panels, the rows read once as stored
         if floating is double:
             fastem_kpp_d(xb, nb, d, <const double*>c.panels, <const double*>c.cc, c.K, w,
-                         xx, c.closest + row0, acc, dist, c.n)
+                         xx, c.closest + row0, acc, dist, c.n, c.hand_vectorised)
         else:
             fastem_kpp_f(xb, nb, d, <const float*>c.panels, <const float*>c.cc, c.K, w,
-                         xx, c.closest + row0, acc, dist, c.n)
+                         xx, c.closest + row0, acc, dist, c.n, c.hand_vectorised)
     elif c.task == COLUMNS:
         _columns(xb, nb, d, <const double*>c.centers, w, acc)
     elif c.task == UPDATE_CLOSEST:
