@@ -1060,132 +1060,112 @@ FASTEM_KPP(fastem_kpp_generic_d, double, FASTEM_CLONES_AVX2)
 FASTEM_KPP(fastem_kpp_generic_f, float, FASTEM_CLONES)
 
 #ifdef FASTEM_NEAREST_AVX2
-/* float32 with AVX2 and FMA: FASTEM_KPP with the tile's products and the potentials in
-   registers (the generic loops keep them in memory), the same arithmetic in the same
-   order: the same potentials and distances bit for bit. */
+/* The hand-vectorised potentials: FASTEM_KPP with the tile's products and the
+   potentials in registers (the generic loops keep them in memory), the same arithmetic
+   in the same order, so the same potentials and distances bit for bit. */
+
+/* A row's distances (lanes 0-3 in lo, 4-7 in hi, before the clip at 0), closest cl and
+   weight ww into the panel's potentials (pv), and into D[l * dstride] for the real
+   lanes when D is not NULL. */
 __attribute__((target("avx2,fma")))
-static void fastem_kpp_avx2_f(const float* X, ptrdiff_t nb, ptrdiff_t d, const float* ct,
-                              const float* cc, ptrdiff_t nc, const double* w,
-                              const double* xx, const double* closest, double* pot,
-                              double* D, ptrdiff_t dstride) {
-    const __m256 two = _mm256_set1_ps(2.0f);
+static inline void fastem_kpp_avx2_row(__m256d lo, __m256d hi, double cl, double ww,
+                                       __m256d* pv, double* D, ptrdiff_t dstride,
+                                       ptrdiff_t real) {
     const __m256d zero = _mm256_setzero_pd();
-    for (ptrdiff_t k0 = 0; k0 < nc; k0 += FASTEM_PANEL) {
-        const ptrdiff_t real = nc - k0 < FASTEM_PANEL ? nc - k0 : FASTEM_PANEL;
-        const float* pct = ct + k0 * d;
-        const __m256 cq = _mm256_loadu_ps(cc + k0);
-        double pv[FASTEM_PANEL] = {0};
-        for (ptrdiff_t l = 0; l < real; ++l) pv[l] = pot[k0 + l];
-        __m256d pv0 = _mm256_loadu_pd(pv), pv1 = _mm256_loadu_pd(pv + 4);
-        for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_PANEL_ROWS) {
-            FASTEM_PANEL_TILE_ROWS(float, X, b0, nb, d, x, m)
-            FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_PANEL_ROWS)
-            __m256 a[FASTEM_PANEL_ROWS];
-            for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) a[r] = _mm256_setzero_ps();
-            for (ptrdiff_t i = 0; i < d; ++i) {
-                const __m256 c = _mm256_loadu_ps(pct + i * FASTEM_PANEL);
-                _Pragma("GCC unroll 6")
-                for (int r = 0; r < FASTEM_PANEL_ROWS; ++r)
-                    a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[r] + i), c, a[r]);
-            }
-            _Pragma("GCC unroll 6")   /* a[r] stays in registers */
-            for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) {
-                if (r >= m) break;
-                double norm;
-                if (xx != NULL) {
-                    norm = xx[b0 + r];
-                } else {
-                    float sq = 0;
-                    for (ptrdiff_t i = 0; i < d; ++i) sq += x[r][i] * x[r][i];
-                    norm = (double)sq;
-                }
-                const __m256 e = _mm256_fnmadd_ps(two, a[r], cq);
-                const __m256d nv = _mm256_set1_pd(norm);
-                const __m256d lo = _mm256_max_pd(
-                    _mm256_add_pd(nv, _mm256_cvtps_pd(_mm256_castps256_ps128(e))), zero);
-                const __m256d hi = _mm256_max_pd(
-                    _mm256_add_pd(nv, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1))), zero);
-                const __m256d cl = _mm256_set1_pd(closest[b0 + r]);
-                const __m256d ww = _mm256_set1_pd(w != NULL ? w[b0 + r] : 1.0);
-                pv0 = _mm256_fmadd_pd(ww, _mm256_min_pd(lo, cl), pv0);
-                pv1 = _mm256_fmadd_pd(ww, _mm256_min_pd(hi, cl), pv1);
-                if (D != NULL) {
-                    double t[FASTEM_PANEL];
-                    _mm256_storeu_pd(t, lo);
-                    _mm256_storeu_pd(t + 4, hi);
-                    for (ptrdiff_t l = 0; l < real; ++l) D[(k0 + l) * dstride + b0 + r] = t[l];
-                }
-            }
-        }
-        _mm256_storeu_pd(pv, pv0);
-        _mm256_storeu_pd(pv + 4, pv1);
-        for (ptrdiff_t l = 0; l < real; ++l) pot[k0 + l] = pv[l];
+    lo = _mm256_max_pd(lo, zero);
+    hi = _mm256_max_pd(hi, zero);
+    const __m256d c = _mm256_set1_pd(cl), w = _mm256_set1_pd(ww);
+    pv[0] = _mm256_fmadd_pd(w, _mm256_min_pd(lo, c), pv[0]);
+    pv[1] = _mm256_fmadd_pd(w, _mm256_min_pd(hi, c), pv[1]);
+    if (D != NULL) {
+        double t[FASTEM_PANEL];
+        _mm256_storeu_pd(t, lo);
+        _mm256_storeu_pd(t + 4, hi);
+        for (ptrdiff_t l = 0; l < real; ++l) D[l * dstride] = t[l];
     }
 }
 
-/* float64: the same with each row's eight lanes in two vectors. */
-__attribute__((target("avx2,fma")))
-static void fastem_kpp_avx2_d(const double* X, ptrdiff_t nb, ptrdiff_t d, const double* ct,
-                              const double* cc, ptrdiff_t nc, const double* w,
-                              const double* xx, const double* closest, double* pot,
-                              double* D, ptrdiff_t dstride) {
-    const __m256d two = _mm256_set1_pd(2.0);
-    const __m256d zero = _mm256_setzero_pd();
-    for (ptrdiff_t k0 = 0; k0 < nc; k0 += FASTEM_PANEL) {
-        const ptrdiff_t real = nc - k0 < FASTEM_PANEL ? nc - k0 : FASTEM_PANEL;
-        const double* pct = ct + k0 * d;
-        const __m256d cq0 = _mm256_loadu_pd(cc + k0), cq1 = _mm256_loadu_pd(cc + k0 + 4);
-        double pv[FASTEM_PANEL] = {0};
-        for (ptrdiff_t l = 0; l < real; ++l) pv[l] = pot[k0 + l];
-        __m256d pv0 = _mm256_loadu_pd(pv), pv1 = _mm256_loadu_pd(pv + 4);
-        for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_PANEL_ROWS) {
-            FASTEM_PANEL_TILE_ROWS(double, X, b0, nb, d, x, m)
-            FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_PANEL_ROWS)
-            __m256d a0[FASTEM_PANEL_ROWS], a1[FASTEM_PANEL_ROWS];
-            for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) a0[r] = a1[r] = zero;
-            for (ptrdiff_t i = 0; i < d; ++i) {
-                const __m256d c0 = _mm256_loadu_pd(pct + i * FASTEM_PANEL);
-                const __m256d c1 = _mm256_loadu_pd(pct + i * FASTEM_PANEL + 4);
-                _Pragma("GCC unroll 6")
-                for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) {
-                    const __m256d u = _mm256_broadcast_sd(x[r] + i);
-                    a0[r] = _mm256_fmadd_pd(u, c0, a0[r]);
-                    a1[r] = _mm256_fmadd_pd(u, c1, a1[r]);
-                }
-            }
-            _Pragma("GCC unroll 6")   /* a0[r], a1[r] stay in registers */
-            for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) {
-                if (r >= m) break;
-                double norm;
-                if (xx != NULL) {
-                    norm = xx[b0 + r];
-                } else {
-                    double sq = 0;
-                    for (ptrdiff_t i = 0; i < d; ++i) sq += x[r][i] * x[r][i];
-                    norm = sq;
-                }
-                const __m256d nv = _mm256_set1_pd(norm);
-                const __m256d lo = _mm256_max_pd(
-                    _mm256_add_pd(nv, _mm256_fnmadd_pd(two, a0[r], cq0)), zero);
-                const __m256d hi = _mm256_max_pd(
-                    _mm256_add_pd(nv, _mm256_fnmadd_pd(two, a1[r], cq1)), zero);
-                const __m256d cl = _mm256_set1_pd(closest[b0 + r]);
-                const __m256d ww = _mm256_set1_pd(w != NULL ? w[b0 + r] : 1.0);
-                pv0 = _mm256_fmadd_pd(ww, _mm256_min_pd(lo, cl), pv0);
-                pv1 = _mm256_fmadd_pd(ww, _mm256_min_pd(hi, cl), pv1);
-                if (D != NULL) {
-                    double t[FASTEM_PANEL];
-                    _mm256_storeu_pd(t, lo);
-                    _mm256_storeu_pd(t + 4, hi);
-                    for (ptrdiff_t l = 0; l < real; ++l) D[(k0 + l) * dstride + b0 + r] = t[l];
-                }
-            }
-        }
-        _mm256_storeu_pd(pv, pv0);
-        _mm256_storeu_pd(pv + 4, pv1);
-        for (ptrdiff_t l = 0; l < real; ++l) pot[k0 + l] = pv[l];
-    }
+/* The loops around the tiles, for both precisions: TILE computes the tile's products
+   into registers, ROW folds row r in with fastem_kpp_avx2_row (no comma outside
+   parentheses in either). */
+#define FASTEM_KPP_AVX2(NAME, T, SETUP, TILE, ROW)                                        \
+__attribute__((target("avx2,fma")))                                                       \
+static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, const T* cc,        \
+                 ptrdiff_t nc, const double* w, const double* xx, const double* closest,  \
+                 double* pot, double* D, ptrdiff_t dstride) {                             \
+    for (ptrdiff_t k0 = 0; k0 < nc; k0 += FASTEM_PANEL) {                                 \
+        const ptrdiff_t real = nc - k0 < FASTEM_PANEL ? nc - k0 : FASTEM_PANEL;           \
+        const T* pct = ct + k0 * d;                                                       \
+        SETUP                                                                             \
+        double start[FASTEM_PANEL] = {0};                                                 \
+        for (ptrdiff_t l = 0; l < real; ++l) start[l] = pot[k0 + l];                      \
+        __m256d pv[2] = {_mm256_loadu_pd(start), _mm256_loadu_pd(start + 4)};             \
+        for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_PANEL_ROWS) {                        \
+            FASTEM_PANEL_TILE_ROWS(T, X, b0, nb, d, x, m)                                 \
+            FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_PANEL_ROWS)                         \
+            TILE                                                                          \
+            _Pragma("GCC unroll 6")   /* the products stay in registers */               \
+            for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) {                                 \
+                if (r >= m) break;                                                        \
+                double norm;                                                              \
+                if (xx != NULL) {                                                         \
+                    norm = xx[b0 + r];                                                    \
+                } else {                                                                  \
+                    T sq = 0;                                                             \
+                    for (ptrdiff_t i = 0; i < d; ++i) sq += x[r][i] * x[r][i];            \
+                    norm = (double)sq;                                                    \
+                }                                                                         \
+                const __m256d nv = _mm256_set1_pd(norm);                                  \
+                ROW                                                                       \
+            }                                                                             \
+        }                                                                                 \
+        _mm256_storeu_pd(start, pv[0]);                                                   \
+        _mm256_storeu_pd(start + 4, pv[1]);                                               \
+        for (ptrdiff_t l = 0; l < real; ++l) pot[k0 + l] = start[l];                      \
+    }                                                                                     \
 }
+#define FASTEM_KPP_ROW_ARGS                                                               \
+    closest[b0 + r], w != NULL ? w[b0 + r] : 1.0, pv,                                     \
+    D != NULL ? D + k0 * dstride + b0 + r : NULL, dstride, real
+
+/* float32: a row's eight products in one vector, widened to float64 for the sums. */
+FASTEM_KPP_AVX2(fastem_kpp_avx2_f, float,
+    const __m256 two = _mm256_set1_ps(2.0f);
+    const __m256 cq = _mm256_loadu_ps(cc + k0);,
+    __m256 a[FASTEM_PANEL_ROWS];
+    for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) a[r] = _mm256_setzero_ps();
+    for (ptrdiff_t i = 0; i < d; ++i) {
+        const __m256 c = _mm256_loadu_ps(pct + i * FASTEM_PANEL);
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < FASTEM_PANEL_ROWS; ++r)
+            a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[r] + i), c, a[r]);
+    },
+    const __m256 e = _mm256_fnmadd_ps(two, a[r], cq);
+    fastem_kpp_avx2_row(_mm256_add_pd(nv, _mm256_cvtps_pd(_mm256_castps256_ps128(e))),
+                        _mm256_add_pd(nv, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1))),
+                        FASTEM_KPP_ROW_ARGS);)
+
+/* float64: a row's eight products in two vectors. */
+FASTEM_KPP_AVX2(fastem_kpp_avx2_d, double,
+    const __m256d two = _mm256_set1_pd(2.0);
+    const __m256d cq0 = _mm256_loadu_pd(cc + k0);
+    const __m256d cq1 = _mm256_loadu_pd(cc + k0 + 4);,
+    __m256d a0[FASTEM_PANEL_ROWS];
+    __m256d a1[FASTEM_PANEL_ROWS];
+    for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) a0[r] = a1[r] = _mm256_setzero_pd();
+    for (ptrdiff_t i = 0; i < d; ++i) {
+        const __m256d c0 = _mm256_loadu_pd(pct + i * FASTEM_PANEL);
+        const __m256d c1 = _mm256_loadu_pd(pct + i * FASTEM_PANEL + 4);
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) {
+            const __m256d u = _mm256_broadcast_sd(x[r] + i);
+            a0[r] = _mm256_fmadd_pd(u, c0, a0[r]);
+            a1[r] = _mm256_fmadd_pd(u, c1, a1[r]);
+        }
+    },
+    fastem_kpp_avx2_row(_mm256_add_pd(nv, _mm256_fnmadd_pd(two, a0[r], cq0)),
+                        _mm256_add_pd(nv, _mm256_fnmadd_pd(two, a1[r], cq1)),
+                        FASTEM_KPP_ROW_ARGS);)
 #endif
 
 /* hand_vectorised = 0 forces the generic version (for the tests). */
