@@ -1014,6 +1014,16 @@ FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
    dist = max(xx_b + cc[t] - 2 x_b . c_t, 0) and pot[t] += w_b min(closest_b, dist), rows
    in order. xx holds the rows' squared norms, or is NULL (then computed here); w may be
    NULL (unit weights); D, when not NULL, receives dist at D[t * dstride + b]. */
+/* norm: row b0 + r's squared norm, xx's or x[r]'s squares summed in order. */
+#define FASTEM_KPP_NORM(T)                                                                \
+    double norm;                                                                          \
+    if (xx != NULL) {                                                                     \
+        norm = xx[b0 + r];                                                                \
+    } else {                                                                              \
+        T sq = 0;                                                                         \
+        for (ptrdiff_t i = 0; i < d; ++i) sq += x[r][i] * x[r][i];                        \
+        norm = (double)sq;                                                                \
+    }
 #define FASTEM_KPP(NAME, T, CLONES)                                                       \
 CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, const T* cc, \
                         ptrdiff_t nc, const double* w, const double* xx,                  \
@@ -1030,14 +1040,7 @@ CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, cons
             T a[FASTEM_PANEL_ROWS][FASTEM_PANEL] = {{0}};                                 \
             FASTEM_PANEL_DOTS(T, x, d, pct, a, (void)0)                                   \
             for (ptrdiff_t r = 0; r < m; ++r) {                                           \
-                double norm;                                                              \
-                if (xx != NULL) {                                                         \
-                    norm = xx[b0 + r];                                                    \
-                } else {                                                                  \
-                    T sq = 0;                                                             \
-                    for (ptrdiff_t i = 0; i < d; ++i) sq += x[r][i] * x[r][i];            \
-                    norm = (double)sq;                                                    \
-                }                                                                         \
+                FASTEM_KPP_NORM(T)                                                        \
                 const double cl = closest[b0 + r];                                        \
                 const double ww = w != NULL ? w[b0 + r] : 1.0;                            \
                 double dist[FASTEM_PANEL];                                                \
@@ -1107,14 +1110,7 @@ static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, const T* cc
             _Pragma("GCC unroll 6")   /* the products stay in registers */               \
             for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) {                                 \
                 if (r >= m) break;                                                        \
-                double norm;                                                              \
-                if (xx != NULL) {                                                         \
-                    norm = xx[b0 + r];                                                    \
-                } else {                                                                  \
-                    T sq = 0;                                                             \
-                    for (ptrdiff_t i = 0; i < d; ++i) sq += x[r][i] * x[r][i];            \
-                    norm = (double)sq;                                                    \
-                }                                                                         \
+                FASTEM_KPP_NORM(T)                                                        \
                 const __m256d nv = _mm256_set1_pd(norm);                                  \
                 ROW                                                                       \
             }                                                                             \
@@ -1169,35 +1165,27 @@ FASTEM_KPP_AVX2(fastem_kpp_avx2_d, double,
 #endif
 
 /* hand_vectorised = 0 forces the generic version (for the tests). */
-FASTEM_UNUSED static void fastem_kpp_d(const double* X, ptrdiff_t nb, ptrdiff_t d,
-                                       const double* ct, const double* cc, ptrdiff_t nc,
-                                       const double* w, const double* xx,
-                                       const double* closest, double* pot, double* D,
-                                       ptrdiff_t dstride, int hand_vectorised) {
 #ifdef FASTEM_NEAREST_AVX2
-    if (hand_vectorised && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        fastem_kpp_avx2_d(X, nb, d, ct, cc, nc, w, xx, closest, pot, D, dstride);
-        return;
+#define FASTEM_KPP_HAND(SFX)                                                              \
+    if (hand_vectorised && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { \
+        fastem_kpp_avx2_##SFX(X, nb, d, ct, cc, nc, w, xx, closest, pot, D, dstride);     \
+        return;                                                                           \
     }
+#else
+#define FASTEM_KPP_HAND(SFX)
 #endif
-    (void)hand_vectorised;
-    fastem_kpp_generic_d(X, nb, d, ct, cc, nc, w, xx, closest, pot, D, dstride);
+#define FASTEM_KPP_PICK(T, SFX)                                                           \
+FASTEM_UNUSED static void fastem_kpp_##SFX(const T* X, ptrdiff_t nb, ptrdiff_t d,        \
+                                           const T* ct, const T* cc, ptrdiff_t nc,        \
+                                           const double* w, const double* xx,             \
+                                           const double* closest, double* pot, double* D, \
+                                           ptrdiff_t dstride, int hand_vectorised) {      \
+    FASTEM_KPP_HAND(SFX)                                                                  \
+    (void)hand_vectorised;                                                                \
+    fastem_kpp_generic_##SFX(X, nb, d, ct, cc, nc, w, xx, closest, pot, D, dstride);      \
 }
-
-FASTEM_UNUSED static void fastem_kpp_f(const float* X, ptrdiff_t nb, ptrdiff_t d,
-                                       const float* ct, const float* cc, ptrdiff_t nc,
-                                       const double* w, const double* xx,
-                                       const double* closest, double* pot, double* D,
-                                       ptrdiff_t dstride, int hand_vectorised) {
-#ifdef FASTEM_NEAREST_AVX2
-    if (hand_vectorised && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        fastem_kpp_avx2_f(X, nb, d, ct, cc, nc, w, xx, closest, pot, D, dstride);
-        return;
-    }
-#endif
-    (void)hand_vectorised;
-    fastem_kpp_generic_f(X, nb, d, ct, cc, nc, w, xx, closest, pot, D, dstride);
-}
+FASTEM_KPP_PICK(double, d)
+FASTEM_KPP_PICK(float, f)
 
 /* Folding one new center c (squared norm cc) into the nearest-center distances of the nb
    rows of X: dist = max(xx_b + cc - 2 x_b . c, 0), closest_b = min(closest_b, dist), and
