@@ -9,7 +9,7 @@ import numpy as np
 from cython cimport floating
 from libc.float cimport DBL_MAX
 
-from fastem._kernels._blocks cimport BLOCK_ROWS, transpose_block
+from fastem._kernels._blocks cimport BLOCK_ROWS, n_blocks_of, transpose_block
 from fastem._kernels._parallel cimport check_status, hand_vectorised, run_blocks
 
 
@@ -475,12 +475,12 @@ def kpp_update_closest(
 
 def n_blocks(Py_ssize_t n):
     """The number of blocks of BLOCK_ROWS rows (the last one partial) of n rows."""
-    return (n + BLOCK_ROWS - 1) // BLOCK_ROWS
+    return n_blocks_of(n)
 
 
 cdef _check_block_sums(const double[::1] block_sums, Py_ssize_t n):
-    if block_sums.shape[0] != n_blocks(n):
-        raise ValueError(f"block_sums must have shape ({n_blocks(n)},), got "
+    if block_sums.shape[0] != n_blocks_of(n):
+        raise ValueError(f"block_sums must have shape ({n_blocks_of(n)},), got "
                          f"({block_sums.shape[0]},)")
 
 

@@ -1009,11 +1009,6 @@ FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, ptrdiff_t 
 FASTEM_LLOYD_SUMS(fastem_lloyd_sums_d, double)
 FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
 
-/* k-means++ candidate potentials over the nb rows of X, the nc candidates in panels
-   (ct, cc as for the nearest-center search): for each candidate t,
-   dist = max(xx_b + cc[t] - 2 x_b . c_t, 0) and pot[t] += w_b min(closest_b, dist), rows
-   in order. xx holds the rows' squared norms, or is NULL (then computed here); w may be
-   NULL (unit weights); D, when not NULL, receives dist at D[t * dstride + b]. */
 /* norm: row b0 + r's squared norm, xx's or x[r]'s squares summed in order. */
 #define FASTEM_KPP_NORM(T)                                                                \
     double norm;                                                                          \
@@ -1024,6 +1019,12 @@ FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
         for (ptrdiff_t i = 0; i < d; ++i) sq += x[r][i] * x[r][i];                        \
         norm = (double)sq;                                                                \
     }
+
+/* k-means++ candidate potentials over the nb rows of X, the nc candidates in panels
+   (ct, cc as for the nearest-center search): for each candidate t,
+   dist = max(xx_b + cc[t] - 2 x_b . c_t, 0) and pot[t] += w_b min(closest_b, dist), rows
+   in order. xx holds the rows' squared norms, or is NULL (then computed here); w may be
+   NULL (unit weights); D, when not NULL, receives dist at D[t * dstride + b]. */
 #define FASTEM_KPP(NAME, T, CLONES)                                                       \
 CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, const T* cc, \
                         ptrdiff_t nc, const double* w, const double* xx,                  \
