@@ -44,7 +44,7 @@ cdef extern from "_simd.h" nogil:
                           int hand_vectorised)
     double fastem_posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
                              const Py_ssize_t* rows, Py_ssize_t row0, double* resp_out,
-                             double* lse_out, double* lse, double* scale)
+                             double* lse_out, double* lse, double* scale, int single)
     void fastem_moments_diag_d(const double* xt, const double* mu, const double* w,
                                Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2)
     void fastem_moments_diag_f(const float* xt, const float* mu, const double* w,
@@ -120,10 +120,12 @@ cdef inline void _log_density(const floating* yt, Py_ssize_t nb, Py_ssize_t d, i
 cdef inline void _posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
                              Py_ssize_t row0, const Py_ssize_t* rows, double* acc,
                              double* resp_out, double* lse_out, double* quad,
-                             double* lse) noexcept nogil:
+                             double* lse, bint single) noexcept nogil:
     """Turn the block's log-densities logp (K x BLOCK_ROWS) into weighted responsibilities
-    and add sum_b w_b log p(x_b) to acc[0] (see fastem_posteriors in _simd.h)."""
-    acc[0] += fastem_posteriors(logp, nb, K, w, rows, row0, resp_out, lse_out, lse, quad)
+    and add sum_b w_b log p(x_b) to acc[0] (see fastem_posteriors in _simd.h; single:
+    float32 data, whose densities are exponentiated in float32)."""
+    acc[0] += fastem_posteriors(logp, nb, K, w, rows, row0, resp_out, lse_out, lse, quad,
+                                single)
 
 
 cdef void _accumulate(const floating* xt, const floating* mu, const double* r, Py_ssize_t nb,
@@ -203,7 +205,8 @@ cdef void _block(
                 for k in range(K):
                     logp_out[(row0 + b) * K + k] = logp[k * BLOCK_ROWS + b]
             return
-        _posteriors(logp, nb, K, w, row0, NULL, acc, resp_out, lse_out, quad, lse)
+        _posteriors(logp, nb, K, w, row0, NULL, acc, resp_out, lse_out, quad, lse,
+                    floating is float)
     else:
         for k in range(K):
             r = logp + k * BLOCK_ROWS
@@ -526,7 +529,8 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
                          quad)
         for b in range(nb):
             logp[k * BLOCK_ROWS + b] = c.log_norm[p * K + k] - 0.5 * quad[b]
-    _posteriors(logp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse)
+    _posteriors(logp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse,
+                floating is float)
 
     if not c.want_stats:
         return
