@@ -70,8 +70,15 @@ cdef inline void transpose_block(const floating* X, Py_ssize_t nb, Py_ssize_t d,
         fastem_transpose_f(X, nb, d, xt)
 
 
+cdef extern from "_simd.h" nogil:
+    double fastem_sum_rows(const double* a, Py_ssize_t n)
+
+
 cdef inline double sum_rows(const real* a, Py_ssize_t n) noexcept nogil:
-    """sum(a) with four running sums, accumulated in float64 in a fixed order."""
+    """sum(a) accumulated in float64 in a fixed order (float64: see fastem_sum_rows in
+    _simd.h; float32: four running sums)."""
+    if real is double:
+        return fastem_sum_rows(a, n)
     cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
     cdef Py_ssize_t i = 0
     while i + 4 <= n:

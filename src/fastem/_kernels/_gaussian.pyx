@@ -42,6 +42,7 @@ cdef extern from "_simd.h" nogil:
     void fastem_moments_f(const float* xt, const float* mu, const double* w, Py_ssize_t nb,
                           Py_ssize_t d, double* s1, double* s2, float* wy,
                           int hand_vectorised)
+    void fastem_log_densities(const double* quad, Py_ssize_t nb, double ln, double* out)
     double fastem_posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
                              const Py_ssize_t* rows, Py_ssize_t row0, double* resp_out,
                              double* lse_out, double* lse, double* scale, int single)
@@ -197,8 +198,7 @@ cdef void _block(
         fstride = d * d if cov == C_FULL else (d if cov == C_DIAG else (1 if cov == C_SPHERICAL else 0))
         for k in range(K):
             _log_density(xt, nb, d, cov, prec + k * fstride, means + k * d, cs, quad)
-            for b in range(nb):
-                logp[k * BLOCK_ROWS + b] = log_norm[k] - 0.5 * quad[b]
+            fastem_log_densities(quad, nb, log_norm[k], logp + k * BLOCK_ROWS)
         if logp_out != NULL:
             # per-component log-densities only (emissions of a hidden Markov model)
             for b in range(nb):
@@ -527,8 +527,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
                 cs[j] = mu[obs[j]]
             _log_density(xo, nb, o, cov, factor + c.factor_start[p] + k * fsize, cs, NULL,
                          quad)
-        for b in range(nb):
-            logp[k * BLOCK_ROWS + b] = c.log_norm[p * K + k] - 0.5 * quad[b]
+        fastem_log_densities(quad, nb, c.log_norm[p * K + k], logp + k * BLOCK_ROWS)
     _posteriors(logp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse,
                 floating is float)
 
