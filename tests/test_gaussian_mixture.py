@@ -257,6 +257,39 @@ def test_float32_agrees_with_float64(covariance_type):
     assert rel_err(g32.score_samples(X.astype(np.float32)), g64.score_samples(X)) < 1e-4
 
 
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_float32_posteriors_far_rows_and_an_empty_component(covariance_type):
+    """float32 responsibilities are computed in float32 relative to each row's largest
+    log-density: rows far from every mean (log-densities of -1e5 and below, components
+    far apart) and a first component of weight 0 (log-density -inf) match float64 to
+    float32 rounding, with sample weights (some zero)."""
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.randn(600, 3), rng.randn(600, 3) + 6,
+                   rng.randn(5, 3) * 1e3 + 1e4])
+    precisions = {"full": np.stack([np.eye(3)] * 3), "tied": np.eye(3),
+                  "diag": np.ones((3, 3)), "spherical": np.ones(3)}
+    kw = dict(covariance_type=covariance_type, weights_init=[0.0, 0.5, 0.5],
+              means_init=[[0.0, 0, 0], [6, 6, 6], [3, 3, 3]],
+              precisions_init=precisions[covariance_type], max_iter=2, tol=0,
+              reg_covar=1e-3)
+    w = rng.uniform(0, 2, size=len(X))
+    w[:10] = 0
+    X32 = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        g64 = GaussianMixture(3, **kw).fit(X, sample_weight=w)
+        g32 = GaussianMixture(3, **kw).fit(X32, sample_weight=w)
+    assert rel_err(g32.lower_bounds_, g64.lower_bounds_) < 1e-5
+    for name in ["weights_", "means_", "covariances_"]:
+        assert rel_err(getattr(g32, name), getattr(g64, name)) < 1e-4, name
+    p32 = g32.predict_proba(X32)
+    assert np.all(np.isfinite(p32))
+    assert np.abs(p32 - g64.predict_proba(X)).max() < 1e-4
+    s64 = g64.score_samples(X)
+    assert s64.min() < -100        # the far rows
+    assert np.max(np.abs(g32.score_samples(X32) - s64) / np.abs(s64)) < 1e-4
+
+
 def test_singular_component_names_component_and_reg_covar():
     rng = np.random.RandomState(0)
     X = np.vstack([np.zeros((10, 2)), rng.randn(100, 2) + 10])

@@ -71,26 +71,16 @@ cdef inline void transpose_block(const floating* X, Py_ssize_t nb, Py_ssize_t d,
 
 
 cdef extern from "_simd.h" nogil:
-    double fastem_sum_rows(const double* a, Py_ssize_t n)
+    double fastem_sum_rows_d(const double* a, Py_ssize_t n)
+    double fastem_sum_rows_f(const float* a, Py_ssize_t n)
 
 
 cdef inline double sum_rows(const real* a, Py_ssize_t n) noexcept nogil:
-    """sum(a) accumulated in float64 in a fixed order (float64: see fastem_sum_rows in
-    _simd.h; float32: four running sums)."""
+    """sum(a) accumulated in float64 in a fixed order (see fastem_sum_rows in _simd.h)."""
     if real is double:
-        return fastem_sum_rows(a, n)
-    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef Py_ssize_t i = 0
-    while i + 4 <= n:
-        s0 += a[i]
-        s1 += a[i + 1]
-        s2 += a[i + 2]
-        s3 += a[i + 3]
-        i += 4
-    while i < n:
-        s0 += a[i]
-        i += 1
-    return (s0 + s1) + (s2 + s3)
+        return fastem_sum_rows_d(a, n)
+    else:
+        return fastem_sum_rows_f(a, n)
 
 
 cdef inline void add_partitions(const double* acc, Py_ssize_t n_parts, Py_ssize_t stride,

@@ -39,16 +39,19 @@ cdef extern from "_simd.h" nogil:
     void fastem_moments_d(const double* xt, const double* mu, const double* w,
                           Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2, double* wy,
                           int hand_vectorised)
-    void fastem_moments_f(const float* xt, const float* mu, const double* w, Py_ssize_t nb,
+    void fastem_moments_f(const float* xt, const float* mu, const float* w, Py_ssize_t nb,
                           Py_ssize_t d, double* s1, double* s2, float* wy,
                           int hand_vectorised)
     void fastem_log_densities(const double* quad, Py_ssize_t nb, double ln, double* out)
     double fastem_posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
                              const Py_ssize_t* rows, Py_ssize_t row0, double* resp_out,
-                             double* lse_out, double* lse, double* scale, int single)
+                             double* lse_out, double* lse, double* scale)
+    double fastem_posteriors_f(const double* logp, float* resp, Py_ssize_t nb, Py_ssize_t K,
+                               const double* w, const Py_ssize_t* rows, Py_ssize_t row0,
+                               double* resp_out, double* lse_out, double* lse, float* scale)
     void fastem_moments_diag_d(const double* xt, const double* mu, const double* w,
                                Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2)
-    void fastem_moments_diag_f(const float* xt, const float* mu, const double* w,
+    void fastem_moments_diag_f(const float* xt, const float* mu, const float* w,
                                Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2)
     void fastem_quad_diag_d(const double* xt, Py_ssize_t nb, Py_ssize_t d, const double* mu,
                             const double* p, Py_ssize_t ps, double* quad)
@@ -118,18 +121,30 @@ cdef inline void _log_density(const floating* yt, Py_ssize_t nb, Py_ssize_t d, i
         fastem_quad_diag_f(yt, nb, d, mu, factor, 1 if cov == C_DIAG else 0, quad)
 
 
-cdef inline void _posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
-                             Py_ssize_t row0, const Py_ssize_t* rows, double* acc,
-                             double* resp_out, double* lse_out, double* quad,
-                             double* lse, bint single) noexcept nogil:
+cdef inline void _posteriors(double* logp, floating* resp, Py_ssize_t nb, Py_ssize_t K,
+                             const double* w, Py_ssize_t row0, const Py_ssize_t* rows,
+                             double* acc, double* resp_out, double* lse_out, double* quad,
+                             double* lse) noexcept nogil:
     """Turn the block's log-densities logp (K x BLOCK_ROWS) into weighted responsibilities
-    and add sum_b w_b log p(x_b) to acc[0] (see fastem_posteriors in _simd.h; single:
-    float32 data, whose densities are exponentiated in float32)."""
-    acc[0] += fastem_posteriors(logp, nb, K, w, rows, row0, resp_out, lse_out, lse, quad,
-                                single)
+    in resp (the data's precision; float64: logp itself) and add sum_b w_b log p(x_b) to
+    acc[0] (see fastem_posteriors and, float32, fastem_posteriors_f in _simd.h)."""
+    if floating is double:
+        acc[0] += fastem_posteriors(logp, nb, K, w, rows, row0, resp_out, lse_out, lse, quad)
+    else:
+        acc[0] += fastem_posteriors_f(logp, resp, nb, K, w, rows, row0, resp_out, lse_out,
+                                      lse, <float*>quad)
 
 
-cdef void _accumulate(const floating* xt, const floating* mu, const double* r, Py_ssize_t nb,
+cdef inline void _put_weight(floating* r, Py_ssize_t j, double v) noexcept nogil:
+    """r[j] = v in the data's precision: in float32 weights below 2^-64 are 0 (as
+    FASTEM_WEIGHT in _simd.h)."""
+    if floating is float and v < 5.421010862427522e-20:
+        r[j] = 0
+    else:
+        r[j] = <floating>v
+
+
+cdef void _accumulate(const floating* xt, const floating* mu, const floating* r, Py_ssize_t nb,
                       Py_ssize_t d, int cov, double* s1, double* s2,
                       floating* wy) noexcept nogil:
     """s1 += sum_b r_b y_b and s2 += sum_b r_b y_b y_b^T (upper triangle, or diagonal),
@@ -155,20 +170,28 @@ cdef inline double* _s2_of(double* s2, int cov, Py_ssize_t k, Py_ssize_t d) noex
 
 
 cdef inline size_t _scratch_bytes(Py_ssize_t K, Py_ssize_t d, size_t item) noexcept nogil:
-    return ((K + 2) * sizeof(double) + 3 * d * item) * BLOCK_ROWS + d * item
+    cdef size_t resp = K * item if item == sizeof(float) else 0
+    return ((K + 2) * sizeof(double) + resp + 3 * d * item) * BLOCK_ROWS + d * item
 
 
 cdef inline void _scratch_layout(void* scratch, Py_ssize_t K, Py_ssize_t d, double** logp,
-                                 double** quad, double** lse, floating** xt, floating** yt,
-                                 floating** wy, floating** cs) noexcept nogil:
+                                 double** quad, double** lse, floating** resp, floating** xt,
+                                 floating** yt, floating** wy,
+                                 floating** cs) noexcept nogil:
     """Per-thread scratch of both Gaussian passes (_scratch_bytes long): logp (K x BLOCK_ROWS),
-    quad, lse (BLOCK_ROWS each) as float64, then the block's rows xt, a shifted copy yt
-    (completed rows with missing values) and wy (d x BLOCK_ROWS each), and cs (d) in the
-    data's precision."""
+    quad, lse (BLOCK_ROWS each) as float64, then in the data's precision the
+    responsibilities resp (float32: K x BLOCK_ROWS; float64: logp itself), the block's
+    rows xt, a shifted copy yt (completed rows with missing values) and wy (d x BLOCK_ROWS
+    each), and cs (d)."""
     logp[0] = <double*>scratch
     quad[0] = logp[0] + K * BLOCK_ROWS
     lse[0] = quad[0] + BLOCK_ROWS
-    xt[0] = <floating*>(lse[0] + BLOCK_ROWS)
+    if floating is double:
+        resp[0] = logp[0]
+        xt[0] = lse[0] + BLOCK_ROWS
+    else:
+        resp[0] = <float*>(lse[0] + BLOCK_ROWS)
+        xt[0] = resp[0] + K * BLOCK_ROWS
     yt[0] = xt[0] + d * BLOCK_ROWS
     wy[0] = yt[0] + d * BLOCK_ROWS
     cs[0] = wy[0] + d * BLOCK_ROWS
@@ -189,35 +212,36 @@ cdef void _block(
     cdef floating* wy
     cdef Py_ssize_t k, b, fstride
     cdef double nk_block
-    cdef double* r
+    cdef floating* r
+    cdef floating* lp      # the responsibilities
     cdef const floating* xb = X + row0 * d
 
-    _scratch_layout(scratch, K, d, &logp, &quad, &lse, &xt, &yt, &wy, &cs)
+    _scratch_layout(scratch, K, d, &logp, &quad, &lse, &lp, &xt, &yt, &wy, &cs)
     transpose_block(xb, nb, d, xt)
     if resp_in == NULL:
         fstride = d * d if cov == C_FULL else (d if cov == C_DIAG else (1 if cov == C_SPHERICAL else 0))
         for k in range(K):
             _log_density(xt, nb, d, cov, prec + k * fstride, means + k * d, cs, quad)
-            fastem_log_densities(quad, nb, log_norm[k], logp + k * BLOCK_ROWS)
+            if logp_out != NULL:
+                # per-component log-densities only (emissions of a hidden Markov model)
+                for b in range(nb):
+                    logp_out[(row0 + b) * K + k] = log_norm[k] - 0.5 * quad[b]
+            else:
+                fastem_log_densities(quad, nb, log_norm[k], logp + k * BLOCK_ROWS)
         if logp_out != NULL:
-            # per-component log-densities only (emissions of a hidden Markov model)
-            for b in range(nb):
-                for k in range(K):
-                    logp_out[(row0 + b) * K + k] = logp[k * BLOCK_ROWS + b]
             return
-        _posteriors(logp, nb, K, w, row0, NULL, acc, resp_out, lse_out, quad, lse,
-                    floating is float)
+        _posteriors(logp, lp, nb, K, w, row0, NULL, acc, resp_out, lse_out, quad, lse)
     else:
         for k in range(K):
-            r = logp + k * BLOCK_ROWS
+            r = lp + k * BLOCK_ROWS
             for b in range(nb):
-                r[b] = resp_in[(row0 + b) * K + k] if w == NULL else (
-                    resp_in[(row0 + b) * K + k] * w[row0 + b])
+                _put_weight(r, b, resp_in[(row0 + b) * K + k] if w == NULL else (
+                    resp_in[(row0 + b) * K + k] * w[row0 + b]))
 
     if not want_stats:
         return
     for k in range(K):
-        r = logp + k * BLOCK_ROWS
+        r = lp + k * BLOCK_ROWS
         nk_block = sum_rows(r, nb)
         if nk_block == 0:
             continue
@@ -272,7 +296,8 @@ cdef void _labelled_block(const floating* X, const double* w, Py_ssize_t row0, P
     moments kernel, about that component's mean."""
     cdef double* logp
     cdef double* quad
-    cdef double* r
+    cdef double* lse
+    cdef floating* r
     cdef floating* xt
     cdef floating* yt
     cdef floating* wy
@@ -284,7 +309,8 @@ cdef void _labelled_block(const floating* X, const double* w, Py_ssize_t row0, P
     cdef double nk_block
     # the label counts use the log-density area (K x BLOCK_ROWS doubles), the order the
     # quad area, the gathered rows' weights the lse area
-    _scratch_layout(scratch, K, d, &logp, &quad, &r, &xt, &yt, &wy, &cs)
+    _scratch_layout(scratch, K, d, &logp, &quad, &lse, &r, &xt, &yt, &wy, &cs)
+    r = <floating*>lse
     start = <Py_ssize_t*>logp
     order = <Py_ssize_t*>quad
     for k in range(K + 1):
@@ -308,7 +334,7 @@ cdef void _labelled_block(const floating* X, const double* w, Py_ssize_t row0, P
                 for j in range(cnt, padded):
                     xt[i * BLOCK_ROWS + j] = 0
             for j in range(cnt):
-                r[j] = 1.0 if w == NULL else w[row0 + order[first + j]]
+                _put_weight(r, j, 1.0 if w == NULL else w[row0 + order[first + j]])
             nk_block = sum_rows(r, cnt)
             acc[1 + k] += nk_block
             _accumulate(xt, means + k * d, r, cnt, d, cov, acc + 1 + K + k * d,
@@ -496,7 +522,8 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef floating* cs
     cdef floating* wy
     cdef Py_ssize_t padded = (nb + PAD_ROWS - 1) & ~(<Py_ssize_t>(PAD_ROWS - 1))
-    cdef double* r
+    cdef floating* r
+    cdef floating* lp
     cdef double nk_block
     cdef Py_ssize_t k, j, i, b
     cdef const floating* mu
@@ -505,7 +532,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef Py_ssize_t stats0 = 1 + K + K * d
     cdef Py_ssize_t rsum0 = stats0 + _n_s2(cov, K, d)
 
-    _scratch_layout(scratch, K, d, &logp, &quad, &lse, &xo, &yt, &wy, &cs)
+    _scratch_layout(scratch, K, d, &logp, &quad, &lse, &lp, &xo, &yt, &wy, &cs)
     for j in range(o):
         for b in range(nb):
             xo[j * BLOCK_ROWS + b] = X[rows[b] * d + obs[j]]
@@ -528,8 +555,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
             _log_density(xo, nb, o, cov, factor + c.factor_start[p] + k * fsize, cs, NULL,
                          quad)
         fastem_log_densities(quad, nb, c.log_norm[p * K + k], logp + k * BLOCK_ROWS)
-    _posteriors(logp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse,
-                floating is float)
+    _posteriors(logp, lp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse)
 
     if not c.want_stats:
         return
@@ -540,7 +566,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
             for b in range(nb):
                 yt[obs[j] * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b]
     for k in range(K):
-        r = logp + k * BLOCK_ROWS
+        r = lp + k * BLOCK_ROWS
         nk_block = sum_rows(r, nb)
         if nk_block == 0:
             continue

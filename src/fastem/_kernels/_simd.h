@@ -145,7 +145,9 @@ FASTEM_QUAD_TRIANGULAR(fastem_quad_generic6_f, float, FASTEM_CLONES, 6)
 FASTEM_QUAD_TRIANGULAR(fastem_quad_generic4_d, double, FASTEM_CLONES_AVX2, 4)
 FASTEM_QUAD_TRIANGULAR(fastem_quad_generic4_f, float, FASTEM_CLONES, 4)
 
-/* A responsibility in the data's precision. In float32, weights below 2^-64 count as 0:
+/* A responsibility in the data's precision (the moments kernels take them so, from the
+   float32 posteriors or converted by their callers). In float32, weights below 2^-64
+   count as 0:
    their products with the rows would be subnormal floats, whose arithmetic is many times
    slower (measured: 15x for the whole M-step pass when components are far apart), and
    they cannot matter (the M-step adds 10 eps to every component's weight). float64 keeps
@@ -153,8 +155,8 @@ FASTEM_QUAD_TRIANGULAR(fastem_quad_generic4_f, float, FASTEM_CLONES, 4)
 #define FASTEM_WEIGHT(T, v)                                                               \
     (sizeof(T) == sizeof(float) && (v) < 5.421010862427522e-20 ? (T)0 : (T)(v))
 
-/* The first step of both moments kernels: wy[i, b] = w_b (y[i, b] - mu_i), the weights
-   in the data's precision, converted once, and s1[i] += sum_b wy[i, b]. */
+/* The first step of both moments kernels: wy[i, b] = w_b (y[i, b] - mu_i), and s1[i] +=
+   sum_b wy[i, b]. */
 #define FASTEM_WEIGHTED_ROWS(T)                                                           \
     T wt[FASTEM_BLOCK];                                                                   \
     FASTEM_PRAGMA(omp simd)                                                               \
@@ -174,7 +176,7 @@ FASTEM_QUAD_TRIANGULAR(fastem_quad_generic4_f, float, FASTEM_CLONES, 4)
    the block; mu may be NULL: no shift). wy is scratch of d * FASTEM_BLOCK. Two rows of
    the result at a time against four columns: six loads per eight multiply-adds. */
 #define FASTEM_MOMENTS(NAME, T, CLONES)                                                           \
-CLONES static void NAME(const T* yt, const T* mu, const double* w, ptrdiff_t nb,         \
+CLONES static void NAME(const T* yt, const T* mu, const T* w,      ptrdiff_t nb,         \
                         ptrdiff_t d, double* s1, double* s2, T* wy) {                     \
     FASTEM_WEIGHTED_ROWS(T)                                                               \
     for (ptrdiff_t i = 0; i < d; i += 2) {                                                \
@@ -214,7 +216,7 @@ FASTEM_MOMENTS(fastem_moments_generic_f, float, FASTEM_CLONES)
 /* With y = x - mu (mu may be NULL for rows already shifted): s1[i] += sum_b w[b] y[i, b]
    and s2[i] += sum_b w[b] y[i, b]^2 (diagonal moments). */
 #define FASTEM_MOMENTS_DIAG(NAME, T)                                                      \
-FASTEM_CLONES static void NAME(const T* xt, const T* mu, const double* w, ptrdiff_t nb,  \
+FASTEM_CLONES static void NAME(const T* xt, const T* mu, const T* w,      ptrdiff_t nb,  \
                                ptrdiff_t d, double* s1, double* s2) {                     \
     T wt[FASTEM_BLOCK];     /* the weights in the data's precision, converted once */     \
     FASTEM_PRAGMA(omp simd)                                                               \
@@ -874,7 +876,7 @@ __attribute__((target("avx2,fma"))) static inline void fastem_sums4_f(const __m2
    feature: measured 22% of the kernel at d = 8). */
 #define FASTEM_MOMENTS_AVX2(NAME, T, V, VL, SFX)                                          \
 __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,          \
-                                                      const double* w, ptrdiff_t nb,      \
+                                                      const T* w,      ptrdiff_t nb,      \
                                                       ptrdiff_t d, double* s1, double* s2, \
                                                       T* wy) {                            \
     const ptrdiff_t nv = nb / VL * VL;  /* rows nv .. nb - 1 are added one by one */      \
@@ -983,7 +985,7 @@ FASTEM_UNUSED static void fastem_quad_triangular_##S(const T* yt, ptrdiff_t nb, 
     if (d % 6 != 0 && d < 24) fastem_quad_generic4_##S(yt, nb, d, P, cs, quad);           \
     else fastem_quad_generic6_##S(yt, nb, d, P, cs, quad);                                \
 }                                                                                         \
-FASTEM_UNUSED static void fastem_moments_##S(const T* yt, const T* mu, const double* w,   \
+FASTEM_UNUSED static void fastem_moments_##S(const T* yt, const T* mu, const T* w,        \
                                              ptrdiff_t nb, ptrdiff_t d, double* s1,       \
                                              double* s2, T* wy, int hand_vectorised) {    \
     if (hand_vectorised && FASTEM_HAS_AVX2())                                             \
@@ -1367,18 +1369,21 @@ static inline double fastem_log_core(double x) {
 
 /* sum(a) in float64 in a fixed order: sixteen running sums (four vectors: one chain
    of dependent adds was the loop's bound), then the tail, then the sums pairwise. */
-FASTEM_CLONES static double fastem_sum_rows(const double* a, ptrdiff_t n) {
-    double s[16] = {0};
-    ptrdiff_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        FASTEM_PRAGMA(omp simd)
-        for (int l = 0; l < 16; ++l) s[l] += a[i + l];
-    }
-    for (int l = 0; i < n; ++i, ++l) s[l] += a[i];
-    for (int h = 8; h > 0; h /= 2)
-        for (int l = 0; l < h; ++l) s[l] += s[l + h];
-    return s[0];
+#define FASTEM_SUM_ROWS(NAME, T)                                                          \
+FASTEM_CLONES static double NAME(const T* a, ptrdiff_t n) {                               \
+    double s[16] = {0};                                                                   \
+    ptrdiff_t i = 0;                                                                      \
+    for (; i + 16 <= n; i += 16) {                                                        \
+        FASTEM_PRAGMA(omp simd)                                                           \
+        for (int l = 0; l < 16; ++l) s[l] += (double)a[i + l];                            \
+    }                                                                                     \
+    for (int l = 0; i < n; ++i, ++l) s[l] += (double)a[i];                                \
+    for (int h = 8; h > 0; h /= 2)                                                        \
+        for (int l = 0; l < h; ++l) s[l] += s[l + h];                                     \
+    return s[0];                                                                          \
 }
+FASTEM_SUM_ROWS(fastem_sum_rows_d, double)
+FASTEM_SUM_ROWS(fastem_sum_rows_f, float)
 
 /* out[b] = ln - quad[b] / 2: a component's log-densities from its quadratic forms. */
 FASTEM_CLONES static void fastem_log_densities(const double* quad, ptrdiff_t nb, double ln,
@@ -1408,64 +1413,23 @@ static inline float fastem_logf_core(float x) {
     return e * ln2_hi + (e * ln2_lo + 2.0f * s + 2.0f * s * z * p);
 }
 
-/* The block's log-densities logp (K x FASTEM_BLOCK) become responsibilities, weighted
-   by w (per row of the data, or NULL for unit weights); row b of the block is row
-   rows[b] (or row0 + b) of the data. lse[b] receives the row's log-likelihood (also
-   written to lse_out[row], and the unweighted responsibilities to resp_out[row, k], when
-   those are not NULL); scale is scratch of FASTEM_BLOCK. Returns sum_b w_b lse[b],
-   skipping zero weights. Stable when every term of a row is -inf. single (float32
-   data): the densities are exponentiated, and their sums' logarithms taken, in
-   float32, eight to a vector (measured 14-22% faster), whose rounding is below that of
-   the float32 quadratic forms. */
-FASTEM_CLONES static double fastem_posteriors(double* FASTEM_RESTRICT logp, ptrdiff_t nb,
-                                              ptrdiff_t K, const double* w,
-                                              const ptrdiff_t* rows, ptrdiff_t row0,
-                                              double* resp_out, double* lse_out,
-                                              double* FASTEM_RESTRICT lse,
-                                              double* FASTEM_RESTRICT scale, int single) {
+/* lse[b] = the largest of the K log-densities of row b (-inf if none is larger). */
+static inline void fastem_row_maxima(const double* logp, ptrdiff_t nb, ptrdiff_t K,
+                                     double* lse) {
     for (ptrdiff_t b = 0; b < nb; ++b) lse[b] = -INFINITY;
     for (ptrdiff_t k = 0; k < K; ++k) {
         const double* r = logp + k * FASTEM_BLOCK;
         FASTEM_PRAGMA(omp simd)
         for (ptrdiff_t b = 0; b < nb; ++b) lse[b] = r[b] > lse[b] ? r[b] : lse[b];
     }
-    for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = 0.0;
-    /* each density is exponentiated once, relative to the row's largest */
-    for (ptrdiff_t k = 0; k < K; ++k) {
-        double* r = logp + k * FASTEM_BLOCK;
-        if (single) {
-            FASTEM_PRAGMA(omp simd)
-            for (ptrdiff_t b = 0; b < nb; ++b) {
-                const double e = (double)fastem_expf_core((float)(r[b] - lse[b]));
-                r[b] = e;
-                scale[b] += e;
-            }
-        } else {
-            FASTEM_PRAGMA(omp simd)
-            for (ptrdiff_t b = 0; b < nb; ++b) {
-                const double e = fastem_exp_core(r[b] - lse[b]);
-                r[b] = e;
-                scale[b] += e;
-            }
-        }
-    }
-    if (single) {
-        FASTEM_PRAGMA(omp simd)
-        for (ptrdiff_t b = 0; b < nb; ++b) {
-            const int some = lse[b] != -INFINITY;   /* else every density is 0 */
-            const float sc = some ? (float)scale[b] : 1.0f;
-            lse[b] = some ? lse[b] + (double)fastem_logf_core(sc) : lse[b];
-            scale[b] = some ? (double)(1.0f / sc) : 0.0;
-        }
-    } else {
-        FASTEM_PRAGMA(omp simd)
-        for (ptrdiff_t b = 0; b < nb; ++b) {
-            const int some = lse[b] != -INFINITY;
-            const double sc = some ? scale[b] : 1.0;
-            lse[b] = some ? lse[b] + fastem_log_core(sc) : lse[b];
-            scale[b] = some ? 1.0 / sc : 0.0;
-        }
-    }
+}
+
+/* sum_b w_b lse[b] over the block's rows (row b is rows[b] or row0 + b of the data),
+   skipping zero weights, and lse_out[row] = lse[b] when lse_out is not NULL. */
+FASTEM_CLONES static double fastem_row_log_likelihoods(const double* lse, ptrdiff_t nb,
+                                                       const double* w,
+                                                       const ptrdiff_t* rows, ptrdiff_t row0,
+                                                       double* lse_out) {
     double total = 0.0;
     if (w == NULL && rows == NULL) {
         FASTEM_PRAGMA(omp simd reduction(+:total))
@@ -1478,6 +1442,41 @@ FASTEM_CLONES static double fastem_posteriors(double* FASTEM_RESTRICT logp, ptrd
     }
     if (lse_out != NULL)
         for (ptrdiff_t b = 0; b < nb; ++b) lse_out[rows != NULL ? rows[b] : row0 + b] = lse[b];
+    return total;
+}
+
+/* The block's log-densities logp (K x FASTEM_BLOCK) become responsibilities, weighted
+   by w (per row of the data, or NULL for unit weights); row b of the block is row
+   rows[b] (or row0 + b) of the data. lse[b] receives the row's log-likelihood (also
+   written to lse_out[row], and the unweighted responsibilities to resp_out[row, k], when
+   those are not NULL); scale is scratch of FASTEM_BLOCK. Returns sum_b w_b lse[b],
+   skipping zero weights. Stable when every term of a row is -inf. */
+FASTEM_CLONES static double fastem_posteriors(double* FASTEM_RESTRICT logp, ptrdiff_t nb,
+                                              ptrdiff_t K, const double* w,
+                                              const ptrdiff_t* rows, ptrdiff_t row0,
+                                              double* resp_out, double* lse_out,
+                                              double* FASTEM_RESTRICT lse,
+                                              double* FASTEM_RESTRICT scale) {
+    fastem_row_maxima(logp, nb, K, lse);
+    for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = 0.0;
+    /* each density is exponentiated once, relative to the row's largest */
+    for (ptrdiff_t k = 0; k < K; ++k) {
+        double* r = logp + k * FASTEM_BLOCK;
+        FASTEM_PRAGMA(omp simd)
+        for (ptrdiff_t b = 0; b < nb; ++b) {
+            const double e = fastem_exp_core(r[b] - lse[b]);
+            r[b] = e;
+            scale[b] += e;
+        }
+    }
+    FASTEM_PRAGMA(omp simd)
+    for (ptrdiff_t b = 0; b < nb; ++b) {
+        const int some = lse[b] != -INFINITY;   /* else every density is 0 */
+        const double sc = some ? scale[b] : 1.0;
+        lse[b] = some ? lse[b] + fastem_log_core(sc) : lse[b];
+        scale[b] = some ? 1.0 / sc : 0.0;
+    }
+    const double total = fastem_row_log_likelihoods(lse, nb, w, rows, row0, lse_out);
     for (ptrdiff_t k = 0; k < K; ++k) {
         double* r = logp + k * FASTEM_BLOCK;
         FASTEM_PRAGMA(omp simd)
@@ -1492,6 +1491,60 @@ FASTEM_CLONES static double fastem_posteriors(double* FASTEM_RESTRICT logp, ptrd
             double* r = logp + k * FASTEM_BLOCK;
             FASTEM_PRAGMA(omp simd)
             for (ptrdiff_t b = 0; b < nb; ++b) r[b] *= scale[b];
+        }
+    }
+    return total;
+}
+
+/* fastem_posteriors for float32 data: the block's log-densities logp (float64) become
+   float32 responsibilities resp (K x FASTEM_BLOCK), weighted, those below 2^-64 as 0
+   (see FASTEM_WEIGHT): each density is exponentiated in float32 relative to its row's
+   largest (eight to a vector: measured 1.8-2x faster than in float64, with rounding
+   below that of the float32 quadratic forms). scale is scratch of FASTEM_BLOCK
+   floats. */
+FASTEM_CLONES static double fastem_posteriors_f(const double* FASTEM_RESTRICT logp,
+                                                float* FASTEM_RESTRICT resp, ptrdiff_t nb,
+                                                ptrdiff_t K, const double* w,
+                                                const ptrdiff_t* rows, ptrdiff_t row0,
+                                                double* resp_out, double* lse_out,
+                                                double* FASTEM_RESTRICT lse,
+                                                float* FASTEM_RESTRICT scale) {
+    fastem_row_maxima(logp, nb, K, lse);
+    for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = 0.0f;
+    for (ptrdiff_t k = 0; k < K; ++k) {
+        const double* v = logp + k * FASTEM_BLOCK;
+        float* r = resp + k * FASTEM_BLOCK;
+        FASTEM_PRAGMA(omp simd)
+        for (ptrdiff_t b = 0; b < nb; ++b) {
+            const float e = fastem_expf_core((float)(v[b] - lse[b]));
+            r[b] = e;
+            scale[b] += e;
+        }
+    }
+    FASTEM_PRAGMA(omp simd)
+    for (ptrdiff_t b = 0; b < nb; ++b) {
+        const int some = lse[b] != -INFINITY;   /* else every density is 0 */
+        const float sc = some ? scale[b] : 1.0f;
+        lse[b] = some ? lse[b] + (double)fastem_logf_core(sc) : lse[b];
+        scale[b] = some ? 1.0f / sc : 0.0f;
+    }
+    const double total = fastem_row_log_likelihoods(lse, nb, w, rows, row0, lse_out);
+    for (ptrdiff_t k = 0; k < K; ++k) {
+        float* r = resp + k * FASTEM_BLOCK;
+        FASTEM_PRAGMA(omp simd)
+        for (ptrdiff_t b = 0; b < nb; ++b) r[b] *= scale[b];
+        if (resp_out != NULL)
+            for (ptrdiff_t b = 0; b < nb; ++b)
+                resp_out[(rows != NULL ? rows[b] : row0 + b) * K + k] = (double)r[b];
+    }
+    if (w != NULL)
+        for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = (float)w[rows != NULL ? rows[b] : row0 + b];
+    for (ptrdiff_t k = 0; k < K; ++k) {
+        float* r = resp + k * FASTEM_BLOCK;
+        FASTEM_PRAGMA(omp simd)
+        for (ptrdiff_t b = 0; b < nb; ++b) {
+            const float v = w != NULL ? r[b] * scale[b] : r[b];
+            r[b] = FASTEM_WEIGHT(float, v);
         }
     }
     return total;
