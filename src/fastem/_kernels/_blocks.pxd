@@ -53,21 +53,23 @@ cdef inline int threads_for(int n_threads, Py_ssize_t n_parts) noexcept nogil:
 
 
 cdef extern from "_simd.h" nogil:
-    void fastem_transpose_d(const double* X, Py_ssize_t nb, Py_ssize_t d, double* xt)
-    void fastem_transpose_f(const float* X, Py_ssize_t nb, Py_ssize_t d, float* xt)
+    void fastem_transpose_d(const double* X, Py_ssize_t nb, Py_ssize_t d, double* xt,
+                            int hand_vectorised)
+    void fastem_transpose_f(const float* X, Py_ssize_t nb, Py_ssize_t d, float* xt,
+                            int hand_vectorised)
 
 
 cdef inline void transpose_block(const floating* X, Py_ssize_t nb, Py_ssize_t d,
-                                 floating* xt) noexcept nogil:
+                                 floating* xt, int hand_vectorised) noexcept nogil:
     """xt[i * BLOCK_ROWS + b] = X[b, i], rows nb up to the next multiple of PAD_ROWS
     zeroed.
 
     Feature-major layout makes the per-feature loops over the rows of a block contiguous,
     so they vectorise without reassociating sums (see fastem_transpose in _simd.h)."""
     if floating is double:
-        fastem_transpose_d(X, nb, d, xt)
+        fastem_transpose_d(X, nb, d, xt, hand_vectorised)
     else:
-        fastem_transpose_f(X, nb, d, xt)
+        fastem_transpose_f(X, nb, d, xt, hand_vectorised)
 
 
 cdef extern from "_simd.h" nogil:

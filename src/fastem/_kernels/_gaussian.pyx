@@ -217,7 +217,7 @@ cdef void _block(
     cdef const floating* xb = X + row0 * d
 
     _scratch_layout(scratch, K, d, &logp, &quad, &lse, &lp, &xt, &yt, &wy, &cs)
-    transpose_block(xb, nb, d, xt)
+    transpose_block(xb, nb, d, xt, hand_vectorised())
     if resp_in == NULL:
         fstride = d * d if cov == C_FULL else (d if cov == C_DIAG else (1 if cov == C_SPHERICAL else 0))
         for k in range(K):

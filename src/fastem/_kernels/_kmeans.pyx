@@ -227,7 +227,7 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
         acc[0] += part
         c.block_sums[row0 // BLOCK_ROWS] = part
     else:
-        transpose_block(xb, nb, d, xt)
+        transpose_block(xb, nb, d, xt, hand_vectorised())
         for k in range(c.K):
             _sqdist_block(xt, nb, d, centers + k * d, dd)
             if c.dist_single != NULL:

@@ -80,8 +80,8 @@ FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, T* xt) {  
         for (ptrdiff_t b = full; b < padded; ++b)                                         \
             xt[i * FASTEM_BLOCK + b] = b < nb ? X[b * d + i] : (T)0;                      \
 }
-FASTEM_TRANSPOSE(fastem_transpose_d, double)
-FASTEM_TRANSPOSE(fastem_transpose_f, float)
+FASTEM_TRANSPOSE(fastem_transpose_generic_d, double)
+FASTEM_TRANSPOSE(fastem_transpose_generic_f, float)
 
 /* out[b, i] = X[b, i] - m[i] for the nb rows of a block, in the data's precision: the
    k-means kernels work on rows centred by the data's mean, as scikit-learn centres X,
@@ -757,6 +757,93 @@ FASTEM_UNUSED static void fastem_nearest_f(const float* X, ptrdiff_t nb, ptrdiff
     (void)hand_vectorised;
     fastem_nearest_generic_f(X, nb, d, ct, cc, n_panels, K, best, lab);
 }
+
+#ifdef FASTEM_NEAREST_AVX2
+/* The transposition of a block by 8 x 8 (float32) or 4 x 4 (float64) tiles in
+   registers: the generic loop gathers each feature's eight values (measured 5.5% of a
+   float32 E+M pass at d = 8). Features beyond the last whole tile, and the last rows,
+   as the generic loop. */
+__attribute__((target("avx2,fma"))) static void fastem_transpose_avx2_f(const float* X,
+                                                                         ptrdiff_t nb,
+                                                                         ptrdiff_t d,
+                                                                         float* xt) {
+    const ptrdiff_t full = nb & ~(ptrdiff_t)7, d8 = d & ~(ptrdiff_t)7;
+    const ptrdiff_t padded = (nb + FASTEM_PAD_ROWS - 1) & ~(ptrdiff_t)(FASTEM_PAD_ROWS - 1);
+    for (ptrdiff_t b0 = 0; b0 < full; b0 += 8) {
+        const float* x = X + b0 * d;
+        for (ptrdiff_t i0 = 0; i0 < d8; i0 += 8) {
+            __m256 r[8], t[8];
+            for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(x + l * d + i0);
+            for (int l = 0; l < 8; l += 2) {
+                t[l] = _mm256_unpacklo_ps(r[l], r[l + 1]);
+                t[l + 1] = _mm256_unpackhi_ps(r[l], r[l + 1]);
+            }
+            for (int l = 0; l < 8; l += 4) {
+                r[l] = _mm256_shuffle_ps(t[l], t[l + 2], 0x44);
+                r[l + 1] = _mm256_shuffle_ps(t[l], t[l + 2], 0xEE);
+                r[l + 2] = _mm256_shuffle_ps(t[l + 1], t[l + 3], 0x44);
+                r[l + 3] = _mm256_shuffle_ps(t[l + 1], t[l + 3], 0xEE);
+            }
+            /* r[0..3]: features 0-3 (rows 0-3 low, 4-7 high lanes of rows 4-7 from r[4..7]) */
+            for (int c = 0; c < 4; ++c) {
+                float* o0 = xt + (i0 + c) * FASTEM_BLOCK + b0;
+                float* o1 = xt + (i0 + c + 4) * FASTEM_BLOCK + b0;
+                _mm256_storeu_ps(o0, _mm256_permute2f128_ps(r[c], r[c + 4], 0x20));
+                _mm256_storeu_ps(o1, _mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
+            }
+        }
+        for (ptrdiff_t i = d8; i < d; ++i)
+            for (int l = 0; l < 8; ++l) xt[i * FASTEM_BLOCK + b0 + l] = x[l * d + i];
+    }
+    for (ptrdiff_t i = 0; i < d; ++i)
+        for (ptrdiff_t b = full; b < padded; ++b)
+            xt[i * FASTEM_BLOCK + b] = b < nb ? X[b * d + i] : 0.0f;
+}
+
+__attribute__((target("avx2,fma"))) static void fastem_transpose_avx2_d(const double* X,
+                                                                         ptrdiff_t nb,
+                                                                         ptrdiff_t d,
+                                                                         double* xt) {
+    const ptrdiff_t full = nb & ~(ptrdiff_t)3, d4 = d & ~(ptrdiff_t)3;
+    const ptrdiff_t padded = (nb + FASTEM_PAD_ROWS - 1) & ~(ptrdiff_t)(FASTEM_PAD_ROWS - 1);
+    for (ptrdiff_t b0 = 0; b0 < full; b0 += 4) {
+        const double* x = X + b0 * d;
+        for (ptrdiff_t i0 = 0; i0 < d4; i0 += 4) {
+            const __m256d r0 = _mm256_loadu_pd(x + i0), r1 = _mm256_loadu_pd(x + d + i0),
+                          r2 = _mm256_loadu_pd(x + 2 * d + i0),
+                          r3 = _mm256_loadu_pd(x + 3 * d + i0);
+            const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1),
+                          t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+            double* o = xt + i0 * FASTEM_BLOCK + b0;
+            _mm256_storeu_pd(o, _mm256_permute2f128_pd(t0, t2, 0x20));
+            _mm256_storeu_pd(o + FASTEM_BLOCK, _mm256_permute2f128_pd(t1, t3, 0x20));
+            _mm256_storeu_pd(o + 2 * FASTEM_BLOCK, _mm256_permute2f128_pd(t0, t2, 0x31));
+            _mm256_storeu_pd(o + 3 * FASTEM_BLOCK, _mm256_permute2f128_pd(t1, t3, 0x31));
+        }
+        for (ptrdiff_t i = d4; i < d; ++i)
+            for (int l = 0; l < 4; ++l) xt[i * FASTEM_BLOCK + b0 + l] = x[l * d + i];
+    }
+    for (ptrdiff_t i = 0; i < d; ++i)
+        for (ptrdiff_t b = full; b < padded; ++b)
+            xt[i * FASTEM_BLOCK + b] = b < nb ? X[b * d + i] : 0.0;
+}
+#define FASTEM_TRANSPOSE_HAND(S)                                                          \
+    if (hand_vectorised && __builtin_cpu_supports("avx2")) {                              \
+        fastem_transpose_avx2_##S(X, nb, d, xt);                                          \
+        return;                                                                           \
+    }
+#else
+#define FASTEM_TRANSPOSE_HAND(S)
+#endif
+/* hand_vectorised = 0 forces the generic version (for the tests). */
+#define FASTEM_TRANSPOSE_PICK(T, S)                                                       \
+FASTEM_UNUSED static void fastem_transpose_##S(const T* X, ptrdiff_t nb, ptrdiff_t d,     \
+                                               T* xt, int hand_vectorised) {              \
+    FASTEM_TRANSPOSE_HAND(S)                                                              \
+    fastem_transpose_generic_##S(X, nb, d, xt);                                           \
+}
+FASTEM_TRANSPOSE_PICK(double, d)
+FASTEM_TRANSPOSE_PICK(float, f)
 
 /* x86-64 with GCC: the full-covariance quadratic form and moments also have
    hand-vectorised AVX2+FMA versions, picked at run time as the nearest-center search
