@@ -958,9 +958,9 @@ __attribute__((target("avx2,fma"))) static inline void fastem_sums4_f(const __m2
 }
 
 /* The moments as fastem_moments_generic*: two rows of the result by four columns, the
-   lanes summed once per tile; s1 is summed by the first tile of each pair of rows
-   (a separate reduction over the weighted rows was one dependent chain of adds per
-   feature: measured 22% of the kernel at d = 8). */
+   lanes summed once per tile; the first tile of each pair of rows also weights them
+   and sums s1 (a separate pass weighting the rows and summing s1, one dependent chain
+   of adds per feature, was 22% of the kernel at d = 8). */
 #define FASTEM_MOMENTS_AVX2(NAME, T, V, VL, SFX)                                          \
 __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,          \
                                                       const T* w,      ptrdiff_t nb,      \
@@ -969,20 +969,16 @@ __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,  
     const ptrdiff_t nv = nb / VL * VL;  /* rows nv .. nb - 1 are added one by one */      \
     T wt[FASTEM_BLOCK];                                                                   \
     for (ptrdiff_t b = 0; b < nb; ++b) wt[b] = FASTEM_WEIGHT(T, w[b]);                    \
-    for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
-        const T* y = yt + i * FASTEM_BLOCK;                                               \
-        T* o = wy + i * FASTEM_BLOCK;                                                     \
-        const T m = mu != NULL ? mu[i] : (T)0;                                            \
-        for (ptrdiff_t b = 0; b < nb; ++b) o[b] = wt[b] * (y[b] - m);                     \
-    }                                                                                     \
     for (ptrdiff_t i = 0; i < d; i += 2) {                                                \
         const ptrdiff_t i1 = i + 1 < d ? i + 1 : i;                                       \
-        const T* u0 = wy + i * FASTEM_BLOCK;                                              \
-        const T* u1 = wy + i1 * FASTEM_BLOCK;                                             \
+        T* u0 = wy + i * FASTEM_BLOCK;                                                    \
+        T* u1 = wy + i1 * FASTEM_BLOCK;                                                   \
         for (ptrdiff_t j = i; j < d; j += 4) {                                            \
             const ptrdiff_t js[4] = {j, j + 1 < d ? j + 1 : j, j + 2 < d ? j + 2 : j,     \
                                      j + 3 < d ? j + 3 : j};                              \
-            const int first = j == i;   /* the pair's first tile also sums s1 */          \
+            /* the pair's first tile (its columns 0 and 1 are rows i and i1) also        \
+               weights the pair's rows into wy, for the next tiles, and sums s1 */        \
+            const int first = j == i;                                                     \
             const T* v[4];                                                                \
             V m[4], a0[4], a1[4], e0 = _mm256_setzero_##SFX(), e1 = e0;                   \
             for (int c = 0; c < 4; ++c) {                                                 \
@@ -990,17 +986,36 @@ __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,  
                 m[c] = _mm256_set1_##SFX(mu != NULL ? mu[js[c]] : (T)0);                  \
                 a0[c] = a1[c] = _mm256_setzero_##SFX();                                   \
             }                                                                             \
-            for (ptrdiff_t b = 0; b < nv; b += VL) {                                      \
-                const V w0 = _mm256_loadu_##SFX(u0 + b), w1 = _mm256_loadu_##SFX(u1 + b); \
-                _Pragma("GCC unroll 4")                                                   \
-                for (int c = 0; c < 4; ++c) {                                             \
-                    const V y = _mm256_sub_##SFX(_mm256_loadu_##SFX(v[c] + b), m[c]);     \
-                    a0[c] = _mm256_fmadd_##SFX(w0, y, a0[c]);                             \
-                    a1[c] = _mm256_fmadd_##SFX(w1, y, a1[c]);                             \
-                }                                                                         \
-                if (first) {                                                              \
+            if (first) {                                                                  \
+                for (ptrdiff_t b = 0; b < nv; b += VL) {                                  \
+                    V y[4];                                                               \
+                    for (int c = 0; c < 4; ++c)                                           \
+                        y[c] = _mm256_sub_##SFX(_mm256_loadu_##SFX(v[c] + b), m[c]);      \
+                    const V ww = _mm256_loadu_##SFX(wt + b);                              \
+                    const V w0 = _mm256_mul_##SFX(ww, y[0]), w1 = _mm256_mul_##SFX(ww, y[1]); \
+                    _mm256_storeu_##SFX(u0 + b, w0);                                      \
+                    _mm256_storeu_##SFX(u1 + b, w1);                                      \
                     e0 = _mm256_add_##SFX(e0, w0);                                        \
                     e1 = _mm256_add_##SFX(e1, w1);                                        \
+                    _Pragma("GCC unroll 4")                                               \
+                    for (int c = 0; c < 4; ++c) {                                         \
+                        a0[c] = _mm256_fmadd_##SFX(w0, y[c], a0[c]);                      \
+                        a1[c] = _mm256_fmadd_##SFX(w1, y[c], a1[c]);                      \
+                    }                                                                     \
+                }                                                                         \
+                for (ptrdiff_t b = nv; b < nb; ++b) {                                     \
+                    u0[b] = wt[b] * (v[0][b] - (mu != NULL ? mu[js[0]] : (T)0));          \
+                    u1[b] = wt[b] * (v[1][b] - (mu != NULL ? mu[js[1]] : (T)0));          \
+                }                                                                         \
+            } else {                                                                      \
+                for (ptrdiff_t b = 0; b < nv; b += VL) {                                  \
+                    const V w0 = _mm256_loadu_##SFX(u0 + b), w1 = _mm256_loadu_##SFX(u1 + b); \
+                    _Pragma("GCC unroll 4")                                               \
+                    for (int c = 0; c < 4; ++c) {                                         \
+                        const V y = _mm256_sub_##SFX(_mm256_loadu_##SFX(v[c] + b), m[c]); \
+                        a0[c] = _mm256_fmadd_##SFX(w0, y, a0[c]);                         \
+                        a1[c] = _mm256_fmadd_##SFX(w1, y, a1[c]);                         \
+                    }                                                                     \
                 }                                                                         \
             }                                                                             \
             T r0[4], r1[4];                                                               \
