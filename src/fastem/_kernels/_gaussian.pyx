@@ -42,7 +42,8 @@ cdef extern from "_simd.h" nogil:
     void fastem_moments_f(const float* xt, const float* mu, const float* w, Py_ssize_t nb,
                           Py_ssize_t d, double* s1, double* s2, float* wy,
                           int hand_vectorised)
-    void fastem_log_densities(const double* quad, Py_ssize_t nb, double ln, double* out)
+    void fastem_log_densities(const double* quad, Py_ssize_t nb, double ln, double* out,
+                              double* lse, int first)
     double fastem_posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
                              const Py_ssize_t* rows, Py_ssize_t row0, double* resp_out,
                              double* lse_out, double* lse, double* scale)
@@ -227,7 +228,8 @@ cdef void _block(
                 for b in range(nb):
                     logp_out[(row0 + b) * K + k] = log_norm[k] - 0.5 * quad[b]
             else:
-                fastem_log_densities(quad, nb, log_norm[k], logp + k * BLOCK_ROWS)
+                fastem_log_densities(quad, nb, log_norm[k], logp + k * BLOCK_ROWS, lse,
+                                     k == 0)
         if logp_out != NULL:
             return
         _posteriors(logp, lp, nb, K, w, row0, NULL, acc, resp_out, lse_out, quad, lse)
@@ -554,7 +556,8 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
                 cs[j] = mu[obs[j]]
             _log_density(xo, nb, o, cov, factor + c.factor_start[p] + k * fsize, cs, NULL,
                          quad)
-        fastem_log_densities(quad, nb, c.log_norm[p * K + k], logp + k * BLOCK_ROWS)
+        fastem_log_densities(quad, nb, c.log_norm[p * K + k], logp + k * BLOCK_ROWS, lse,
+                             k == 0)
     _posteriors(logp, lp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse)
 
     if not c.want_stats:
