@@ -762,7 +762,7 @@ FASTEM_UNUSED static void fastem_nearest_f(const float* X, ptrdiff_t nb, ptrdiff
 /* The transposition of a block by 8 x 8 (float32) or 4 x 4 (float64) tiles in
    registers: the generic loop gathers each feature's eight values (measured 5.5% of a
    float32 E+M pass at d = 8). Features beyond the last whole tile, and the last rows,
-   as the generic loop. */
+   as the generic loop; rows narrower than a tile go to the generic loop. */
 __attribute__((target("avx2,fma"))) static void fastem_transpose_avx2_f(const float* X,
                                                                          ptrdiff_t nb,
                                                                          ptrdiff_t d,
@@ -828,7 +828,8 @@ __attribute__((target("avx2,fma"))) static void fastem_transpose_avx2_d(const do
             xt[i * FASTEM_BLOCK + b] = b < nb ? X[b * d + i] : 0.0;
 }
 #define FASTEM_TRANSPOSE_HAND(S)                                                          \
-    if (hand_vectorised && __builtin_cpu_supports("avx2")) {                              \
+    if (hand_vectorised && d * (ptrdiff_t)sizeof(*X) >= 32 &&                             \
+        __builtin_cpu_supports("avx2")) {                                                 \
         fastem_transpose_avx2_##S(X, nb, d, xt);                                          \
         return;                                                                           \
     }
