@@ -55,9 +55,11 @@ cdef extern from "_simd.h" nogil:
     void fastem_moments_diag_f(const float* xt, const float* mu, const float* w,
                                Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2)
     void fastem_quad_diag_d(const double* xt, Py_ssize_t nb, Py_ssize_t d, const double* mu,
-                            const double* p, Py_ssize_t ps, double* quad)
+                            const double* p, Py_ssize_t ps, double* quad,
+                            int hand_vectorised)
     void fastem_quad_diag_f(const float* xt, Py_ssize_t nb, Py_ssize_t d, const float* mu,
-                            const float* p, Py_ssize_t ps, double* quad)
+                            const float* p, Py_ssize_t ps, double* quad,
+                            int hand_vectorised)
 
 # Covariance codes shared with fastem.mixture._gaussian.
 FULL = 0
@@ -117,9 +119,11 @@ cdef inline void _log_density(const floating* yt, Py_ssize_t nb, Py_ssize_t d, i
                 cs[j] = v
         _quad_triangular(yt, nb, d, factor, cs if mu != NULL else NULL, quad)
     elif floating is double:
-        fastem_quad_diag_d(yt, nb, d, mu, factor, 1 if cov == C_DIAG else 0, quad)
+        fastem_quad_diag_d(yt, nb, d, mu, factor, 1 if cov == C_DIAG else 0, quad,
+                           hand_vectorised())
     else:
-        fastem_quad_diag_f(yt, nb, d, mu, factor, 1 if cov == C_DIAG else 0, quad)
+        fastem_quad_diag_f(yt, nb, d, mu, factor, 1 if cov == C_DIAG else 0, quad,
+                           hand_vectorised())
 
 
 cdef inline void _posteriors(double* logp, floating* resp, Py_ssize_t nb, Py_ssize_t K,

@@ -176,7 +176,7 @@ FASTEM_QUAD_TRIANGULAR(fastem_quad_generic4_f, float, FASTEM_CLONES, 4)
    the block; mu may be NULL: no shift). wy is scratch of d * FASTEM_BLOCK. Two rows of
    the result at a time against four columns: six loads per eight multiply-adds. */
 #define FASTEM_MOMENTS(NAME, T, CLONES)                                                           \
-CLONES static void NAME(const T* yt, const T* mu, const T* w,      ptrdiff_t nb,         \
+CLONES static void NAME(const T* yt, const T* mu, const T* w, ptrdiff_t nb,         \
                         ptrdiff_t d, double* s1, double* s2, T* wy) {                     \
     FASTEM_WEIGHTED_ROWS(T)                                                               \
     for (ptrdiff_t i = 0; i < d; i += 2) {                                                \
@@ -216,19 +216,42 @@ FASTEM_MOMENTS(fastem_moments_generic_f, float, FASTEM_CLONES)
 /* With y = x - mu (mu may be NULL for rows already shifted): s1[i] += sum_b w[b] y[i, b]
    and s2[i] += sum_b w[b] y[i, b]^2 (diagonal moments). */
 #define FASTEM_MOMENTS_DIAG(NAME, T)                                                      \
-FASTEM_CLONES static void NAME(const T* xt, const T* mu, const T* w,      ptrdiff_t nb,  \
+FASTEM_CLONES static void NAME(const T* xt, const T* mu, const T* w, ptrdiff_t nb,        \
                                ptrdiff_t d, double* s1, double* s2) {                     \
     T wt[FASTEM_BLOCK];     /* the weights in the data's precision, converted once */     \
     FASTEM_PRAGMA(omp simd)                                                               \
     for (ptrdiff_t b = 0; b < nb; ++b) wt[b] = FASTEM_WEIGHT(T, w[b]);                    \
-    for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
+    ptrdiff_t i = 0;                                                                      \
+    /* four features at a time: eight independent sums (one feature's two sums were a    \
+       chain of dependent adds) */                                                        \
+    for (; i + 4 <= d; i += 4) {                                                          \
+        const T* x0 = xt + i * FASTEM_BLOCK;                                              \
+        const T* x1 = x0 + FASTEM_BLOCK;                                                  \
+        const T* x2 = x1 + FASTEM_BLOCK;                                                  \
+        const T* x3 = x2 + FASTEM_BLOCK;                                                  \
+        const T m0 = mu != NULL ? mu[i] : (T)0, m1 = mu != NULL ? mu[i + 1] : (T)0,        \
+                m2 = mu != NULL ? mu[i + 2] : (T)0, m3 = mu != NULL ? mu[i + 3] : (T)0;    \
+        T a0 = 0, a1 = 0, a2 = 0, a3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;                 \
+        FASTEM_PRAGMA(omp simd reduction(+:a0,a1,a2,a3,q0,q1,q2,q3))                      \
+        for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
+            const T y0 = x0[b] - m0, y1 = x1[b] - m1, y2 = x2[b] - m2, y3 = x3[b] - m3;   \
+            const T u0 = wt[b] * y0, u1 = wt[b] * y1, u2 = wt[b] * y2, u3 = wt[b] * y3;   \
+            a0 += u0; a1 += u1; a2 += u2; a3 += u3;                                       \
+            q0 += u0 * y0; q1 += u1 * y1; q2 += u2 * y2; q3 += u3 * y3;                   \
+        }                                                                                 \
+        s1[i] += (double)a0; s1[i + 1] += (double)a1;                                     \
+        s1[i + 2] += (double)a2; s1[i + 3] += (double)a3;                                 \
+        s2[i] += (double)q0; s2[i + 1] += (double)q1;                                     \
+        s2[i + 2] += (double)q2; s2[i + 3] += (double)q3;                                 \
+    }                                                                                     \
+    for (; i < d; ++i) {                                                                  \
         const T* x = xt + i * FASTEM_BLOCK;                                               \
         const T m = mu != NULL ? mu[i] : (T)0;                                            \
         T a = 0, q = 0;                                                                   \
         FASTEM_PRAGMA(omp simd reduction(+:a,q))                                          \
         for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
             const T y = x[b] - m;                                                         \
-            const T u = wt[b] * y;                                                      \
+            const T u = wt[b] * y;                                                        \
             a += u;                                                                       \
             q += u * y;                                                                   \
         }                                                                                 \
@@ -255,8 +278,8 @@ FASTEM_CLONES static void NAME(const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* 
         }                                                                                 \
     }                                                                                     \
 }
-FASTEM_QUAD_DIAG(fastem_quad_diag_d, double)
-FASTEM_QUAD_DIAG(fastem_quad_diag_f, float)
+FASTEM_QUAD_DIAG(fastem_quad_diag_generic_d, double)
+FASTEM_QUAD_DIAG(fastem_quad_diag_generic_f, float)
 
 /* Centers in lanes. The k-means kernels read the rows as stored (row-major X, no
    transposed copy) and hold FASTEM_PANEL centers side by side: a panel is the transpose of
@@ -846,6 +869,95 @@ FASTEM_UNUSED static void fastem_transpose_##S(const T* X, ptrdiff_t nb, ptrdiff
 FASTEM_TRANSPOSE_PICK(double, d)
 FASTEM_TRANSPOSE_PICK(float, f)
 
+#ifdef FASTEM_NEAREST_AVX2
+/* The diagonal quadratic form with sixteen rows' sums in registers across the features
+   (the generic loop adds each feature into quad in memory: a load and a store per row
+   and feature); the same sums in the same order. The last rows (fewer than sixteen) as
+   the generic loop. */
+__attribute__((target("avx2,fma"))) static void fastem_quad_diag_avx2_d(
+    const double* xt, ptrdiff_t nb, ptrdiff_t d, const double* mu, const double* p,
+    ptrdiff_t ps, double* quad) {
+    const ptrdiff_t full = nb & ~(ptrdiff_t)15;
+    for (ptrdiff_t b0 = 0; b0 < full; b0 += 16) {
+        __m256d q[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                        _mm256_setzero_pd()};
+        for (ptrdiff_t i = 0; i < d; ++i) {
+            const double* x = xt + i * FASTEM_BLOCK + b0;
+            const __m256d m = _mm256_set1_pd(mu != NULL ? mu[i] : 0.0),
+                          c = _mm256_set1_pd(p[i * ps]);
+            for (int v = 0; v < 4; ++v) {
+                const __m256d t = _mm256_mul_pd(_mm256_sub_pd(_mm256_loadu_pd(x + 4 * v), m), c);
+                q[v] = _mm256_fmadd_pd(t, t, q[v]);
+            }
+        }
+        for (int v = 0; v < 4; ++v) _mm256_storeu_pd(quad + b0 + 4 * v, q[v]);
+    }
+    if (full < nb) {
+        for (ptrdiff_t b = full; b < nb; ++b) quad[b] = 0.0;
+        for (ptrdiff_t i = 0; i < d; ++i) {
+            const double* x = xt + i * FASTEM_BLOCK;
+            const double m = mu != NULL ? mu[i] : 0.0, c = p[i * ps];
+            for (ptrdiff_t b = full; b < nb; ++b) {
+                const double t = (x[b] - m) * c;
+                quad[b] = __builtin_fma(t, t, quad[b]);
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void fastem_quad_diag_avx2_f(
+    const float* xt, ptrdiff_t nb, ptrdiff_t d, const float* mu, const float* p,
+    ptrdiff_t ps, double* quad) {
+    const ptrdiff_t full = nb & ~(ptrdiff_t)15;
+    for (ptrdiff_t b0 = 0; b0 < full; b0 += 16) {
+        __m256d q[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                        _mm256_setzero_pd()};
+        for (ptrdiff_t i = 0; i < d; ++i) {
+            const float* x = xt + i * FASTEM_BLOCK + b0;
+            const __m256 m = _mm256_set1_ps(mu != NULL ? mu[i] : 0.0f),
+                         c = _mm256_set1_ps(p[i * ps]);
+            for (int v = 0; v < 2; ++v) {
+                const __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * v), m), c);
+                const __m256 tt = _mm256_mul_ps(t, t);
+                q[2 * v] = _mm256_add_pd(q[2 * v], _mm256_cvtps_pd(_mm256_castps256_ps128(tt)));
+                q[2 * v + 1] = _mm256_add_pd(q[2 * v + 1],
+                                             _mm256_cvtps_pd(_mm256_extractf128_ps(tt, 1)));
+            }
+        }
+        for (int v = 0; v < 4; ++v) _mm256_storeu_pd(quad + b0 + 4 * v, q[v]);
+    }
+    if (full < nb) {
+        for (ptrdiff_t b = full; b < nb; ++b) quad[b] = 0.0;
+        for (ptrdiff_t i = 0; i < d; ++i) {
+            const float* x = xt + i * FASTEM_BLOCK;
+            const float m = mu != NULL ? mu[i] : 0.0f, c = p[i * ps];
+            for (ptrdiff_t b = full; b < nb; ++b) {
+                const float t = (x[b] - m) * c;
+                quad[b] += (double)(t * t);
+            }
+        }
+    }
+}
+#define FASTEM_QUAD_DIAG_HAND(S)                                                          \
+    if (hand_vectorised && __builtin_cpu_supports("avx2") &&                              \
+        __builtin_cpu_supports("fma")) {                                                  \
+        fastem_quad_diag_avx2_##S(xt, nb, d, mu, p, ps, quad);                            \
+        return;                                                                           \
+    }
+#else
+#define FASTEM_QUAD_DIAG_HAND(S)
+#endif
+/* hand_vectorised = 0 forces the generic version (for the tests). */
+#define FASTEM_QUAD_DIAG_PICK(T, S)                                                       \
+FASTEM_UNUSED static void fastem_quad_diag_##S(const T* xt, ptrdiff_t nb, ptrdiff_t d,    \
+                                               const T* mu, const T* p, ptrdiff_t ps,     \
+                                               double* quad, int hand_vectorised) {       \
+    FASTEM_QUAD_DIAG_HAND(S)                                                              \
+    fastem_quad_diag_generic_##S(xt, nb, d, mu, p, ps, quad);                             \
+}
+FASTEM_QUAD_DIAG_PICK(double, d)
+FASTEM_QUAD_DIAG_PICK(float, f)
+
 /* x86-64 with GCC: the full-covariance quadratic form and moments also have
    hand-vectorised AVX2+FMA versions, picked at run time as the nearest-center search
    is. Same tiles as the generic loops, but the compilers spill the generic ones'
@@ -964,7 +1076,7 @@ __attribute__((target("avx2,fma"))) static inline void fastem_sums4_f(const __m2
    of adds per feature, was 22% of the kernel at d = 8). */
 #define FASTEM_MOMENTS_AVX2(NAME, T, V, VL, SFX)                                          \
 __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,          \
-                                                      const T* w,      ptrdiff_t nb,      \
+                                                      const T* w, ptrdiff_t nb,      \
                                                       ptrdiff_t d, double* s1, double* s2, \
                                                       T* wy) {                            \
     const ptrdiff_t nv = nb / VL * VL;  /* rows nv .. nb - 1 are added one by one */      \
