@@ -44,9 +44,10 @@ cdef extern from "_simd.h" nogil:
                           int hand_vectorised)
     void fastem_log_densities(const double* quad, Py_ssize_t nb, double ln, double* out,
                               double* lse, int first)
-    double fastem_posteriors(double* logp, Py_ssize_t nb, Py_ssize_t K, const double* w,
-                             const Py_ssize_t* rows, Py_ssize_t row0, double* resp_out,
-                             double* lse_out, double* lse, double* scale)
+    double fastem_posteriors_d(const double* logp, double* resp, Py_ssize_t nb,
+                               Py_ssize_t K, const double* w, const Py_ssize_t* rows,
+                               Py_ssize_t row0, double* resp_out, double* lse_out,
+                               double* lse, double* scale)
     double fastem_posteriors_f(const double* logp, float* resp, Py_ssize_t nb, Py_ssize_t K,
                                const double* w, const Py_ssize_t* rows, Py_ssize_t row0,
                                double* resp_out, double* lse_out, double* lse, float* scale)
@@ -132,9 +133,10 @@ cdef inline void _posteriors(double* logp, floating* resp, Py_ssize_t nb, Py_ssi
                              double* lse) noexcept nogil:
     """Turn the block's log-densities logp (K x BLOCK_ROWS) into weighted responsibilities
     in resp (the data's precision; float64: logp itself) and add sum_b w_b log p(x_b) to
-    acc[0] (see fastem_posteriors and, float32, fastem_posteriors_f in _simd.h)."""
+    acc[0] (see FASTEM_POSTERIORS in _simd.h)."""
     if floating is double:
-        acc[0] += fastem_posteriors(logp, nb, K, w, rows, row0, resp_out, lse_out, lse, quad)
+        acc[0] += fastem_posteriors_d(logp, resp, nb, K, w, rows, row0, resp_out, lse_out,
+                                      lse, quad)
     else:
         acc[0] += fastem_posteriors_f(logp, resp, nb, K, w, rows, row0, resp_out, lse_out,
                                       lse, <float*>quad)

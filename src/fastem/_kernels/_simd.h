@@ -781,89 +781,83 @@ FASTEM_UNUSED static void fastem_nearest_f(const float* X, ptrdiff_t nb, ptrdiff
     fastem_nearest_generic_f(X, nb, d, ct, cc, n_panels, K, best, lab);
 }
 
+/* Run-time dispatch to the hand-vectorised kernels: FASTEM_AVX2_CALL(call) makes the
+   call and returns (nothing where they are not compiled). */
+#ifdef FASTEM_NEAREST_AVX2
+#define FASTEM_HAS_AVX2() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+#define FASTEM_HAS_AVX512()                                                               \
+    (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&          \
+     __builtin_cpu_supports("avx512vl") && FASTEM_HAS_AVX2())
+#define FASTEM_AVX2_CALL(call) do { call; return; } while (0)
+#else
+#define FASTEM_HAS_AVX2() 0
+#define FASTEM_HAS_AVX512() 0
+#define FASTEM_AVX2_CALL(call) do { } while (0)
+#endif
+
 #ifdef FASTEM_NEAREST_AVX2
 /* The transposition of a block by 8 x 8 (float32) or 4 x 4 (float64) tiles in
    registers: the generic loop gathers each feature's eight values (measured 5.5% of a
    float32 E+M pass at d = 8). Features beyond the last whole tile, and the last rows,
-   as the generic loop; rows narrower than a tile go to the generic loop. */
-__attribute__((target("avx2,fma"))) static void fastem_transpose_avx2_f(const float* X,
-                                                                         ptrdiff_t nb,
-                                                                         ptrdiff_t d,
-                                                                         float* xt) {
-    const ptrdiff_t full = nb & ~(ptrdiff_t)7, d8 = d & ~(ptrdiff_t)7;
-    const ptrdiff_t padded = (nb + FASTEM_PAD_ROWS - 1) & ~(ptrdiff_t)(FASTEM_PAD_ROWS - 1);
-    for (ptrdiff_t b0 = 0; b0 < full; b0 += 8) {
-        const float* x = X + b0 * d;
-        for (ptrdiff_t i0 = 0; i0 < d8; i0 += 8) {
-            __m256 r[8], t[8];
-            for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(x + l * d + i0);
-            for (int l = 0; l < 8; l += 2) {
-                t[l] = _mm256_unpacklo_ps(r[l], r[l + 1]);
-                t[l + 1] = _mm256_unpackhi_ps(r[l], r[l + 1]);
-            }
-            for (int l = 0; l < 8; l += 4) {
-                r[l] = _mm256_shuffle_ps(t[l], t[l + 2], 0x44);
-                r[l + 1] = _mm256_shuffle_ps(t[l], t[l + 2], 0xEE);
-                r[l + 2] = _mm256_shuffle_ps(t[l + 1], t[l + 3], 0x44);
-                r[l + 3] = _mm256_shuffle_ps(t[l + 1], t[l + 3], 0xEE);
-            }
-            /* r[0..3]: features 0-3 (rows 0-3 low, 4-7 high lanes of rows 4-7 from r[4..7]) */
-            for (int c = 0; c < 4; ++c) {
-                float* o0 = xt + (i0 + c) * FASTEM_BLOCK + b0;
-                float* o1 = xt + (i0 + c + 4) * FASTEM_BLOCK + b0;
-                _mm256_storeu_ps(o0, _mm256_permute2f128_ps(r[c], r[c + 4], 0x20));
-                _mm256_storeu_ps(o1, _mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
-            }
-        }
-        for (ptrdiff_t i = d8; i < d; ++i)
-            for (int l = 0; l < 8; ++l) xt[i * FASTEM_BLOCK + b0 + l] = x[l * d + i];
+   as the generic loop; rows narrower than a tile go to the generic loop. TILE writes
+   the tile of rows x (row stride d) to o (row stride FASTEM_BLOCK). */
+__attribute__((target("avx2,fma"))) static inline void fastem_transpose_tile_f(
+    const float* x, ptrdiff_t d, float* o) {
+    __m256 r[8], t[8];
+    for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(x + l * d);
+    for (int l = 0; l < 8; l += 2) {
+        t[l] = _mm256_unpacklo_ps(r[l], r[l + 1]);
+        t[l + 1] = _mm256_unpackhi_ps(r[l], r[l + 1]);
     }
-    for (ptrdiff_t i = 0; i < d; ++i)
-        for (ptrdiff_t b = full; b < padded; ++b)
-            xt[i * FASTEM_BLOCK + b] = b < nb ? X[b * d + i] : 0.0f;
+    for (int l = 0; l < 8; l += 4) {
+        /* features c and c + 4 of rows l .. l + 3, in the low and high halves */
+        r[l] = _mm256_shuffle_ps(t[l], t[l + 2], 0x44);
+        r[l + 1] = _mm256_shuffle_ps(t[l], t[l + 2], 0xEE);
+        r[l + 2] = _mm256_shuffle_ps(t[l + 1], t[l + 3], 0x44);
+        r[l + 3] = _mm256_shuffle_ps(t[l + 1], t[l + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; ++c) {
+        _mm256_storeu_ps(o + c * FASTEM_BLOCK, _mm256_permute2f128_ps(r[c], r[c + 4], 0x20));
+        _mm256_storeu_ps(o + (c + 4) * FASTEM_BLOCK,
+                         _mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
+    }
 }
-
-__attribute__((target("avx2,fma"))) static void fastem_transpose_avx2_d(const double* X,
-                                                                         ptrdiff_t nb,
-                                                                         ptrdiff_t d,
-                                                                         double* xt) {
-    const ptrdiff_t full = nb & ~(ptrdiff_t)3, d4 = d & ~(ptrdiff_t)3;
-    const ptrdiff_t padded = (nb + FASTEM_PAD_ROWS - 1) & ~(ptrdiff_t)(FASTEM_PAD_ROWS - 1);
-    for (ptrdiff_t b0 = 0; b0 < full; b0 += 4) {
-        const double* x = X + b0 * d;
-        for (ptrdiff_t i0 = 0; i0 < d4; i0 += 4) {
-            const __m256d r0 = _mm256_loadu_pd(x + i0), r1 = _mm256_loadu_pd(x + d + i0),
-                          r2 = _mm256_loadu_pd(x + 2 * d + i0),
-                          r3 = _mm256_loadu_pd(x + 3 * d + i0);
-            const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1),
-                          t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-            double* o = xt + i0 * FASTEM_BLOCK + b0;
-            _mm256_storeu_pd(o, _mm256_permute2f128_pd(t0, t2, 0x20));
-            _mm256_storeu_pd(o + FASTEM_BLOCK, _mm256_permute2f128_pd(t1, t3, 0x20));
-            _mm256_storeu_pd(o + 2 * FASTEM_BLOCK, _mm256_permute2f128_pd(t0, t2, 0x31));
-            _mm256_storeu_pd(o + 3 * FASTEM_BLOCK, _mm256_permute2f128_pd(t1, t3, 0x31));
-        }
-        for (ptrdiff_t i = d4; i < d; ++i)
-            for (int l = 0; l < 4; ++l) xt[i * FASTEM_BLOCK + b0 + l] = x[l * d + i];
-    }
-    for (ptrdiff_t i = 0; i < d; ++i)
-        for (ptrdiff_t b = full; b < padded; ++b)
-            xt[i * FASTEM_BLOCK + b] = b < nb ? X[b * d + i] : 0.0;
+__attribute__((target("avx2,fma"))) static inline void fastem_transpose_tile_d(
+    const double* x, ptrdiff_t d, double* o) {
+    const __m256d r0 = _mm256_loadu_pd(x), r1 = _mm256_loadu_pd(x + d),
+                  r2 = _mm256_loadu_pd(x + 2 * d), r3 = _mm256_loadu_pd(x + 3 * d);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1),
+                  t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(o, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(o + FASTEM_BLOCK, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(o + 2 * FASTEM_BLOCK, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(o + 3 * FASTEM_BLOCK, _mm256_permute2f128_pd(t1, t3, 0x31));
 }
-#define FASTEM_TRANSPOSE_HAND(S)                                                          \
-    if (hand_vectorised && d * (ptrdiff_t)sizeof(*X) >= 32 &&                             \
-        __builtin_cpu_supports("avx2")) {                                                 \
-        fastem_transpose_avx2_##S(X, nb, d, xt);                                          \
-        return;                                                                           \
-    }
-#else
-#define FASTEM_TRANSPOSE_HAND(S)
+#define FASTEM_TRANSPOSE_AVX2(T, S, R)                                                    \
+__attribute__((target("avx2,fma"))) static void fastem_transpose_avx2_##S(                \
+    const T* X, ptrdiff_t nb, ptrdiff_t d, T* xt) {                                       \
+    const ptrdiff_t full = nb & ~(ptrdiff_t)((R) - 1), dt = d & ~(ptrdiff_t)((R) - 1);    \
+    const ptrdiff_t padded = (nb + FASTEM_PAD_ROWS - 1) & ~(ptrdiff_t)(FASTEM_PAD_ROWS - 1); \
+    for (ptrdiff_t b0 = 0; b0 < full; b0 += (R)) {                                        \
+        const T* x = X + b0 * d;                                                          \
+        for (ptrdiff_t i0 = 0; i0 < dt; i0 += (R))                                        \
+            fastem_transpose_tile_##S(x + i0, d, xt + i0 * FASTEM_BLOCK + b0);            \
+        for (ptrdiff_t i = dt; i < d; ++i)                                                \
+            for (int l = 0; l < (R); ++l) xt[i * FASTEM_BLOCK + b0 + l] = x[l * d + i];   \
+    }                                                                                     \
+    for (ptrdiff_t i = 0; i < d; ++i)                                                     \
+        for (ptrdiff_t b = full; b < padded; ++b)                                         \
+            xt[i * FASTEM_BLOCK + b] = b < nb ? X[b * d + i] : (T)0;                      \
+}
+FASTEM_TRANSPOSE_AVX2(float, f, 8)
+FASTEM_TRANSPOSE_AVX2(double, d, 4)
 #endif
 /* hand_vectorised = 0 forces the generic version (for the tests). */
 #define FASTEM_TRANSPOSE_PICK(T, S)                                                       \
 FASTEM_UNUSED static void fastem_transpose_##S(const T* X, ptrdiff_t nb, ptrdiff_t d,     \
                                                T* xt, int hand_vectorised) {              \
-    FASTEM_TRANSPOSE_HAND(S)                                                              \
+    if (hand_vectorised && d * (ptrdiff_t)sizeof(T) >= 32 && FASTEM_HAS_AVX2())           \
+        FASTEM_AVX2_CALL(fastem_transpose_avx2_##S(X, nb, d, xt));                        \
     fastem_transpose_generic_##S(X, nb, d, xt);                                           \
 }
 FASTEM_TRANSPOSE_PICK(double, d)
@@ -872,87 +866,52 @@ FASTEM_TRANSPOSE_PICK(float, f)
 #ifdef FASTEM_NEAREST_AVX2
 /* The diagonal quadratic form with sixteen rows' sums in registers across the features
    (the generic loop adds each feature into quad in memory: a load and a store per row
-   and feature); the same sums in the same order. The last rows (fewer than sixteen) as
-   the generic loop. */
-__attribute__((target("avx2,fma"))) static void fastem_quad_diag_avx2_d(
-    const double* xt, ptrdiff_t nb, ptrdiff_t d, const double* mu, const double* p,
-    ptrdiff_t ps, double* quad) {
-    const ptrdiff_t full = nb & ~(ptrdiff_t)15;
-    for (ptrdiff_t b0 = 0; b0 < full; b0 += 16) {
-        __m256d q[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
-                        _mm256_setzero_pd()};
-        for (ptrdiff_t i = 0; i < d; ++i) {
-            const double* x = xt + i * FASTEM_BLOCK + b0;
-            const __m256d m = _mm256_set1_pd(mu != NULL ? mu[i] : 0.0),
-                          c = _mm256_set1_pd(p[i * ps]);
-            for (int v = 0; v < 4; ++v) {
-                const __m256d t = _mm256_mul_pd(_mm256_sub_pd(_mm256_loadu_pd(x + 4 * v), m), c);
-                q[v] = _mm256_fmadd_pd(t, t, q[v]);
-            }
-        }
-        for (int v = 0; v < 4; ++v) _mm256_storeu_pd(quad + b0 + 4 * v, q[v]);
-    }
-    if (full < nb) {
-        for (ptrdiff_t b = full; b < nb; ++b) quad[b] = 0.0;
-        for (ptrdiff_t i = 0; i < d; ++i) {
-            const double* x = xt + i * FASTEM_BLOCK;
-            const double m = mu != NULL ? mu[i] : 0.0, c = p[i * ps];
-            for (ptrdiff_t b = full; b < nb; ++b) {
-                const double t = (x[b] - m) * c;
-                quad[b] = __builtin_fma(t, t, quad[b]);
-            }
-        }
+   and feature); the same sums in the same order. The last rows (fewer than sixteen) go
+   to the generic loop. SQUARES adds feature i's squared terms of the sixteen rows. */
+__attribute__((target("avx2,fma"))) static inline void fastem_diag_squares_d(
+    const double* x, double m, double c, __m256d* q) {
+    const __m256d mv = _mm256_set1_pd(m), cv = _mm256_set1_pd(c);
+    for (int v = 0; v < 4; ++v) {
+        const __m256d t = _mm256_mul_pd(_mm256_sub_pd(_mm256_loadu_pd(x + 4 * v), mv), cv);
+        q[v] = _mm256_fmadd_pd(t, t, q[v]);
     }
 }
-
-__attribute__((target("avx2,fma"))) static void fastem_quad_diag_avx2_f(
-    const float* xt, ptrdiff_t nb, ptrdiff_t d, const float* mu, const float* p,
-    ptrdiff_t ps, double* quad) {
-    const ptrdiff_t full = nb & ~(ptrdiff_t)15;
-    for (ptrdiff_t b0 = 0; b0 < full; b0 += 16) {
-        __m256d q[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
-                        _mm256_setzero_pd()};
-        for (ptrdiff_t i = 0; i < d; ++i) {
-            const float* x = xt + i * FASTEM_BLOCK + b0;
-            const __m256 m = _mm256_set1_ps(mu != NULL ? mu[i] : 0.0f),
-                         c = _mm256_set1_ps(p[i * ps]);
-            for (int v = 0; v < 2; ++v) {
-                const __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * v), m), c);
-                const __m256 tt = _mm256_mul_ps(t, t);
-                q[2 * v] = _mm256_add_pd(q[2 * v], _mm256_cvtps_pd(_mm256_castps256_ps128(tt)));
-                q[2 * v + 1] = _mm256_add_pd(q[2 * v + 1],
-                                             _mm256_cvtps_pd(_mm256_extractf128_ps(tt, 1)));
-            }
-        }
-        for (int v = 0; v < 4; ++v) _mm256_storeu_pd(quad + b0 + 4 * v, q[v]);
-    }
-    if (full < nb) {
-        for (ptrdiff_t b = full; b < nb; ++b) quad[b] = 0.0;
-        for (ptrdiff_t i = 0; i < d; ++i) {
-            const float* x = xt + i * FASTEM_BLOCK;
-            const float m = mu != NULL ? mu[i] : 0.0f, c = p[i * ps];
-            for (ptrdiff_t b = full; b < nb; ++b) {
-                const float t = (x[b] - m) * c;
-                quad[b] += (double)(t * t);
-            }
-        }
+__attribute__((target("avx2,fma"))) static inline void fastem_diag_squares_f(
+    const float* x, float m, float c, __m256d* q) {
+    const __m256 mv = _mm256_set1_ps(m), cv = _mm256_set1_ps(c);
+    for (int v = 0; v < 2; ++v) {
+        const __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * v), mv), cv);
+        const __m256 tt = _mm256_mul_ps(t, t);
+        q[2 * v] = _mm256_add_pd(q[2 * v], _mm256_cvtps_pd(_mm256_castps256_ps128(tt)));
+        q[2 * v + 1] = _mm256_add_pd(q[2 * v + 1], _mm256_cvtps_pd(_mm256_extractf128_ps(tt, 1)));
     }
 }
-#define FASTEM_QUAD_DIAG_HAND(S)                                                          \
-    if (hand_vectorised && __builtin_cpu_supports("avx2") &&                              \
-        __builtin_cpu_supports("fma")) {                                                  \
-        fastem_quad_diag_avx2_##S(xt, nb, d, mu, p, ps, quad);                            \
-        return;                                                                           \
-    }
-#else
-#define FASTEM_QUAD_DIAG_HAND(S)
+#define FASTEM_QUAD_DIAG_AVX2(T, S)                                                       \
+__attribute__((target("avx2,fma"))) static void fastem_quad_diag_avx2_##S(                \
+    const T* xt, ptrdiff_t nb, ptrdiff_t d, const T* mu, const T* p, ptrdiff_t ps,        \
+    double* quad) {                                                                       \
+    const ptrdiff_t full = nb & ~(ptrdiff_t)15;                                           \
+    for (ptrdiff_t b0 = 0; b0 < full; b0 += 16) {                                         \
+        __m256d q[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),   \
+                        _mm256_setzero_pd()};                                             \
+        for (ptrdiff_t i = 0; i < d; ++i)                                                 \
+            fastem_diag_squares_##S(xt + i * FASTEM_BLOCK + b0, mu != NULL ? mu[i] : (T)0, \
+                                    p[i * ps], q);                                        \
+        for (int v = 0; v < 4; ++v) _mm256_storeu_pd(quad + b0 + 4 * v, q[v]);            \
+    }                                                                                     \
+    if (full < nb)                                                                        \
+        fastem_quad_diag_generic_##S(xt + full, nb - full, d, mu, p, ps, quad + full);    \
+}
+FASTEM_QUAD_DIAG_AVX2(double, d)
+FASTEM_QUAD_DIAG_AVX2(float, f)
 #endif
 /* hand_vectorised = 0 forces the generic version (for the tests). */
 #define FASTEM_QUAD_DIAG_PICK(T, S)                                                       \
 FASTEM_UNUSED static void fastem_quad_diag_##S(const T* xt, ptrdiff_t nb, ptrdiff_t d,    \
                                                const T* mu, const T* p, ptrdiff_t ps,     \
                                                double* quad, int hand_vectorised) {       \
-    FASTEM_QUAD_DIAG_HAND(S)                                                              \
+    if (hand_vectorised && FASTEM_HAS_AVX2())                                             \
+        FASTEM_AVX2_CALL(fastem_quad_diag_avx2_##S(xt, nb, d, mu, p, ps, quad));          \
     fastem_quad_diag_generic_##S(xt, nb, d, mu, p, ps, quad);                             \
 }
 FASTEM_QUAD_DIAG_PICK(double, d)
@@ -1207,17 +1166,6 @@ FASTEM_UNUSED static void fastem_moments_##S(const T* yt, const T* mu, const T* 
         FASTEM_AVX2_CALL(fastem_moments_avx2_##S(yt, mu, w, nb, d, s1, s2, wy));          \
     fastem_moments_generic_##S(yt, mu, w, nb, d, s1, s2, wy);                             \
 }
-#ifdef FASTEM_GAUSSIAN_AVX2
-#define FASTEM_HAS_AVX2() (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-#define FASTEM_HAS_AVX512()                                                               \
-    (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&          \
-     __builtin_cpu_supports("avx512vl") && FASTEM_HAS_AVX2())
-#define FASTEM_AVX2_CALL(call) do { call; return; } while (0)
-#else
-#define FASTEM_HAS_AVX2() 0
-#define FASTEM_HAS_AVX512() 0
-#define FASTEM_AVX2_CALL(call) do { } while (0)
-#endif
 FASTEM_GAUSSIAN_DISPATCH(double, d)
 FASTEM_GAUSSIAN_DISPATCH(float, f)
 
@@ -1503,13 +1451,17 @@ FASTEM_KPP_UPDATE(fastem_kpp_update_f, float)
    loop's speed: measured 7-9% of the posteriors), relative error below 5e-16 with FMA,
    branch-free arithmetic and 2^n built from the bits of the rounding constant, so that
    loops calling it vectorise. */
+/* t = x - n ln2 with n = round(x / ln 2), x = diff clipped below at LIMIT, for T whose
+   rounding constant MAGIC is 1.5 * 2^(mantissa bits): shifted holds n in its low bits. */
+#define FASTEM_EXP_REDUCE(T, LIMIT, LN2_HI, LN2_LO, MAGIC, diff)                          \
+    const T x = (diff) >= (T)(LIMIT) ? (diff) : (T)(LIMIT);                               \
+    const T shifted = x * (T)1.4426950408889634 + (T)(MAGIC);                             \
+    const T n = shifted - (T)(MAGIC);                                                     \
+    const T t = (x - n * (T)(LN2_HI)) - n * (T)(LN2_LO);
+
 static inline double fastem_exp_core(double diff) {
-    const double log2e = 1.4426950408889634, ln2_hi = 0.6931471805599453,
-                 ln2_lo = 2.3190468138462996e-17, magic = 6755399441055744.0; /* 1.5 * 2^52 */
-    const double x = diff >= -708.0 ? diff : -708.0;
-    const double shifted = x * log2e + magic;
-    const double n = shifted - magic;                  /* round(x / ln 2) */
-    const double t = (x - n * ln2_hi) - n * ln2_lo;
+    FASTEM_EXP_REDUCE(double, -708.0, 0.6931471805599453, 2.3190468138462996e-17,
+                      6755399441055744.0, diff)
     const double t2 = t * t, t4 = t2 * t2, t8 = t4 * t4;
     const double a0 = 1.0 + t, a1 = 0.5 + t * (1.0 / 6.0), a2 = 1.0 / 24.0 + t * (1.0 / 120.0),
                  a3 = 1.0 / 720.0 + t * (1.0 / 5040.0), a4 = 1.0 / 40320.0 + t * (1.0 / 362880.0),
@@ -1530,12 +1482,7 @@ static inline double fastem_exp_core(double diff) {
    -87 (the smallest normal floats) and for NaN; range reduction to |t| <= ln2/2 and a
    degree-7 Taylor polynomial (relative error below 2e-7), eight lanes to a vector. */
 static inline float fastem_expf_core(float diff) {
-    const float log2e = 1.44269504f, ln2_hi = 0.693145751953125f,
-                ln2_lo = 1.42860677e-06f, magic = 12582912.0f;     /* 1.5 * 2^23 */
-    const float x = diff >= -87.0f ? diff : -87.0f;
-    const float shifted = x * log2e + magic;
-    const float n = shifted - magic;                   /* round(x / ln 2) */
-    const float t = (x - n * ln2_hi) - n * ln2_lo;
+    FASTEM_EXP_REDUCE(float, -87.0f, 0.693145751953125f, 1.42860677e-06f, 12582912.0f, diff)
     const float t2 = t * t, t4 = t2 * t2;
     const float a0 = 1.0f + t, a1 = 0.5f + t * (1.0f / 6.0f),
                 a2 = 1.0f / 24.0f + t * (1.0f / 120.0f), a3 = 1.0f / 720.0f + t * (1.0f / 5040.0f);
@@ -1553,21 +1500,26 @@ static inline float fastem_expf_core(float diff) {
    call per row: measured 15% of an EM iteration at d = 2). x = 2^e m with m in
    [sqrt(1/2), sqrt(2)), log m = 2 atanh(s) for s = (m - 1) / (m + 1), |s| < 0.1716, by
    its series to s^23 (the next term is below 1e-18); within 2 ulp of the exact value. */
+/* x = 2^e m with m in [sqrt(1/2), sqrt(2)), s = (m - 1) / (m + 1), z = s^2, for x of
+   type T whose bits are the unsigned U: MB mantissa bits, the exponent bias BIAS. */
+#define FASTEM_LOG_REDUCE(T, U, MB, BIAS, x)                                              \
+    U bits, ebits;                                                                        \
+    T m, e;                                                                               \
+    memcpy(&bits, &(x), sizeof bits);                                                     \
+    /* the exponent as a T: 2^MB + biased exponent, less 2^MB + BIAS */                   \
+    ebits = (bits >> (MB)) | ((U)((MB) + (BIAS)) << (MB));                                \
+    memcpy(&e, &ebits, sizeof e);                                                         \
+    e -= (T)(((U)1 << (MB)) + (BIAS));                                                    \
+    bits = (bits & (((U)1 << (MB)) - 1)) | ((U)(BIAS) << (MB));                           \
+    memcpy(&m, &bits, sizeof m);                       /* m in [1, 2) */                  \
+    const int big = m > (T)1.4142135623730951;                                            \
+    m = big ? (T)0.5 * m : m;                                                             \
+    e = big ? e + (T)1 : e;                                                               \
+    const T s = (m - (T)1) / (m + (T)1), z = s * s;
+
 static inline double fastem_log_core(double x) {
     const double ln2_hi = 0.6931471805599453, ln2_lo = 2.3190468138462996e-17;
-    unsigned long long bits, ebits;
-    double m, e;
-    memcpy(&bits, &x, sizeof bits);
-    /* the exponent as a double: 2^52 + biased exponent, less 2^52 + 1023 */
-    ebits = (bits >> 52) | 0x4330000000000000ULL;
-    memcpy(&e, &ebits, sizeof e);
-    e -= 4503599627371519.0;
-    bits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
-    memcpy(&m, &bits, sizeof m);                       /* m in [1, 2) */
-    const int big = m > 1.4142135623730951;
-    m = big ? 0.5 * m : m;
-    e = big ? e + 1.0 : e;
-    const double s = (m - 1.0) / (m + 1.0), z = s * s;
+    FASTEM_LOG_REDUCE(double, unsigned long long, 52, 1023, x)
     double p = 1.0 / 23.0;
     p = p * z + 1.0 / 21.0;
     p = p * z + 1.0 / 19.0;
@@ -1619,19 +1571,7 @@ FASTEM_CLONES static void fastem_log_densities(const double* FASTEM_RESTRICT qua
    same reduction, the series to s^9 (the next term is below 3e-9 relative). */
 static inline float fastem_logf_core(float x) {
     const float ln2_hi = 0.693145751953125f, ln2_lo = 1.42860677e-06f;
-    unsigned int bits, ebits;
-    float m, e;
-    memcpy(&bits, &x, sizeof bits);
-    /* the exponent as a float: 2^23 + biased exponent, less 2^23 + 127 */
-    ebits = (bits >> 23) | 0x4b000000u;
-    memcpy(&e, &ebits, sizeof e);
-    e -= 8388735.0f;
-    bits = (bits & 0x007fffffu) | 0x3f800000u;
-    memcpy(&m, &bits, sizeof m);                       /* m in [1, 2) */
-    const int big = m > 1.41421356f;
-    m = big ? 0.5f * m : m;
-    e = big ? e + 1.0f : e;
-    const float s = (m - 1.0f) / (m + 1.0f), z = s * s;
+    FASTEM_LOG_REDUCE(float, unsigned int, 23, 127, x)
     const float p = (1.0f / 3.0f + z * (1.0f / 5.0f)) + (z * z) * (1.0f / 7.0f + z * (1.0f / 9.0f));
     return e * ln2_hi + (e * ln2_lo + 2.0f * s + 2.0f * s * z * p);
 }
@@ -1658,108 +1598,64 @@ FASTEM_CLONES static double fastem_row_log_likelihoods(const double* lse, ptrdif
 }
 
 /* The block's log-densities logp (K x FASTEM_BLOCK), whose row maxima lse holds (see
-   fastem_log_densities), become responsibilities, weighted
-   by w (per row of the data, or NULL for unit weights); row b of the block is row
-   rows[b] (or row0 + b) of the data. lse[b] receives the row's log-likelihood (also
-   written to lse_out[row], and the unweighted responsibilities to resp_out[row, k], when
-   those are not NULL); scale is scratch of FASTEM_BLOCK. Returns sum_b w_b lse[b],
-   skipping zero weights. Stable when every term of a row is -inf. */
-FASTEM_CLONES static double fastem_posteriors(double* FASTEM_RESTRICT logp, ptrdiff_t nb,
-                                              ptrdiff_t K, const double* w,
-                                              const ptrdiff_t* rows, ptrdiff_t row0,
-                                              double* resp_out, double* lse_out,
-                                              double* FASTEM_RESTRICT lse,
-                                              double* FASTEM_RESTRICT scale) {
-    for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = 0.0;
-    /* each density is exponentiated once, relative to the row's largest */
-    for (ptrdiff_t k = 0; k < K; ++k) {
-        double* r = logp + k * FASTEM_BLOCK;
-        FASTEM_PRAGMA(omp simd)
-        for (ptrdiff_t b = 0; b < nb; ++b) {
-            const double e = fastem_exp_core(r[b] - lse[b]);
-            r[b] = e;
-            scale[b] += e;
-        }
-    }
-    FASTEM_PRAGMA(omp simd)
-    for (ptrdiff_t b = 0; b < nb; ++b) {
-        const int some = lse[b] != -INFINITY;   /* else every density is 0 */
-        const double sc = some ? scale[b] : 1.0;
-        lse[b] = some ? lse[b] + fastem_log_core(sc) : lse[b];
-        scale[b] = some ? 1.0 / sc : 0.0;
-    }
-    const double total = fastem_row_log_likelihoods(lse, nb, w, rows, row0, lse_out);
-    for (ptrdiff_t k = 0; k < K; ++k) {
-        double* r = logp + k * FASTEM_BLOCK;
-        FASTEM_PRAGMA(omp simd)
-        for (ptrdiff_t b = 0; b < nb; ++b) r[b] *= scale[b];
-        if (resp_out != NULL)
-            for (ptrdiff_t b = 0; b < nb; ++b)
-                resp_out[(rows != NULL ? rows[b] : row0 + b) * K + k] = r[b];
-    }
-    if (w != NULL) {
-        for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = w[rows != NULL ? rows[b] : row0 + b];
-        for (ptrdiff_t k = 0; k < K; ++k) {
-            double* r = logp + k * FASTEM_BLOCK;
-            FASTEM_PRAGMA(omp simd)
-            for (ptrdiff_t b = 0; b < nb; ++b) r[b] *= scale[b];
-        }
-    }
-    return total;
+   fastem_log_densities), become responsibilities in resp (K x FASTEM_BLOCK, of type T;
+   float64: resp may be logp itself), weighted by w (per row of the data, or NULL for
+   unit weights), those below 2^-64 as 0 in float32 (see FASTEM_WEIGHT); row b of the
+   block is row rows[b] (or row0 + b) of the data. Each density is exponentiated once,
+   by EXP, relative to its row's largest; LOG takes the logarithm of the rows' sums.
+   lse[b] receives the row's log-likelihood (also written to lse_out[row], and the
+   unweighted responsibilities to resp_out[row, k], when those are not NULL); scale is
+   scratch of FASTEM_BLOCK of type T. Returns sum_b w_b lse[b], skipping zero weights.
+   Stable when every term of a row is -inf. float32 data (fastem_posteriors_f) is
+   exponentiated in float32, eight to a vector (measured 1.8-2x faster than in float64),
+   with rounding below that of its float32 quadratic forms. */
+#define FASTEM_POSTERIORS(NAME, T, EXP, LOG)                                              \
+FASTEM_CLONES static double NAME(const double* logp, T* resp, ptrdiff_t nb, ptrdiff_t K,  \
+                                 const double* w, const ptrdiff_t* rows, ptrdiff_t row0,  \
+                                 double* resp_out, double* lse_out,                       \
+                                 double* FASTEM_RESTRICT lse, T* FASTEM_RESTRICT scale) { \
+    for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = 0;                                      \
+    for (ptrdiff_t k = 0; k < K; ++k) {                                                   \
+        const double* v = logp + k * FASTEM_BLOCK;                                        \
+        T* r = resp + k * FASTEM_BLOCK;                                                   \
+        FASTEM_PRAGMA(omp simd)                                                           \
+        for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
+            const T e = EXP(v[b] - lse[b]);                                               \
+            r[b] = e;                                                                     \
+            scale[b] += e;                                                                \
+        }                                                                                 \
+    }                                                                                     \
+    FASTEM_PRAGMA(omp simd)                                                               \
+    for (ptrdiff_t b = 0; b < nb; ++b) {                                                  \
+        const int some = lse[b] != -INFINITY;   /* else every density is 0 */             \
+        const T sc = some ? scale[b] : (T)1;                                              \
+        lse[b] = some ? lse[b] + (double)LOG(sc) : lse[b];                                \
+        scale[b] = some ? (T)1 / sc : (T)0;                                               \
+    }                                                                                     \
+    const double total = fastem_row_log_likelihoods(lse, nb, w, rows, row0, lse_out);     \
+    for (ptrdiff_t k = 0; k < K; ++k) {                                                   \
+        T* r = resp + k * FASTEM_BLOCK;                                                   \
+        FASTEM_PRAGMA(omp simd)                                                           \
+        for (ptrdiff_t b = 0; b < nb; ++b) r[b] *= scale[b];                              \
+        if (resp_out != NULL)                                                             \
+            for (ptrdiff_t b = 0; b < nb; ++b)                                            \
+                resp_out[(rows != NULL ? rows[b] : row0 + b) * K + k] = (double)r[b];     \
+    }                                                                                     \
+    if (w == NULL && sizeof(T) == sizeof(double)) return total;                           \
+    if (w != NULL)                                                                        \
+        for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = (T)w[rows != NULL ? rows[b] : row0 + b]; \
+    for (ptrdiff_t k = 0; k < K; ++k) {                                                   \
+        T* r = resp + k * FASTEM_BLOCK;                                                   \
+        FASTEM_PRAGMA(omp simd)                                                           \
+        for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
+            const T v = w != NULL ? r[b] * scale[b] : r[b];                               \
+            r[b] = FASTEM_WEIGHT(T, v);                                                   \
+        }                                                                                 \
+    }                                                                                     \
+    return total;                                                                         \
 }
-
-/* fastem_posteriors for float32 data: the block's log-densities logp (float64, row
-   maxima in lse) become
-   float32 responsibilities resp (K x FASTEM_BLOCK), weighted, those below 2^-64 as 0
-   (see FASTEM_WEIGHT): each density is exponentiated in float32 relative to its row's
-   largest (eight to a vector: measured 1.8-2x faster than in float64, with rounding
-   below that of the float32 quadratic forms). scale is scratch of FASTEM_BLOCK
-   floats. */
-FASTEM_CLONES static double fastem_posteriors_f(const double* FASTEM_RESTRICT logp,
-                                                float* FASTEM_RESTRICT resp, ptrdiff_t nb,
-                                                ptrdiff_t K, const double* w,
-                                                const ptrdiff_t* rows, ptrdiff_t row0,
-                                                double* resp_out, double* lse_out,
-                                                double* FASTEM_RESTRICT lse,
-                                                float* FASTEM_RESTRICT scale) {
-    for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = 0.0f;
-    for (ptrdiff_t k = 0; k < K; ++k) {
-        const double* v = logp + k * FASTEM_BLOCK;
-        float* r = resp + k * FASTEM_BLOCK;
-        FASTEM_PRAGMA(omp simd)
-        for (ptrdiff_t b = 0; b < nb; ++b) {
-            const float e = fastem_expf_core((float)(v[b] - lse[b]));
-            r[b] = e;
-            scale[b] += e;
-        }
-    }
-    FASTEM_PRAGMA(omp simd)
-    for (ptrdiff_t b = 0; b < nb; ++b) {
-        const int some = lse[b] != -INFINITY;   /* else every density is 0 */
-        const float sc = some ? scale[b] : 1.0f;
-        lse[b] = some ? lse[b] + (double)fastem_logf_core(sc) : lse[b];
-        scale[b] = some ? 1.0f / sc : 0.0f;
-    }
-    const double total = fastem_row_log_likelihoods(lse, nb, w, rows, row0, lse_out);
-    for (ptrdiff_t k = 0; k < K; ++k) {
-        float* r = resp + k * FASTEM_BLOCK;
-        FASTEM_PRAGMA(omp simd)
-        for (ptrdiff_t b = 0; b < nb; ++b) r[b] *= scale[b];
-        if (resp_out != NULL)
-            for (ptrdiff_t b = 0; b < nb; ++b)
-                resp_out[(rows != NULL ? rows[b] : row0 + b) * K + k] = (double)r[b];
-    }
-    if (w != NULL)
-        for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = (float)w[rows != NULL ? rows[b] : row0 + b];
-    for (ptrdiff_t k = 0; k < K; ++k) {
-        float* r = resp + k * FASTEM_BLOCK;
-        FASTEM_PRAGMA(omp simd)
-        for (ptrdiff_t b = 0; b < nb; ++b) {
-            const float v = w != NULL ? r[b] * scale[b] : r[b];
-            r[b] = FASTEM_WEIGHT(float, v);
-        }
-    }
-    return total;
-}
+#define FASTEM_EXPF(x) fastem_expf_core((float)(x))
+FASTEM_POSTERIORS(fastem_posteriors_d, double, fastem_exp_core, fastem_log_core)
+FASTEM_POSTERIORS(fastem_posteriors_f, float, FASTEM_EXPF, fastem_logf_core)
 
 #endif
