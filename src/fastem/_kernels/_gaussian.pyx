@@ -42,6 +42,11 @@ cdef extern from "_simd.h" nogil:
     void fastem_moments_f(const float* xt, const float* mu, const float* w, Py_ssize_t nb,
                           Py_ssize_t d, double* s1, double* s2, float* wy,
                           int hand_vectorised)
+    void fastem_gather_rows_d(const double* X, Py_ssize_t d, const Py_ssize_t* rows,
+                              Py_ssize_t nb, const Py_ssize_t* obs, Py_ssize_t o,
+                              double* xt)
+    void fastem_gather_rows_f(const float* X, Py_ssize_t d, const Py_ssize_t* rows,
+                              Py_ssize_t nb, const Py_ssize_t* obs, Py_ssize_t o, float* xt)
     void fastem_log_densities(const double* quad, Py_ssize_t nb, double ln, double* out,
                               double* lse, int first)
     double fastem_posteriors_d(const double* logp, double* resp, Py_ssize_t nb,
@@ -110,7 +115,7 @@ cdef inline void _log_density(const floating* yt, Py_ssize_t nb, Py_ssize_t d, i
     diagonal (diag) or its single scalar (spherical). Full and tied subtract
     cs = mu @ factor (d values of scratch) from the rows' product with the factor."""
     cdef Py_ssize_t i, j
-    cdef floating v
+    cdef floating v, coef
     if cov == C_FULL or cov == C_TIED:
         if mu != NULL:
             for j in range(d):
@@ -536,14 +541,15 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef Py_ssize_t k, j, i, b
     cdef const floating* mu
     cdef const floating* bk
-    cdef floating v, coef
+    cdef floating v
     cdef Py_ssize_t stats0 = 1 + K + K * d
     cdef Py_ssize_t rsum0 = stats0 + _n_s2(cov, K, d)
 
     _scratch_layout(scratch, K, d, &logp, &quad, &lse, &lp, &xo, &yt, &wy, &cs)
-    for j in range(o):
-        for b in range(nb):
-            xo[j * BLOCK_ROWS + b] = X[rows[b] * d + obs[j]]
+    if floating is double:
+        fastem_gather_rows_d(X, d, rows, nb, obs, o, xo)
+    else:
+        fastem_gather_rows_f(X, d, rows, nb, obs, o, xo)
     for k in range(K):
         mu = means + k * d
         if dense:
