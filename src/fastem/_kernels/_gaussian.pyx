@@ -42,6 +42,7 @@ cdef extern from "_simd.h" nogil:
     void fastem_moments_f(const float* xt, const float* mu, const float* w, Py_ssize_t nb,
                           Py_ssize_t d, double* s1, double* s2, float* wy,
                           int hand_vectorised)
+    float fastem_weight_f(double v)
     void fastem_gather_rows_d(const double* X, Py_ssize_t d, const Py_ssize_t* rows,
                               Py_ssize_t nb, const Py_ssize_t* obs, Py_ssize_t o,
                               double* xt)
@@ -148,12 +149,11 @@ cdef inline void _posteriors(double* logp, floating* resp, Py_ssize_t nb, Py_ssi
 
 
 cdef inline void _put_weight(floating* r, Py_ssize_t j, double v) noexcept nogil:
-    """r[j] = v in the data's precision: in float32 weights below 2^-64 are 0 (as
-    FASTEM_WEIGHT in _simd.h)."""
-    if floating is float and v < 5.421010862427522e-20:
-        r[j] = 0
+    """r[j] = v as the moments kernels take weights (see FASTEM_WEIGHT in _simd.h)."""
+    if floating is float:
+        r[j] = fastem_weight_f(v)
     else:
-        r[j] = <floating>v
+        r[j] = v
 
 
 cdef void _accumulate(const floating* xt, const floating* mu, const floating* r, Py_ssize_t nb,

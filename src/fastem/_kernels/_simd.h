@@ -167,29 +167,27 @@ FASTEM_QUAD_TRIANGULAR(fastem_quad_generic6_f, float, FASTEM_CLONES, 6)
 FASTEM_QUAD_TRIANGULAR(fastem_quad_generic4_d, double, FASTEM_CLONES_AVX2, 4)
 FASTEM_QUAD_TRIANGULAR(fastem_quad_generic4_f, float, FASTEM_CLONES, 4)
 
-/* A responsibility in the data's precision (the moments kernels take them so, from the
-   float32 posteriors or converted by their callers). In float32, weights below 2^-64
-   count as 0:
+/* A responsibility in the data's precision, as the moments kernels take them (the
+   float32 posteriors apply it; other callers convert with fastem_weight_f). In float32,
+   weights below 2^-64 count as 0:
    their products with the rows would be subnormal floats, whose arithmetic is many times
    slower (measured: 15x for the whole M-step pass when components are far apart), and
    they cannot matter (the M-step adds 10 eps to every component's weight). float64 keeps
    every weight. */
 #define FASTEM_WEIGHT(T, v)                                                               \
     (sizeof(T) == sizeof(float) && (v) < 5.421010862427522e-20 ? (T)0 : (T)(v))
+FASTEM_UNUSED static inline float fastem_weight_f(double v) { return FASTEM_WEIGHT(float, v); }
 
 /* The first step of both moments kernels: wy[i, b] = w_b (y[i, b] - mu_i), and s1[i] +=
    sum_b wy[i, b]. */
 #define FASTEM_WEIGHTED_ROWS(T)                                                           \
-    T wt[FASTEM_BLOCK];                                                                   \
-    FASTEM_PRAGMA(omp simd)                                                               \
-    for (ptrdiff_t b = 0; b < nb; ++b) wt[b] = FASTEM_WEIGHT(T, w[b]);                    \
     for (ptrdiff_t i = 0; i < d; ++i) {                                                   \
         const T* y = yt + i * FASTEM_BLOCK;                                               \
         T* o = wy + i * FASTEM_BLOCK;                                                     \
         const T m = mu != NULL ? mu[i] : (T)0;                                            \
         T s = 0;                                                                          \
         FASTEM_PRAGMA(omp simd reduction(+:s))                                            \
-        for (ptrdiff_t b = 0; b < nb; ++b) { o[b] = wt[b] * (y[b] - m); s += o[b]; }      \
+        for (ptrdiff_t b = 0; b < nb; ++b) { o[b] = w[b] * (y[b] - m); s += o[b]; }      \
         s1[i] += (double)s;                                                               \
     }
 
@@ -198,7 +196,7 @@ FASTEM_QUAD_TRIANGULAR(fastem_quad_generic4_f, float, FASTEM_CLONES, 4)
    the block; mu may be NULL: no shift). wy is scratch of d * FASTEM_BLOCK. Two rows of
    the result at a time against four columns: six loads per eight multiply-adds. */
 #define FASTEM_MOMENTS(NAME, T, CLONES)                                                           \
-CLONES static void NAME(const T* yt, const T* mu, const T* w, ptrdiff_t nb,         \
+CLONES static void NAME(const T* yt, const T* mu, const T* w, ptrdiff_t nb,              \
                         ptrdiff_t d, double* s1, double* s2, T* wy) {                     \
     FASTEM_WEIGHTED_ROWS(T)                                                               \
     for (ptrdiff_t i = 0; i < d; i += 2) {                                                \
@@ -240,9 +238,6 @@ FASTEM_MOMENTS(fastem_moments_generic_f, float, FASTEM_CLONES)
 #define FASTEM_MOMENTS_DIAG(NAME, T)                                                      \
 FASTEM_CLONES static void NAME(const T* xt, const T* mu, const T* w, ptrdiff_t nb,        \
                                ptrdiff_t d, double* s1, double* s2) {                     \
-    T wt[FASTEM_BLOCK];     /* the weights in the data's precision, converted once */     \
-    FASTEM_PRAGMA(omp simd)                                                               \
-    for (ptrdiff_t b = 0; b < nb; ++b) wt[b] = FASTEM_WEIGHT(T, w[b]);                    \
     ptrdiff_t i = 0;                                                                      \
     /* four features at a time: eight independent sums (one feature's two sums were a    \
        chain of dependent adds) */                                                        \
@@ -257,7 +252,7 @@ FASTEM_CLONES static void NAME(const T* xt, const T* mu, const T* w, ptrdiff_t n
         FASTEM_PRAGMA(omp simd reduction(+:a0,a1,a2,a3,q0,q1,q2,q3))                      \
         for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
             const T y0 = x0[b] - m0, y1 = x1[b] - m1, y2 = x2[b] - m2, y3 = x3[b] - m3;   \
-            const T u0 = wt[b] * y0, u1 = wt[b] * y1, u2 = wt[b] * y2, u3 = wt[b] * y3;   \
+            const T u0 = w[b] * y0, u1 = w[b] * y1, u2 = w[b] * y2, u3 = w[b] * y3;   \
             a0 += u0; a1 += u1; a2 += u2; a3 += u3;                                       \
             q0 += u0 * y0; q1 += u1 * y1; q2 += u2 * y2; q3 += u3 * y3;                   \
         }                                                                                 \
@@ -273,7 +268,7 @@ FASTEM_CLONES static void NAME(const T* xt, const T* mu, const T* w, ptrdiff_t n
         FASTEM_PRAGMA(omp simd reduction(+:a,q))                                          \
         for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
             const T y = x[b] - m;                                                         \
-            const T u = wt[b] * y;                                                        \
+            const T u = w[b] * y;                                                        \
             a += u;                                                                       \
             q += u * y;                                                                   \
         }                                                                                 \
@@ -949,12 +944,9 @@ FASTEM_QUAD_DIAG_PICK(float, f)
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define FASTEM_GAUSSIAN_AVX2 1
 
-/* quad as fastem_quad_generic*: two vectors of rows by four columns of P, on the
-   vectors of the intrinsics' prefix PX (_mm256_ or _mm512_); LOAD(mask, p) loads a
-   vector, MASK(r) is the mask of its first r lanes (AVX-512; AVX2 loads whole vectors,
-   the blocks being zeroed up to FASTEM_PAD_ROWS). */
-/* Row r of a diagonal block of P (in the quadratic form's tile): its columns t >= r. */
-#define FASTEM_QUAD_DIAG_ROW(T, V, VL, LOAD, r, FMAS)                                     \
+/* Row r of a 4 x 4 block on the diagonal of P (in the quadratic form's tile): its
+   columns t >= r, FMAS a FASTEM_QUAD_FMA for each. */
+#define FASTEM_QUAD_TRI_ROW(T, V, VL, LOAD, r, FMAS)                                     \
     {                                                                                     \
         const T* yr = y + (r) * FASTEM_BLOCK;                                             \
         const V y0 = LOAD(k0, yr), y1 = LOAD(k1, yr + VL);                                \
@@ -967,6 +959,10 @@ FASTEM_QUAD_DIAG_PICK(float, f)
         a[t][0] = PX##fmadd_##SFX(u, y0, a[t][0]);                                        \
         a[t][1] = PX##fmadd_##SFX(u, y1, a[t][1]);                                        \
     }
+/* quad as fastem_quad_generic*: two vectors of rows by four columns of P, on the
+   vectors of the intrinsics' prefix PX (_mm256_ or _mm512_); LOAD(mask, p) loads a
+   vector, MASK(r) is the mask of its first r lanes (AVX-512; AVX2 loads whole vectors,
+   the blocks being zeroed up to FASTEM_PAD_ROWS). */
 #define FASTEM_QUAD_SIMD(NAME, T, V, VL, SFX, TARGET, PX, MASK, LOAD)                     \
 TARGET static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P, const T* cs,  \
                         double* quad) {                                                   \
@@ -996,15 +992,15 @@ TARGET static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P, cons
                 }                                                                         \
             }                                                                             \
             if (ifull < iend) {                                                           \
-                FASTEM_QUAD_DIAG_ROW(T, V, VL, LOAD, 0,                                   \
+                FASTEM_QUAD_TRI_ROW(T, V, VL, LOAD, 0,                                   \
                                      FASTEM_QUAD_FMA(PX, SFX, 0) FASTEM_QUAD_FMA(PX, SFX, 1) \
                                      FASTEM_QUAD_FMA(PX, SFX, 2) FASTEM_QUAD_FMA(PX, SFX, 3)) \
-                FASTEM_QUAD_DIAG_ROW(T, V, VL, LOAD, 1,                                   \
+                FASTEM_QUAD_TRI_ROW(T, V, VL, LOAD, 1,                                   \
                                      FASTEM_QUAD_FMA(PX, SFX, 1) FASTEM_QUAD_FMA(PX, SFX, 2) \
                                      FASTEM_QUAD_FMA(PX, SFX, 3))                         \
-                FASTEM_QUAD_DIAG_ROW(T, V, VL, LOAD, 2,                                   \
+                FASTEM_QUAD_TRI_ROW(T, V, VL, LOAD, 2,                                   \
                                      FASTEM_QUAD_FMA(PX, SFX, 2) FASTEM_QUAD_FMA(PX, SFX, 3)) \
-                FASTEM_QUAD_DIAG_ROW(T, V, VL, LOAD, 3, FASTEM_QUAD_FMA(PX, SFX, 3))      \
+                FASTEM_QUAD_TRI_ROW(T, V, VL, LOAD, 3, FASTEM_QUAD_FMA(PX, SFX, 3))      \
             }                                                                             \
             _Pragma("GCC unroll 4")                                                       \
             for (int t = 0; t < TC; ++t) {                                                \
@@ -1057,12 +1053,10 @@ __attribute__((target("avx2,fma"))) static inline void fastem_sums4_f(const __m2
    of adds per feature, was 22% of the kernel at d = 8). */
 #define FASTEM_MOMENTS_AVX2(NAME, T, V, VL, SFX)                                          \
 __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,          \
-                                                      const T* w, ptrdiff_t nb,      \
+                                                      const T* w, ptrdiff_t nb,           \
                                                       ptrdiff_t d, double* s1, double* s2, \
                                                       T* wy) {                            \
     const ptrdiff_t nv = nb / VL * VL;  /* rows nv .. nb - 1 are added one by one */      \
-    T wt[FASTEM_BLOCK];                                                                   \
-    for (ptrdiff_t b = 0; b < nb; ++b) wt[b] = FASTEM_WEIGHT(T, w[b]);                    \
     for (ptrdiff_t i = 0; i < d; i += 2) {                                                \
         const ptrdiff_t i1 = i + 1 < d ? i + 1 : i;                                       \
         T* u0 = wy + i * FASTEM_BLOCK;                                                    \
@@ -1085,7 +1079,7 @@ __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,  
                     V y[4];                                                               \
                     for (int c = 0; c < 4; ++c)                                           \
                         y[c] = _mm256_sub_##SFX(_mm256_loadu_##SFX(v[c] + b), m[c]);      \
-                    const V ww = _mm256_loadu_##SFX(wt + b);                              \
+                    const V ww = _mm256_loadu_##SFX(w + b);                               \
                     const V w0 = _mm256_mul_##SFX(ww, y[0]), w1 = _mm256_mul_##SFX(ww, y[1]); \
                     _mm256_storeu_##SFX(u0 + b, w0);                                      \
                     _mm256_storeu_##SFX(u1 + b, w1);                                      \
@@ -1098,8 +1092,8 @@ __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,  
                     }                                                                     \
                 }                                                                         \
                 for (ptrdiff_t b = nv; b < nb; ++b) {                                     \
-                    u0[b] = wt[b] * (v[0][b] - (mu != NULL ? mu[js[0]] : (T)0));          \
-                    u1[b] = wt[b] * (v[1][b] - (mu != NULL ? mu[js[1]] : (T)0));          \
+                    u0[b] = w[b] * (v[0][b] - (mu != NULL ? mu[js[0]] : (T)0));           \
+                    u1[b] = w[b] * (v[1][b] - (mu != NULL ? mu[js[1]] : (T)0));           \
                 }                                                                         \
             } else {                                                                      \
                 for (ptrdiff_t b = 0; b < nv; b += VL) {                                  \
@@ -1409,23 +1403,15 @@ FASTEM_KPP_AVX2(fastem_kpp_avx2_d, double,
 #endif
 
 /* hand_vectorised = 0 forces the generic version (for the tests). */
-#ifdef FASTEM_NEAREST_AVX2
-#define FASTEM_KPP_HAND(SFX)                                                              \
-    if (hand_vectorised && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { \
-        fastem_kpp_avx2_##SFX(X, nb, d, ct, cc, nc, w, xx, closest, pot, D, dstride);     \
-        return;                                                                           \
-    }
-#else
-#define FASTEM_KPP_HAND(SFX)
-#endif
 #define FASTEM_KPP_PICK(T, SFX)                                                           \
 FASTEM_UNUSED static void fastem_kpp_##SFX(const T* X, ptrdiff_t nb, ptrdiff_t d,        \
                                            const T* ct, const T* cc, ptrdiff_t nc,        \
                                            const double* w, const double* xx,             \
                                            const double* closest, double* pot, double* D, \
                                            ptrdiff_t dstride, int hand_vectorised) {      \
-    FASTEM_KPP_HAND(SFX)                                                                  \
-    (void)hand_vectorised;                                                                \
+    if (hand_vectorised && FASTEM_HAS_AVX2())                                             \
+        FASTEM_AVX2_CALL(fastem_kpp_avx2_##SFX(X, nb, d, ct, cc, nc, w, xx, closest, pot, \
+                                               D, dstride));                              \
     fastem_kpp_generic_##SFX(X, nb, d, ct, cc, nc, w, xx, closest, pot, D, dstride);      \
 }
 FASTEM_KPP_PICK(double, d)
@@ -1467,12 +1453,6 @@ FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* C
 FASTEM_KPP_UPDATE(fastem_kpp_update_d, double)
 FASTEM_KPP_UPDATE(fastem_kpp_update_f, float)
 
-/* exp(diff) for diff <= 0 (0 below -708, and for NaN from -inf - -inf): range reduction
-   to |t| <= ln2/2 and a degree-12 Taylor polynomial evaluated by Estrin's scheme (its
-   chain of dependent multiply-adds is 4 long rather than Horner's 13, which bounded the
-   loop's speed: measured 7-9% of the posteriors), relative error below 5e-16 with FMA,
-   branch-free arithmetic and 2^n built from the bits of the rounding constant, so that
-   loops calling it vectorise. */
 /* t = x - n ln2 with n = round(x / ln 2), x = diff clipped below at LIMIT, for T whose
    rounding constant MAGIC is 1.5 * 2^(mantissa bits): shifted holds n in its low bits. */
 #define FASTEM_EXP_REDUCE(T, LIMIT, LN2_HI, LN2_LO, MAGIC, diff)                          \
@@ -1481,6 +1461,12 @@ FASTEM_KPP_UPDATE(fastem_kpp_update_f, float)
     const T n = shifted - (T)(MAGIC);                                                     \
     const T t = (x - n * (T)(LN2_HI)) - n * (T)(LN2_LO);
 
+/* exp(diff) for diff <= 0 (0 below -708, and for NaN from -inf - -inf): range reduction
+   to |t| <= ln2/2 and a degree-12 Taylor polynomial evaluated by Estrin's scheme (its
+   chain of dependent multiply-adds is 4 long rather than Horner's 13, which bounded the
+   loop's speed: measured 7-9% of the posteriors), relative error below 5e-16 with FMA,
+   branch-free arithmetic and 2^n built from the bits of the rounding constant, so that
+   loops calling it vectorise. */
 static inline double fastem_exp_core(double diff) {
     FASTEM_EXP_REDUCE(double, -708.0, 0.6931471805599453, 2.3190468138462996e-17,
                       6755399441055744.0, diff)
