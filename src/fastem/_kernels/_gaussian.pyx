@@ -48,6 +48,12 @@ cdef extern from "_simd.h" nogil:
                               double* xt)
     void fastem_gather_rows_f(const float* X, Py_ssize_t d, const Py_ssize_t* rows,
                               Py_ssize_t nb, const Py_ssize_t* obs, Py_ssize_t o, float* xt)
+    void fastem_conditional_rows_d(const double* xo, Py_ssize_t nb, Py_ssize_t o,
+                                   const double* mu, const double* B, Py_ssize_t m,
+                                   const Py_ssize_t* mis, double* yt, int hand_vectorised)
+    void fastem_conditional_rows_f(const float* xo, Py_ssize_t nb, Py_ssize_t o,
+                                   const float* mu, const float* B, Py_ssize_t m,
+                                   const Py_ssize_t* mis, float* yt, int hand_vectorised)
     void fastem_log_densities(const double* quad, Py_ssize_t nb, double ln, double* out,
                               double* lse, int first)
     double fastem_posteriors_d(const double* logp, double* resp, Py_ssize_t nb,
@@ -183,7 +189,7 @@ cdef inline double* _s2_of(double* s2, int cov, Py_ssize_t k, Py_ssize_t d) noex
 
 cdef inline size_t _scratch_bytes(Py_ssize_t K, Py_ssize_t d, size_t item) noexcept nogil:
     cdef size_t resp = K * item if item == sizeof(float) else 0
-    return ((K + 2) * sizeof(double) + resp + 3 * d * item) * BLOCK_ROWS + d * item
+    return ((K + 2) * sizeof(double) + resp + 3 * d * item) * BLOCK_ROWS + 3 * d * item
 
 
 cdef inline void _scratch_layout(void* scratch, Py_ssize_t K, Py_ssize_t d, double** logp,
@@ -193,8 +199,9 @@ cdef inline void _scratch_layout(void* scratch, Py_ssize_t K, Py_ssize_t d, doub
     """Per-thread scratch of both Gaussian passes (_scratch_bytes long): logp (K x BLOCK_ROWS),
     quad, lse (BLOCK_ROWS each) as float64, then in the data's precision the
     responsibilities resp (float32: K x BLOCK_ROWS; float64: logp itself), the block's
-    rows xt, a shifted copy yt (completed rows with missing values) and wy (d x BLOCK_ROWS
-    each), and cs (d)."""
+    rows xt, the completed rows yt (with missing values) and wy (d x BLOCK_ROWS each), and
+    cs (3 d: the missing-value pass also keeps a component's observed and completed
+    means there)."""
     logp[0] = <double*>scratch
     quad[0] = logp[0] + K * BLOCK_ROWS
     lse[0] = quad[0] + BLOCK_ROWS
@@ -533,8 +540,9 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef floating* xo
     cdef floating* yt
     cdef floating* cs
+    cdef floating* mo
+    cdef floating* mz
     cdef floating* wy
-    cdef Py_ssize_t padded = (nb + PAD_ROWS - 1) & ~(<Py_ssize_t>(PAD_ROWS - 1))
     cdef floating* r
     cdef floating* lp
     cdef double nk_block
@@ -546,40 +554,29 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
     cdef Py_ssize_t rsum0 = stats0 + _n_s2(cov, K, d)
 
     _scratch_layout(scratch, K, d, &logp, &quad, &lse, &lp, &xo, &yt, &wy, &cs)
+    mo = cs + d
+    mz = cs + 2 * d
     if floating is double:
         fastem_gather_rows_d(X, d, rows, nb, obs, o, xo)
     else:
         fastem_gather_rows_f(X, d, rows, nb, obs, o, xo)
     for k in range(K):
+        # the marginal density of the observed entries, about mu_o (full, tied: through
+        # cs = mu_o @ factor, as the complete-data pass; diag, spherical: shifted on the fly)
         mu = means + k * d
-        if dense:
-            for j in range(o):
-                v = mu[obs[j]]
-                for b in range(nb):
-                    yt[j * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b] - v
-                for b in range(nb, padded):
-                    yt[j * BLOCK_ROWS + b] = 0
-            _log_density(yt, nb, o, cov, factor + c.factor_start[p] + k * fsize, NULL,
-                         NULL, quad)
-        else:
-            # diag, spherical: the density shifts the rows on the fly (the same
-            # arithmetic as on a shifted copy), by mu_o gathered into cs
-            for j in range(o):
-                cs[j] = mu[obs[j]]
-            _log_density(xo, nb, o, cov, factor + c.factor_start[p] + k * fsize, cs, NULL,
-                         quad)
+        for j in range(o):
+            mo[j] = mu[obs[j]]
+        _log_density(xo, nb, o, cov, factor + c.factor_start[p] + k * fsize, mo, cs, quad)
         fastem_log_densities(quad, nb, c.log_norm[p * K + k], logp + k * BLOCK_ROWS, lse,
                              k == 0)
     _posteriors(logp, lp, nb, K, c.w, 0, rows, acc, c.resp_out, c.lse_out, quad, lse)
 
     if not c.want_stats:
         return
-    if not dense:
-        # diag, spherical: the completed row is x_o and, per component, x_m = mu_m; the
-        # moments shift it on the fly (y_m = mu_m - mu_m = 0, as on a shifted copy)
-        for j in range(o):
-            for b in range(nb):
-                yt[obs[j] * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b]
+    # the completed rows: the observed entries x_o as they are, the missing ones per
+    # component; the moments shift them on the fly
+    for j in range(o):
+        memcpy(yt + obs[j] * BLOCK_ROWS, xo + j * BLOCK_ROWS, nb * sizeof(floating))
     for k in range(K):
         r = lp + k * BLOCK_ROWS
         nk_block = sum_rows(r, nb)
@@ -589,6 +586,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
         acc[rsum0 + p * K + k] += nk_block
         mu = means + k * d
         if not dense:
+            # diag, spherical: x_m = mu_m (shifted: y_m = mu_m - mu_m = 0)
             for i in range(m):
                 v = mu[mis[i]]
                 for b in range(nb):
@@ -596,21 +594,28 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
             _accumulate(yt, mu, r, nb, d, cov, acc + 1 + K + k * d,
                         _s2_of(acc + stats0, cov, k, d), wy)
             continue
-        # the completed row, shifted: observed y_o = x_o - mu_o, missing y_m = B y_o
+        # full, tied: y_o = x_o - mu_o and y_m = B y_o, stored shifted: the moments
+        # shift by mz, mu with zeros at the missing entries
+        for j in range(d):
+            mz[j] = mu[j]
         for j in range(o):
-            v = mu[obs[j]]
-            for b in range(nb):
-                yt[obs[j] * BLOCK_ROWS + b] = xo[j * BLOCK_ROWS + b] - v
+            mo[j] = mu[obs[j]]
         for i in range(m):
-            for b in range(nb):
-                yt[mis[i] * BLOCK_ROWS + b] = 0
-            if bmat != NULL:
-                bk = bmat + c.bmat_start[p] + k * m * o + i * o
-                for j in range(o):
-                    coef = bk[j]
-                    for b in range(nb):
-                        yt[mis[i] * BLOCK_ROWS + b] += coef * yt[obs[j] * BLOCK_ROWS + b]
-        _accumulate(yt, NULL, r, nb, d, cov, acc + 1 + K + k * d,
+            mz[mis[i]] = 0
+        if bmat != NULL:
+            bk = bmat + c.bmat_start[p] + k * m * o
+            if floating is double:
+                fastem_conditional_rows_d(xo, nb, o, mo, bk, m, mis, yt,
+                                          hand_vectorised())
+            else:
+                fastem_conditional_rows_f(xo, nb, o, mo, bk, m, mis, yt,
+                                          hand_vectorised())
+        else:
+            # nothing observed (o = 0 wherever entries are missing): y_m = 0
+            for i in range(m):
+                for b in range(nb):
+                    yt[mis[i] * BLOCK_ROWS + b] = 0
+        _accumulate(yt, mz, r, nb, d, cov, acc + 1 + K + k * d,
                     _s2_of(acc + stats0, cov, k, d), wy)
 
 
