@@ -1086,17 +1086,27 @@ FASTEM_QUAD_SIMD(fastem_quad_avx2_d, double, __m256d, 4, pd, FASTEM_AVX2_TARGET,
 FASTEM_QUAD_SIMD(fastem_quad_avx2_f, float, __m256, 8, ps, FASTEM_AVX2_TARGET, _mm256_,
                  FASTEM_WHOLE, FASTEM_LOADU_AVX2_ps)
 
+/* lane c of the result = the sum of the lanes of a[c], c < 4, in float64 */
+__attribute__((target("avx2,fma"))) static inline __m256d fastem_sums4_pd(const __m256d* a) {
+    const __m256d h0 = _mm256_hadd_pd(a[0], a[1]), h1 = _mm256_hadd_pd(a[2], a[3]);
+    return _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x20),
+                         _mm256_permute2f128_pd(h0, h1, 0x31));
+}
+__attribute__((target("avx2,fma"))) static inline __m128 fastem_sums4_ps_f(const __m256* a) {
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+__attribute__((target("avx2,fma"))) static inline __m256d fastem_sums4_ps(const __m256* a) {
+    return _mm256_cvtps_pd(fastem_sums4_ps_f(a));
+}
 /* out[c] = the sum of the lanes of a[c], c < 4. */
 __attribute__((target("avx2,fma"))) static inline void fastem_sums4_d(const __m256d* a,
                                                                        double* out) {
-    const __m256d h0 = _mm256_hadd_pd(a[0], a[1]), h1 = _mm256_hadd_pd(a[2], a[3]);
-    _mm256_storeu_pd(out, _mm256_add_pd(_mm256_permute2f128_pd(h0, h1, 0x20),
-                                        _mm256_permute2f128_pd(h0, h1, 0x31)));
+    _mm256_storeu_pd(out, fastem_sums4_pd(a));
 }
 __attribute__((target("avx2,fma"))) static inline void fastem_sums4_f(const __m256* a,
                                                                        float* out) {
-    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
-    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    _mm_storeu_ps(out, fastem_sums4_ps_f(a));
 }
 
 /* The moments as fastem_moments_generic*: two rows of the result by four columns, the
@@ -1157,6 +1167,18 @@ __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,  
                         a1[c] = _mm256_fmadd_##SFX(w1, y, a1[c]);                         \
                     }                                                                     \
                 }                                                                         \
+            }                                                                             \
+            if (!first && nv == nb && j + 3 < d) {                                        \
+                /* a whole tile: the two rows' four sums added to s2 as vectors */           \
+                double* p0 = s2 + FASTEM_TRI(i, j, d);                                    \
+                _mm256_storeu_pd(p0, _mm256_add_pd(_mm256_loadu_pd(p0),                   \
+                                                   fastem_sums4_##SFX(a0)));              \
+                if (i1 != i) {                                                            \
+                    double* p1 = s2 + FASTEM_TRI(i1, j, d);                               \
+                    _mm256_storeu_pd(p1, _mm256_add_pd(_mm256_loadu_pd(p1),               \
+                                                       fastem_sums4_##SFX(a1)));          \
+                }                                                                         \
+                continue;                                                                 \
             }                                                                             \
             T r0[4], r1[4];                                                               \
             fastem_sums4_##SFX##_of(a0, r0);                                              \
