@@ -59,10 +59,11 @@ cdef extern from "_simd.h" nogil:
     double fastem_posteriors_d(const double* logp, double* resp, Py_ssize_t nb,
                                Py_ssize_t K, const double* w, const Py_ssize_t* rows,
                                Py_ssize_t row0, double* resp_out, double* lse_out,
-                               double* lse, double* scale)
+                               double* lse, double* scale, int hand_vectorised)
     double fastem_posteriors_f(const double* logp, float* resp, Py_ssize_t nb, Py_ssize_t K,
                                const double* w, const Py_ssize_t* rows, Py_ssize_t row0,
-                               double* resp_out, double* lse_out, double* lse, float* scale)
+                               double* resp_out, double* lse_out, double* lse, float* scale,
+                               int hand_vectorised)
     void fastem_moments_diag_d(const double* xt, const double* mu, const double* w,
                                Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2)
     void fastem_moments_diag_f(const float* xt, const float* mu, const float* w,
@@ -148,10 +149,10 @@ cdef inline void _posteriors(double* logp, floating* resp, Py_ssize_t nb, Py_ssi
     acc[0] (see FASTEM_POSTERIORS in _simd.h)."""
     if floating is double:
         acc[0] += fastem_posteriors_d(logp, resp, nb, K, w, rows, row0, resp_out, lse_out,
-                                      lse, quad)
+                                      lse, quad, hand_vectorised())
     else:
         acc[0] += fastem_posteriors_f(logp, resp, nb, K, w, rows, row0, resp_out, lse_out,
-                                      lse, <float*>quad)
+                                      lse, <float*>quad, hand_vectorised())
 
 
 cdef inline void _put_weight(floating* r, Py_ssize_t j, double v) noexcept nogil:

@@ -1867,6 +1867,75 @@ FASTEM_CLONES static double fastem_row_log_likelihoods(const double* lse, ptrdif
     return total;
 }
 
+/* The float64 posteriors' exponentials on AVX2 and FMA: resp[k, b] = exp(logp[k, b] -
+   lse[b]) and scale[b] = their sum over k (in the order of k), four rows at a time,
+   every component of them before the next rows; fastem_exp_core's operations in its
+   order (the same results bit for bit), the clipping by one max. The compiler's vector
+   version of the generic loop blended precomputed results for the clipped arguments
+   into every lane (measured: 45 instructions per four exponentials; this version 4%
+   faster for the whole pass at d = 2, k = 5; the float32 loop gained nothing). */
+#if defined(FASTEM_GAUSSIAN_AVX2)
+__attribute__((target("avx2,fma"))) static inline __m256d fastem_exp_pd(__m256d diff) {
+    const __m256d x = _mm256_max_pd(diff, _mm256_set1_pd(-708.0));   /* NaN: -708 */
+    const __m256d magic = _mm256_set1_pd(6755399441055744.0);
+    const __m256d shifted = _mm256_fmadd_pd(x, _mm256_set1_pd(1.4426950408889634), magic);
+    const __m256d n = _mm256_sub_pd(shifted, magic);
+    const __m256d t = _mm256_fnmadd_pd(n, _mm256_set1_pd(2.3190468138462996e-17),
+                                       _mm256_fnmadd_pd(n, _mm256_set1_pd(0.6931471805599453), x));
+    const __m256d t2 = _mm256_mul_pd(t, t), t4 = _mm256_mul_pd(t2, t2);
+    const __m256d t8 = _mm256_mul_pd(t4, t4);
+#define FASTEM_EXP_TERM(c0, c1) _mm256_fmadd_pd(t, _mm256_set1_pd(c1), _mm256_set1_pd(c0))
+    const __m256d a0 = _mm256_add_pd(_mm256_set1_pd(1.0), t);
+    const __m256d a1 = FASTEM_EXP_TERM(0.5, 1.0 / 6.0);
+    const __m256d a2 = FASTEM_EXP_TERM(1.0 / 24.0, 1.0 / 120.0);
+    const __m256d a3 = FASTEM_EXP_TERM(1.0 / 720.0, 1.0 / 5040.0);
+    const __m256d a4 = FASTEM_EXP_TERM(1.0 / 40320.0, 1.0 / 362880.0);
+    const __m256d a5 = FASTEM_EXP_TERM(1.0 / 3628800.0, 1.0 / 39916800.0);
+#undef FASTEM_EXP_TERM
+    const __m256d b0 = _mm256_fmadd_pd(t2, a1, a0), b1 = _mm256_fmadd_pd(t2, a3, a2);
+    const __m256d b2 = _mm256_fmadd_pd(t2, a5, a4);
+    const __m256d c0 = _mm256_fmadd_pd(t4, b1, b0);
+    const __m256d c1 = _mm256_fmadd_pd(t4, _mm256_set1_pd(1.0 / 479001600.0), b2);
+    const __m256d p = _mm256_fmadd_pd(t8, c1, c0);
+    const __m256i bits = _mm256_slli_epi64(
+        _mm256_add_epi64(_mm256_castpd_si256(shifted),
+                         _mm256_set1_epi64x((long long)(1023ULL - 0x4338000000000000ULL))), 52);
+    const __m256d e = _mm256_mul_pd(p, _mm256_castsi256_pd(bits));
+    return _mm256_and_pd(e, _mm256_cmp_pd(diff, _mm256_set1_pd(-708.0), _CMP_GE_OQ));
+}
+__attribute__((target("avx2,fma"))) static void fastem_exp_rows_avx2(
+        const double* logp, double* resp, ptrdiff_t nb, ptrdiff_t K, const double* lse,
+        double* scale) {
+    const ptrdiff_t nv = nb / 4 * 4;
+    for (ptrdiff_t b = 0; b < nv; b += 4) {
+        const __m256d l = _mm256_loadu_pd(lse + b);
+        __m256d sum = _mm256_setzero_pd();
+        for (ptrdiff_t k = 0; k < K; ++k) {
+            const __m256d v = _mm256_loadu_pd(logp + k * FASTEM_BLOCK + b);
+            const __m256d e = fastem_exp_pd(_mm256_sub_pd(v, l));
+            _mm256_storeu_pd(resp + k * FASTEM_BLOCK + b, e);
+            sum = _mm256_add_pd(sum, e);
+        }
+        _mm256_storeu_pd(scale + b, sum);
+    }
+    for (ptrdiff_t b = nv; b < nb; ++b) {
+        double sum = 0;
+        for (ptrdiff_t k = 0; k < K; ++k) {
+            const double e = fastem_exp_core(logp[k * FASTEM_BLOCK + b] - lse[b]);
+            resp[k * FASTEM_BLOCK + b] = e;
+            sum += e;
+        }
+        scale[b] = sum;
+    }
+}
+#define FASTEM_EXP_ROWS_pd(logp, resp, nb, K, lse, scale)                                 \
+    (FASTEM_HAS_AVX2() ? (fastem_exp_rows_avx2(logp, resp, nb, K, lse, scale), 1) : 0)
+#else
+#define FASTEM_EXP_ROWS_pd(logp, resp, nb, K, lse, scale) 0
+#endif
+#define FASTEM_EXP_ROWS_ps(logp, resp, nb, K, lse, scale) 0
+#define FASTEM_EXPF(x) fastem_expf_core((float)(x))
+
 /* The block's log-densities logp (K x FASTEM_BLOCK), whose row maxima lse holds (see
    fastem_log_densities), become responsibilities in resp (K x FASTEM_BLOCK, of type T;
    float64: resp may be logp itself), weighted by w (per row of the data, or NULL for
@@ -1879,20 +1948,23 @@ FASTEM_CLONES static double fastem_row_log_likelihoods(const double* lse, ptrdif
    Stable when every term of a row is -inf. float32 data (fastem_posteriors_f) is
    exponentiated in float32, eight to a vector (measured 1.8-2x faster than in float64),
    with rounding below that of its float32 quadratic forms. */
-#define FASTEM_POSTERIORS(NAME, T, EXP, LOG)                                              \
+#define FASTEM_POSTERIORS(NAME, T, EXP, LOG, SFX)                                         \
 FASTEM_CLONES static double NAME(const double* logp, T* resp, ptrdiff_t nb, ptrdiff_t K,  \
                                  const double* w, const ptrdiff_t* rows, ptrdiff_t row0,  \
                                  double* resp_out, double* lse_out,                       \
-                                 double* FASTEM_RESTRICT lse, T* FASTEM_RESTRICT scale) { \
-    for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = 0;                                      \
-    for (ptrdiff_t k = 0; k < K; ++k) {                                                   \
-        const double* v = logp + k * FASTEM_BLOCK;                                        \
-        T* r = resp + k * FASTEM_BLOCK;                                                   \
-        FASTEM_PRAGMA(omp simd)                                                           \
-        for (ptrdiff_t b = 0; b < nb; ++b) {                                              \
-            const T e = EXP(v[b] - lse[b]);                                               \
-            r[b] = e;                                                                     \
-            scale[b] += e;                                                                \
+                                 double* FASTEM_RESTRICT lse, T* FASTEM_RESTRICT scale,   \
+                                 int hand_vectorised) {                                   \
+    if (!(hand_vectorised && FASTEM_EXP_ROWS_##SFX(logp, resp, nb, K, lse, scale))) {     \
+        for (ptrdiff_t b = 0; b < nb; ++b) scale[b] = 0;                                  \
+        for (ptrdiff_t k = 0; k < K; ++k) {                                               \
+            const double* v = logp + k * FASTEM_BLOCK;                                    \
+            T* r = resp + k * FASTEM_BLOCK;                                               \
+            FASTEM_PRAGMA(omp simd)                                                       \
+            for (ptrdiff_t b = 0; b < nb; ++b) {                                          \
+                const T e = EXP(v[b] - lse[b]);                                           \
+                r[b] = e;                                                                 \
+                scale[b] += e;                                                            \
+            }                                                                             \
         }                                                                                 \
     }                                                                                     \
     FASTEM_PRAGMA(omp simd)                                                               \
@@ -1924,8 +1996,7 @@ FASTEM_CLONES static double NAME(const double* logp, T* resp, ptrdiff_t nb, ptrd
     }                                                                                     \
     return total;                                                                         \
 }
-#define FASTEM_EXPF(x) fastem_expf_core((float)(x))
-FASTEM_POSTERIORS(fastem_posteriors_d, double, fastem_exp_core, fastem_log_core)
-FASTEM_POSTERIORS(fastem_posteriors_f, float, FASTEM_EXPF, fastem_logf_core)
+FASTEM_POSTERIORS(fastem_posteriors_d, double, fastem_exp_core, fastem_log_core, pd)
+FASTEM_POSTERIORS(fastem_posteriors_f, float, FASTEM_EXPF, fastem_logf_core, ps)
 
 #endif
