@@ -920,11 +920,43 @@ __attribute__((target("avx2,fma"))) static void fastem_transpose_avx2_##S(      
 }
 FASTEM_TRANSPOSE_AVX2(float, f, 8)
 FASTEM_TRANSPOSE_AVX2(double, d, 4)
+
+/* Two features: two vectors of rows split into the features' vectors (the generic loop
+   took 6% of a float64 E+M pass at d = 2). */
+__attribute__((target("avx2,fma"))) static inline void fastem_transpose2_tile_d(
+    const double* x, double* o) {
+    const __m256d a = _mm256_loadu_pd(x), b = _mm256_loadu_pd(x + 4);
+    _mm256_storeu_pd(o, _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8));
+    _mm256_storeu_pd(o + FASTEM_BLOCK, _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xD8));
+}
+__attribute__((target("avx2,fma"))) static inline void fastem_transpose2_tile_f(
+    const float* x, float* o) {
+    const __m256 a = _mm256_loadu_ps(x), b = _mm256_loadu_ps(x + 8);
+    _mm256_storeu_ps(o, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                            _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8)));
+    _mm256_storeu_ps(o + FASTEM_BLOCK, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                           _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8)));
+}
+#define FASTEM_TRANSPOSE2_AVX2(T, S, R)                                                   \
+__attribute__((target("avx2,fma"))) static void fastem_transpose2_avx2_##S(               \
+    const T* X, ptrdiff_t nb, T* xt) {                                                    \
+    const ptrdiff_t full = nb & ~(ptrdiff_t)((R) - 1);                                    \
+    const ptrdiff_t padded = (nb + FASTEM_PAD_ROWS - 1) & ~(ptrdiff_t)(FASTEM_PAD_ROWS - 1); \
+    for (ptrdiff_t b0 = 0; b0 < full; b0 += (R))                                          \
+        fastem_transpose2_tile_##S(X + 2 * b0, xt + b0);                                  \
+    for (ptrdiff_t i = 0; i < 2; ++i)                                                     \
+        for (ptrdiff_t b = full; b < padded; ++b)                                         \
+            xt[i * FASTEM_BLOCK + b] = b < nb ? X[b * 2 + i] : (T)0;                      \
+}
+FASTEM_TRANSPOSE2_AVX2(float, f, 8)
+FASTEM_TRANSPOSE2_AVX2(double, d, 4)
 #endif
 /* hand_vectorised = 0 forces the generic version (for the tests). */
 #define FASTEM_TRANSPOSE_PICK(T, S)                                                       \
 FASTEM_UNUSED static void fastem_transpose_##S(const T* X, ptrdiff_t nb, ptrdiff_t d,     \
                                                T* xt, int hand_vectorised) {              \
+    if (hand_vectorised && d == 2 && FASTEM_HAS_AVX2())                                   \
+        FASTEM_AVX2_CALL(fastem_transpose2_avx2_##S(X, nb, xt));                          \
     if (hand_vectorised && d * (ptrdiff_t)sizeof(T) >= 32 && FASTEM_HAS_AVX2())           \
         FASTEM_AVX2_CALL(fastem_transpose_avx2_##S(X, nb, d, xt));                        \
     fastem_transpose_generic_##S(X, nb, d, xt);                                           \
