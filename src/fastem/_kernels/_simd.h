@@ -121,11 +121,11 @@ FASTEM_CLONES static void NAME(const T* xo, ptrdiff_t nb, ptrdiff_t o, const T* 
     enum { R = FASTEM_PAD_ROWS };                                                         \
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += R) {                                            \
         const ptrdiff_t nr = nb - b0 < R ? nb - b0 : R;                                   \
-        ptrdiff_t i = 0;                                                                  \
-        for (; i + 2 <= m; i += 2) {                                                      \
+        for (ptrdiff_t i = 0; i < m; i += 2) {   /* an odd m's last entry twice */       \
+            const ptrdiff_t i1 = i + 1 < m ? i + 1 : i;                                   \
             T a0[R] = {0}, a1[R] = {0};                                                   \
             const T* c0 = B + i * o;                                                      \
-            const T* c1 = c0 + o;                                                         \
+            const T* c1 = B + i1 * o;                                                     \
             for (ptrdiff_t j = 0; j < o; ++j) {                                           \
                 const T* x = xo + j * FASTEM_BLOCK + b0;                                  \
                 const T mj = mu[j], u0 = c0[j], u1 = c1[j];                               \
@@ -137,20 +137,8 @@ FASTEM_CLONES static void NAME(const T* xo, ptrdiff_t nb, ptrdiff_t o, const T* 
                 }                                                                         \
             }                                                                             \
             T* o0 = yt + mis[i] * FASTEM_BLOCK + b0;                                      \
-            T* o1 = yt + mis[i + 1] * FASTEM_BLOCK + b0;                                  \
+            T* o1 = yt + mis[i1] * FASTEM_BLOCK + b0;                                     \
             for (ptrdiff_t l = 0; l < nr; ++l) { o0[l] = a0[l]; o1[l] = a1[l]; }          \
-        }                                                                                 \
-        for (; i < m; ++i) {                                                              \
-            T a0[R] = {0};                                                                \
-            const T* c0 = B + i * o;                                                      \
-            for (ptrdiff_t j = 0; j < o; ++j) {                                           \
-                const T* x = xo + j * FASTEM_BLOCK + b0;                                  \
-                const T mj = mu[j], u0 = c0[j];                                           \
-                FASTEM_PRAGMA(omp simd)                                                   \
-                for (int l = 0; l < R; ++l) a0[l] += u0 * (x[l] - mj);                    \
-            }                                                                             \
-            T* o0 = yt + mis[i] * FASTEM_BLOCK + b0;                                      \
-            for (ptrdiff_t l = 0; l < nr; ++l) o0[l] = a0[l];                             \
         }                                                                                 \
     }                                                                                     \
 }
@@ -1329,12 +1317,11 @@ __attribute__((target("avx2,fma"))) static void NAME(const T* yt, const T* mu,  
             u[i] = w[b] * y[i];                                                           \
         }                                                                                 \
         int e = 0;                                                                        \
-        for (int i = 0; i < D; ++i)                                                       \
+        for (int i = 0; i < D; ++i) {                                                     \
+            r[NE - D + i] += u[i];                                                        \
             for (int j = i; j < D; ++j, ++e) r[e] += u[i] * y[j];                         \
+        }                                                                                 \
     }                                                                                     \
-    for (ptrdiff_t b = nv; b < nb; ++b)                                                   \
-        for (int i = 0; i < D; ++i)                                                       \
-            r[NE - D + i] += w[b] * (yt[i * FASTEM_BLOCK + b] - (mu != NULL ? mu[i] : (T)0)); \
     for (int e = 0; e < NE - D; ++e) s2[e] += (double)r[e];                               \
     for (int i = 0; i < D; ++i) s1[i] += (double)r[NE - D + i];                           \
 }
