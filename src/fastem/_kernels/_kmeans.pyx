@@ -31,20 +31,30 @@ cdef extern from "_simd.h" nogil:
     void fastem_lloyd_sums_f(const float* X, Py_ssize_t nb, Py_ssize_t d, Py_ssize_t K,
                              const int* lab, const double* w, const double* best,
                              double* inertia, double* counts, double* sums)
-    void fastem_kpp_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* ct,
-                      const double* cc, Py_ssize_t nc, const double* w, const double* xx,
-                      const double* closest, double* pot, double* D, Py_ssize_t dstride,
-                      int hand_vectorised)
-    void fastem_kpp_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* ct,
-                      const float* cc, Py_ssize_t nc, const double* w, const double* xx,
-                      const double* closest, double* pot, double* D, Py_ssize_t dstride,
-                      int hand_vectorised)
-    void fastem_kpp_update_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* C,
-                             double cc, const double* w, const double* xx, double* xx_out,
-                             double* closest, double* pot)
-    void fastem_kpp_update_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* C,
-                             float cc, const double* w, const double* xx, double* xx_out,
-                             double* closest, double* pot)
+    void fastem_kpp_d(const double* X, const int* xsel, const int* sel, Py_ssize_t m,
+                      Py_ssize_t d, const double* ct, const double* cc, Py_ssize_t nc,
+                      const double* w, const double* xx, const double* closest,
+                      double* pot, double* D, Py_ssize_t dstride, int hand_vectorised)
+    void fastem_kpp_f(const float* X, const int* xsel, const int* sel, Py_ssize_t m,
+                      Py_ssize_t d, const float* ct, const float* cc, Py_ssize_t nc,
+                      const double* w, const double* xx, const double* closest,
+                      double* pot, double* D, Py_ssize_t dstride, int hand_vectorised)
+    Py_ssize_t fastem_kpp_select(Py_ssize_t nb, const double* closest, const int* lab,
+                                 const double* gaps, Py_ssize_t n_gaps, double slack,
+                                 int* sel)
+    void fastem_kpp_gather_d(const double* X, const int* sel, Py_ssize_t m, Py_ssize_t d,
+                             const double* shift, double* out)
+    void fastem_kpp_gather_f(const float* X, const int* sel, Py_ssize_t m, Py_ssize_t d,
+                             const float* shift, float* out)
+    void fastem_kpp_dist1_d(const double* X, const int* xsel, const int* sel, Py_ssize_t m,
+                            Py_ssize_t d, const double* C, double cc, const double* xx,
+                            double* xx_out, double* dist)
+    void fastem_kpp_dist1_f(const float* X, const int* xsel, const int* sel, Py_ssize_t m,
+                            Py_ssize_t d, const float* C, float cc, const double* xx,
+                            double* xx_out, double* dist)
+    int fastem_kpp_fold(Py_ssize_t nb, const int* sel, Py_ssize_t m, const double* dist,
+                        Py_ssize_t stride, double* closest, int* lab, int label)
+    double fastem_kpp_block_sum(Py_ssize_t nb, const double* w, const double* closest)
 
 # The nearest-center searches have hand-vectorised AVX2 versions (see _simd.h), switched
 # off by the tests to check the generic versions against them.
@@ -73,16 +83,32 @@ cdef struct KMeansPass:
     const void* panels       # LLOYD, POTENTIALS: the centers in panels (see _simd.h)
     const void* cc           # squared norms of the centers (LLOYD, POTENTIALS: padded to
                              # whole panels with +inf)
-    int* labels              # LLOYD: (n,) or NULL
+    int* labels              # LLOYD: (n,) or NULL; k-means++ (POTENTIALS read,
+                             # UPDATE_CLOSEST and FOLD update): each row's nearest center
     double* dist             # LLOYD: (n,) distance to own center, or NULL; DISTANCES: (n, K);
-                             # POTENTIALS: (K, n) candidate distances, or NULL
+                             # POTENTIALS (out), FOLD (in): the candidates' distances of
+                             # the rows computed, (blocks, dstride, BLOCK_ROWS), or NULL
+    Py_ssize_t dstride       # candidates, in whole panels
+    int* kept_rows           # with dist: (n,) block k's rows computed, as offsets, from
+                             # k BLOCK_ROWS on (POTENTIALS out, FOLD in)
+    int* kept_counts         # with dist: (blocks,) how many
+    Py_ssize_t column        # FOLD: the chosen candidate (its column of dist)
     float* dist_single       # DISTANCES into float32 (n, K) instead of dist, or NULL
     const double* xx         # POTENTIALS, UPDATE_CLOSEST: (n,) squared row norms, or NULL
     double* xx_out           # UPDATE_CLOSEST without xx: (n,) receives the norms, or NULL
     Py_ssize_t n
     double* closest          # POTENTIALS (read) / UPDATE_CLOSEST, FOLD (read-write): (n,)
     double* block_sums       # UPDATE_CLOSEST, FOLD: (blocks,) each block's sum of
-                             # w * closest (rows [k BLOCK_ROWS, (k + 1) BLOCK_ROWS)), or NULL
+                             # w * closest (rows [k BLOCK_ROWS, (k + 1) BLOCK_ROWS)), or NULL;
+                             # with gaps they are read, and only the blocks that changed
+                             # are summed again
+    const double* gaps       # k-means++, with labels: per center, a lower bound of its
+                             # squared distance to the new ones (fastem_kpp_mask), or NULL
+    Py_ssize_t n_gaps
+    const double* slack      # with gaps: (blocks,) each block's bound on the rounding
+    int new_label            # UPDATE_CLOSEST, FOLD: the label of the new center
+    double* block_norms      # UPDATE_CLOSEST: (blocks,) each block's largest squared row
+                             # norm, or NULL
     bint want_sums
     int hand_vectorised
 
@@ -150,19 +176,6 @@ cdef void _lloyd(const KMeansPass* c, const floating* X, const floating* centers
             c.dist[row0 + b] = dist
 
 
-cdef double _fold(Py_ssize_t nb, const double* dist, const double* w,
-                  double* closest) noexcept nogil:
-    """closest = min(closest, dist) over a block; returns the sum of w * closest, in
-    order (as the update kernel sums it)."""
-    cdef Py_ssize_t b
-    cdef double v, total = 0.0
-    for b in range(nb):
-        v = dist[b] if dist[b] < closest[b] else closest[b]
-        closest[b] = v
-        total += v if w == NULL else w[b] * v
-    return total
-
-
 cdef void _columns(const floating* X, Py_ssize_t nb, Py_ssize_t d, const double* shift,
                    const double* w, double* acc) noexcept nogil:
     """With v = X[b, i] - shift[i]: acc[i] += sum_b w_b v, acc[d + i] += sum_b w_b v^2
@@ -179,16 +192,97 @@ cdef void _columns(const floating* X, Py_ssize_t nb, Py_ssize_t d, const double*
     acc[2 * d] += unweighted
 
 
+cdef void _kpp_task(const KMeansPass* c, const floating* xb, const floating* centers,
+                    Py_ssize_t row0, Py_ssize_t nb, double* acc, double* dd,
+                    floating* xt) noexcept nogil:
+    """k-means++ on a block: the candidates' gains (POTENTIALS), or one new center folded
+    into closest (UPDATE_CLOSEST: its distances computed here; FOLD: those POTENTIALS
+    kept). With gaps, only the rows that a new center can come nearer to are computed
+    (fastem_kpp_select): the others add exact zeros to the gains and keep their
+    closest."""
+    cdef Py_ssize_t d = c.d, b, m, k = row0 // BLOCK_ROWS
+    cdef double top
+    cdef int changed
+    cdef int* sel = <int*>dd
+    cdef double* far = dd + BLOCK_ROWS          # UPDATE_CLOSEST: the rows' distances
+                                                # (their norms after xt)
+    cdef const double* w = c.w + row0 if c.w != NULL else NULL
+    cdef const double* xx = c.xx + row0 if c.xx != NULL else NULL
+    cdef double* closest = c.closest + row0
+    cdef int* labels = c.labels + row0 if c.labels != NULL else NULL
+    cdef double slack = c.slack[k] if c.slack != NULL else 0.0
+    cdef const floating* rows = xb
+    cdef const int* xsel
+    cdef double* norms = NULL
+    if c.task == FOLD:
+        m = c.kept_counts[k]
+        m = 0 if m < 0 else (nb if m > nb else m)
+        changed = fastem_kpp_fold(nb, c.kept_rows + row0, m,
+                                  c.dist + (k * c.dstride + c.column) * BLOCK_ROWS, 1,
+                                  closest, labels, c.new_label)
+    else:
+        m = fastem_kpp_select(nb, closest, labels, c.gaps, c.n_gaps, slack, sel)
+        xsel = sel
+        if c.shift != NULL:
+            if floating is double:
+                fastem_kpp_gather_d(xb, sel, m, d, <const double*>c.shift, xt)
+            else:
+                fastem_kpp_gather_f(xb, sel, m, d, <const float*>c.shift, xt)
+            rows = xt
+            xsel = NULL
+        if c.task == POTENTIALS:
+            if c.dist != NULL:
+                c.kept_counts[k] = <int>m
+                for b in range(m):
+                    c.kept_rows[row0 + b] = sel[b]
+            if floating is double:
+                fastem_kpp_d(rows, xsel, sel, m, d, <const double*>c.panels,
+                             <const double*>c.cc, c.K, w, xx, closest, acc,
+                             c.dist + row0 * c.dstride if c.dist != NULL else NULL,
+                             BLOCK_ROWS, c.hand_vectorised)
+            else:
+                fastem_kpp_f(rows, xsel, sel, m, d, <const float*>c.panels,
+                             <const float*>c.cc, c.K, w, xx, closest, acc,
+                             c.dist + row0 * c.dstride if c.dist != NULL else NULL,
+                             BLOCK_ROWS, c.hand_vectorised)
+            return
+        # UPDATE_CLOSEST; the norms computed go to xx_out, or here for block_norms
+        if xx == NULL:
+            norms = c.xx_out + row0 if c.xx_out != NULL else (
+                <double*>(xt + d * BLOCK_ROWS) if c.block_norms != NULL else NULL)
+        if floating is double:
+            fastem_kpp_dist1_d(rows, xsel, sel, m, d, centers, (<const double*>c.cc)[0], xx,
+                               norms, far)
+        else:
+            fastem_kpp_dist1_f(rows, xsel, sel, m, d, centers, (<const float*>c.cc)[0], xx,
+                               norms, far)
+        changed = fastem_kpp_fold(nb, sel, m, far, 1, closest, labels, c.new_label)
+        if c.block_norms != NULL:    # only without gaps: every row's norm is known
+            top = 0.0
+            for b in range(nb):
+                if (xx[b] if xx != NULL else norms[b]) > top:
+                    top = xx[b] if xx != NULL else norms[b]
+            c.block_norms[k] = top
+    if changed or c.block_sums == NULL or (c.task == UPDATE_CLOSEST and c.gaps == NULL):
+        top = fastem_kpp_block_sum(nb, w, closest)
+    else:
+        top = c.block_sums[k]
+    if c.block_sums != NULL:
+        c.block_sums[k] = top
+    acc[0] += top
+
+
 cdef void _run_task(const KMeansPass* c, const floating* X, const floating* centers,
                     Py_ssize_t row0, Py_ssize_t nb, double* acc, void* scratch) noexcept nogil:
     # scratch: dd/best (BLOCK_ROWS doubles), labels (BLOCK_ROWS ints), then xt (d x
-    # BLOCK_ROWS, the data's precision): DISTANCES' transposed block, or the shifted rows
+    # BLOCK_ROWS, the data's precision): DISTANCES' transposed block, the shifted rows,
+    # or the rows k-means++ computes; then k-means++'s distances
     cdef double* dd = <double*>scratch
     cdef floating* xt = <floating*>(dd + 2 * BLOCK_ROWS)
     cdef Py_ssize_t k, b, d = c.d
     cdef double part
     cdef const floating* xb = X + row0 * d
-    if c.shift != NULL and c.task != DISTANCES and c.task != COLUMNS:
+    if c.shift != NULL and c.task == LLOYD:
         if floating is double:
             fastem_shift_rows_d(xb, nb, d, <const double*>c.shift, xt)
         else:
@@ -201,31 +295,10 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
 
     if c.task == LLOYD:
         _lloyd(c, xb, centers, row0, nb, acc, dd)
-    elif c.task == POTENTIALS:
-        # k-means++: the candidates in panels, the rows read once as stored
-        if floating is double:
-            fastem_kpp_d(xb, nb, d, <const double*>c.panels, <const double*>c.cc, c.K, w,
-                         xx, c.closest + row0, acc, dist, c.n, c.hand_vectorised)
-        else:
-            fastem_kpp_f(xb, nb, d, <const float*>c.panels, <const float*>c.cc, c.K, w,
-                         xx, c.closest + row0, acc, dist, c.n, c.hand_vectorised)
+    elif c.task == POTENTIALS or c.task == UPDATE_CLOSEST or c.task == FOLD:
+        _kpp_task(c, xb, centers, row0, nb, acc, dd, xt)
     elif c.task == COLUMNS:
         _columns(xb, nb, d, <const double*>c.centers, w, acc)
-    elif c.task == UPDATE_CLOSEST:
-        part = 0.0
-        if floating is double:
-            fastem_kpp_update_d(xb, nb, d, centers, (<const double*>c.cc)[0], w, xx,
-                                xx_out, c.closest + row0, &part)
-        else:
-            fastem_kpp_update_f(xb, nb, d, centers, (<const float*>c.cc)[0], w, xx,
-                                xx_out, c.closest + row0, &part)
-        acc[0] += part
-        if c.block_sums != NULL:
-            c.block_sums[row0 // BLOCK_ROWS] = part
-    elif c.task == FOLD:
-        part = _fold(nb, dist, w, c.closest + row0)
-        acc[0] += part
-        c.block_sums[row0 // BLOCK_ROWS] = part
     else:
         transpose_block(xb, nb, d, xt, hand_vectorised())
         for k in range(c.K):
@@ -251,8 +324,11 @@ cdef void _kmeans_block(const void* ctx, Py_ssize_t row0, Py_ssize_t nb, double*
 
 cdef double _run(KMeansPass* c, Py_ssize_t n, int n_threads, Py_ssize_t stride,
                  double* total, size_t item) except? -1:
-    cdef size_t xt = c.d * item if c.task == DISTANCES or c.shift != NULL else 0
-    cdef size_t scratch = (2 * sizeof(double) + xt) * BLOCK_ROWS
+    cdef bint kpp = c.task == POTENTIALS or c.task == UPDATE_CLOSEST
+    cdef size_t xt = c.d * item if c.task == DISTANCES or c.shift != NULL or kpp else 0
+    # UPDATE_CLOSEST: the norms of the rows after xt (see _kpp_task)
+    cdef size_t norms = sizeof(double) if c.task == UPDATE_CLOSEST else 0
+    cdef size_t scratch = (2 * sizeof(double) + xt + norms) * BLOCK_ROWS
     cdef int status
     cdef double work = <double>n * c.K * c.d
     with nogil:
@@ -280,6 +356,15 @@ cdef void _setup(KMeansPass* c, int task, const floating[:, ::1] X,
     c.block_sums = NULL
     c.xx = NULL
     c.xx_out = NULL
+    c.gaps = NULL
+    c.n_gaps = 0
+    c.slack = NULL
+    c.new_label = 0
+    c.block_norms = NULL
+    c.dstride = 0
+    c.kept_rows = NULL
+    c.kept_counts = NULL
+    c.column = 0
     c.n = X.shape[0]
     c.want_sums = False
     c.hand_vectorised = hand_vectorised()
@@ -414,32 +499,98 @@ def column_sums(
     return result[:d].copy(), result[d:2 * d].copy(), float(result[2 * d])
 
 
-def kpp_potentials(
+cdef _kpp_rows(KMeansPass* c, Py_ssize_t n, const double[::1] sample_weight,
+               double[::1] closest, const double[::1] xx, labels, gaps, slack):
+    """Checks the per-row arrays of a k-means++ pass and sets closest, xx, and the
+    pruning by labels, gaps and slack (see fastem_kpp_select): gaps needs labels and
+    slack."""
+    if closest.shape[0] != n or sample_weight.shape[0] not in (0, n) or xx.shape[0] not in (
+            0, n):
+        raise ValueError(f"closest, sample_weight and xx must have shape ({n},) (or (0,) "
+                         f"for sample_weight and xx)")
+    cdef int[::1] lab
+    cdef const double[::1] g, sl
+    c.closest = &closest[0] if n > 0 else NULL
+    c.xx = &xx[0] if xx.shape[0] > 0 else NULL
+    if labels is not None:
+        lab = labels
+        if lab.shape[0] != n:
+            raise ValueError(f"labels must have shape ({n},), got ({lab.shape[0]},)")
+        c.labels = &lab[0] if n > 0 else NULL
+    if gaps is None:
+        return
+    if labels is None or slack is None:
+        raise ValueError("gaps needs labels and slack")
+    g = gaps
+    sl = slack
+    if sl.shape[0] != n_blocks_of(n):
+        raise ValueError(f"slack must have shape ({n_blocks_of(n)},), got ({sl.shape[0]},)")
+    if g.shape[0] > 0:
+        c.gaps = &g[0]
+        c.n_gaps = g.shape[0]
+        c.slack = &sl[0] if n > 0 else NULL
+
+
+cdef _kpp_kept(KMeansPass* c, Py_ssize_t n, Py_ssize_t T, kept):
+    """kept = (dist (blocks, T rounded up to whole panels, BLOCK_ROWS) float64, rows (n,)
+    int32, counts (blocks,) int32): the distances of the rows computed, block by block
+    (see kpp_gains)."""
+    cdef double[:, :, ::1] dist
+    cdef int[::1] rows, counts
+    dist, rows, counts = kept
+    cdef Py_ssize_t width = (T + FASTEM_PANEL - 1) // FASTEM_PANEL * FASTEM_PANEL
+    cdef Py_ssize_t nk = n_blocks_of(n)
+    if dist.shape[0] != nk or dist.shape[1] != width or dist.shape[2] != BLOCK_ROWS or (
+            rows.shape[0] != n or counts.shape[0] != nk):
+        raise ValueError(f"kept must be arrays of shapes ({nk}, {width}, {BLOCK_ROWS}), "
+                         f"({n},) and ({nk},)")
+    if n > 0:
+        c.dist = &dist[0, 0, 0]
+        c.dstride = width
+        c.kept_rows = &rows[0]
+        c.kept_counts = &counts[0]
+
+
+def kpp_gains(
     const floating[:, ::1] X,            # IN  (n, d)
     const double[::1] sample_weight,     # IN  (n,) or (0,)
     double[::1] closest,                 # IN  (n,) squared distance to the nearest center
     const floating[:, ::1] candidates,   # IN  (T, d)
-    double[::1] potentials,              # OUT (T,)
+    double[::1] gains,                   # OUT (T,)
     const double[::1] xx,                # IN  (n,) squared norms of the rows, or (0,)
     int n_threads,
-    double[:, ::1] dist_out=None,        # OUT (T, n) the candidates' distances, optional
     shift=None,                          # IN  (d,): the rows are X - shift, or None
+    labels=None,                         # IN  (n,) int32: each row's nearest center
+    gaps=None,                           # IN  (C,) per center, see kpp_gaps
+    slack=None,                          # IN  (blocks,) see kpp_slack
+    kept=None,                           # OUT the distances computed, see below
 ):
-    """potentials[t] = sum_i w_i min(closest_i, ||X_i - candidates_t||^2), the distances
-    by expansion, with ||X_i||^2 = xx[i] if given (candidates in shifted coordinates)."""
+    """gains[t] = sum_i w_i max(closest_i - ||X_i - candidates_t||^2, 0): how much
+    candidate t lowers the potential, the distances by expansion, with ||X_i||^2 = xx[i]
+    if given (candidates in shifted coordinates), summed in row order.
+
+    With labels, gaps (per center the smallest over the candidates of kpp_gaps) and
+    slack, the distances of the rows that no candidate can come nearer to are not
+    computed: they would add exact zeros. kept, a tuple (dist, rows, counts) as
+    _kpp_kept checks it, receives the distances computed for kpp_fold: block k's count
+    in counts[k], their offsets in the block in rows[k BLOCK_ROWS:], candidate t's
+    distances to them in dist[k, t] (whole panels of candidates)."""
     cdef KMeansPass c
     cdef list keep = []
+    cdef Py_ssize_t n = X.shape[0], T = candidates.shape[0]
+    if candidates.shape[1] != X.shape[1] or gains.shape[0] != T or T == 0:
+        raise ValueError(f"candidates must have shape (T, {X.shape[1]}) with T >= 1 and "
+                         f"gains shape (T,)")
     cdef floating[::1] cc = _padded_norms(candidates)
     cdef floating[::1] ct = _panels(candidates, cc)
     _setup(&c, POTENTIALS, X, sample_weight, candidates)
+    _kpp_rows(&c, n, sample_weight, closest, xx, labels, gaps, slack)
+    if kept is not None:
+        _kpp_kept(&c, n, T, kept)
     c.cc = &cc[0]
     c.panels = &ct[0]
-    c.closest = &closest[0]
-    c.xx = &xx[0] if xx.shape[0] > 0 else NULL
-    if dist_out is not None:
-        c.dist = &dist_out[0, 0]
     _set_shift(&c, shift, X.shape[1], np.asarray(X).dtype, keep)
-    _run(&c, X.shape[0], n_threads, candidates.shape[0], &potentials[0], sizeof(floating))
+    _run(&c, n, n_threads, T, &gains[0], sizeof(floating))
 
 
 def kpp_update_closest(
@@ -452,25 +603,99 @@ def kpp_update_closest(
     double[::1] xx_out=None,             # OUT (n,) the rows' squared norms (xx empty)
     shift=None,                          # IN  (d,): the rows are X - shift, or None
     double[::1] block_sums=None,         # OUT (blocks,) see kpp_fold, optional
+    labels=None,                         # INOUT (n,) int32: each row's nearest center
+    gaps=None,                           # IN  (C,) kpp_gaps of the center
+    slack=None,                          # IN  (blocks,) see kpp_slack
+    int new_label=0,                     # the center's label, for labels
+    double[::1] block_norms=None,        # OUT (blocks,) each block's largest row norm
 ):
     """closest = min(closest, ||X - center||^2); returns the new potential sum w*closest.
-    Without xx, the norms computed on the way go to xx_out when it is given."""
+    Without xx, the norms computed on the way go to xx_out when it is given. labels
+    becomes new_label where the center is nearer; with gaps and slack (as for
+    kpp_potentials) only the rows it can come nearer to are computed. block_norms
+    receives each block's largest squared row norm (as computed, or xx's), for
+    kpp_slack; it and xx_out need every row computed (no gaps)."""
     cdef KMeansPass c
     cdef list keep = []
     cdef double total
+    cdef Py_ssize_t n = X.shape[0]
+    if center.shape[0] != 1 or center.shape[1] != X.shape[1]:
+        raise ValueError(f"center must have shape (1, {X.shape[1]})")
+    if gaps is not None and (xx_out is not None or block_norms is not None):
+        raise ValueError("xx_out and block_norms need every row computed (no gaps)")
+    if xx_out is not None and xx_out.shape[0] != n:
+        raise ValueError(f"xx_out must have shape ({n},)")
     cdef floating[::1] cc = _squared_norms(center)
     _setup(&c, UPDATE_CLOSEST, X, sample_weight, center)
+    _kpp_rows(&c, n, sample_weight, closest, xx, labels, gaps, slack)
     c.cc = &cc[0]
-    c.closest = &closest[0]
-    c.xx = &xx[0] if xx.shape[0] > 0 else NULL
+    c.new_label = new_label
     if c.xx == NULL and xx_out is not None:
-        c.xx_out = &xx_out[0]
+        c.xx_out = &xx_out[0] if n > 0 else NULL
     if block_sums is not None:
-        _check_block_sums(block_sums, X.shape[0])
+        _check_block_sums(block_sums, n)
         c.block_sums = &block_sums[0] if block_sums.shape[0] > 0 else NULL
+    if block_norms is not None:
+        _check_block_sums(block_norms, n)
+        c.block_norms = &block_norms[0] if block_norms.shape[0] > 0 else NULL
     _set_shift(&c, shift, X.shape[1], np.asarray(X).dtype, keep)
-    _run(&c, X.shape[0], n_threads, 1, &total, sizeof(floating))
+    _run(&c, n, n_threads, 1, &total, sizeof(floating))
     return total
+
+
+def kpp_gaps(
+    const floating[:, ::1] centers,      # IN  (C, d) the centers so far
+    const floating[:, ::1] candidates,   # IN  (T, d) the new ones
+    double[:, ::1] out,                  # OUT (T, C)
+):
+    """out[t, j] = a lower bound of ||candidates_t - centers_j||^2: the squared distance
+    summed in float64, less its rounding. Returns the largest squared norm of the
+    candidates (summed in float64, plus its rounding), for kpp_slack."""
+    cdef Py_ssize_t C = centers.shape[0], T = candidates.shape[0], d = centers.shape[1]
+    cdef Py_ssize_t t, j, i
+    cdef double s, v, top = 0.0
+    cdef double low = 1.0 - 1e-9 - 4.0 * (d + 2) * 2.0 ** -53, high = 1.0 + 1e-9
+    if candidates.shape[1] != d or out.shape[0] != T or out.shape[1] != C:
+        raise ValueError(f"candidates must have {d} columns and out shape ({T}, {C})")
+    if 4.0 * (d + 2) * 2.0 ** -53 > 1e-3:
+        low = 0.0    # (only for d in the trillions) no bound claimed
+    with nogil:
+        for t in range(T):
+            s = 0.0
+            for i in range(d):
+                s = s + <double>candidates[t, i] * candidates[t, i]
+            if s * high > top:
+                top = s * high
+            for j in range(C):
+                s = 0.0
+                for i in range(d):
+                    v = <double>candidates[t, i] - <double>centers[j, i]
+                    s = s + v * v
+                out[t, j] = s * low
+    return top
+
+
+def kpp_slack(
+    const double[::1] block_norms,       # IN  (blocks,) from kpp_update_closest
+    double center_norms,                 # IN  the largest squared norm of any center or
+                                         #     candidate (as kpp_gaps returns it)
+    Py_ssize_t d,
+    bint single,                         # float32 data (else float64)
+    double[::1] out,                     # OUT (blocks,)
+):
+    """out[k] = a bound on the rounding of any squared distance by expansion between a
+    row of block k and a center or candidate, as the k-means++ kernels compute them
+    (dot products and norms summed in the data's precision, unit roundoff u): with
+    g = d u / (1 - d u), at most 2 (g + 2 u) (||x||^2 + ||c||^2), doubled here for
+    safety. +inf (no row skipped) when d u exceeds 1/100."""
+    cdef double u = 2.0 ** -24 if single else 2.0 ** -53
+    cdef double g = d * u / (1 - d * u) if d * u < 0.01 else 0.0
+    cdef double k = 4 * (g + 2 * u)
+    cdef Py_ssize_t b
+    if out.shape[0] != block_norms.shape[0]:
+        raise ValueError("out must have the shape of block_norms")
+    for b in range(out.shape[0]):
+        out[b] = k * (block_norms[b] / (1 - g) + center_norms) if d * u < 0.01 else np.inf
 
 
 def n_blocks(Py_ssize_t n):
@@ -485,31 +710,41 @@ cdef _check_block_sums(const double[::1] block_sums, Py_ssize_t n):
 
 
 def kpp_fold(
-    const double[::1] dist,              # IN  (n,) the chosen candidate's distances
+    kept,                                # IN  (dist, rows, counts) from kpp_gains
+    Py_ssize_t column,                   # IN  the chosen candidate
     const double[::1] sample_weight,     # IN  (n,) or (0,) for unit weights
     double[::1] closest,                 # INOUT (n,)
-    double[::1] block_sums,              # OUT (blocks,) each block's sum of w * closest
+    double[::1] block_sums,              # INOUT (blocks,) each block's sum of w * closest
     int n_threads,
+    labels=None,                         # INOUT (n,) int32: each row's nearest center
+    int new_label=0,                     # the candidate's label, for labels
 ):
-    """closest = min(closest, dist) (the distances kept by kpp_potentials); returns the
-    new potential sum w * closest, with each block's part (rows k BLOCK_ROWS onwards, in
-    order) in block_sums, for weighted_search."""
+    """closest = min(closest, the candidate's distances that kpp_gains kept) and labels
+    = new_label where that is nearer; returns the new potential sum w * closest. The
+    blocks where some row came nearer get their sum of w * closest (rows k BLOCK_ROWS
+    onwards, in order) in block_sums again, for weighted_search; the others keep
+    theirs."""
     cdef KMeansPass c
     cdef double total = 0.0
     cdef Py_ssize_t n = closest.shape[0]
     cdef double[:, ::1] one = np.zeros((1, 1))
-    if dist.shape[0] != n or sample_weight.shape[0] not in (0, n):
-        raise ValueError(f"dist and sample_weight must have shape ({n},)")
     _check_block_sums(block_sums, n)
+    if column < 0:
+        raise ValueError("column must be >= 0")
+    _setup(&c, FOLD, one, sample_weight, one)
+    _kpp_rows(&c, n, sample_weight, closest, np.empty(0), labels, None, None)
     if n == 0:
         return 0.0
-    _setup(&c, FOLD, one, sample_weight, one)
+    dist = kept[0]
+    if dist.ndim != 3 or column >= dist.shape[1]:
+        raise ValueError(f"column must be below the width of kept's distances")
+    _kpp_kept(&c, n, dist.shape[1], kept)
     c.X = &closest[0]    # not read
     c.d = 1
     c.K = 1
     c.n = n
-    c.dist = <double*>&dist[0]
-    c.closest = &closest[0]
+    c.column = column
+    c.new_label = new_label
     c.block_sums = &block_sums[0]
     _run(&c, n, n_threads, 1, &total, sizeof(double))
     return total

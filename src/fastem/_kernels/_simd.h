@@ -1527,25 +1527,48 @@ FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, ptrdiff_t 
 FASTEM_LLOYD_SUMS(fastem_lloyd_sums_d, double)
 FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
 
-/* norm: row b0 + r's squared norm, xx's or x[r]'s squares summed in order. */
-#define FASTEM_KPP_NORM(T)                                                                \
+/* The k-means++ passes work on the rows of a block that a new center can come nearer to,
+   listed by their offsets in the block (sel, m of them; NULL: every row, m = nb): sel
+   indexes the per-row arrays (closest, w, xx) and xsel the rows of X (equal to sel, or
+   NULL when the rows were gathered in order, x - shift, into a buffer). */
+#define FASTEM_KPP_ROW(sel, j) ((sel) != NULL ? (ptrdiff_t)(sel)[j] : (ptrdiff_t)(j))
+
+/* norm: the squared norm of row o (x[r]), xx's or its squares summed in order. */
+#define FASTEM_KPP_NORM(T, o)                                                             \
     double norm;                                                                          \
     if (xx != NULL) {                                                                     \
-        norm = xx[b0 + r];                                                                \
+        norm = xx[o];                                                                     \
     } else {                                                                              \
         T sq = 0;                                                                         \
         for (ptrdiff_t i = 0; i < d; ++i) sq += x[r][i] * x[r][i];                        \
         norm = (double)sq;                                                                \
     }
 
-/* k-means++ candidate potentials over the nb rows of X, the nc candidates in panels
-   (ct, cc as for the nearest-center search): for each candidate t,
-   dist = max(xx_b + cc[t] - 2 x_b . c_t, 0) and pot[t] += w_b min(closest_b, dist), rows
-   in order. xx holds the rows' squared norms, or is NULL (then computed here); w may be
-   NULL (unit weights); D, when not NULL, receives dist at D[t * dstride + b]. */
+/* x[r] = the rows xsel[b0 + r] of X for the tile's mm real rows of ROWS (the others
+   repeat the first), and the next tile's rows fetched into the cache. */
+#define FASTEM_KPP_TILE_ROWS(T, X, xsel, b0, m, d, x, mm, ROWS)                           \
+    const ptrdiff_t mm = (m) - (b0) < (ROWS) ? (m) - (b0) : (ROWS);                       \
+    const T* x[ROWS];                                                                     \
+    for (int r = 0; r < (ROWS); ++r)                                                      \
+        x[r] = (X) + FASTEM_KPP_ROW(xsel, (b0) + (r < mm ? r : 0)) * (d);                 \
+    for (ptrdiff_t r = (b0) + (ROWS); r < (m) && r < (b0) + 2 * (ROWS); ++r) {            \
+        const char* ahead_ = (const char*)((X) + FASTEM_KPP_ROW(xsel, r) * (d));          \
+        for (ptrdiff_t off_ = 0; off_ < (ptrdiff_t)((d) * sizeof(T)); off_ += 64)        \
+            FASTEM_PREFETCH(ahead_ + off_);                                               \
+    }
+
+/* k-means++ candidates' gains over the m rows sel of a block of X, the nc candidates in
+   panels (ct, cc as for the nearest-center search): with dist = max(xx_o + cc[t] -
+   2 x_o . c_t, 0), pot[t] += w_o max(closest_o - dist, 0) (how much candidate t lowers
+   the potential), rows in order. xx holds the rows' squared norms, or is NULL (then
+   computed here); w may be NULL (unit weights); D, when not NULL, receives dist at
+   D[t * dstride + j] for the j-th row of sel, whole panels (room for nc rounded up to
+   FASTEM_PANEL candidates; +inf in the padding). A row no candidate comes nearer to adds
+   exact zeros, so leaving it out changes no sum. */
 #define FASTEM_KPP(NAME, T, CLONES)                                                       \
-CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, const T* cc, \
-                        ptrdiff_t nc, const double* w, const double* xx,                  \
+CLONES static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m,       \
+                        ptrdiff_t d, const T* ct, const T* cc, ptrdiff_t nc,              \
+                        const double* w, const double* xx,                                \
                         const double* closest, double* pot, double* D, ptrdiff_t dstride) { \
     for (ptrdiff_t k0 = 0; k0 < nc; k0 += FASTEM_PANEL) {                                 \
         const ptrdiff_t real = nc - k0 < FASTEM_PANEL ? nc - k0 : FASTEM_PANEL;           \
@@ -1553,25 +1576,26 @@ CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, cons
         const T* pcc = cc + k0;                                                           \
         double pv[FASTEM_PANEL] = {0};                                                    \
         for (ptrdiff_t l = 0; l < real; ++l) pv[l] = pot[k0 + l];                         \
-        for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_PANEL_ROWS) {                        \
-            FASTEM_PANEL_TILE_ROWS(T, X, b0, nb, d, x, m)                                 \
-            FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_PANEL_ROWS)                         \
+        for (ptrdiff_t b0 = 0; b0 < m; b0 += FASTEM_PANEL_ROWS) {                         \
+            FASTEM_KPP_TILE_ROWS(T, X, xsel, b0, m, d, x, mm, FASTEM_PANEL_ROWS)           \
             T a[FASTEM_PANEL_ROWS][FASTEM_PANEL] = {{0}};                                 \
             FASTEM_PANEL_DOTS(T, x, d, pct, a, (void)0)                                   \
-            for (ptrdiff_t r = 0; r < m; ++r) {                                           \
-                FASTEM_KPP_NORM(T)                                                        \
-                const double cl = closest[b0 + r];                                        \
-                const double ww = w != NULL ? w[b0 + r] : 1.0;                            \
+            for (ptrdiff_t r = 0; r < mm; ++r) {                                          \
+                const ptrdiff_t o = FASTEM_KPP_ROW(sel, b0 + r);                          \
+                FASTEM_KPP_NORM(T, o)                                                     \
+                const double cl = closest[o];                                             \
+                const double ww = w != NULL ? w[o] : 1.0;                                 \
                 double dist[FASTEM_PANEL];                                                \
                 FASTEM_PRAGMA(omp simd)                                                   \
                 for (int l = 0; l < FASTEM_PANEL; ++l) {                                  \
                     double e = norm + (double)(pcc[l] - 2 * a[r][l]);                     \
                     e = e > 0 ? e : 0.0;                                                  \
                     dist[l] = e;                                                          \
-                    pv[l] += ww * (e < cl ? e : cl);                                      \
+                    const double g = cl - e;                                              \
+                    pv[l] += ww * (g > 0 ? g : 0.0);                                      \
                 }                                                                         \
-                if (D != NULL)                                                            \
-                    for (ptrdiff_t l = 0; l < real; ++l)                                  \
+                if (D != NULL)   /* whole panels, as the hand-vectorised version */       \
+                    for (int l = 0; l < FASTEM_PANEL; ++l)                                \
                         D[(k0 + l) * dstride + b0 + r] = dist[l];                         \
             }                                                                             \
         }                                                                                 \
@@ -1582,56 +1606,82 @@ FASTEM_KPP(fastem_kpp_generic_d, double, FASTEM_CLONES_AVX2)
 FASTEM_KPP(fastem_kpp_generic_f, float, FASTEM_CLONES)
 
 #ifdef FASTEM_NEAREST_AVX2
-/* The hand-vectorised potentials: FASTEM_KPP with the tile's products and the
-   potentials in registers (the generic loops keep them in memory), the same arithmetic
-   in the same order, so the same potentials and distances bit for bit. */
+/* The hand-vectorised gains: FASTEM_KPP with the tile's products and the gains in
+   registers (the generic loops keep them in memory), the same arithmetic in the same
+   order, so the same gains and distances bit for bit. */
 
-/* A row's distances (lanes 0-3 in lo, 4-7 in hi, before the clip at 0), closest cl and
-   weight ww into the panel's potentials (pv), and into D[l * dstride] for the real
-   lanes when D is not NULL. */
+/* Four rows' distances to the panel's candidates (lo[q]: candidates 0-3 of row q, hi[q]:
+   4-7), transposed to D[l * dstride + q] for the panel's FASTEM_PANEL candidates l:
+   four stores of four rows each instead of 32 single ones. */
 __attribute__((target("avx2,fma")))
-static inline void fastem_kpp_avx2_row(__m256d lo, __m256d hi, double cl, double ww,
-                                       __m256d* pv, double* D, ptrdiff_t dstride,
-                                       ptrdiff_t real) {
-    const __m256d zero = _mm256_setzero_pd();
-    lo = _mm256_max_pd(lo, zero);
-    hi = _mm256_max_pd(hi, zero);
-    const __m256d c = _mm256_set1_pd(cl), w = _mm256_set1_pd(ww);
-    pv[0] = _mm256_fmadd_pd(w, _mm256_min_pd(lo, c), pv[0]);
-    pv[1] = _mm256_fmadd_pd(w, _mm256_min_pd(hi, c), pv[1]);
-    if (D != NULL) {
-        double t[FASTEM_PANEL];
-        _mm256_storeu_pd(t, lo);
-        _mm256_storeu_pd(t + 4, hi);
-        for (ptrdiff_t l = 0; l < real; ++l) D[l * dstride] = t[l];
+static inline void fastem_kpp_avx2_store4(const __m256d* lo, const __m256d* hi, double* D,
+                                          ptrdiff_t dstride) {
+    for (int h = 0; h < 2; ++h) {
+        const __m256d* v = h == 0 ? lo : hi;
+        const __m256d t0 = _mm256_unpacklo_pd(v[0], v[1]), t1 = _mm256_unpackhi_pd(v[0], v[1]);
+        const __m256d t2 = _mm256_unpacklo_pd(v[2], v[3]), t3 = _mm256_unpackhi_pd(v[2], v[3]);
+        double* out = D + 4 * h * dstride;
+        _mm256_storeu_pd(out, _mm256_permute2f128_pd(t0, t2, 0x20));
+        _mm256_storeu_pd(out + dstride, _mm256_permute2f128_pd(t1, t3, 0x20));
+        _mm256_storeu_pd(out + 2 * dstride, _mm256_permute2f128_pd(t0, t2, 0x31));
+        _mm256_storeu_pd(out + 3 * dstride, _mm256_permute2f128_pd(t1, t3, 0x31));
     }
 }
 
 /* The loops around the tiles, for both precisions: TILE computes the tile's products
-   into registers, ROW folds row r in with fastem_kpp_avx2_row (no comma outside
-   parentheses in either). */
-#define FASTEM_KPP_AVX2(NAME, T, SETUP, TILE, ROW)                                        \
+   into registers, LOHI row r's distances before the clip at 0 into lo_ (candidates 0-3)
+   and hi_ (4-7) (no comma outside parentheses in either). Rows go by four: their gains
+   in order, then their distances transposed into D. */
+#define FASTEM_KPP_AVX2(NAME, T, ROWS, SETUP, TILE, LOHI)                                 \
 __attribute__((target("avx2,fma")))                                                       \
-static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, const T* cc,        \
-                 ptrdiff_t nc, const double* w, const double* xx, const double* closest,  \
-                 double* pot, double* D, ptrdiff_t dstride) {                             \
+static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m, ptrdiff_t d, \
+                 const T* ct, const T* cc, ptrdiff_t nc, const double* w, const double* xx, \
+                 const double* closest, double* pot, double* D, ptrdiff_t dstride) {      \
+    const __m256d zero = _mm256_setzero_pd();                                             \
     for (ptrdiff_t k0 = 0; k0 < nc; k0 += FASTEM_PANEL) {                                 \
         const ptrdiff_t real = nc - k0 < FASTEM_PANEL ? nc - k0 : FASTEM_PANEL;           \
         const T* pct = ct + k0 * d;                                                       \
+        double* pd = D != NULL ? D + k0 * dstride : NULL;                                 \
         SETUP                                                                             \
         double start[FASTEM_PANEL] = {0};                                                 \
         for (ptrdiff_t l = 0; l < real; ++l) start[l] = pot[k0 + l];                      \
         __m256d pv[2] = {_mm256_loadu_pd(start), _mm256_loadu_pd(start + 4)};             \
-        for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_PANEL_ROWS) {                        \
-            FASTEM_PANEL_TILE_ROWS(T, X, b0, nb, d, x, m)                                 \
-            FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_PANEL_ROWS)                         \
+        for (ptrdiff_t b0 = 0; b0 < m; b0 += (ROWS)) {                                    \
+            FASTEM_KPP_TILE_ROWS(T, X, xsel, b0, m, d, x, mm, ROWS)                       \
             TILE                                                                          \
-            _Pragma("GCC unroll 6")   /* the products stay in registers */               \
-            for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) {                                 \
-                if (r >= m) break;                                                        \
-                FASTEM_KPP_NORM(T)                                                        \
-                const __m256d nv = _mm256_set1_pd(norm);                                  \
-                ROW                                                                       \
+            _Pragma("GCC unroll 4")                                                       \
+            for (int g = 0; g < (ROWS); g += 4) {                                         \
+                if (g >= mm) break;                                                       \
+                __m256d lo[4], hi[4];                                                     \
+                _Pragma("GCC unroll 4")   /* the products stay in registers */            \
+                for (int q = 0; q < 4; ++q) {                                             \
+                    const int r = g + q;                                                  \
+                    if (r >= mm) break;                                                   \
+                    const ptrdiff_t o = FASTEM_KPP_ROW(sel, b0 + r);                      \
+                    FASTEM_KPP_NORM(T, o)                                                 \
+                    const __m256d nv = _mm256_set1_pd(norm);                              \
+                    LOHI                                                                  \
+                    lo[q] = _mm256_max_pd(lo_, zero);                                     \
+                    hi[q] = _mm256_max_pd(hi_, zero);                                     \
+                    const __m256d c = _mm256_set1_pd(closest[o]);                         \
+                    const __m256d wv = _mm256_set1_pd(w != NULL ? w[o] : 1.0);            \
+                    pv[0] = _mm256_fmadd_pd(wv, _mm256_max_pd(_mm256_sub_pd(c, lo[q]), zero), \
+                                            pv[0]);                                       \
+                    pv[1] = _mm256_fmadd_pd(wv, _mm256_max_pd(_mm256_sub_pd(c, hi[q]), zero), \
+                                            pv[1]);                                       \
+                }                                                                         \
+                if (pd == NULL) continue;                                                 \
+                if (g + 4 <= mm) {                                                        \
+                    fastem_kpp_avx2_store4(lo, hi, pd + b0 + g, dstride);                 \
+                } else {                                                                  \
+                    for (int q = 0; g + q < mm; ++q) {                                    \
+                        double t[FASTEM_PANEL];                                           \
+                        _mm256_storeu_pd(t, lo[q]);                                       \
+                        _mm256_storeu_pd(t + 4, hi[q]);                                   \
+                        for (int l = 0; l < FASTEM_PANEL; ++l)                            \
+                            pd[l * dstride + b0 + g + q] = t[l];                          \
+                    }                                                                     \
+                }                                                                         \
             }                                                                             \
         }                                                                                 \
         _mm256_storeu_pd(start, pv[0]);                                                   \
@@ -1639,100 +1689,165 @@ static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, const T* cc
         for (ptrdiff_t l = 0; l < real; ++l) pot[k0 + l] = start[l];                      \
     }                                                                                     \
 }
-#define FASTEM_KPP_ROW_ARGS                                                               \
-    closest[b0 + r], w != NULL ? w[b0 + r] : 1.0, pv,                                     \
-    D != NULL ? D + k0 * dstride + b0 + r : NULL, dstride, real
 
-/* float32: a row's eight products in one vector, widened to float64 for the sums. */
-FASTEM_KPP_AVX2(fastem_kpp_avx2_f, float,
+/* float32: a row's eight products in one vector, widened to float64 for the sums;
+   twelve rows, so that enough independent products are in flight to keep both FMA
+   units busy. */
+#define FASTEM_KPP_ROWS_F 12
+FASTEM_KPP_AVX2(fastem_kpp_avx2_f, float, FASTEM_KPP_ROWS_F,
     const __m256 two = _mm256_set1_ps(2.0f);
     const __m256 cq = _mm256_loadu_ps(cc + k0);,
-    __m256 a[FASTEM_PANEL_ROWS];
-    for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) a[r] = _mm256_setzero_ps();
+    __m256 a[FASTEM_KPP_ROWS_F];
+    for (int r = 0; r < FASTEM_KPP_ROWS_F; ++r) a[r] = _mm256_setzero_ps();
     for (ptrdiff_t i = 0; i < d; ++i) {
         const __m256 c = _mm256_loadu_ps(pct + i * FASTEM_PANEL);
-        _Pragma("GCC unroll 6")
-        for (int r = 0; r < FASTEM_PANEL_ROWS; ++r)
+        _Pragma("GCC unroll 12")
+        for (int r = 0; r < FASTEM_KPP_ROWS_F; ++r)
             a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[r] + i), c, a[r]);
     },
     const __m256 e = _mm256_fnmadd_ps(two, a[r], cq);
-    fastem_kpp_avx2_row(_mm256_add_pd(nv, _mm256_cvtps_pd(_mm256_castps256_ps128(e))),
-                        _mm256_add_pd(nv, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1))),
-                        FASTEM_KPP_ROW_ARGS);)
+    const __m256d lo_ = _mm256_add_pd(nv, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    const __m256d hi_ = _mm256_add_pd(nv, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));)
 
 /* float64: a row's eight products in two vectors. */
-FASTEM_KPP_AVX2(fastem_kpp_avx2_d, double,
+#define FASTEM_KPP_ROWS_D 6
+FASTEM_KPP_AVX2(fastem_kpp_avx2_d, double, FASTEM_KPP_ROWS_D,
     const __m256d two = _mm256_set1_pd(2.0);
     const __m256d cq0 = _mm256_loadu_pd(cc + k0);
     const __m256d cq1 = _mm256_loadu_pd(cc + k0 + 4);,
-    __m256d a0[FASTEM_PANEL_ROWS];
-    __m256d a1[FASTEM_PANEL_ROWS];
-    for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) a0[r] = a1[r] = _mm256_setzero_pd();
+    __m256d a0[FASTEM_KPP_ROWS_D];
+    __m256d a1[FASTEM_KPP_ROWS_D];
+    for (int r = 0; r < FASTEM_KPP_ROWS_D; ++r) a0[r] = a1[r] = _mm256_setzero_pd();
     for (ptrdiff_t i = 0; i < d; ++i) {
         const __m256d c0 = _mm256_loadu_pd(pct + i * FASTEM_PANEL);
         const __m256d c1 = _mm256_loadu_pd(pct + i * FASTEM_PANEL + 4);
         _Pragma("GCC unroll 6")
-        for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) {
+        for (int r = 0; r < FASTEM_KPP_ROWS_D; ++r) {
             const __m256d u = _mm256_broadcast_sd(x[r] + i);
             a0[r] = _mm256_fmadd_pd(u, c0, a0[r]);
             a1[r] = _mm256_fmadd_pd(u, c1, a1[r]);
         }
     },
-    fastem_kpp_avx2_row(_mm256_add_pd(nv, _mm256_fnmadd_pd(two, a0[r], cq0)),
-                        _mm256_add_pd(nv, _mm256_fnmadd_pd(two, a1[r], cq1)),
-                        FASTEM_KPP_ROW_ARGS);)
+    const __m256d lo_ = _mm256_add_pd(nv, _mm256_fnmadd_pd(two, a0[r], cq0));
+    const __m256d hi_ = _mm256_add_pd(nv, _mm256_fnmadd_pd(two, a1[r], cq1));)
 #endif
 
 /* hand_vectorised = 0 forces the generic version (for the tests). */
 #define FASTEM_KPP_PICK(T, SFX)                                                           \
-FASTEM_UNUSED static void fastem_kpp_##SFX(const T* X, ptrdiff_t nb, ptrdiff_t d,        \
-                                           const T* ct, const T* cc, ptrdiff_t nc,        \
-                                           const double* w, const double* xx,             \
-                                           const double* closest, double* pot, double* D, \
-                                           ptrdiff_t dstride, int hand_vectorised) {      \
+FASTEM_UNUSED static void fastem_kpp_##SFX(const T* X, const int* xsel, const int* sel, \
+                                           ptrdiff_t m,                                   \
+                                           ptrdiff_t d, const T* ct, const T* cc,         \
+                                           ptrdiff_t nc, const double* w,                 \
+                                           const double* xx, const double* closest,       \
+                                           double* pot, double* D, ptrdiff_t dstride,     \
+                                           int hand_vectorised) {                         \
     if (hand_vectorised && FASTEM_HAS_AVX2())                                             \
-        FASTEM_AVX2_CALL(fastem_kpp_avx2_##SFX(X, nb, d, ct, cc, nc, w, xx, closest, pot, \
-                                               D, dstride));                              \
-    fastem_kpp_generic_##SFX(X, nb, d, ct, cc, nc, w, xx, closest, pot, D, dstride);      \
+        FASTEM_AVX2_CALL(fastem_kpp_avx2_##SFX(X, xsel, sel, m, d, ct, cc, nc, w, xx,     \
+                                               closest, pot, D, dstride));                \
+    fastem_kpp_generic_##SFX(X, xsel, sel, m, d, ct, cc, nc, w, xx, closest, pot, D,      \
+                             dstride);                                                    \
 }
 FASTEM_KPP_PICK(double, d)
 FASTEM_KPP_PICK(float, f)
 
-/* Folding one new center c (squared norm cc) into the nearest-center distances of the nb
-   rows of X: dist = max(xx_b + cc - 2 x_b . c, 0), closest_b = min(closest_b, dist), and
-   pot[0] += w_b closest_b, with xx as for the potentials; when xx is NULL and xx_out is
-   not, the norms computed here are written to xx_out. A single center: dot products
-   along the rows. */
-#define FASTEM_KPP_UPDATE(NAME, T)                                                        \
-FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* C,        \
-                               T cc, const double* w, const double* xx, double* xx_out,  \
-                               double* closest, double* pot) {                           \
-    double sum = 0.0;                                                                     \
-    for (ptrdiff_t b = 0; b < nb; ++b) {                                                  \
-        const T* FASTEM_RESTRICT x = X + b * d;                                           \
+/* The rows of a block of nb that a new center (or any of several candidates) can come
+   nearer to, their offsets into sel in order; returns their number. Row b, whose
+   nearest center so far is lab[b] at squared distance closest[b], is left out when
+   4 (closest[b] + slack) <= gaps[lab[b]]: gaps[j] is at most the squared distance from
+   center j to the new ones and slack bounds the rounding of the distances by expansion,
+   so, by the triangle inequality, their computed distances to the row are at least
+   closest[b]. gaps NULL (or lab NULL) keeps every row, as does a label outside
+   [0, n_gaps). */
+FASTEM_CLONES static ptrdiff_t fastem_kpp_select(ptrdiff_t nb, const double* closest,
+                                                 const int* lab, const double* gaps,
+                                                 ptrdiff_t n_gaps, double slack, int* sel) {
+    ptrdiff_t m = 0;
+    if (gaps == NULL || lab == NULL) {
+        for (ptrdiff_t b = 0; b < nb; ++b) sel[b] = (int)b;
+        return nb;
+    }
+    for (ptrdiff_t b = 0; b < nb; ++b) {
+        const size_t j = (size_t)(ptrdiff_t)lab[b];
+        const int known = j < (size_t)n_gaps;
+        const double g = gaps[known ? j : 0];
+        sel[m] = (int)b;
+        m += !(known & (4 * (closest[b] + slack) <= g));
+    }
+    return m;
+}
+
+/* The rows sel of a block of X, read as X - shift, to out in order (out[j] = row
+   sel[j]). */
+#define FASTEM_KPP_GATHER(NAME, T)                                                        \
+FASTEM_CLONES static void NAME(const T* X, const int* sel, ptrdiff_t m, ptrdiff_t d,     \
+                               const T* shift, T* out) {                                  \
+    for (ptrdiff_t j = 0; j < m; ++j) {                                                   \
+        const T* FASTEM_RESTRICT x = X + (ptrdiff_t)sel[j] * d;                           \
+        T* FASTEM_RESTRICT o = out + j * d;                                               \
+        FASTEM_PRAGMA(omp simd)                                                           \
+        for (ptrdiff_t i = 0; i < d; ++i) o[i] = x[i] - shift[i];                         \
+    }                                                                                     \
+}
+FASTEM_KPP_GATHER(fastem_kpp_gather_d, double)
+FASTEM_KPP_GATHER(fastem_kpp_gather_f, float)
+
+/* The squared distances dist[j] = max(xx_o + cc - 2 x_o . c, 0) of the rows o = sel[j]
+   (row xsel[j] of X; j < m, NULL: j) to one center c (squared norm cc), with xx as for the
+   gains; when xx is NULL and xx_out is not, the norms computed here are written to
+   xx_out[o]. A single center: dot products along the rows. */
+#define FASTEM_KPP_DIST1(NAME, T)                                                         \
+FASTEM_CLONES static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m, \
+                               ptrdiff_t d, const T* C, T cc, const double* xx,           \
+                               double* xx_out,                                            \
+                               double* dist) {                                            \
+    for (ptrdiff_t j = 0; j < m; ++j) {                                                   \
+        const ptrdiff_t o = FASTEM_KPP_ROW(sel, j);                                       \
+        const T* FASTEM_RESTRICT x = X + FASTEM_KPP_ROW(xsel, j) * d;                     \
         T dot = 0;                                                                        \
         FASTEM_PRAGMA(omp simd reduction(+:dot))                                          \
         for (ptrdiff_t i = 0; i < d; ++i) dot += x[i] * C[i];                             \
         double norm;                                                                      \
         if (xx != NULL) {                                                                 \
-            norm = xx[b];                                                                 \
+            norm = xx[o];                                                                 \
         } else {                                                                          \
             T sq = 0;                                                                     \
             FASTEM_PRAGMA(omp simd reduction(+:sq))                                       \
             for (ptrdiff_t i = 0; i < d; ++i) sq += x[i] * x[i];                          \
             norm = (double)sq;                                                            \
-            if (xx_out != NULL) xx_out[b] = norm;                                         \
+            if (xx_out != NULL) xx_out[o] = norm;                                         \
         }                                                                                 \
-        double dist = norm + (double)(cc - 2 * dot);                                      \
-        dist = dist > 0 ? dist : 0.0;                                                     \
-        const double near = dist < closest[b] ? dist : closest[b];                        \
-        closest[b] = near;                                                                \
-        sum += w == NULL ? near : w[b] * near;                                            \
+        const double e = norm + (double)(cc - 2 * dot);                                   \
+        dist[j] = e > 0 ? e : 0.0;                                                        \
     }                                                                                     \
-    pot[0] += sum;                                                                        \
 }
-FASTEM_KPP_UPDATE(fastem_kpp_update_d, double)
-FASTEM_KPP_UPDATE(fastem_kpp_update_f, float)
+FASTEM_KPP_DIST1(fastem_kpp_dist1_d, double)
+FASTEM_KPP_DIST1(fastem_kpp_dist1_f, float)
+
+/* closest[o] = dist[j * stride] and lab[o] = label (lab not NULL) where that is nearer,
+   for the rows o = sel[j] of a block of nb (j < m; offsets outside [0, nb) are passed
+   over); returns whether any row came nearer. */
+FASTEM_UNUSED static int fastem_kpp_fold(ptrdiff_t nb, const int* sel, ptrdiff_t m,
+                                         const double* dist, ptrdiff_t stride,
+                                         double* closest, int* lab, int label) {
+    int changed = 0;
+    for (ptrdiff_t j = 0; j < m; ++j) {
+        const size_t o = (size_t)(ptrdiff_t)sel[j];
+        if (o < (size_t)nb && dist[j * stride] < closest[o]) {
+            closest[o] = dist[j * stride];
+            if (lab != NULL) lab[o] = label;
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+/* The sum of w_b closest_b over the nb rows of a block, in order (w NULL: unit). */
+FASTEM_UNUSED static double fastem_kpp_block_sum(ptrdiff_t nb, const double* w,
+                                                 const double* closest) {
+    double sum = 0.0;
+    for (ptrdiff_t b = 0; b < nb; ++b) sum += w == NULL ? closest[b] : w[b] * closest[b];
+    return sum;
+}
 
 /* t = x - n ln2 with n = round(x / ln 2), x = diff clipped below at LIMIT, for T whose
    rounding constant MAGIC is 1.5 * 2^(mantissa bits): shifted holds n in its low bits. */

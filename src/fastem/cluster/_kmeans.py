@@ -224,16 +224,30 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
     xx = np.empty(n if n * 8 <= X.nbytes // 8 else 0)
     # each block's part of the potential: the draws find their block, then their row
     block_sums = np.empty(_kmeans.n_blocks(n))
+    # Each row's nearest center so far: a candidate c whose distance to that center m is
+    # at least twice the row's, |c - m| >= 2 |x - m|, cannot come nearer (triangle
+    # inequality), so the passes skip such rows, with a margin for rounding (slack);
+    # the gains and potentials are those of every row computed.
+    labels = np.zeros(n, dtype=np.int32)
+    block_norms = np.empty(_kmeans.n_blocks(n))
     potential = _kmeans.kpp_update_closest(X, w, closest, centers[:1], np.empty(0),
                                            n_threads, xx if len(xx) else None, shift=shift,
-                                           block_sums=block_sums)
+                                           block_sums=block_sums, labels=labels,
+                                           block_norms=block_norms)
+    center_norms = float(centers[0].astype(np.float64) @ centers[0]) * (1 + 1e-9)
+    slack = np.empty_like(block_norms)
     found = np.empty(n_local_trials, dtype=np.intp)
-    potentials = np.empty(n_local_trials)
-    # The potentials pass keeps the candidates' distances, so that the chosen one updates
-    # `closest` without another pass over X, when they take at most half the memory of X
-    # (measured at n = 1,000,000, d = 32, k = 256 in float32: 6.2 -> 4.9 s).
-    keep = n_local_trials * n * 8 <= X.nbytes // 2
-    dist = np.empty((n_local_trials, n)) if keep else None
+    gains = np.empty(n_local_trials)
+    gaps = np.empty((n_local_trials, n_clusters))
+    # The gains pass keeps the distances it computes, so that the chosen candidate
+    # updates `closest` without another pass over X, when they take at most half the
+    # memory of X (measured at n = 1,000,000, d = 32, k = 256 in float32: 6.2 -> 4.9 s).
+    width = -(-n_local_trials // 8) * 8
+    kept = None
+    if width * n * 8 <= X.nbytes // 2 and not _NOKEEP:    # (256 rows to a block)
+        blocks = _kmeans.n_blocks(n)
+        kept = (np.empty((blocks, width, 256)), np.empty(n, dtype=np.int32),
+                np.empty(blocks, dtype=np.int32))
     for c in range(1, n_clusters):
         targets = rs.uniform(size=n_local_trials) * potential
         order = np.argsort(targets)
@@ -242,20 +256,29 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
         candidate_ids = np.empty(n_local_trials, dtype=np.intp)
         candidate_ids[order] = found
         candidates = np.ascontiguousarray(X[candidate_ids] - shift)
-        _kmeans.kpp_potentials(X, w, closest, candidates, potentials, xx, n_threads,
-                               dist, shift=shift)
-        best = int(np.argmin(potentials))
+        gap = np.ascontiguousarray(gaps[:, :c])
+        center_norms = max(center_norms, _kmeans.kpp_gaps(centers[:c], candidates, gap))
+        _kmeans.kpp_slack(block_norms, center_norms, d, X.dtype == np.float32, slack)
+        _kmeans.kpp_gains(X, w, closest, candidates, gains, xx, n_threads, shift=shift,
+                          labels=labels, gaps=gap.min(axis=0), slack=slack, kept=kept)
+        # the candidate that most lowers the potential (the first of equal ones)
+        best = int(np.argmin(potential - gains))
         indices[c] = candidate_ids[best]
         centers[c] = candidates[best]
-        if keep:
-            potential = _kmeans.kpp_fold(dist[best], w, closest, block_sums, n_threads)
+        if kept is not None:
+            potential = _kmeans.kpp_fold(kept, best, w, closest, block_sums, n_threads,
+                                         labels=labels, new_label=c)
         else:
             potential = _kmeans.kpp_update_closest(X, w, closest, centers[c:c + 1], xx,
                                                    n_threads, shift=shift,
-                                                   block_sums=block_sums)
+                                                   block_sums=block_sums, labels=labels,
+                                                   gaps=gap[best], slack=slack,
+                                                   new_label=c)
     return indices
 
 
+import os
+_NOKEEP = bool(os.environ.get("NOKEEP"))
 _LABEL_CHUNK = 1 << 16   # rows of labels per step: temporaries stay small for any n
 
 
