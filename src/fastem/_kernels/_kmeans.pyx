@@ -34,11 +34,11 @@ cdef extern from "_simd.h" nogil:
     void fastem_kpp_d(const double* X, const int* xsel, const int* sel, Py_ssize_t m,
                       Py_ssize_t d, const double* ct, const double* cc, Py_ssize_t nc,
                       const double* w, const double* xx, const double* closest,
-                      double* pot, double* D, Py_ssize_t dstride, int hand_vectorised)
+                      double* pot, double* D, int* rows, int* count, int hand_vectorised)
     void fastem_kpp_f(const float* X, const int* xsel, const int* sel, Py_ssize_t m,
                       Py_ssize_t d, const float* ct, const float* cc, Py_ssize_t nc,
                       const double* w, const double* xx, const double* closest,
-                      double* pot, double* D, Py_ssize_t dstride, int hand_vectorised)
+                      double* pot, double* D, int* rows, int* count, int hand_vectorised)
     Py_ssize_t fastem_kpp_select(Py_ssize_t nb, const double* closest, const int* lab,
                                  const double* gaps, Py_ssize_t n_gaps, double slack,
                                  int* sel)
@@ -86,12 +86,12 @@ cdef struct KMeansPass:
     int* labels              # LLOYD: (n,) or NULL; k-means++ (POTENTIALS read,
                              # UPDATE_CLOSEST and FOLD update): each row's nearest center
     double* dist             # LLOYD: (n,) distance to own center, or NULL; DISTANCES: (n, K);
-                             # POTENTIALS (out), FOLD (in): the candidates' distances of
-                             # the rows computed, (blocks, dstride, BLOCK_ROWS), or NULL
-    Py_ssize_t dstride       # candidates, in whole panels
-    int* kept_rows           # with dist: (n,) block k's rows computed, as offsets, from
-                             # k BLOCK_ROWS on (POTENTIALS out, FOLD in)
-    int* kept_counts         # with dist: (blocks,) how many
+                             # POTENTIALS (out), FOLD (in): per block and panel of
+                             # candidates, the distances of the rows they come nearer to,
+                             # (blocks, panels, BLOCK_ROWS, FASTEM_PANEL), or NULL
+    Py_ssize_t dstride       # panels
+    int* kept_rows           # with dist: (blocks, panels, BLOCK_ROWS) those rows' offsets
+    int* kept_counts         # with dist: (blocks, panels) how many
     Py_ssize_t column        # FOLD: the chosen candidate (its column of dist)
     float* dist_single       # DISTANCES into float32 (n, K) instead of dist, or NULL
     const double* xx         # POTENTIALS, UPDATE_CLOSEST: (n,) squared row norms, or NULL
@@ -214,12 +214,14 @@ cdef void _kpp_task(const KMeansPass* c, const floating* xb, const floating* cen
     cdef const floating* rows = xb
     cdef const int* xsel
     cdef double* norms = NULL
+    cdef Py_ssize_t panel = k * c.dstride + c.column // FASTEM_PANEL
     if c.task == FOLD:
-        m = c.kept_counts[k]
+        m = c.kept_counts[panel]
         m = 0 if m < 0 else (nb if m > nb else m)
-        changed = fastem_kpp_fold(nb, c.kept_rows + row0, m,
-                                  c.dist + (k * c.dstride + c.column) * BLOCK_ROWS, 1,
-                                  closest, labels, c.new_label)
+        changed = fastem_kpp_fold(nb, c.kept_rows + panel * BLOCK_ROWS, m,
+                                  c.dist + panel * BLOCK_ROWS * FASTEM_PANEL
+                                  + c.column % FASTEM_PANEL, FASTEM_PANEL, closest, labels,
+                                  c.new_label)
     else:
         m = fastem_kpp_select(nb, closest, labels, c.gaps, c.n_gaps, slack, sel)
         xsel = sel
@@ -231,20 +233,23 @@ cdef void _kpp_task(const KMeansPass* c, const floating* xb, const floating* cen
             rows = xt
             xsel = NULL
         if c.task == POTENTIALS:
-            if c.dist != NULL:
-                c.kept_counts[k] = <int>m
-                for b in range(m):
-                    c.kept_rows[row0 + b] = sel[b]
+            panel = k * c.dstride
             if floating is double:
                 fastem_kpp_d(rows, xsel, sel, m, d, <const double*>c.panels,
                              <const double*>c.cc, c.K, w, xx, closest, acc,
-                             c.dist + row0 * c.dstride if c.dist != NULL else NULL,
-                             BLOCK_ROWS, c.hand_vectorised)
+                             c.dist + panel * BLOCK_ROWS * FASTEM_PANEL
+                             if c.dist != NULL else NULL,
+                             c.kept_rows + panel * BLOCK_ROWS if c.dist != NULL else NULL,
+                             c.kept_counts + panel if c.dist != NULL else NULL,
+                             c.hand_vectorised)
             else:
                 fastem_kpp_f(rows, xsel, sel, m, d, <const float*>c.panels,
                              <const float*>c.cc, c.K, w, xx, closest, acc,
-                             c.dist + row0 * c.dstride if c.dist != NULL else NULL,
-                             BLOCK_ROWS, c.hand_vectorised)
+                             c.dist + panel * BLOCK_ROWS * FASTEM_PANEL
+                             if c.dist != NULL else NULL,
+                             c.kept_rows + panel * BLOCK_ROWS if c.dist != NULL else NULL,
+                             c.kept_counts + panel if c.dist != NULL else NULL,
+                             c.hand_vectorised)
             return
         # UPDATE_CLOSEST; the norms computed go to xx_out, or here for block_norms
         if xx == NULL:
@@ -532,23 +537,26 @@ cdef _kpp_rows(KMeansPass* c, Py_ssize_t n, const double[::1] sample_weight,
 
 
 cdef _kpp_kept(KMeansPass* c, Py_ssize_t n, Py_ssize_t T, kept):
-    """kept = (dist (blocks, T rounded up to whole panels, BLOCK_ROWS) float64, rows (n,)
-    int32, counts (blocks,) int32): the distances of the rows computed, block by block
-    (see kpp_gains)."""
-    cdef double[:, :, ::1] dist
-    cdef int[::1] rows, counts
+    """kept = (dist (blocks, panels, BLOCK_ROWS, FASTEM_PANEL) float64, rows (blocks,
+    panels, BLOCK_ROWS) int32, counts (blocks, panels) int32), panels the T candidates
+    in whole panels: per block and panel, the rows some candidate comes nearer to (see
+    kpp_gains)."""
+    cdef double[:, :, :, ::1] dist
+    cdef int[:, :, ::1] rows
+    cdef int[:, ::1] counts
     dist, rows, counts = kept
-    cdef Py_ssize_t width = (T + FASTEM_PANEL - 1) // FASTEM_PANEL * FASTEM_PANEL
+    cdef Py_ssize_t panels = (T + FASTEM_PANEL - 1) // FASTEM_PANEL
     cdef Py_ssize_t nk = n_blocks_of(n)
-    if dist.shape[0] != nk or dist.shape[1] != width or dist.shape[2] != BLOCK_ROWS or (
-            rows.shape[0] != n or counts.shape[0] != nk):
-        raise ValueError(f"kept must be arrays of shapes ({nk}, {width}, {BLOCK_ROWS}), "
-                         f"({n},) and ({nk},)")
+    shapes = ((nk, panels, BLOCK_ROWS, FASTEM_PANEL), (nk, panels, BLOCK_ROWS), (nk, panels))
+    if ((dist.shape[0], dist.shape[1], dist.shape[2], dist.shape[3]),
+            (rows.shape[0], rows.shape[1], rows.shape[2]),
+            (counts.shape[0], counts.shape[1])) != shapes:
+        raise ValueError(f"kept must be arrays of shapes {shapes}")
     if n > 0:
-        c.dist = &dist[0, 0, 0]
-        c.dstride = width
-        c.kept_rows = &rows[0]
-        c.kept_counts = &counts[0]
+        c.dist = &dist[0, 0, 0, 0]
+        c.dstride = panels
+        c.kept_rows = &rows[0, 0, 0]
+        c.kept_counts = &counts[0, 0]
 
 
 def kpp_gains(
@@ -572,9 +580,10 @@ def kpp_gains(
     With labels, gaps (per center the smallest over the candidates of kpp_gaps) and
     slack, the distances of the rows that no candidate can come nearer to are not
     computed: they would add exact zeros. kept, a tuple (dist, rows, counts) as
-    _kpp_kept checks it, receives the distances computed for kpp_fold: block k's count
-    in counts[k], their offsets in the block in rows[k BLOCK_ROWS:], candidate t's
-    distances to them in dist[k, t] (whole panels of candidates)."""
+    _kpp_kept checks it, receives for kpp_fold, per block k and panel p of candidates,
+    the rows that some candidate of the panel comes nearer to: their number in
+    counts[k, p], their offsets in the block in rows[k, p], the panel's distances to
+    them in dist[k, p]."""
     cdef KMeansPass c
     cdef list keep = []
     cdef Py_ssize_t n = X.shape[0], T = candidates.shape[0]
@@ -736,9 +745,9 @@ def kpp_fold(
     if n == 0:
         return 0.0
     dist = kept[0]
-    if dist.ndim != 3 or column >= dist.shape[1]:
-        raise ValueError(f"column must be below the width of kept's distances")
-    _kpp_kept(&c, n, dist.shape[1], kept)
+    if dist.ndim != 4 or column >= dist.shape[1] * FASTEM_PANEL:
+        raise ValueError(f"column must be below the candidates of kept")
+    _kpp_kept(&c, n, dist.shape[1] * FASTEM_PANEL, kept)
     c.X = &closest[0]    # not read
     c.d = 1
     c.K = 1

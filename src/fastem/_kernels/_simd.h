@@ -1561,19 +1561,25 @@ FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
    panels (ct, cc as for the nearest-center search): with dist = max(xx_o + cc[t] -
    2 x_o . c_t, 0), pot[t] += w_o max(closest_o - dist, 0) (how much candidate t lowers
    the potential), rows in order. xx holds the rows' squared norms, or is NULL (then
-   computed here); w may be NULL (unit weights); D, when not NULL, receives dist at
-   D[t * dstride + j] for the j-th row of sel, whole panels (room for nc rounded up to
-   FASTEM_PANEL candidates; +inf in the padding). A row no candidate comes nearer to adds
-   exact zeros, so leaving it out changes no sum. */
+   computed here); w may be NULL (unit weights). A row no candidate comes nearer to adds
+   exact zeros, so leaving it out changes no sum. When D is not NULL, the rows that some
+   candidate of panel p comes nearer to are listed for the fold, in order: their number
+   in count[p], their offsets in the block in rows[p FASTEM_BLOCK + j], the panel's
+   distances to them in D[(p FASTEM_BLOCK + j) FASTEM_PANEL + l] (+inf in the padding);
+   the other rows keep their closest whichever of the panel's candidates is chosen. */
 #define FASTEM_KPP(NAME, T, CLONES)                                                       \
 CLONES static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m,       \
                         ptrdiff_t d, const T* ct, const T* cc, ptrdiff_t nc,              \
                         const double* w, const double* xx,                                \
-                        const double* closest, double* pot, double* D, ptrdiff_t dstride) { \
+                        const double* closest, double* pot, double* D, int* rows,         \
+                        int* count) {                                                     \
     for (ptrdiff_t k0 = 0; k0 < nc; k0 += FASTEM_PANEL) {                                 \
         const ptrdiff_t real = nc - k0 < FASTEM_PANEL ? nc - k0 : FASTEM_PANEL;           \
         const T* pct = ct + k0 * d;                                                       \
         const T* pcc = cc + k0;                                                           \
+        double* pd = D != NULL ? D + k0 * FASTEM_BLOCK : NULL;                            \
+        int* prow = D != NULL ? rows + (k0 / FASTEM_PANEL) * FASTEM_BLOCK : NULL;         \
+        int listed = 0;                                                                   \
         double pv[FASTEM_PANEL] = {0};                                                    \
         for (ptrdiff_t l = 0; l < real; ++l) pv[l] = pot[k0 + l];                         \
         for (ptrdiff_t b0 = 0; b0 < m; b0 += FASTEM_PANEL_ROWS) {                         \
@@ -1586,20 +1592,25 @@ CLONES static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m
                 const double cl = closest[o];                                             \
                 const double ww = w != NULL ? w[o] : 1.0;                                 \
                 double dist[FASTEM_PANEL];                                                \
-                FASTEM_PRAGMA(omp simd)                                                   \
+                int nearer = 0;                                                           \
+                FASTEM_PRAGMA(omp simd reduction(|:nearer))                               \
                 for (int l = 0; l < FASTEM_PANEL; ++l) {                                  \
                     double e = norm + (double)(pcc[l] - 2 * a[r][l]);                     \
                     e = e > 0 ? e : 0.0;                                                  \
                     dist[l] = e;                                                          \
                     const double g = cl - e;                                              \
                     pv[l] += ww * (g > 0 ? g : 0.0);                                      \
+                    nearer |= e < cl;                                                     \
                 }                                                                         \
-                if (D != NULL)   /* whole panels, as the hand-vectorised version */       \
+                if (pd != NULL && nearer) {                                               \
                     for (int l = 0; l < FASTEM_PANEL; ++l)                                \
-                        D[(k0 + l) * dstride + b0 + r] = dist[l];                         \
+                        pd[listed * FASTEM_PANEL + l] = dist[l];                          \
+                    prow[listed++] = (int)o;                                              \
+                }                                                                         \
             }                                                                             \
         }                                                                                 \
         for (ptrdiff_t l = 0; l < real; ++l) pot[k0 + l] = pv[l];                         \
+        if (D != NULL) count[k0 / FASTEM_PANEL] = listed;                                 \
     }                                                                                     \
 }
 FASTEM_KPP(fastem_kpp_generic_d, double, FASTEM_CLONES_AVX2)
@@ -1610,38 +1621,21 @@ FASTEM_KPP(fastem_kpp_generic_f, float, FASTEM_CLONES)
    registers (the generic loops keep them in memory), the same arithmetic in the same
    order, so the same gains and distances bit for bit. */
 
-/* Four rows' distances to the panel's candidates (lo[q]: candidates 0-3 of row q, hi[q]:
-   4-7), transposed to D[l * dstride + q] for the panel's FASTEM_PANEL candidates l:
-   four stores of four rows each instead of 32 single ones. */
-__attribute__((target("avx2,fma")))
-static inline void fastem_kpp_avx2_store4(const __m256d* lo, const __m256d* hi, double* D,
-                                          ptrdiff_t dstride) {
-    for (int h = 0; h < 2; ++h) {
-        const __m256d* v = h == 0 ? lo : hi;
-        const __m256d t0 = _mm256_unpacklo_pd(v[0], v[1]), t1 = _mm256_unpackhi_pd(v[0], v[1]);
-        const __m256d t2 = _mm256_unpacklo_pd(v[2], v[3]), t3 = _mm256_unpackhi_pd(v[2], v[3]);
-        double* out = D + 4 * h * dstride;
-        _mm256_storeu_pd(out, _mm256_permute2f128_pd(t0, t2, 0x20));
-        _mm256_storeu_pd(out + dstride, _mm256_permute2f128_pd(t1, t3, 0x20));
-        _mm256_storeu_pd(out + 2 * dstride, _mm256_permute2f128_pd(t0, t2, 0x31));
-        _mm256_storeu_pd(out + 3 * dstride, _mm256_permute2f128_pd(t1, t3, 0x31));
-    }
-}
-
 /* The loops around the tiles, for both precisions: TILE computes the tile's products
    into registers, LOHI row r's distances before the clip at 0 into lo_ (candidates 0-3)
-   and hi_ (4-7) (no comma outside parentheses in either). Rows go by four: their gains
-   in order, then their distances transposed into D. */
+   and hi_ (4-7) (no comma outside parentheses in either). */
 #define FASTEM_KPP_AVX2(NAME, T, ROWS, SETUP, TILE, LOHI)                                 \
 __attribute__((target("avx2,fma")))                                                       \
 static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m, ptrdiff_t d, \
                  const T* ct, const T* cc, ptrdiff_t nc, const double* w, const double* xx, \
-                 const double* closest, double* pot, double* D, ptrdiff_t dstride) {      \
+                 const double* closest, double* pot, double* D, int* rows, int* count) {  \
     const __m256d zero = _mm256_setzero_pd();                                             \
     for (ptrdiff_t k0 = 0; k0 < nc; k0 += FASTEM_PANEL) {                                 \
         const ptrdiff_t real = nc - k0 < FASTEM_PANEL ? nc - k0 : FASTEM_PANEL;           \
         const T* pct = ct + k0 * d;                                                       \
-        double* pd = D != NULL ? D + k0 * dstride : NULL;                                 \
+        double* pd = D != NULL ? D + k0 * FASTEM_BLOCK : NULL;                            \
+        int* prow = D != NULL ? rows + (k0 / FASTEM_PANEL) * FASTEM_BLOCK : NULL;         \
+        int listed = 0;                                                                   \
         SETUP                                                                             \
         double start[FASTEM_PANEL] = {0};                                                 \
         for (ptrdiff_t l = 0; l < real; ++l) start[l] = pot[k0 + l];                      \
@@ -1649,44 +1643,30 @@ static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m, ptrdi
         for (ptrdiff_t b0 = 0; b0 < m; b0 += (ROWS)) {                                    \
             FASTEM_KPP_TILE_ROWS(T, X, xsel, b0, m, d, x, mm, ROWS)                       \
             TILE                                                                          \
-            _Pragma("GCC unroll 4")                                                       \
-            for (int g = 0; g < (ROWS); g += 4) {                                         \
-                if (g >= mm) break;                                                       \
-                __m256d lo[4], hi[4];                                                     \
-                _Pragma("GCC unroll 4")   /* the products stay in registers */            \
-                for (int q = 0; q < 4; ++q) {                                             \
-                    const int r = g + q;                                                  \
-                    if (r >= mm) break;                                                   \
-                    const ptrdiff_t o = FASTEM_KPP_ROW(sel, b0 + r);                      \
-                    FASTEM_KPP_NORM(T, o)                                                 \
-                    const __m256d nv = _mm256_set1_pd(norm);                              \
-                    LOHI                                                                  \
-                    lo[q] = _mm256_max_pd(lo_, zero);                                     \
-                    hi[q] = _mm256_max_pd(hi_, zero);                                     \
-                    const __m256d c = _mm256_set1_pd(closest[o]);                         \
-                    const __m256d wv = _mm256_set1_pd(w != NULL ? w[o] : 1.0);            \
-                    pv[0] = _mm256_fmadd_pd(wv, _mm256_max_pd(_mm256_sub_pd(c, lo[q]), zero), \
-                                            pv[0]);                                       \
-                    pv[1] = _mm256_fmadd_pd(wv, _mm256_max_pd(_mm256_sub_pd(c, hi[q]), zero), \
-                                            pv[1]);                                       \
-                }                                                                         \
-                if (pd == NULL) continue;                                                 \
-                if (g + 4 <= mm) {                                                        \
-                    fastem_kpp_avx2_store4(lo, hi, pd + b0 + g, dstride);                 \
-                } else {                                                                  \
-                    for (int q = 0; g + q < mm; ++q) {                                    \
-                        double t[FASTEM_PANEL];                                           \
-                        _mm256_storeu_pd(t, lo[q]);                                       \
-                        _mm256_storeu_pd(t + 4, hi[q]);                                   \
-                        for (int l = 0; l < FASTEM_PANEL; ++l)                            \
-                            pd[l * dstride + b0 + g + q] = t[l];                          \
-                    }                                                                     \
+            _Pragma("GCC unroll 12")   /* the products stay in registers */              \
+            for (int r = 0; r < (ROWS); ++r) {                                            \
+                if (r >= mm) break;                                                       \
+                const ptrdiff_t o = FASTEM_KPP_ROW(sel, b0 + r);                          \
+                FASTEM_KPP_NORM(T, o)                                                     \
+                const __m256d nv = _mm256_set1_pd(norm);                                  \
+                LOHI                                                                      \
+                const __m256d lo = _mm256_max_pd(lo_, zero), hi = _mm256_max_pd(hi_, zero); \
+                const __m256d c = _mm256_set1_pd(closest[o]);                             \
+                const __m256d wv = _mm256_set1_pd(w != NULL ? w[o] : 1.0);                \
+                pv[0] = _mm256_fmadd_pd(wv, _mm256_max_pd(_mm256_sub_pd(c, lo), zero), pv[0]); \
+                pv[1] = _mm256_fmadd_pd(wv, _mm256_max_pd(_mm256_sub_pd(c, hi), zero), pv[1]); \
+                if (pd != NULL && (_mm256_movemask_pd(_mm256_cmp_pd(lo, c, _CMP_LT_OQ)) |  \
+                                   _mm256_movemask_pd(_mm256_cmp_pd(hi, c, _CMP_LT_OQ)))) { \
+                    _mm256_storeu_pd(pd + listed * FASTEM_PANEL, lo);                     \
+                    _mm256_storeu_pd(pd + listed * FASTEM_PANEL + 4, hi);                 \
+                    prow[listed++] = (int)o;                                              \
                 }                                                                         \
             }                                                                             \
         }                                                                                 \
         _mm256_storeu_pd(start, pv[0]);                                                   \
         _mm256_storeu_pd(start + 4, pv[1]);                                               \
         for (ptrdiff_t l = 0; l < real; ++l) pot[k0 + l] = start[l];                      \
+        if (D != NULL) count[k0 / FASTEM_PANEL] = listed;                                 \
     }                                                                                     \
 }
 
@@ -1739,13 +1719,13 @@ FASTEM_UNUSED static void fastem_kpp_##SFX(const T* X, const int* xsel, const in
                                            ptrdiff_t d, const T* ct, const T* cc,         \
                                            ptrdiff_t nc, const double* w,                 \
                                            const double* xx, const double* closest,       \
-                                           double* pot, double* D, ptrdiff_t dstride,     \
-                                           int hand_vectorised) {                         \
+                                           double* pot, double* D, int* rows,             \
+                                           int* count, int hand_vectorised) {             \
     if (hand_vectorised && FASTEM_HAS_AVX2())                                             \
         FASTEM_AVX2_CALL(fastem_kpp_avx2_##SFX(X, xsel, sel, m, d, ct, cc, nc, w, xx,     \
-                                               closest, pot, D, dstride));                \
+                                               closest, pot, D, rows, count));            \
     fastem_kpp_generic_##SFX(X, xsel, sel, m, d, ct, cc, nc, w, xx, closest, pot, D,      \
-                             dstride);                                                    \
+                             rows, count);                                                \
 }
 FASTEM_KPP_PICK(double, d)
 FASTEM_KPP_PICK(float, f)
