@@ -80,30 +80,48 @@ def _sequential_block_sums(values, rows=256):
     return np.array(sums)
 
 
+def _kept(n, T):
+    from fastem._kernels import _kmeans
+
+    blocks, panels = _kmeans.n_blocks(n), -(-T // 8)
+    return (np.full((blocks, panels, 256, 8), np.nan),
+            np.full((blocks, panels, 256), -1, np.int32), np.full((blocks, panels), -1, np.int32))
+
+
 @pytest.mark.parametrize("n", [1, 255, 256, 257, 3000])
 def test_kpp_fold_and_blocked_weighted_search(n):
-    """kpp_fold takes the minimum and each block's sum of w * closest in order; the search
-    by blocks draws the rows the row-by-row search draws (targets away from the rounding
-    of a boundary), never a row of zero weight or distance, and the last row past the
-    total."""
+    """kpp_fold takes the minimum of closest and the chosen candidate's distances that
+    kpp_gains listed, relabels the rows that came nearer, and gives each block's sum of
+    w * closest in order; the search by blocks draws the rows the row-by-row search
+    draws (targets away from the rounding of a boundary), never a row of zero weight or
+    distance, and the last row past the total."""
     from fastem._kernels import _kmeans
 
     rng = np.random.RandomState(n)
+    X = rng.randn(n, 5) * 2
     w = rng.uniform(0, 2, n)
     w[rng.uniform(size=n) < 0.2] = 0.0
-    closest = rng.uniform(0, 5, n)
-    dist = rng.uniform(0, 5, n)
-    dist[rng.uniform(size=n) < 0.2] = 0.0
-    folded = closest.copy()
-    sums = np.empty(_kmeans.n_blocks(n))
-    total = _kmeans.kpp_fold(dist, w, folded, sums, 2)
-    np.testing.assert_array_equal(folded, np.minimum(closest, dist))
+    closest = rng.uniform(0, 30, n)
+    candidates = np.ascontiguousarray(X[rng.choice(n, 3)] + 0.1)
+    exact = ((X[None] - candidates[:, None]) ** 2).sum(-1)
+    out = []
+    for threads in (2, 1):
+        kept, gains = _kept(n, 3), np.zeros(3)
+        _kmeans.kpp_gains(X, w, closest, candidates, gains, np.empty(0), threads, kept=kept)
+        folded, labels = closest.copy(), np.zeros(n, dtype=np.int32)
+        sums = _sequential_block_sums(w * closest)
+        total = _kmeans.kpp_fold(kept, 1, w, folded, sums, threads, labels=labels,
+                                 new_label=7)
+        out.append((gains, folded, labels, sums, total))
+    for a, b in zip(*out):                              # any thread count
+        np.testing.assert_array_equal(a, b)
+    gains, folded, labels, sums, total = out[0]
+    np.testing.assert_allclose(gains, (w * np.maximum(closest - exact, 0)).sum(1),
+                               rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(folded, np.minimum(closest, exact[1]), rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(labels, np.where(folded < closest, 7, 0))
     np.testing.assert_array_equal(sums, _sequential_block_sums(w * folded))
     assert total == pytest.approx(float(np.sum(w * folded)), rel=1e-13)
-    single = np.empty_like(sums)
-    again = closest.copy()
-    assert _kmeans.kpp_fold(dist, w, again, single, 1) == total   # any thread count
-    np.testing.assert_array_equal(single, sums)
 
     cum = np.cumsum(w * folded)
     targets = np.sort(np.concatenate([rng.uniform(0, total, 400), [0.0, total * 2]]))
@@ -117,6 +135,84 @@ def test_kpp_fold_and_blocked_weighted_search(n):
     inside = (targets > 0) & (targets < cum[-1])
     if np.any(inside):
         assert np.all(w[blocked[inside]] * folded[blocked[inside]] > 0)
+
+
+def _blobs(n, d, k, dtype, offset=0.0, seed=0):
+    rng = np.random.RandomState(seed)
+    centers = rng.uniform(-20, 20, (k, d))
+    X = centers[rng.randint(0, k, n)] + rng.randn(n, d) * rng.uniform(0.05, 1.5, d)
+    X[: n // 50] = X[n // 50: 2 * (n // 50)]            # duplicated rows
+    return (X + offset).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype,offset,weighted", [(np.float32, 0.0, False),
+                                                   (np.float64, 0.0, True),
+                                                   (np.float32, 1e4, True),
+                                                   (np.float64, 1e8, False)])
+def test_kmeans_plusplus_skipping_rows_changes_nothing(dtype, offset, weighted):
+    """The rows that the triangle inequality (with its rounding margin) leaves out of a
+    pass would not have changed anything: on clustered data, where most rows are left
+    out, the rows chosen are those of every row computed, for any thread count, also
+    far from zero (shifted rows) and with duplicated rows."""
+    from fastem.cluster._kmeans import _kmeans_plusplus
+
+    X = _blobs(6000, 6, 40, dtype, offset)
+    sw = np.random.RandomState(1).uniform(0.5, 2, len(X)) if weighted else None
+    picks = [_kmeans_plusplus(X, 60, sw, np.random.RandomState(3), None, threads,
+                              prune=prune)
+             for prune, threads in ((True, 2), (False, 2), (True, 1))]
+    np.testing.assert_array_equal(picks[0], picks[1])
+    np.testing.assert_array_equal(picks[0], picks[2])
+    assert len(set(picks[0].tolist())) == 60
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kpp_passes_skip_rows_exactly(dtype):
+    """kpp_gains and kpp_update_closest with labels, gaps and slack compute only the rows
+    a new center can come nearer to (most of them here) and give bit for bit the gains,
+    listed distances, closest, labels and block sums of every row computed."""
+    from fastem._kernels import _kmeans
+
+    X = _blobs(4000, 5, 12, dtype)
+    n = len(X)
+    centers = np.ascontiguousarray(X[:12:2])
+    closest = np.full(n, np.inf)
+    labels = np.zeros(n, dtype=np.int32)
+    sums, norms = np.empty(_kmeans.n_blocks(n)), np.empty(_kmeans.n_blocks(n))
+    _kmeans.kpp_update_closest(X, np.empty(0), closest, centers[:1], np.empty(0), 2,
+                               block_sums=sums, labels=labels, block_norms=norms)
+    for j in range(1, len(centers)):
+        _kmeans.kpp_update_closest(X, np.empty(0), closest, centers[j:j + 1], np.empty(0),
+                                   2, block_sums=sums, labels=labels, new_label=j)
+    candidates = np.ascontiguousarray(X[[7, 901, 2500]])
+    gaps = np.empty((3, len(centers)))
+    top = _kmeans.kpp_gaps(centers, candidates, gaps)
+    top = max(top, float((centers.astype(np.float64) ** 2).sum(1).max()) * (1 + 1e-9))
+    slack = np.empty_like(norms)
+    _kmeans.kpp_slack(norms, top, X.shape[1], dtype == np.float32, slack)
+    skipped = 4 * (closest + np.repeat(slack, 256)[:n]) <= gaps.min(0)[labels]
+    assert skipped.mean() > 0.3
+    results = []
+    for pruned in (True, False):
+        extra = dict(labels=labels, gaps=gaps.min(0), slack=slack) if pruned else {}
+        kept, gains = _kept(n, 3), np.zeros(3)
+        _kmeans.kpp_gains(X, np.empty(0), closest, candidates, gains, np.empty(0), 2,
+                          kept=kept, **extra)
+        listed = [(kept[1][b, 0, :c].copy(), kept[0][b, 0, :c].copy())
+                  for b, c in enumerate(kept[2][:, 0])]
+        near, lab, bs = closest.copy(), labels.copy(), sums.copy()
+        extra = dict(labels=lab, gaps=gaps[2], slack=slack) if pruned else dict(labels=lab)
+        _kmeans.kpp_update_closest(X, np.empty(0), near, candidates[2:], np.empty(0), 2,
+                                   block_sums=bs, new_label=99, **extra)
+        results.append((gains, listed, near, lab, bs))
+    a, b = results
+    np.testing.assert_array_equal(a[0], b[0])
+    for (ra, da), (rb, db) in zip(a[1], b[1]):
+        np.testing.assert_array_equal(ra, rb)
+        np.testing.assert_array_equal(da, db)
+    for x, y in zip(a[2:], b[2:]):
+        np.testing.assert_array_equal(x, y)
+    assert (a[3] == 99).any()
 
 
 def test_kpp_block_sums_are_checked():
@@ -135,7 +231,7 @@ def test_kpp_block_sums_are_checked():
             _kmeans.kpp_update_closest(X, np.empty(0), closest, X[:1], np.empty(0), 1,
                                        block_sums=bad)
         with pytest.raises(ValueError, match="block_sums"):
-            _kmeans.kpp_fold(closest, np.empty(0), closest.copy(), bad, 1)
+            _kmeans.kpp_fold(_kept(600, 1), 0, np.empty(0), closest.copy(), bad, 1)
         with pytest.raises(ValueError, match="block_sums"):
             _kmeans.weighted_search(np.empty(0), closest, 600, np.ones(1), out, bad)
     with pytest.raises(ValueError, match="sample_weight"):
@@ -202,10 +298,10 @@ def test_hand_vectorised_nearest_center_equals_generic(n_clusters, d):
                                                    (997, 8, 4, True, False),
                                                    (500, 3, 13, True, True),
                                                    (10, 50, 1, False, False)])
-def test_hand_vectorised_kpp_potentials_equal_generic(dtype, n, d, T, weighted, norms):
-    """The k-means++ potentials and kept distances of the hand-vectorised kernels are the
+def test_hand_vectorised_kpp_gains_equal_generic(dtype, n, d, T, weighted, norms):
+    """The k-means++ gains and listed distances of the hand-vectorised kernels are the
     generic kernel's bit for bit (partial tiles and panels, weights, norms given or
-    computed), and the potentials are those of their definition."""
+    computed, rows left out), and the gains are those of their definition."""
     from fastem._kernels import _kmeans
 
     rng = np.random.RandomState(n + d)
@@ -214,22 +310,41 @@ def test_hand_vectorised_kpp_potentials_equal_generic(dtype, n, d, T, weighted, 
     closest = rng.uniform(0, 50 * d, n)
     candidates = np.ascontiguousarray(X[rng.choice(n, T)])
     xx = (X.astype(np.float64) ** 2).sum(1) if norms else np.empty(0)
-    out = []
-    for hand in (True, False):
-        previous = _kmeans.use_hand_vectorised(hand)
-        try:
-            potentials, dist = np.zeros(T), np.empty((T, n))
-            _kmeans.kpp_potentials(X, w, closest, candidates, potentials, xx, 2, dist)
-        finally:
-            _kmeans.use_hand_vectorised(previous)
-        out.append((potentials, dist))
-    np.testing.assert_array_equal(out[0][0], out[1][0])
-    np.testing.assert_array_equal(out[0][1], out[1][1])
-    exact = ((X.astype(np.float64)[None] - candidates.astype(np.float64)[:, None]) ** 2).sum(-1)
-    np.testing.assert_allclose(out[0][1], exact, rtol=1e-4, atol=1e-3 * d)
-    weights = w if weighted else np.ones(n)
-    np.testing.assert_allclose(out[0][0], (weights * np.minimum(closest, out[0][1])).sum(1),
-                               rtol=1e-12)
+    labels = rng.randint(0, 3, n).astype(np.int32)   # label 0's rows left out
+    skip = dict(labels=labels, gaps=np.array([np.inf, 0.0, -1.0]),
+                slack=np.zeros(_kmeans.n_blocks(n)))
+    for extra in ({}, skip):
+        out = []
+        for hand in (True, False):
+            previous = _kmeans.use_hand_vectorised(hand)
+            try:
+                gains, kept = np.zeros(T), _kept(n, T)
+                _kmeans.kpp_gains(X, w, closest, candidates, gains, xx, 2, kept=kept,
+                                  **extra)
+            finally:
+                _kmeans.use_hand_vectorised(previous)
+            out.append((gains, kept))
+        np.testing.assert_array_equal(out[0][0], out[1][0])
+        for a, b in zip(out[0][1], out[1][1]):
+            np.testing.assert_array_equal(a, b)
+        exact = ((X.astype(np.float64)[None] - candidates.astype(np.float64)[:, None]) ** 2
+                 ).sum(-1)
+        counted = np.ones(n, bool) if not extra else labels != 0
+        weights = w if weighted else np.ones(n)
+        np.testing.assert_allclose(
+            out[0][0], (weights * counted * np.maximum(closest - exact, 0)).sum(1),
+            rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-3 * d)
+        dist, rows, counts = out[0][1]
+        for b in range(len(counts)):
+            for p in range(counts.shape[1]):
+                listed = rows[b, p, :counts[b, p]] + 256 * b
+                t = slice(8 * p, min(T, 8 * p + 8))
+                near = (exact[t] < closest - 1e-2 * d).any(0) & counted
+                assert set(np.flatnonzero(near[256 * b: 256 * (b + 1)]) + 256 * b) <= set(
+                    listed.tolist())
+                np.testing.assert_allclose(dist[b, p, :counts[b, p], :t.stop - t.start],
+                                           exact[t][:, listed].T, rtol=1e-4, atol=1e-3 * d)
+
 
 def _float32_pass(X, centers, hand_vectorised, want_sums=True):
     """lloyd_pass on float32 data with the hand-vectorised kernels on or off: labels,

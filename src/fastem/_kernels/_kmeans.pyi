@@ -21,16 +21,22 @@ def sq_distances(X: _Float, centers: _Float, out: _Float, n_threads: int) -> Non
 def column_sums(
     X: _Float, sample_weight: _F64, shift: _F64, n_threads: int
 ) -> tuple[_F64, _F64, float]: ...
-def kpp_potentials(
+_I32 = NDArray[np.int32]
+_Kept = tuple[_F64, _I32, _I32]
+
+def kpp_gains(
     X: _Float,
     sample_weight: _F64,
     closest: _F64,
     candidates: _Float,
-    potentials: _F64,
+    gains: _F64,
     xx: _F64,
     n_threads: int,
-    dist_out: _F64 | None = ...,
     shift: _Float | None = ...,
+    labels: _I32 | None = ...,
+    gaps: _F64 | None = ...,
+    slack: _F64 | None = ...,
+    kept: _Kept | None = ...,
 ) -> None: ...
 def kpp_update_closest(
     X: _Float,
@@ -42,14 +48,26 @@ def kpp_update_closest(
     xx_out: _F64 | None = ...,
     shift: _Float | None = ...,
     block_sums: _F64 | None = ...,
+    labels: _I32 | None = ...,
+    gaps: _F64 | None = ...,
+    slack: _F64 | None = ...,
+    new_label: int = ...,
+    block_norms: _F64 | None = ...,
 ) -> float: ...
+def kpp_gaps(centers: _Float, candidates: _Float, out: _F64) -> float: ...
+def kpp_slack(
+    block_norms: _F64, center_norms: float, d: int, single: bool, out: _F64
+) -> None: ...
 def n_blocks(n: int) -> int: ...
 def kpp_fold(
-    dist: _F64,
+    kept: _Kept,
+    column: int,
     sample_weight: _F64,
     closest: _F64,
     block_sums: _F64,
     n_threads: int,
+    labels: _I32 | None = ...,
+    new_label: int = ...,
 ) -> float: ...
 def weighted_search(
     sample_weight: _F64,

@@ -621,7 +621,8 @@ def kpp_update_closest(
     """closest = min(closest, ||X - center||^2); returns the new potential sum w*closest.
     Without xx, the norms computed on the way go to xx_out when it is given. labels
     becomes new_label where the center is nearer; with gaps and slack (as for
-    kpp_potentials) only the rows it can come nearer to are computed. block_norms
+    kpp_gains) only the rows it can come nearer to are computed, and only the blocks
+    where some row came nearer get their block_sums summed again. block_norms
     receives each block's largest squared row norm (as computed, or xx's), for
     kpp_slack; it and xx_out need every row computed (no gaps)."""
     cdef KMeansPass c

@@ -201,9 +201,11 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, sample_weight: ArrayLike |
     return X[indices], indices
 
 
-def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=None):
+def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=None,
+                     prune=True):
     """The rows chosen by greedy k-means++. Distances are of the rows X - shift (shift
-    None: X is centred here, see _centred)."""
+    None: X is centred here, see _centred). prune=False computes every row's distances
+    (the same rows chosen, for the tests)."""
     if shift is None:
         X, shift, _ = _centred(X, sw, n_threads)
     n, d = X.shape
@@ -241,10 +243,13 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
     gaps = np.empty((n_local_trials, n_clusters))
     # The gains pass lists, per block, the rows some candidate comes nearer to with
     # their distances, so that the chosen one updates `closest` without another pass
-    # over X (memory for every row, only the rows listed are written).
+    # over X, when room for every row takes at most the memory of X (only the rows
+    # listed are written); else a pass computes the chosen one's distances again.
     blocks, panels = _kmeans.n_blocks(n), -(-n_local_trials // 8)
-    kept = (np.empty((blocks, panels, 256, 8)), np.empty((blocks, panels, 256), np.int32),
-            np.empty((blocks, panels), np.int32))
+    kept = None
+    if blocks * panels * 256 * (8 * 8 + 4) <= X.nbytes:
+        kept = (np.empty((blocks, panels, 256, 8)),
+                np.empty((blocks, panels, 256), np.int32), np.empty((blocks, panels), np.int32))
     for c in range(1, n_clusters):
         targets = rs.uniform(size=n_local_trials) * potential
         order = np.argsort(targets)
@@ -257,13 +262,20 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
         center_norms = max(center_norms, _kmeans.kpp_gaps(centers[:c], candidates, gap))
         _kmeans.kpp_slack(block_norms, center_norms, d, X.dtype == np.float32, slack)
         _kmeans.kpp_gains(X, w, closest, candidates, gains, xx, n_threads, shift=shift,
-                          labels=labels, gaps=gap.min(axis=0), slack=slack, kept=kept)
+                          labels=labels, gaps=gap.min(axis=0) if prune else None,
+                          slack=slack, kept=kept)
         # the candidate that most lowers the potential (the first of equal ones)
         best = int(np.argmin(potential - gains))
         indices[c] = candidate_ids[best]
         centers[c] = candidates[best]
-        potential = _kmeans.kpp_fold(kept, best, w, closest, block_sums, n_threads,
-                                     labels=labels, new_label=c)
+        if kept is not None:
+            potential = _kmeans.kpp_fold(kept, best, w, closest, block_sums, n_threads,
+                                         labels=labels, new_label=c)
+        else:
+            potential = _kmeans.kpp_update_closest(
+                X, w, closest, centers[c:c + 1], xx, n_threads, shift=shift,
+                block_sums=block_sums, labels=labels, gaps=gap[best] if prune else None,
+                slack=slack, new_label=c)
     return indices
 
 
