@@ -297,7 +297,8 @@ def test_hand_vectorised_nearest_center_equals_generic(n_clusters, d):
 @pytest.mark.parametrize("n,d,T,weighted,norms", [(1003, 32, 7, False, True),
                                                    (997, 8, 4, True, False),
                                                    (500, 3, 13, True, True),
-                                                   (10, 50, 1, False, False)])
+                                                   (10, 50, 1, False, False),
+                                                   (300, 1, 8, False, False)])
 def test_hand_vectorised_kpp_gains_equal_generic(dtype, n, d, T, weighted, norms):
     """The k-means++ gains and listed distances of the hand-vectorised kernels are the
     generic kernel's bit for bit (partial tiles and panels, weights, norms given or
@@ -315,7 +316,7 @@ def test_hand_vectorised_kpp_gains_equal_generic(dtype, n, d, T, weighted, norms
                 slack=np.zeros(_kmeans.n_blocks(n)))
     for extra in ({}, skip):
         out = []
-        for hand in (True, False):
+        for hand in (2, 1, 0):     # AVX-512 (float32) where the CPU has it, AVX2, generic
             previous = _kmeans.use_hand_vectorised(hand)
             try:
                 gains, kept = np.zeros(T), _kept(n, T)
@@ -324,9 +325,10 @@ def test_hand_vectorised_kpp_gains_equal_generic(dtype, n, d, T, weighted, norms
             finally:
                 _kmeans.use_hand_vectorised(previous)
             out.append((gains, kept))
-        np.testing.assert_array_equal(out[0][0], out[1][0])
-        for a, b in zip(out[0][1], out[1][1]):
-            np.testing.assert_array_equal(a, b)
+        for other in out[1:]:
+            np.testing.assert_array_equal(out[0][0], other[0])
+            for a, b in zip(out[0][1], other[1]):
+                np.testing.assert_array_equal(a, b)
         exact = ((X.astype(np.float64)[None] - candidates.astype(np.float64)[:, None]) ** 2
                  ).sum(-1)
         counted = np.ones(n, bool) if not extra else labels != 0

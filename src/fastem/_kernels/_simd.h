@@ -1544,6 +1544,9 @@ FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
         norm = (double)sq;                                                                \
     }
 
+#ifndef FASTEM_KPP_AHEAD
+#define FASTEM_KPP_AHEAD 2
+#endif
 /* x[r] = the rows xsel[b0 + r] of X for the tile's mm real rows of ROWS (the others
    repeat the first), and the next tile's rows fetched into the cache. */
 #define FASTEM_KPP_TILE_ROWS(T, X, xsel, b0, m, d, x, mm, ROWS)                           \
@@ -1551,7 +1554,8 @@ FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
     const T* x[ROWS];                                                                     \
     for (int r = 0; r < (ROWS); ++r)                                                      \
         x[r] = (X) + FASTEM_KPP_ROW(xsel, (b0) + (r < mm ? r : 0)) * (d);                 \
-    for (ptrdiff_t r = (b0) + (ROWS); r < (m) && r < (b0) + 2 * (ROWS); ++r) {            \
+    for (ptrdiff_t r = (b0) + ((b0) == 0 ? 1 : FASTEM_KPP_AHEAD) * (ROWS);                \
+         r < (m) && r < (b0) + (FASTEM_KPP_AHEAD + 1) * (ROWS); ++r) {                     \
         const char* ahead_ = (const char*)((X) + FASTEM_KPP_ROW(xsel, r) * (d));          \
         for (ptrdiff_t off_ = 0; off_ < (ptrdiff_t)((d) * sizeof(T)); off_ += 64)        \
             FASTEM_PREFETCH(ahead_ + off_);                                               \
@@ -1567,7 +1571,29 @@ FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
    in count[p], their offsets in the block in rows[p FASTEM_BLOCK + j], the panel's
    distances to them in D[(p FASTEM_BLOCK + j) FASTEM_PANEL + l] (+inf in the padding);
    the other rows keep their closest whichever of the panel's candidates is chosen. */
-#define FASTEM_KPP(NAME, T, CLONES)                                                       \
+/* The products of FASTEM_KPP with PAIRED: the even features summed in a, the odd ones in
+   ao, then a += ao (so that a vector can take a feature and the next at once, see
+   fastem_kpp_avx512_f). */
+#define FASTEM_KPP_PAIRED_DOTS(T, x, d, ct, a, ao)                                        \
+    for (ptrdiff_t i = 0; i < (d); i += 2) {                                              \
+        const T* FASTEM_RESTRICT ce = (ct) + i * FASTEM_PANEL;                            \
+        for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) {                                     \
+            const T ue = x[r][i];                                                         \
+            FASTEM_PRAGMA(omp simd)                                                       \
+            for (int l = 0; l < FASTEM_PANEL; ++l) a[r][l] += ue * ce[l];                 \
+            if (i + 1 < (d)) {                                                            \
+                const T uo = x[r][i + 1];                                                 \
+                FASTEM_PRAGMA(omp simd)                                                   \
+                for (int l = 0; l < FASTEM_PANEL; ++l) ao[r][l] += uo * ce[FASTEM_PANEL + l]; \
+            }                                                                             \
+        }                                                                                 \
+    }                                                                                     \
+    for (int r = 0; r < FASTEM_PANEL_ROWS; ++r)                                           \
+        for (int l = 0; l < FASTEM_PANEL; ++l) a[r][l] += ao[r][l];
+
+/* PAIRED: the products summed as FASTEM_KPP_PAIRED_DOTS (float32), else feature by
+   feature. */
+#define FASTEM_KPP(NAME, T, CLONES, PAIRED)                                               \
 CLONES static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m,       \
                         ptrdiff_t d, const T* ct, const T* cc, ptrdiff_t nc,              \
                         const double* w, const double* xx,                                \
@@ -1585,7 +1611,12 @@ CLONES static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m
         for (ptrdiff_t b0 = 0; b0 < m; b0 += FASTEM_PANEL_ROWS) {                         \
             FASTEM_KPP_TILE_ROWS(T, X, xsel, b0, m, d, x, mm, FASTEM_PANEL_ROWS)           \
             T a[FASTEM_PANEL_ROWS][FASTEM_PANEL] = {{0}};                                 \
-            FASTEM_PANEL_DOTS(T, x, d, pct, a, (void)0)                                   \
+            if (PAIRED) {                                                                 \
+                T ao[FASTEM_PANEL_ROWS][FASTEM_PANEL] = {{0}};                            \
+                FASTEM_KPP_PAIRED_DOTS(T, x, d, pct, a, ao)                               \
+            } else {                                                                      \
+                FASTEM_PANEL_DOTS(T, x, d, pct, a, (void)0)                               \
+            }                                                                             \
             for (ptrdiff_t r = 0; r < mm; ++r) {                                          \
                 const ptrdiff_t o = FASTEM_KPP_ROW(sel, b0 + r);                          \
                 FASTEM_KPP_NORM(T, o)                                                     \
@@ -1613,8 +1644,8 @@ CLONES static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m
         if (D != NULL) count[k0 / FASTEM_PANEL] = listed;                                 \
     }                                                                                     \
 }
-FASTEM_KPP(fastem_kpp_generic_d, double, FASTEM_CLONES_AVX2)
-FASTEM_KPP(fastem_kpp_generic_f, float, FASTEM_CLONES)
+FASTEM_KPP(fastem_kpp_generic_d, double, FASTEM_CLONES_AVX2, 0)
+FASTEM_KPP(fastem_kpp_generic_f, float, FASTEM_CLONES, 1)
 
 #ifdef FASTEM_NEAREST_AVX2
 /* The hand-vectorised gains: FASTEM_KPP with the tile's products and the gains in
@@ -1670,24 +1701,107 @@ static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m, ptrdi
     }                                                                                     \
 }
 
-/* float32: a row's eight products in one vector, widened to float64 for the sums;
-   twelve rows, so that enough independent products are in flight to keep both FMA
-   units busy. */
-#define FASTEM_KPP_ROWS_F 12
+/* float32: a row's eight products in one vector, widened to float64 for the sums; the
+   even and the odd features in two (FASTEM_KPP_PAIRED_DOTS), six rows. */
+#define FASTEM_KPP_ROWS_F 6
 FASTEM_KPP_AVX2(fastem_kpp_avx2_f, float, FASTEM_KPP_ROWS_F,
     const __m256 two = _mm256_set1_ps(2.0f);
     const __m256 cq = _mm256_loadu_ps(cc + k0);,
     __m256 a[FASTEM_KPP_ROWS_F];
-    for (int r = 0; r < FASTEM_KPP_ROWS_F; ++r) a[r] = _mm256_setzero_ps();
-    for (ptrdiff_t i = 0; i < d; ++i) {
-        const __m256 c = _mm256_loadu_ps(pct + i * FASTEM_PANEL);
-        _Pragma("GCC unroll 12")
+    __m256 ao[FASTEM_KPP_ROWS_F];
+    for (int r = 0; r < FASTEM_KPP_ROWS_F; ++r) a[r] = ao[r] = _mm256_setzero_ps();
+    ptrdiff_t i = 0;
+    for (; i + 1 < d; i += 2) {
+        const __m256 ce = _mm256_loadu_ps(pct + i * FASTEM_PANEL);
+        const __m256 co = _mm256_loadu_ps(pct + (i + 1) * FASTEM_PANEL);
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < FASTEM_KPP_ROWS_F; ++r) {
+            a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[r] + i), ce, a[r]);
+            ao[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[r] + i + 1), co, ao[r]);
+        }
+    }
+    if (i < d) {
+        const __m256 ce = _mm256_loadu_ps(pct + i * FASTEM_PANEL);
+        _Pragma("GCC unroll 6")
         for (int r = 0; r < FASTEM_KPP_ROWS_F; ++r)
-            a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[r] + i), c, a[r]);
-    },
+            a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[r] + i), ce, a[r]);
+    }
+    for (int r = 0; r < FASTEM_KPP_ROWS_F; ++r) a[r] = _mm256_add_ps(a[r], ao[r]);,
     const __m256 e = _mm256_fnmadd_ps(two, a[r], cq);
     const __m256d lo_ = _mm256_add_pd(nv, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
     const __m256d hi_ = _mm256_add_pd(nv, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));)
+
+/* float32 with AVX-512: lane 2 l + h of a row's vector sums candidate l's products of
+   the features of parity h, so that one 64-bit broadcast of a feature and the next, and
+   the panel's two rows interleaved, give sixteen products at once (the sums of
+   FASTEM_KPP_PAIRED_DOTS); twelve rows. */
+#define FASTEM_KPP_ROWS_F512 12
+FASTEM_AVX512_TARGET
+static void fastem_kpp_avx512_f(const float* X, const int* xsel, const int* sel, ptrdiff_t m,
+                                ptrdiff_t d, const float* ct, const float* cc, ptrdiff_t nc,
+                                const double* w, const double* xx, const double* closest,
+                                double* pot, double* D, int* rows, int* count) {
+    const __m512i pair = _mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
+    const __m512i even = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512d zero = _mm512_setzero_pd();
+    const __m256 two = _mm256_set1_ps(2.0f);
+    for (ptrdiff_t k0 = 0; k0 < nc; k0 += FASTEM_PANEL) {
+        const ptrdiff_t real = nc - k0 < FASTEM_PANEL ? nc - k0 : FASTEM_PANEL;
+        const float* pct = ct + k0 * d;
+        const __m256 cq = _mm256_loadu_ps(cc + k0);
+        double* pd = D != NULL ? D + k0 * FASTEM_BLOCK : NULL;
+        int* prow = D != NULL ? rows + (k0 / FASTEM_PANEL) * FASTEM_BLOCK : NULL;
+        int listed = 0;
+        double start[FASTEM_PANEL] = {0};
+        for (ptrdiff_t l = 0; l < real; ++l) start[l] = pot[k0 + l];
+        __m512d pv = _mm512_loadu_pd(start);
+        for (ptrdiff_t b0 = 0; b0 < m; b0 += FASTEM_KPP_ROWS_F512) {
+            FASTEM_KPP_TILE_ROWS(float, X, xsel, b0, m, d, x, mm, FASTEM_KPP_ROWS_F512)
+            __m512 a[FASTEM_KPP_ROWS_F512];
+            for (int r = 0; r < FASTEM_KPP_ROWS_F512; ++r) a[r] = _mm512_setzero_ps();
+            ptrdiff_t i = 0;
+            for (; i + 1 < d; i += 2) {
+                const __m512 c = _mm512_permutexvar_ps(pair, _mm512_loadu_ps(pct + i * FASTEM_PANEL));
+                _Pragma("GCC unroll 12")
+                for (int r = 0; r < FASTEM_KPP_ROWS_F512; ++r) {
+                    double u;
+                    memcpy(&u, x[r] + i, sizeof u);
+                    a[r] = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_set1_pd(u)), c, a[r]);
+                }
+            }
+            if (i < d) {   /* the last, even feature: zeros in the odd lanes */
+                const __m512 c = _mm512_permutexvar_ps(
+                    pair, _mm512_zextps256_ps512(_mm256_loadu_ps(pct + i * FASTEM_PANEL)));
+                _Pragma("GCC unroll 12")
+                for (int r = 0; r < FASTEM_KPP_ROWS_F512; ++r)
+                    a[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r][i]), c, a[r]);
+            }
+            _Pragma("GCC unroll 12")
+            for (int r = 0; r < FASTEM_KPP_ROWS_F512; ++r) {
+                if (r >= mm) break;
+                const ptrdiff_t o = FASTEM_KPP_ROW(sel, b0 + r);
+                FASTEM_KPP_NORM(float, o)
+                const __m256 dots = _mm256_add_ps(
+                    _mm512_castps512_ps256(_mm512_permutexvar_ps(even, a[r])),
+                    _mm512_castps512_ps256(_mm512_permutexvar_ps(odd, a[r])));
+                const __m256 e32 = _mm256_fnmadd_ps(two, dots, cq);
+                const __m512d e = _mm512_max_pd(
+                    _mm512_add_pd(_mm512_set1_pd(norm), _mm512_cvtps_pd(e32)), zero);
+                const __m512d c = _mm512_set1_pd(closest[o]);
+                const __m512d wv = _mm512_set1_pd(w != NULL ? w[o] : 1.0);
+                pv = _mm512_fmadd_pd(wv, _mm512_max_pd(_mm512_sub_pd(c, e), zero), pv);
+                if (pd != NULL && _mm512_cmp_pd_mask(e, c, _CMP_LT_OQ)) {
+                    _mm512_storeu_pd(pd + listed * FASTEM_PANEL, e);
+                    prow[listed++] = (int)o;
+                }
+            }
+        }
+        _mm512_storeu_pd(start, pv);
+        for (ptrdiff_t l = 0; l < real; ++l) pot[k0 + l] = start[l];
+        if (D != NULL) count[k0 / FASTEM_PANEL] = listed;
+    }
+}
 
 /* float64: a row's eight products in two vectors. */
 #define FASTEM_KPP_ROWS_D 6
@@ -1721,12 +1835,24 @@ FASTEM_UNUSED static void fastem_kpp_##SFX(const T* X, const int* xsel, const in
                                            const double* xx, const double* closest,       \
                                            double* pot, double* D, int* rows,             \
                                            int* count, int hand_vectorised) {             \
+    if (FASTEM_KPP_512_##SFX && hand_vectorised >= 2 && FASTEM_HAS_AVX512())              \
+        FASTEM_AVX2_CALL(FASTEM_KPP_512_CALL_##SFX(X, xsel, sel, m, d, ct, cc, nc, w, xx, \
+                                                   closest, pot, D, rows, count));        \
     if (hand_vectorised && FASTEM_HAS_AVX2())                                             \
         FASTEM_AVX2_CALL(fastem_kpp_avx2_##SFX(X, xsel, sel, m, d, ct, cc, nc, w, xx,     \
                                                closest, pot, D, rows, count));            \
     fastem_kpp_generic_##SFX(X, xsel, sel, m, d, ct, cc, nc, w, xx, closest, pot, D,      \
                              rows, count);                                                \
 }
+#ifdef FASTEM_NEAREST_AVX2   /* AVX-512 for float32 only */
+#define FASTEM_KPP_512_f 1
+#define FASTEM_KPP_512_CALL_f fastem_kpp_avx512_f
+#else
+#define FASTEM_KPP_512_f 0
+#define FASTEM_KPP_512_CALL_f(...) ((void)0)
+#endif
+#define FASTEM_KPP_512_d 0
+#define FASTEM_KPP_512_CALL_d(...) ((void)0)
 FASTEM_KPP_PICK(double, d)
 FASTEM_KPP_PICK(float, f)
 
