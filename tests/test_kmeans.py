@@ -80,11 +80,11 @@ def _sequential_block_sums(values, rows=256):
     return np.array(sums)
 
 
-def _kept(n, T):
+def _kept(n, T, width=8):
     from fastem._kernels import _kmeans
 
     blocks, panels = _kmeans.n_blocks(n), -(-T // 8)
-    return (np.full((blocks, panels, 256, 8), np.nan),
+    return (np.full((blocks, panels, 256, width), np.nan),
             np.full((blocks, panels, 256), -1, np.int32), np.full((blocks, panels), -1, np.int32))
 
 
@@ -106,7 +106,7 @@ def test_kpp_fold_and_blocked_weighted_search(n):
     exact = ((X[None] - candidates[:, None]) ** 2).sum(-1)
     out = []
     for threads in (2, 1):
-        kept, gains = _kept(n, 3), np.zeros(3)
+        kept, gains = _kept(n, 3, width=4 if threads == 2 else 8), np.zeros(3)
         _kmeans.kpp_gains(X, w, closest, candidates, gains, np.empty(0), threads, kept=kept)
         folded, labels = closest.copy(), np.zeros(n, dtype=np.int32)
         sums = _sequential_block_sums(w * closest)

@@ -34,11 +34,13 @@ cdef extern from "_simd.h" nogil:
     void fastem_kpp_d(const double* X, const int* xsel, const int* sel, Py_ssize_t m,
                       Py_ssize_t d, const double* ct, const double* cc, Py_ssize_t nc,
                       const double* w, const double* xx, const double* closest,
-                      double* pot, double* D, int* rows, int* count, int hand_vectorised)
+                      double* pot, double* D, Py_ssize_t dw, int* rows, int* count,
+                      int hand_vectorised)
     void fastem_kpp_f(const float* X, const int* xsel, const int* sel, Py_ssize_t m,
                       Py_ssize_t d, const float* ct, const float* cc, Py_ssize_t nc,
                       const double* w, const double* xx, const double* closest,
-                      double* pot, double* D, int* rows, int* count, int hand_vectorised)
+                      double* pot, double* D, Py_ssize_t dw, int* rows, int* count,
+                      int hand_vectorised)
     Py_ssize_t fastem_kpp_select(Py_ssize_t nb, const double* closest, const int* lab,
                                  const double* gaps, Py_ssize_t n_gaps, double slack,
                                  int* sel)
@@ -90,6 +92,7 @@ cdef struct KMeansPass:
                              # candidates, the distances of the rows they come nearer to,
                              # (blocks, panels, BLOCK_ROWS, FASTEM_PANEL), or NULL
     Py_ssize_t dstride       # panels
+    Py_ssize_t dwidth        # the distances kept per row and panel: FASTEM_PANEL, or 4
     int* kept_rows           # with dist: (blocks, panels, BLOCK_ROWS) those rows' offsets
     int* kept_counts         # with dist: (blocks, panels) how many
     Py_ssize_t column        # FOLD: the chosen candidate (its column of dist)
@@ -219,8 +222,8 @@ cdef void _kpp_task(const KMeansPass* c, const floating* xb, const floating* cen
         m = c.kept_counts[panel]
         m = 0 if m < 0 else (nb if m > nb else m)
         changed = fastem_kpp_fold(nb, c.kept_rows + panel * BLOCK_ROWS, m,
-                                  c.dist + panel * BLOCK_ROWS * FASTEM_PANEL
-                                  + c.column % FASTEM_PANEL, FASTEM_PANEL, closest, labels,
+                                  c.dist + panel * BLOCK_ROWS * c.dwidth
+                                  + c.column % FASTEM_PANEL, c.dwidth, closest, labels,
                                   c.new_label)
     else:
         m = fastem_kpp_select(nb, closest, labels, c.gaps, c.n_gaps, slack, sel)
@@ -237,16 +240,16 @@ cdef void _kpp_task(const KMeansPass* c, const floating* xb, const floating* cen
             if floating is double:
                 fastem_kpp_d(rows, xsel, sel, m, d, <const double*>c.panels,
                              <const double*>c.cc, c.K, w, xx, closest, acc,
-                             c.dist + panel * BLOCK_ROWS * FASTEM_PANEL
-                             if c.dist != NULL else NULL,
+                             c.dist + panel * BLOCK_ROWS * c.dwidth
+                             if c.dist != NULL else NULL, c.dwidth,
                              c.kept_rows + panel * BLOCK_ROWS if c.dist != NULL else NULL,
                              c.kept_counts + panel if c.dist != NULL else NULL,
                              c.hand_vectorised)
             else:
                 fastem_kpp_f(rows, xsel, sel, m, d, <const float*>c.panels,
                              <const float*>c.cc, c.K, w, xx, closest, acc,
-                             c.dist + panel * BLOCK_ROWS * FASTEM_PANEL
-                             if c.dist != NULL else NULL,
+                             c.dist + panel * BLOCK_ROWS * c.dwidth
+                             if c.dist != NULL else NULL, c.dwidth,
                              c.kept_rows + panel * BLOCK_ROWS if c.dist != NULL else NULL,
                              c.kept_counts + panel if c.dist != NULL else NULL,
                              c.hand_vectorised)
@@ -369,6 +372,7 @@ cdef void _setup(KMeansPass* c, int task, const floating[:, ::1] X,
     c.dstride = 0
     c.kept_rows = NULL
     c.kept_counts = NULL
+    c.dwidth = FASTEM_PANEL
     c.column = 0
     c.n = X.shape[0]
     c.want_sums = False
@@ -537,17 +541,18 @@ cdef _kpp_rows(KMeansPass* c, Py_ssize_t n, const double[::1] sample_weight,
 
 
 cdef _kpp_kept(KMeansPass* c, Py_ssize_t n, Py_ssize_t T, kept):
-    """kept = (dist (blocks, panels, BLOCK_ROWS, FASTEM_PANEL) float64, rows (blocks,
-    panels, BLOCK_ROWS) int32, counts (blocks, panels) int32), panels the T candidates
-    in whole panels: per block and panel, the rows some candidate comes nearer to (see
-    kpp_gains)."""
+    """kept = (dist (blocks, panels, BLOCK_ROWS, width) float64, rows (blocks, panels,
+    BLOCK_ROWS) int32, counts (blocks, panels) int32), panels the T candidates in whole
+    panels and width FASTEM_PANEL (or 4 for at most 4 candidates): per block and panel,
+    the rows some candidate comes nearer to (see kpp_gains)."""
     cdef double[:, :, :, ::1] dist
     cdef int[:, :, ::1] rows
     cdef int[:, ::1] counts
     dist, rows, counts = kept
     cdef Py_ssize_t panels = (T + FASTEM_PANEL - 1) // FASTEM_PANEL
     cdef Py_ssize_t nk = n_blocks_of(n)
-    shapes = ((nk, panels, BLOCK_ROWS, FASTEM_PANEL), (nk, panels, BLOCK_ROWS), (nk, panels))
+    cdef Py_ssize_t width = 4 if T <= 4 and dist.shape[3] == 4 else FASTEM_PANEL
+    shapes = ((nk, panels, BLOCK_ROWS, width), (nk, panels, BLOCK_ROWS), (nk, panels))
     if ((dist.shape[0], dist.shape[1], dist.shape[2], dist.shape[3]),
             (rows.shape[0], rows.shape[1], rows.shape[2]),
             (counts.shape[0], counts.shape[1])) != shapes:
@@ -555,6 +560,7 @@ cdef _kpp_kept(KMeansPass* c, Py_ssize_t n, Py_ssize_t T, kept):
     if n > 0:
         c.dist = &dist[0, 0, 0, 0]
         c.dstride = panels
+        c.dwidth = width
         c.kept_rows = &rows[0, 0, 0]
         c.kept_counts = &counts[0, 0]
 
@@ -746,9 +752,10 @@ def kpp_fold(
     if n == 0:
         return 0.0
     dist = kept[0]
-    if dist.ndim != 4 or column >= dist.shape[1] * FASTEM_PANEL:
+    if dist.ndim != 4 or column >= dist.shape[1] * FASTEM_PANEL or (
+            column >= dist.shape[3] and dist.shape[3] < FASTEM_PANEL):
         raise ValueError(f"column must be below the candidates of kept")
-    _kpp_kept(&c, n, dist.shape[1] * FASTEM_PANEL, kept)
+    _kpp_kept(&c, n, dist.shape[1] * dist.shape[3], kept)
     c.X = &closest[0]    # not read
     c.d = 1
     c.K = 1

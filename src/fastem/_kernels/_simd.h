@@ -1569,7 +1569,8 @@ FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
    exact zeros, so leaving it out changes no sum. When D is not NULL, the rows that some
    candidate of panel p comes nearer to are listed for the fold, in order: their number
    in count[p], their offsets in the block in rows[p FASTEM_BLOCK + j], the panel's
-   distances to them in D[(p FASTEM_BLOCK + j) FASTEM_PANEL + l] (+inf in the padding);
+   distances to them in D[(p FASTEM_BLOCK + j) dw + l] for its first dw candidates
+   (FASTEM_PANEL, or 4 when there are at most 4; +inf in the padding);
    the other rows keep their closest whichever of the panel's candidates is chosen. */
 /* The products of FASTEM_KPP with PAIRED: the even features summed in a, the odd ones in
    ao, then a += ao (so that a vector can take a feature and the next at once, see
@@ -1597,13 +1598,13 @@ FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
 CLONES static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m,       \
                         ptrdiff_t d, const T* ct, const T* cc, ptrdiff_t nc,              \
                         const double* w, const double* xx,                                \
-                        const double* closest, double* pot, double* D, int* rows,         \
-                        int* count) {                                                     \
+                        const double* closest, double* pot, double* D, ptrdiff_t dw,       \
+                        int* rows, int* count) {                                          \
     for (ptrdiff_t k0 = 0; k0 < nc; k0 += FASTEM_PANEL) {                                 \
         const ptrdiff_t real = nc - k0 < FASTEM_PANEL ? nc - k0 : FASTEM_PANEL;           \
         const T* pct = ct + k0 * d;                                                       \
         const T* pcc = cc + k0;                                                           \
-        double* pd = D != NULL ? D + k0 * FASTEM_BLOCK : NULL;                            \
+        double* pd = D != NULL ? D + k0 / FASTEM_PANEL * FASTEM_BLOCK * dw : NULL;        \
         int* prow = D != NULL ? rows + (k0 / FASTEM_PANEL) * FASTEM_BLOCK : NULL;         \
         int listed = 0;                                                                   \
         double pv[FASTEM_PANEL] = {0};                                                    \
@@ -1634,8 +1635,7 @@ CLONES static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m
                     nearer |= e < cl;                                                     \
                 }                                                                         \
                 if (pd != NULL && nearer) {                                               \
-                    for (int l = 0; l < FASTEM_PANEL; ++l)                                \
-                        pd[listed * FASTEM_PANEL + l] = dist[l];                          \
+                    for (int l = 0; l < dw; ++l) pd[listed * dw + l] = dist[l];          \
                     prow[listed++] = (int)o;                                              \
                 }                                                                         \
             }                                                                             \
@@ -1659,12 +1659,13 @@ FASTEM_KPP(fastem_kpp_generic_f, float, FASTEM_CLONES, 1)
 __attribute__((target("avx2,fma")))                                                       \
 static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m, ptrdiff_t d, \
                  const T* ct, const T* cc, ptrdiff_t nc, const double* w, const double* xx, \
-                 const double* closest, double* pot, double* D, int* rows, int* count) {  \
+                 const double* closest, double* pot, double* D, ptrdiff_t dw, int* rows,  \
+                 int* count) {                                                            \
     const __m256d zero = _mm256_setzero_pd();                                             \
     for (ptrdiff_t k0 = 0; k0 < nc; k0 += FASTEM_PANEL) {                                 \
         const ptrdiff_t real = nc - k0 < FASTEM_PANEL ? nc - k0 : FASTEM_PANEL;           \
         const T* pct = ct + k0 * d;                                                       \
-        double* pd = D != NULL ? D + k0 * FASTEM_BLOCK : NULL;                            \
+        double* pd = D != NULL ? D + k0 / FASTEM_PANEL * FASTEM_BLOCK * dw : NULL;        \
         int* prow = D != NULL ? rows + (k0 / FASTEM_PANEL) * FASTEM_BLOCK : NULL;         \
         int listed = 0;                                                                   \
         SETUP                                                                             \
@@ -1688,8 +1689,8 @@ static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m, ptrdi
                 pv[1] = _mm256_fmadd_pd(wv, _mm256_max_pd(_mm256_sub_pd(c, hi), zero), pv[1]); \
                 if (pd != NULL && (_mm256_movemask_pd(_mm256_cmp_pd(lo, c, _CMP_LT_OQ)) |  \
                                    _mm256_movemask_pd(_mm256_cmp_pd(hi, c, _CMP_LT_OQ)))) { \
-                    _mm256_storeu_pd(pd + listed * FASTEM_PANEL, lo);                     \
-                    _mm256_storeu_pd(pd + listed * FASTEM_PANEL + 4, hi);                 \
+                    _mm256_storeu_pd(pd + listed * dw, lo);                               \
+                    if (dw > 4) _mm256_storeu_pd(pd + listed * dw + 4, hi);               \
                     prow[listed++] = (int)o;                                              \
                 }                                                                         \
             }                                                                             \
@@ -1740,7 +1741,8 @@ FASTEM_AVX512_TARGET
 static void fastem_kpp_avx512_f(const float* X, const int* xsel, const int* sel, ptrdiff_t m,
                                 ptrdiff_t d, const float* ct, const float* cc, ptrdiff_t nc,
                                 const double* w, const double* xx, const double* closest,
-                                double* pot, double* D, int* rows, int* count) {
+                                double* pot, double* D, ptrdiff_t dw, int* rows,
+                                int* count) {
     const __m512i pair = _mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
     const __m512i even = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 15, 13, 11, 9, 7, 5, 3, 1);
@@ -1750,7 +1752,7 @@ static void fastem_kpp_avx512_f(const float* X, const int* xsel, const int* sel,
         const ptrdiff_t real = nc - k0 < FASTEM_PANEL ? nc - k0 : FASTEM_PANEL;
         const float* pct = ct + k0 * d;
         const __m256 cq = _mm256_loadu_ps(cc + k0);
-        double* pd = D != NULL ? D + k0 * FASTEM_BLOCK : NULL;
+        double* pd = D != NULL ? D + k0 / FASTEM_PANEL * FASTEM_BLOCK * dw : NULL;
         int* prow = D != NULL ? rows + (k0 / FASTEM_PANEL) * FASTEM_BLOCK : NULL;
         int listed = 0;
         double start[FASTEM_PANEL] = {0};
@@ -1792,7 +1794,7 @@ static void fastem_kpp_avx512_f(const float* X, const int* xsel, const int* sel,
                 const __m512d wv = _mm512_set1_pd(w != NULL ? w[o] : 1.0);
                 pv = _mm512_fmadd_pd(wv, _mm512_max_pd(_mm512_sub_pd(c, e), zero), pv);
                 if (pd != NULL && _mm512_cmp_pd_mask(e, c, _CMP_LT_OQ)) {
-                    _mm512_storeu_pd(pd + listed * FASTEM_PANEL, e);
+                    _mm512_mask_storeu_pd(pd + listed * dw, dw > 4 ? 0xFF : 0x0F, e);
                     prow[listed++] = (int)o;
                 }
             }
@@ -1833,16 +1835,17 @@ FASTEM_UNUSED static void fastem_kpp_##SFX(const T* X, const int* xsel, const in
                                            ptrdiff_t d, const T* ct, const T* cc,         \
                                            ptrdiff_t nc, const double* w,                 \
                                            const double* xx, const double* closest,       \
-                                           double* pot, double* D, int* rows,             \
+                                           double* pot, double* D, ptrdiff_t dw,          \
+                                           int* rows,                                     \
                                            int* count, int hand_vectorised) {             \
     if (FASTEM_KPP_512_##SFX && hand_vectorised >= 2 && FASTEM_HAS_AVX512())              \
         FASTEM_AVX2_CALL(FASTEM_KPP_512_CALL_##SFX(X, xsel, sel, m, d, ct, cc, nc, w, xx, \
-                                                   closest, pot, D, rows, count));        \
+                                                   closest, pot, D, dw, rows, count));    \
     if (hand_vectorised && FASTEM_HAS_AVX2())                                             \
         FASTEM_AVX2_CALL(fastem_kpp_avx2_##SFX(X, xsel, sel, m, d, ct, cc, nc, w, xx,     \
-                                               closest, pot, D, rows, count));            \
+                                               closest, pot, D, dw, rows, count));        \
     fastem_kpp_generic_##SFX(X, xsel, sel, m, d, ct, cc, nc, w, xx, closest, pot, D,      \
-                             rows, count);                                                \
+                             dw, rows, count);                                            \
 }
 #ifdef FASTEM_NEAREST_AVX2   /* AVX-512 for float32 only */
 #define FASTEM_KPP_512_f 1
