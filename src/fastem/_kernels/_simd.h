@@ -1634,9 +1634,10 @@ CLONES static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m
                     pv[l] += ww * (g > 0 ? g : 0.0);                                      \
                     nearer |= e < cl;                                                     \
                 }                                                                         \
-                if (pd != NULL && nearer) {                                               \
+                if (pd != NULL) {   /* written at the next place, kept if nearer */       \
                     for (int l = 0; l < dw; ++l) pd[listed * dw + l] = dist[l];          \
-                    prow[listed++] = (int)o;                                              \
+                    prow[listed] = (int)o;                                                \
+                    listed += nearer;                                                     \
                 }                                                                         \
             }                                                                             \
         }                                                                                 \
@@ -1687,11 +1688,12 @@ static void NAME(const T* X, const int* xsel, const int* sel, ptrdiff_t m, ptrdi
                 const __m256d wv = _mm256_set1_pd(w != NULL ? w[o] : 1.0);                \
                 pv[0] = _mm256_fmadd_pd(wv, _mm256_max_pd(_mm256_sub_pd(c, lo), zero), pv[0]); \
                 pv[1] = _mm256_fmadd_pd(wv, _mm256_max_pd(_mm256_sub_pd(c, hi), zero), pv[1]); \
-                if (pd != NULL && (_mm256_movemask_pd(_mm256_cmp_pd(lo, c, _CMP_LT_OQ)) |  \
-                                   _mm256_movemask_pd(_mm256_cmp_pd(hi, c, _CMP_LT_OQ)))) { \
+                if (pd != NULL) {   /* written at the next place, kept if nearer */       \
                     _mm256_storeu_pd(pd + listed * dw, lo);                               \
                     if (dw > 4) _mm256_storeu_pd(pd + listed * dw + 4, hi);               \
-                    prow[listed++] = (int)o;                                              \
+                    prow[listed] = (int)o;                                                \
+                    listed += (_mm256_movemask_pd(_mm256_cmp_pd(lo, c, _CMP_LT_OQ)) |     \
+                               _mm256_movemask_pd(_mm256_cmp_pd(hi, c, _CMP_LT_OQ))) != 0; \
                 }                                                                         \
             }                                                                             \
         }                                                                                 \
@@ -1793,9 +1795,10 @@ static void fastem_kpp_avx512_f(const float* X, const int* xsel, const int* sel,
                 const __m512d c = _mm512_set1_pd(closest[o]);
                 const __m512d wv = _mm512_set1_pd(w != NULL ? w[o] : 1.0);
                 pv = _mm512_fmadd_pd(wv, _mm512_max_pd(_mm512_sub_pd(c, e), zero), pv);
-                if (pd != NULL && _mm512_cmp_pd_mask(e, c, _CMP_LT_OQ)) {
+                if (pd != NULL) {   /* written at the next place, kept if nearer */
                     _mm512_mask_storeu_pd(pd + listed * dw, dw > 4 ? 0xFF : 0x0F, e);
-                    prow[listed++] = (int)o;
+                    prow[listed] = (int)o;
+                    listed += _mm512_cmp_pd_mask(e, c, _CMP_LT_OQ) != 0;
                 }
             }
         }
@@ -1939,13 +1942,14 @@ FASTEM_UNUSED static int fastem_kpp_fold(ptrdiff_t nb, const int* sel, ptrdiff_t
                                          const double* dist, ptrdiff_t stride,
                                          double* closest, int* lab, int label) {
     int changed = 0;
-    for (ptrdiff_t j = 0; j < m; ++j) {
+    for (ptrdiff_t j = 0; j < m; ++j) {     /* without branches on the distances */
         const size_t o = (size_t)(ptrdiff_t)sel[j];
-        if (o < (size_t)nb && dist[j * stride] < closest[o]) {
-            closest[o] = dist[j * stride];
-            if (lab != NULL) lab[o] = label;
-            changed = 1;
-        }
+        if (o >= (size_t)nb) continue;
+        const double v = dist[j * stride], c = closest[o];
+        const int nearer = v < c;
+        closest[o] = nearer ? v : c;
+        if (lab != NULL) lab[o] = nearer ? label : lab[o];
+        changed |= nearer;
     }
     return changed;
 }
