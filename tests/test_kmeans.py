@@ -259,7 +259,7 @@ def test_bitwise_identical_for_any_thread_count(dtype):
 
 @pytest.mark.parametrize("n_clusters,d", [(1, 3), (5, 1), (8, 8), (9, 4), (17, 50), (100, 7)])
 def test_hand_vectorised_nearest_center_equals_generic(n_clusters, d):
-    """The AVX2 nearest-center search gives the generic kernel's labels, sums and inertia,
+    """The AVX-512 and AVX2 nearest-center searches give the generic kernel's labels, sums and inertia,
     including ties between equal centers in different lanes and panels (the first center
     wins, as numpy's argmin)."""
     from fastem._kernels import _kmeans
@@ -280,16 +280,18 @@ def test_hand_vectorised_nearest_center_equals_generic(n_clusters, d):
                                      np.empty(0), True, 2)
         return labels, sums, weight, inertia
 
-    fast = run()
-    previous = _kmeans.use_hand_vectorised(False)
-    try:
-        generic = run()
-    finally:
-        _kmeans.use_hand_vectorised(previous)
+    out = []
+    for level in (2, 1, 0):   # AVX-512 (several panels) where the CPU has it, AVX2, generic
+        previous = _kmeans.use_hand_vectorised(level)
+        try:
+            out.append(run())
+        finally:
+            _kmeans.use_hand_vectorised(previous)
     expected = ((X[:, None, :] - centers[None]) ** 2).sum(-1).argmin(1)
-    np.testing.assert_array_equal(generic[0], expected)
-    for a, b in zip(fast, generic):
-        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(out[-1][0], expected)
+    for fast in out[:-1]:
+        for a, b in zip(fast, out[-1]):
+            np.testing.assert_array_equal(a, b)
 
 
 

@@ -811,11 +811,107 @@ FASTEM_UNUSED static void fastem_nearest_avx2_f(const float* X, ptrdiff_t nb, pt
 
 #endif
 
+#ifdef FASTEM_NEAREST_AVX2
+/* The float64 nearest-center search with AVX-512: a panel of centers in one register,
+   eight rows, the lanes' running minima and their centers kept in registers across the
+   panels. The arithmetic and the comparisons are fastem_nearest_avx2_d's, lane for lane
+   (the same dot products, minima and ties), so the same labels and distances. */
+#define FASTEM_AVX512D_ROWS 8
+__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
+FASTEM_UNUSED static void fastem_nearest_avx512_d(const double* X, ptrdiff_t nb,
+                                                  ptrdiff_t d, const double* ct,
+                                                  const double* cc, ptrdiff_t n_panels,
+                                                  ptrdiff_t K, double* best, int* lab) {
+    const __m512d two = _mm512_set1_pd(2.0);
+    const __m512d lanes = _mm512_set_pd(7, 6, 5, 4, 3, 2, 1, 0);
+    for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_AVX512D_ROWS) {
+        const ptrdiff_t m = nb - b0 < FASTEM_AVX512D_ROWS ? nb - b0 : FASTEM_AVX512D_ROWS;
+        const double* x[FASTEM_AVX512D_ROWS];
+        for (int r = 0; r < FASTEM_AVX512D_ROWS; ++r) x[r] = X + (b0 + (r < m ? r : 0)) * d;
+        FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_AVX512D_ROWS)
+        __m128d q[FASTEM_AVX512D_ROWS];
+        __m512d bv[FASTEM_AVX512D_ROWS], bi[FASTEM_AVX512D_ROWS];
+        for (ptrdiff_t p = 0; p < n_panels; ++p) {
+            const double* c = ct + p * d * FASTEM_PANEL;
+            __m512d a[FASTEM_AVX512D_ROWS];
+#pragma GCC unroll 8
+            for (int r = 0; r < FASTEM_AVX512D_ROWS; ++r) a[r] = _mm512_setzero_pd();
+            if (p == 0) {
+#pragma GCC unroll 8
+                for (int r = 0; r < FASTEM_AVX512D_ROWS; ++r) q[r] = _mm_setzero_pd();
+                /* the first panel also sums the rows' squares, in order */
+                for (ptrdiff_t i = 0; i < d; ++i) {
+                    const __m512d cv = _mm512_loadu_pd(c + i * FASTEM_PANEL);
+#pragma GCC unroll 8
+                    for (int r = 0; r < FASTEM_AVX512D_ROWS; ++r) {
+                        const __m512d u = _mm512_set1_pd(x[r][i]);
+                        q[r] = _mm_fmadd_sd(_mm512_castpd512_pd128(u),
+                                            _mm512_castpd512_pd128(u), q[r]);
+                        a[r] = _mm512_fmadd_pd(u, cv, a[r]);
+                    }
+                }
+            } else {
+                for (ptrdiff_t i = 0; i < d; ++i) {
+                    const __m512d cv = _mm512_loadu_pd(c + i * FASTEM_PANEL);
+#pragma GCC unroll 8
+                    for (int r = 0; r < FASTEM_AVX512D_ROWS; ++r)
+                        a[r] = _mm512_fmadd_pd(_mm512_set1_pd(x[r][i]), cv, a[r]);
+                }
+            }
+            /* e = cc - 2 a: 2 a is exact, so this rounds as the generic version */
+            const __m512d ccv = _mm512_loadu_pd(cc + p * FASTEM_PANEL);
+            const __m512d idx = _mm512_add_pd(lanes, _mm512_set1_pd((double)(p * FASTEM_PANEL)));
+#pragma GCC unroll 8
+            for (int r = 0; r < FASTEM_AVX512D_ROWS; ++r) {
+                const __m512d e = _mm512_fnmadd_pd(two, a[r], ccv);
+                if (p == 0) {
+                    bv[r] = e;
+                    bi[r] = idx;
+                } else {
+                    const __mmask8 t = _mm512_cmp_pd_mask(e, bv[r], _CMP_LT_OQ);
+                    bv[r] = _mm512_mask_blend_pd(t, bv[r], e);
+                    bi[r] = _mm512_mask_blend_pd(t, bi[r], idx);
+                }
+            }
+        }
+        for (ptrdiff_t r = 0; r < m; ++r) {
+            const __m256d v0 = _mm512_castpd512_pd256(bv[r]);
+            const __m256d v1 = _mm512_extractf64x4_pd(bv[r], 1);
+            const __m256d mn = fastem_min8(v0, v1);
+            const unsigned mask =
+                (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v0, mn, _CMP_EQ_OQ)) |
+                ((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v1, mn, _CMP_EQ_OQ)) << 4);
+            int k = 0;
+            if (mask != 0) {
+                /* equal minima in several lanes: the smallest center index wins */
+                double lv[FASTEM_PANEL];
+                _mm512_storeu_pd(lv, bi[r]);
+                double kl = lv[__builtin_ctz(mask)];
+                for (unsigned rest = mask & (mask - 1); rest; rest &= rest - 1) {
+                    const double o = lv[__builtin_ctz(rest)];
+                    kl = o < kl ? o : kl;
+                }
+                k = (int)kl;
+            }
+            const double dist = _mm_cvtsd_f64(q[r]) + _mm256_cvtsd_f64(mn);
+            best[b0 + r] = dist < 0 ? 0.0 : dist;
+            lab[b0 + r] = k >= 0 && k < K ? k : (int)(K - 1);
+        }
+    }
+}
+#endif
+
 /* hand_vectorised = 0 forces the generic version (for the tests). */
 FASTEM_UNUSED static void fastem_nearest_d(const double* X, ptrdiff_t nb, ptrdiff_t d, const double* ct,
                              const double* cc, ptrdiff_t n_panels, ptrdiff_t K, double* best,
                              int* lab, int hand_vectorised) {
 #ifdef FASTEM_NEAREST_AVX2
+    if (hand_vectorised >= 2 && n_panels > 1 && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        fastem_nearest_avx512_d(X, nb, d, ct, cc, n_panels, K, best, lab);
+        return;
+    }
     if (hand_vectorised && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         fastem_nearest_avx2_d(X, nb, d, ct, cc, n_panels, K, best, lab);
         return;
