@@ -21,10 +21,10 @@ cdef extern from "_simd.h" nogil:
     void fastem_nearest_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* ct,
                           const float* cc, Py_ssize_t n_panels, Py_ssize_t K, double* best,
                           int* lab, int hand_vectorised)
-    void fastem_shift_rows_d(const double* X, Py_ssize_t nb, Py_ssize_t d, const double* m,
-                             double* out)
-    void fastem_shift_rows_f(const float* X, Py_ssize_t nb, Py_ssize_t d, const float* m,
-                             float* out)
+    void fastem_shift_rows_d(const double* X, const int* sel, Py_ssize_t nb, Py_ssize_t d,
+                             const double* m, double* out)
+    void fastem_shift_rows_f(const float* X, const int* sel, Py_ssize_t nb, Py_ssize_t d,
+                             const float* m, float* out)
     void fastem_lloyd_sums_d(const double* X, Py_ssize_t nb, Py_ssize_t d, Py_ssize_t K,
                              const int* lab, const double* w, const double* best,
                              double* inertia, double* counts, double* sums)
@@ -44,10 +44,6 @@ cdef extern from "_simd.h" nogil:
     Py_ssize_t fastem_kpp_select(Py_ssize_t nb, const double* closest, const int* lab,
                                  const double* gaps, Py_ssize_t n_gaps, double slack,
                                  int* sel)
-    void fastem_kpp_gather_d(const double* X, const int* sel, Py_ssize_t m, Py_ssize_t d,
-                             const double* shift, double* out)
-    void fastem_kpp_gather_f(const float* X, const int* sel, Py_ssize_t m, Py_ssize_t d,
-                             const float* shift, float* out)
     void fastem_kpp_dist1_d(const double* X, const int* xsel, const int* sel, Py_ssize_t m,
                             Py_ssize_t d, const double* C, double cc, const double* xx,
                             double* xx_out, double* dist)
@@ -217,6 +213,9 @@ cdef void _kpp_task(const KMeansPass* c, const floating* xb, const floating* cen
     cdef const floating* rows = xb
     cdef const int* xsel
     cdef double* norms = NULL
+    cdef double* kd
+    cdef int* kr
+    cdef int* kc
     cdef Py_ssize_t panel = k * c.dstride + c.column // FASTEM_PANEL
     if c.task == FOLD:
         m = c.kept_counts[panel]
@@ -230,29 +229,24 @@ cdef void _kpp_task(const KMeansPass* c, const floating* xb, const floating* cen
         xsel = sel
         if c.shift != NULL:
             if floating is double:
-                fastem_kpp_gather_d(xb, sel, m, d, <const double*>c.shift, xt)
+                fastem_shift_rows_d(xb, sel, m, d, <const double*>c.shift, xt)
             else:
-                fastem_kpp_gather_f(xb, sel, m, d, <const float*>c.shift, xt)
+                fastem_shift_rows_f(xb, sel, m, d, <const float*>c.shift, xt)
             rows = xt
             xsel = NULL
         if c.task == POTENTIALS:
-            panel = k * c.dstride
+            panel = k * c.dstride      # this block's lists, when kept
+            kd = c.dist + panel * BLOCK_ROWS * c.dwidth if c.dist != NULL else NULL
+            kr = c.kept_rows + panel * BLOCK_ROWS if c.dist != NULL else NULL
+            kc = c.kept_counts + panel if c.dist != NULL else NULL
             if floating is double:
                 fastem_kpp_d(rows, xsel, sel, m, d, <const double*>c.panels,
-                             <const double*>c.cc, c.K, w, xx, closest, acc,
-                             c.dist + panel * BLOCK_ROWS * c.dwidth
-                             if c.dist != NULL else NULL, c.dwidth,
-                             c.kept_rows + panel * BLOCK_ROWS if c.dist != NULL else NULL,
-                             c.kept_counts + panel if c.dist != NULL else NULL,
-                             c.hand_vectorised)
+                             <const double*>c.cc, c.K, w, xx, closest, acc, kd, c.dwidth,
+                             kr, kc, c.hand_vectorised)
             else:
                 fastem_kpp_f(rows, xsel, sel, m, d, <const float*>c.panels,
-                             <const float*>c.cc, c.K, w, xx, closest, acc,
-                             c.dist + panel * BLOCK_ROWS * c.dwidth
-                             if c.dist != NULL else NULL, c.dwidth,
-                             c.kept_rows + panel * BLOCK_ROWS if c.dist != NULL else NULL,
-                             c.kept_counts + panel if c.dist != NULL else NULL,
-                             c.hand_vectorised)
+                             <const float*>c.cc, c.K, w, xx, closest, acc, kd, c.dwidth,
+                             kr, kc, c.hand_vectorised)
             return
         # UPDATE_CLOSEST; the norms computed go to xx_out, or here for block_norms
         if xx == NULL:
@@ -292,9 +286,9 @@ cdef void _run_task(const KMeansPass* c, const floating* X, const floating* cent
     cdef const floating* xb = X + row0 * d
     if c.shift != NULL and c.task == LLOYD:
         if floating is double:
-            fastem_shift_rows_d(xb, nb, d, <const double*>c.shift, xt)
+            fastem_shift_rows_d(xb, NULL, nb, d, <const double*>c.shift, xt)
         else:
-            fastem_shift_rows_f(xb, nb, d, <const float*>c.shift, xt)
+            fastem_shift_rows_f(xb, NULL, nb, d, <const float*>c.shift, xt)
         xb = xt
     cdef const double* w = c.w + row0 if c.w != NULL else NULL
     cdef double* dist = c.dist + row0 if c.dist != NULL else NULL

@@ -145,13 +145,15 @@ FASTEM_CLONES static void NAME(const T* xo, ptrdiff_t nb, ptrdiff_t o, const T* 
 FASTEM_CONDITIONAL_ROWS(fastem_conditional_rows_generic_d, double)
 FASTEM_CONDITIONAL_ROWS(fastem_conditional_rows_generic_f, float)
 
-/* out[b, i] = X[b, i] - m[i] for the nb rows of a block, in the data's precision: the
-   k-means kernels work on rows centred by the data's mean, as scikit-learn centres X,
-   so that distances by expansion do not cancel far from zero. */
+/* out[j, i] = X[s, i] - m[i] for the rows s = sel[j] (sel NULL: s = j), j < nb, of a
+   block, in the data's precision: the k-means kernels work on rows centred by the data's
+   mean, as scikit-learn centres X, so that distances by expansion do not cancel far
+   from zero (k-means++ shifts only the rows it computes, listed in sel). */
 #define FASTEM_SHIFT_ROWS(NAME, T)                                                        \
-FASTEM_CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* m, T* out) { \
+FASTEM_CLONES static void NAME(const T* X, const int* sel, ptrdiff_t nb, ptrdiff_t d,    \
+                               const T* m, T* out) {                                      \
     for (ptrdiff_t b = 0; b < nb; ++b) {                                                  \
-        const T* FASTEM_RESTRICT x = X + b * d;                                           \
+        const T* FASTEM_RESTRICT x = X + (sel != NULL ? (ptrdiff_t)sel[b] : b) * d;        \
         T* FASTEM_RESTRICT o = out + b * d;                                               \
         FASTEM_PRAGMA(omp simd)                                                           \
         for (ptrdiff_t i = 0; i < d; ++i) o[i] = x[i] - m[i];                             \
@@ -446,6 +448,37 @@ __attribute__((target("avx2,fma"))) static inline __m256d fastem_min8(__m256d v0
     return _mm256_min_pd(t, _mm256_permute_pd(t, 5));
 }
 
+/* A row's nearest center from its lanes' minima (v0: lanes 0-3, v1: 4-7) and their
+   centers' indices lv (NULL: the lanes themselves, one panel): the smallest minimum,
+   the smallest center index among equal ones; best = the row's squared norm q + that
+   minimum, clipped at 0, and lab in [0, K) whatever the values. */
+__attribute__((target("avx2,fma")))
+static inline void fastem_nearest_row_d(__m256d v0, __m256d v1, const double* lv, __m128d q,
+                                        ptrdiff_t K, double* best, int* lab) {
+    const __m256d mn = fastem_min8(v0, v1);
+    const unsigned mask =
+        (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v0, mn, _CMP_EQ_OQ)) |
+        ((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v1, mn, _CMP_EQ_OQ)) << 4);
+    int k = 0;
+    if (mask != 0) {
+        const int l = __builtin_ctz(mask);
+        if (lv == NULL) {
+            k = l;
+        } else {
+            /* equal minima in several lanes: the smallest center index wins */
+            double kl = lv[l];
+            for (unsigned rest = mask & (mask - 1); rest; rest &= rest - 1) {
+                const double o = lv[__builtin_ctz(rest)];
+                kl = o < kl ? o : kl;
+            }
+            k = (int)kl;
+        }
+    }
+    const double dist = _mm_cvtsd_f64(q) + _mm256_cvtsd_f64(mn);
+    *best = dist < 0 ? 0.0 : dist;
+    *lab = k >= 0 && k < K ? k : (int)(K - 1);
+}
+
 /* a[r][.] += x_r[i] * panel row i over the features; NORMS runs once per (row, i) with
    u the broadcast value. */
 #define FASTEM_AVX2_DOTS(NORMS)                                                           \
@@ -519,32 +552,11 @@ FASTEM_UNUSED static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, p
                                  _mm256_blendv_pd(_mm256_loadu_pd(lvs[r] + 4), i1, t1));
             }
         }
-        for (ptrdiff_t r = 0; r < m; ++r) {
-            const __m256d v0 = n_panels == 1 ? e[r][0] : _mm256_loadu_pd(bvs[r]);
-            const __m256d v1 = n_panels == 1 ? e[r][1] : _mm256_loadu_pd(bvs[r] + 4);
-            const __m256d mn = fastem_min8(v0, v1);
-            const unsigned mask =
-                (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v0, mn, _CMP_EQ_OQ)) |
-                ((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v1, mn, _CMP_EQ_OQ)) << 4);
-            int k = 0;
-            if (mask != 0) {
-                const int l = __builtin_ctz(mask);
-                if (n_panels == 1) {
-                    k = l;
-                } else {
-                    /* equal minima in several lanes: the smallest center index wins */
-                    double kl = lvs[r][l];
-                    for (unsigned rest = mask & (mask - 1); rest; rest &= rest - 1) {
-                        const double o = lvs[r][__builtin_ctz(rest)];
-                        kl = o < kl ? o : kl;
-                    }
-                    k = (int)kl;
-                }
-            }
-            const double dist = _mm_cvtsd_f64(q[r]) + _mm256_cvtsd_f64(mn);
-            best[b0 + r] = dist < 0 ? 0.0 : dist;
-            lab[b0 + r] = k >= 0 && k < K ? k : (int)(K - 1);
-        }
+        for (ptrdiff_t r = 0; r < m; ++r)
+            fastem_nearest_row_d(n_panels == 1 ? e[r][0] : _mm256_loadu_pd(bvs[r]),
+                                 n_panels == 1 ? e[r][1] : _mm256_loadu_pd(bvs[r] + 4),
+                                 n_panels == 1 ? NULL : lvs[r], q[r], K, best + b0 + r,
+                                 lab + b0 + r);
     }
 }
 
@@ -875,27 +887,11 @@ FASTEM_UNUSED static void fastem_nearest_avx512_d(const double* X, ptrdiff_t nb,
             }
         }
         for (ptrdiff_t r = 0; r < m; ++r) {
-            const __m256d v0 = _mm512_castpd512_pd256(bv[r]);
-            const __m256d v1 = _mm512_extractf64x4_pd(bv[r], 1);
-            const __m256d mn = fastem_min8(v0, v1);
-            const unsigned mask =
-                (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v0, mn, _CMP_EQ_OQ)) |
-                ((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v1, mn, _CMP_EQ_OQ)) << 4);
-            int k = 0;
-            if (mask != 0) {
-                /* equal minima in several lanes: the smallest center index wins */
-                double lv[FASTEM_PANEL];
-                _mm512_storeu_pd(lv, bi[r]);
-                double kl = lv[__builtin_ctz(mask)];
-                for (unsigned rest = mask & (mask - 1); rest; rest &= rest - 1) {
-                    const double o = lv[__builtin_ctz(rest)];
-                    kl = o < kl ? o : kl;
-                }
-                k = (int)kl;
-            }
-            const double dist = _mm_cvtsd_f64(q[r]) + _mm256_cvtsd_f64(mn);
-            best[b0 + r] = dist < 0 ? 0.0 : dist;
-            lab[b0 + r] = k >= 0 && k < K ? k : (int)(K - 1);
+            double lv[FASTEM_PANEL];
+            _mm512_storeu_pd(lv, bi[r]);
+            fastem_nearest_row_d(_mm512_castpd512_pd256(bv[r]),
+                                 _mm512_extractf64x4_pd(bv[r], 1), lv, q[r], K,
+                                 best + b0 + r, lab + b0 + r);
         }
     }
 }
@@ -1983,21 +1979,6 @@ FASTEM_CLONES static ptrdiff_t fastem_kpp_select(ptrdiff_t nb, const double* clo
     }
     return m;
 }
-
-/* The rows sel of a block of X, read as X - shift, to out in order (out[j] = row
-   sel[j]). */
-#define FASTEM_KPP_GATHER(NAME, T)                                                        \
-FASTEM_CLONES static void NAME(const T* X, const int* sel, ptrdiff_t m, ptrdiff_t d,     \
-                               const T* shift, T* out) {                                  \
-    for (ptrdiff_t j = 0; j < m; ++j) {                                                   \
-        const T* FASTEM_RESTRICT x = X + (ptrdiff_t)sel[j] * d;                           \
-        T* FASTEM_RESTRICT o = out + j * d;                                               \
-        FASTEM_PRAGMA(omp simd)                                                           \
-        for (ptrdiff_t i = 0; i < d; ++i) o[i] = x[i] - shift[i];                         \
-    }                                                                                     \
-}
-FASTEM_KPP_GATHER(fastem_kpp_gather_d, double)
-FASTEM_KPP_GATHER(fastem_kpp_gather_f, float)
 
 /* The squared distances dist[j] = max(xx_o + cc - 2 x_o . c, 0) of the rows o = sel[j]
    (row xsel[j] of X; j < m, NULL: j) to one center c (squared norm cc), with xx as for the
