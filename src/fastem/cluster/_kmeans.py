@@ -243,12 +243,12 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
     gaps = np.empty((n_local_trials, n_clusters))
     # The gains pass lists, per block, the rows some candidate comes nearer to with
     # their distances, so that the chosen one updates `closest` without another pass
-    # over X, when room for every row takes at most 1.25 times the memory of X (only the rows
+    # over X, when room for every row takes at most the memory of X (only the rows
     # listed are written); else a pass computes the chosen one's distances again.
     blocks, panels = _kmeans.n_blocks(n), -(-n_local_trials // 8)
     width = 4 if n_local_trials <= 4 else 8
     kept = None
-    if blocks * panels * 256 * (8 * width + 4) <= 1.25 * X.nbytes:
+    if blocks * panels * 256 * (8 * width + 4) <= X.nbytes:
         kept = (np.empty((blocks, panels, 256, width)),
                 np.empty((blocks, panels, 256), np.int32), np.empty((blocks, panels), np.int32))
     for c in range(1, n_clusters):
