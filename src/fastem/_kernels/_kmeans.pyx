@@ -1,7 +1,7 @@
-"""k-means kernels: Lloyd's assignment/update pass, distances, k-means++ potentials.
+"""k-means kernels: Lloyd's assignment/update pass, distances, k-means++ gains and folds.
 
 Every pass runs on run_blocks (see _parallel.pyx), so the sums, the inertia and the
-potentials are bitwise identical for any thread count.
+gains and potentials are bitwise identical for any thread count.
 """
 
 import numpy as np
@@ -62,7 +62,7 @@ from fastem._kernels._parallel import use_hand_vectorised  # noqa: F401
 cdef enum Task:
     LLOYD = 0            # nearest center, inertia, per-cluster weighted sums
     DISTANCES = 1        # squared distances to every center into out (n, K)
-    POTENTIALS = 2       # k-means++ candidate potentials
+    POTENTIALS = 2       # k-means++ candidates' gains (how much each lowers the potential)
     UPDATE_CLOSEST = 3   # fold one new center into the nearest-center distances
     COLUMNS = 4          # per-column weighted sums of x - c and of its square
     FOLD = 5             # closest = min(closest, dist), the kept distances of a candidate
@@ -102,7 +102,7 @@ cdef struct KMeansPass:
                              # with gaps they are read, and only the blocks that changed
                              # are summed again
     const double* gaps       # k-means++, with labels: per center, a lower bound of its
-                             # squared distance to the new ones (fastem_kpp_mask), or NULL
+                             # squared distance to the new ones (fastem_kpp_select), or NULL
     Py_ssize_t n_gaps
     const double* slack      # with gaps: (blocks,) each block's bound on the rounding
     int new_label            # UPDATE_CLOSEST, FOLD: the label of the new center
