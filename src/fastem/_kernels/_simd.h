@@ -1636,9 +1636,8 @@ FASTEM_LLOYD_SUMS(fastem_lloyd_sums_f, float)
         norm = (double)sq;                                                                \
     }
 
-#ifndef FASTEM_KPP_AHEAD
+/* How many tiles ahead the k-means++ kernels fetch their rows (measured best of 1-6). */
 #define FASTEM_KPP_AHEAD 2
-#endif
 /* x[r] = the rows xsel[b0 + r] of X for the tile's mm real rows of ROWS (the others
    repeat the first), and the next tile's rows fetched into the cache. */
 #define FASTEM_KPP_TILE_ROWS(T, X, xsel, b0, m, d, x, mm, ROWS)                           \

@@ -240,7 +240,6 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
     slack = np.empty_like(block_norms)
     found = np.empty(n_local_trials, dtype=np.intp)
     gains = np.empty(n_local_trials)
-    gaps = np.empty((n_local_trials, n_clusters))
     # The gains pass lists, per block, the rows some candidate comes nearer to with
     # their distances, so that the chosen one updates `closest` without another pass
     # over X, when room for every row takes at most the memory of X (only the rows
@@ -259,7 +258,7 @@ def _kmeans_plusplus(X, n_clusters, sw, rs, n_local_trials, n_threads, shift=Non
         candidate_ids = np.empty(n_local_trials, dtype=np.intp)
         candidate_ids[order] = found
         candidates = np.ascontiguousarray(X[candidate_ids] - shift)
-        gap = np.ascontiguousarray(gaps[:, :c])
+        gap = np.empty((n_local_trials, c))   # lower bounds, center to candidate
         center_norms = max(center_norms, _kmeans.kpp_gaps(centers[:c], candidates, gap))
         _kmeans.kpp_slack(block_norms, center_norms, d, X.dtype == np.float32, slack)
         _kmeans.kpp_gains(X, w, closest, candidates, gains, xx, n_threads, shift=shift,
