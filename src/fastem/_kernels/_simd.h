@@ -1108,78 +1108,71 @@ FASTEM_QUAD_DIAG_PICK(float, f)
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define FASTEM_GAUSSIAN_AVX2 1
 
-/* Row r of a 4 x 4 block on the diagonal of P (in the quadratic form's tile): its
-   columns t >= r, FMAS a FASTEM_QUAD_FMA for each. */
-#define FASTEM_QUAD_TRI_ROW(T, V, VL, LOAD, r, FMAS)                                     \
-    {                                                                                     \
-        const T* yr = y + (r) * FASTEM_BLOCK;                                             \
-        const V y0 = LOAD(k0, yr), y1 = LOAD(k1, yr + VL);                                \
-        const T* pr = row + (r) * d + j0;                                                 \
-        FMAS                                                                              \
-    }
-#define FASTEM_QUAD_FMA(PX, SFX, t)                                                       \
-    {                                                                                     \
-        const __typeof__(y0) u = PX##set1_##SFX(pr[t]);                                   \
-        a[t][0] = PX##fmadd_##SFX(u, y0, a[t][0]);                                        \
-        a[t][1] = PX##fmadd_##SFX(u, y1, a[t][1]);                                        \
-    }
-/* quad as fastem_quad_generic*: two vectors of rows by four columns of P, on the
-   vectors of the intrinsics' prefix PX (_mm256_ or _mm512_); LOAD(mask, p) loads a
-   vector, MASK(r) is the mask of its first r lanes (AVX-512; AVX2 loads whole vectors,
-   the blocks being zeroed up to FASTEM_PAD_ROWS). */
-#define FASTEM_QUAD_SIMD(NAME, T, V, VL, SFX, TARGET, PX, MASK, LOAD)                     \
+/* quad as fastem_quad_generic*: NV vectors of rows by four columns of P, on the vectors
+   of the intrinsics' prefix PX (_mm256_ or _mm512_). Every vector is loaded whole: the
+   rows of a tile (NV vectors, a divisor of FASTEM_BLOCK) lie inside the block's rows,
+   and lanes past nb, whatever they hold, only reach lanes that are not stored (masked
+   loads, which AVX-512 reloads from the stack for every row, cost it 20%). A whole
+   diagonal 4 x 4 block of P skips its zeros (the same sums: they add exact zeros times
+   finite values), the rows above it run whole. */
+#define FASTEM_QUAD_SIMD(NAME, T, V, VL, SFX, TARGET, PX, NV)                             \
 TARGET static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P, const T* cs,  \
                         double* quad) {                                                   \
-    enum { TC = 4, RW = 2 * VL };                                                         \
+    enum { TC = 4, RW = NV * VL };                                                        \
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += RW) {                                           \
-        const __typeof__(MASK(0)) k0 = MASK(nb - b0), k1 = MASK(nb - b0 - VL);            \
-        V q[2][2] = {{PX##setzero_##SFX(), PX##setzero_##SFX()},                    \
-                     {PX##setzero_##SFX(), PX##setzero_##SFX()}};                   \
+        V q[2][NV];                                                                       \
+        for (int v = 0; v < NV; ++v) q[0][v] = q[1][v] = PX##setzero_##SFX();             \
         for (ptrdiff_t j0 = 0; j0 < d; j0 += TC) {                                        \
             ptrdiff_t jj[TC];                                                             \
             for (int t = 0; t < TC; ++t) jj[t] = j0 + t < d ? j0 + t : d - 1;             \
             const ptrdiff_t iend = j0 + TC < d ? j0 + TC : d;                             \
-            V a[TC][2];                                                                   \
-            for (int t = 0; t < TC; ++t) a[t][0] = a[t][1] = PX##setzero_##SFX();      \
+            V a[TC][NV];                                                                  \
+            for (int t = 0; t < TC; ++t)                                                  \
+                for (int v = 0; v < NV; ++v) a[t][v] = PX##setzero_##SFX();               \
             const T* y = yt + b0;                                                         \
             const T* row = P;                                                             \
-            /* a whole diagonal 4 x 4 block of P skips its zeros (the same sums: they    \
-               add exact zeros times finite values), the rows above it run whole */      \
             const ptrdiff_t ifull = j0 + TC <= d ? j0 : iend;                             \
             for (ptrdiff_t i = 0; i < ifull; ++i, y += FASTEM_BLOCK, row += d) {          \
-                const V y0 = LOAD(k0, y), y1 = LOAD(k1, y + VL);                          \
+                V x[NV];                                                                  \
+                _Pragma("GCC unroll 4")                                                   \
+                for (int v = 0; v < NV; ++v) x[v] = PX##loadu_##SFX(y + v * VL);          \
                 _Pragma("GCC unroll 4")                                                   \
                 for (int t = 0; t < TC; ++t) {                                            \
                     const V u = PX##set1_##SFX(row[jj[t]]);                               \
-                    a[t][0] = PX##fmadd_##SFX(u, y0, a[t][0]);                         \
-                    a[t][1] = PX##fmadd_##SFX(u, y1, a[t][1]);                         \
+                    _Pragma("GCC unroll 4")                                               \
+                    for (int v = 0; v < NV; ++v) a[t][v] = PX##fmadd_##SFX(u, x[v], a[t][v]); \
                 }                                                                         \
             }                                                                             \
             if (ifull < iend) {                                                           \
-                FASTEM_QUAD_TRI_ROW(T, V, VL, LOAD, 0,                                   \
-                                     FASTEM_QUAD_FMA(PX, SFX, 0) FASTEM_QUAD_FMA(PX, SFX, 1) \
-                                     FASTEM_QUAD_FMA(PX, SFX, 2) FASTEM_QUAD_FMA(PX, SFX, 3)) \
-                FASTEM_QUAD_TRI_ROW(T, V, VL, LOAD, 1,                                   \
-                                     FASTEM_QUAD_FMA(PX, SFX, 1) FASTEM_QUAD_FMA(PX, SFX, 2) \
-                                     FASTEM_QUAD_FMA(PX, SFX, 3))                         \
-                FASTEM_QUAD_TRI_ROW(T, V, VL, LOAD, 2,                                   \
-                                     FASTEM_QUAD_FMA(PX, SFX, 2) FASTEM_QUAD_FMA(PX, SFX, 3)) \
-                FASTEM_QUAD_TRI_ROW(T, V, VL, LOAD, 3, FASTEM_QUAD_FMA(PX, SFX, 3))      \
+                _Pragma("GCC unroll 4")                                                   \
+                for (int r = 0; r < TC; ++r) {                                            \
+                    V x[NV];                                                              \
+                    _Pragma("GCC unroll 4")                                               \
+                    for (int v = 0; v < NV; ++v)                                          \
+                        x[v] = PX##loadu_##SFX(y + r * FASTEM_BLOCK + v * VL);            \
+                    _Pragma("GCC unroll 4")                                               \
+                    for (int t = r; t < TC; ++t) {                                        \
+                        const V u = PX##set1_##SFX(row[r * d + j0 + t]);                  \
+                        _Pragma("GCC unroll 4")                                           \
+                        for (int v = 0; v < NV; ++v) a[t][v] = PX##fmadd_##SFX(u, x[v], a[t][v]); \
+                    }                                                                     \
+                }                                                                         \
             }                                                                             \
             _Pragma("GCC unroll 4")                                                       \
             for (int t = 0; t < TC; ++t) {                                                \
                 if (j0 + t >= d) break;                                                   \
-                const V c = PX##set1_##SFX(cs != NULL ? cs[j0 + t] : (T)0);            \
-                const V v0 = PX##sub_##SFX(a[t][0], c);                                \
-                const V v1 = PX##sub_##SFX(a[t][1], c);                                \
-                q[t & 1][0] = PX##fmadd_##SFX(v0, v0, q[t & 1][0]);                    \
-                q[t & 1][1] = PX##fmadd_##SFX(v1, v1, q[t & 1][1]);                    \
+                const V c = PX##set1_##SFX(cs != NULL ? cs[j0 + t] : (T)0);               \
+                _Pragma("GCC unroll 4")                                                   \
+                for (int v = 0; v < NV; ++v) {                                            \
+                    const V e = PX##sub_##SFX(a[t][v], c);                                \
+                    q[t & 1][v] = PX##fmadd_##SFX(e, e, q[t & 1][v]);                     \
+                }                                                                         \
             }                                                                             \
         }                                                                                 \
         T out[RW];                                                                        \
-        PX##storeu_##SFX(out, PX##add_##SFX(q[0][0], q[1][0]));                     \
-        PX##storeu_##SFX(out + VL, PX##add_##SFX(q[0][1], q[1][1]));                \
-        /* float64: a whole tile by a loop of constant length (a variable one became \
+        for (int v = 0; v < NV; ++v)                                                      \
+            PX##storeu_##SFX(out + v * VL, PX##add_##SFX(q[0][v], q[1][v]));              \
+        /* float64: a whole tile by a loop of constant length (a variable one became     \
            a `rep movsq`: measured 40% of the kernel at d = 2) */                          \
         const ptrdiff_t m = nb - b0 < RW ? nb - b0 : RW;                                  \
         if (sizeof(T) == sizeof(double) && m == RW) {                                     \
@@ -1189,14 +1182,9 @@ TARGET static void NAME(const T* yt, ptrdiff_t nb, ptrdiff_t d, const T* P, cons
         }                                                                                 \
     }                                                                                     \
 }
-#define FASTEM_WHOLE(r) ((void)(r), 0)
-#define FASTEM_LOADU_AVX2_pd(k, p) ((void)(k), _mm256_loadu_pd(p))
-#define FASTEM_LOADU_AVX2_ps(k, p) ((void)(k), _mm256_loadu_ps(p))
 #define FASTEM_AVX2_TARGET __attribute__((target("avx2,fma")))
-FASTEM_QUAD_SIMD(fastem_quad_avx2_d, double, __m256d, 4, pd, FASTEM_AVX2_TARGET, _mm256_,
-                 FASTEM_WHOLE, FASTEM_LOADU_AVX2_pd)
-FASTEM_QUAD_SIMD(fastem_quad_avx2_f, float, __m256, 8, ps, FASTEM_AVX2_TARGET, _mm256_,
-                 FASTEM_WHOLE, FASTEM_LOADU_AVX2_ps)
+FASTEM_QUAD_SIMD(fastem_quad_avx2_d, double, __m256d, 4, pd, FASTEM_AVX2_TARGET, _mm256_, 2)
+FASTEM_QUAD_SIMD(fastem_quad_avx2_f, float, __m256, 8, ps, FASTEM_AVX2_TARGET, _mm256_, 2)
 
 /* lane c of the result = the sum of the lanes of a[c], c < 4, in float64 */
 __attribute__((target("avx2,fma"))) static inline __m256d fastem_sums4_pd(const __m256d* a) {
@@ -1442,9 +1430,12 @@ FASTEM_SMALL_KERNELS(double, __m256d, 4, pd, d)
 FASTEM_SMALL_KERNELS(float, __m256, 8, ps, f)
 
 /* AVX-512 quadratic form (Intel's server cores run two 512-bit multiply-adds per
-   cycle): the same tile on vectors twice as wide, the last rows of a block read under a
-   mask. Measured on a 2-core Sapphire Rapids, one thread, E-step at d = 16, k = 16:
-   float64 72 -> 49 ms, float32 31.5 -> 28.6 ms (at d = 50: 332 -> 226, 129 -> 104).
+   cycle): the same tile on vectors twice as wide, four of them (16 sums; two were bound
+   by the latency of their multiply-adds). Measured on a 2-core Sapphire Rapids, one
+   thread, E-step at d = 16, k = 16: float64 72 -> 49 ms, float32 31.5 -> 28.6 ms (at
+   d = 50: 332 -> 226, 129 -> 104) with two vectors under masks; on the Xeon with
+   AVX-512 four whole vectors took ns per row and component at d = 50 from 45 to 34
+   (float64) and 22 to 16 (float32), at d = 16 from 4.8 to 3.7 and 2.4 to 1.9.
    The moments' AVX-512 kernel (below) takes a tile of another shape. */
 #define FASTEM_AVX512_TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
 
@@ -1457,10 +1448,8 @@ FASTEM_AVX512_TARGET static inline __mmask16 fastem_mask_ps(ptrdiff_t r) {
                                                 : (__mmask16)((1u << r) - 1u);
 }
 
-FASTEM_QUAD_SIMD(fastem_quad_avx512_d, double, __m512d, 8, pd, FASTEM_AVX512_TARGET,
-                 _mm512_, fastem_mask_pd, _mm512_maskz_loadu_pd)
-FASTEM_QUAD_SIMD(fastem_quad_avx512_f, float, __m512, 16, ps, FASTEM_AVX512_TARGET,
-                 _mm512_, fastem_mask_ps, _mm512_maskz_loadu_ps)
+FASTEM_QUAD_SIMD(fastem_quad_avx512_d, double, __m512d, 8, pd, FASTEM_AVX512_TARGET, _mm512_, 4)
+FASTEM_QUAD_SIMD(fastem_quad_avx512_f, float, __m512, 16, ps, FASTEM_AVX512_TARGET, _mm512_, 4)
 
 /* AVX-512 moments: eight rows of the result against three columns, 24 sums of vectors
    of rows, with each weighted row loaded once per vector of rows for its three
