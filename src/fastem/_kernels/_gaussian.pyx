@@ -36,11 +36,11 @@ cdef extern from "_simd.h" nogil:
     void fastem_quad_triangular_f(const float* yt, Py_ssize_t nb, Py_ssize_t d,
                                   const float* P, const float* cs, double* quad,
                                   int hand_vectorised)
-    void fastem_moments_d(const double* xt, const double* mu, const double* w,
-                          Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2, double* wy,
-                          int hand_vectorised)
-    void fastem_moments_f(const float* xt, const float* mu, const float* w, Py_ssize_t nb,
-                          Py_ssize_t d, double* s1, double* s2, float* wy,
+    void fastem_moments_d(const double* xt, const double* xr, const double* mu,
+                          const double* w, Py_ssize_t nb, Py_ssize_t d, double* s1,
+                          double* s2, double* wy, int hand_vectorised)
+    void fastem_moments_f(const float* xt, const float* xr, const float* mu, const float* w,
+                          Py_ssize_t nb, Py_ssize_t d, double* s1, double* s2, float* wy,
                           int hand_vectorised)
     float fastem_weight_f(double v)
     void fastem_gather_rows_d(const double* X, Py_ssize_t d, const Py_ssize_t* rows,
@@ -163,17 +163,17 @@ cdef inline void _put_weight(floating* r, Py_ssize_t j, double v) noexcept nogil
         r[j] = v
 
 
-cdef void _accumulate(const floating* xt, const floating* mu, const floating* r, Py_ssize_t nb,
-                      Py_ssize_t d, int cov, double* s1, double* s2,
-                      floating* wy) noexcept nogil:
+cdef void _accumulate(const floating* xt, const floating* xr, const floating* mu,
+                      const floating* r, Py_ssize_t nb, Py_ssize_t d, int cov, double* s1,
+                      double* s2, floating* wy) noexcept nogil:
     """s1 += sum_b r_b y_b and s2 += sum_b r_b y_b y_b^T (upper triangle, or diagonal),
-    with y = xt - mu shifted on the fly (mu may be NULL: no shift). Full and tied: wy is
-    scratch of d x BLOCK_ROWS."""
+    with y = xt - mu shifted on the fly (mu may be NULL: no shift). xr: the same rows as
+    stored (nb x d, row-major), or NULL. Full and tied: wy is scratch of d x BLOCK_ROWS."""
     if cov == C_FULL or cov == C_TIED:
         if floating is double:
-            fastem_moments_d(xt, mu, r, nb, d, s1, s2, wy, hand_vectorised())
+            fastem_moments_d(xt, xr, mu, r, nb, d, s1, s2, wy, hand_vectorised())
         else:
-            fastem_moments_f(xt, mu, r, nb, d, s1, s2, wy, hand_vectorised())
+            fastem_moments_f(xt, xr, mu, r, nb, d, s1, s2, wy, hand_vectorised())
     elif floating is double:
         fastem_moments_diag_d(xt, mu, r, nb, d, s1, s2)
     else:
@@ -268,7 +268,7 @@ cdef void _block(
             continue
         acc[1 + k] += nk_block
         # moments about the component's mean, the rows shifted on the fly
-        _accumulate(xt, means + k * d, r, nb, d, cov, acc + 1 + K + k * d,
+        _accumulate(xt, xb, means + k * d, r, nb, d, cov, acc + 1 + K + k * d,
                     _s2_of(acc + 1 + K + K * d, cov, k, d), wy)
 
 
@@ -358,7 +358,7 @@ cdef void _labelled_block(const floating* X, const double* w, Py_ssize_t row0, P
                 _put_weight(r, j, 1.0 if w == NULL else w[row0 + order[first + j]])
             nk_block = sum_rows(r, cnt)
             acc[1 + k] += nk_block
-            _accumulate(xt, means + k * d, r, cnt, d, cov, acc + 1 + K + k * d,
+            _accumulate(xt, NULL, means + k * d, r, cnt, d, cov, acc + 1 + K + k * d,
                         _s2_of(acc + 1 + K + K * d, cov, k, d), wy)
         first = start[k]
 
@@ -592,7 +592,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
                 v = mu[mis[i]]
                 for b in range(nb):
                     yt[mis[i] * BLOCK_ROWS + b] = v
-            _accumulate(yt, mu, r, nb, d, cov, acc + 1 + K + k * d,
+            _accumulate(yt, NULL, mu, r, nb, d, cov, acc + 1 + K + k * d,
                         _s2_of(acc + stats0, cov, k, d), wy)
             continue
         # full, tied: y_o = x_o - mu_o and y_m = B y_o, stored shifted: the moments
@@ -616,7 +616,7 @@ cdef void _missing_segment(const MissingPass* c, const floating* X, const floati
             for i in range(m):
                 for b in range(nb):
                     yt[mis[i] * BLOCK_ROWS + b] = 0
-        _accumulate(yt, mz, r, nb, d, cov, acc + 1 + K + k * d,
+        _accumulate(yt, NULL, mz, r, nb, d, cov, acc + 1 + K + k * d,
                     _s2_of(acc + stats0, cov, k, d), wy)
 
 
