@@ -247,6 +247,38 @@ def test_hand_vectorised_moments_equal_generic(d, dtype, weighted):
             np.testing.assert_allclose(got, want, rtol=0, atol=tol * scale)
 
 
+@pytest.mark.parametrize("n", [5, 256, 1003])
+def test_hand_vectorised_posteriors_equal_generic_down_to_underflow(n):
+    """The float64 posteriors' exponentials (AVX-512 at level 2, AVX2 at level 1, the
+    generic loop at 0) agree bit for bit, for log-density gaps from 0 past the -708 where
+    exp underflows, and for rows where a component is certain."""
+    from fastem._kernels import _gaussian
+
+    rng = np.random.RandomState(n)
+    k, d = 5, 1
+    X = np.ascontiguousarray(rng.uniform(-40, 40, size=(n, d)))
+    means = np.linspace(-40, 40, k)[:, None].copy()
+    prec = np.full(k, 1.0)   # unit precision: gaps up to 3200 / 2 in the exponent
+    log_norm = rng.uniform(-3, 0, size=k)
+    empty2, empty1 = np.zeros((0, 0)), np.zeros(0)
+    resp = {}
+    for level in (0, 1, 2):
+        out, lse = np.zeros((n, k)), np.zeros(n)
+        nk, s1, s2 = np.zeros(k), np.zeros((k, d)), np.zeros(_gaussian.stats_size(0, k, d))
+        previous = _gaussian.use_hand_vectorised(level)
+        try:
+            _gaussian.gaussian_pass(X, empty1, means, prec, log_norm, 0, empty2, out, lse,
+                                    empty2, nk, s1, s2, True, 2)
+        finally:
+            _gaussian.use_hand_vectorised(previous)
+        resp[level] = (out, lse)
+    gaps = np.log(np.maximum(resp[0][0], 1e-320))
+    assert gaps.min() < -708 and np.any((gaps > -700) & (gaps < -1))
+    for level in (1, 2):
+        np.testing.assert_array_equal(resp[level][0], resp[0][0])
+        np.testing.assert_array_equal(resp[level][1], resp[0][1])
+
+
 def test_hand_vectorised_level_is_checked():
     from fastem._kernels import _gaussian
 
