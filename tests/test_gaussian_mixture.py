@@ -212,7 +212,7 @@ def test_hand_vectorised_kernels_equal_generic(n, d, covariance_type, dtype):
             assert rel_err(fast[2], generic[2]) < tol
 
 
-@pytest.mark.parametrize("d", [1, 2, 3, 8, 9, 12, 16, 17, 50])
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 8, 9, 12, 16, 17, 50])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_hand_vectorised_moments_equal_generic(d, dtype, weighted):
