@@ -1115,7 +1115,8 @@ FASTEM_QUAD_DIAG_PICK(float, f)
    of the intrinsics' prefix PX (_mm256_ or _mm512_). Every vector is loaded whole: the
    rows of a tile (NV vectors, a divisor of FASTEM_BLOCK) lie inside the block's rows,
    and lanes past nb, whatever they hold, only reach lanes that are not stored (masked
-   loads, which AVX-512 reloads from the stack for every row, cost it 20%). A whole
+   loads cost the AVX-512 version 20%: GCC reloaded their masks from the stack for every
+   row). A whole
    diagonal 4 x 4 block of P skips its zeros (the same sums: they add exact zeros times
    finite values), the rows above it run whole. */
 #define FASTEM_QUAD_SIMD(NAME, T, V, VL, SFX, TARGET, PX, NV)                             \
