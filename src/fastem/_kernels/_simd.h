@@ -350,11 +350,12 @@ FASTEM_QUAD_DIAG(fastem_quad_diag_generic_f, float)
 #define FASTEM_PANEL 8
 #define FASTEM_PANEL_ROWS 6
 
-/* x[r] = row b0 + r of X for the tile's m real rows; the others repeat row b0. */
-#define FASTEM_PANEL_TILE_ROWS(T, X, b0, nb, d, x, m)                                     \
-    const ptrdiff_t m = (nb) - (b0) < FASTEM_PANEL_ROWS ? (nb) - (b0) : FASTEM_PANEL_ROWS; \
-    const T* x[FASTEM_PANEL_ROWS];                                                        \
-    for (int r = 0; r < FASTEM_PANEL_ROWS; ++r) x[r] = (X) + ((b0) + (r < m ? r : 0)) * (d);
+/* x[r] = row b0 + r of X (rows of d) for the tile's m real rows of ROWS; the others
+   repeat row b0. */
+#define FASTEM_TILE_ROWS(T, X, b0, nb, d, x, m, ROWS)                                     \
+    const ptrdiff_t m = (nb) - (b0) < (ROWS) ? (nb) - (b0) : (ROWS);                      \
+    const T* x[ROWS];                                                                     \
+    for (int r = 0; r < (ROWS); ++r) x[r] = (X) + ((b0) + (r < m ? r : 0)) * (d);
 
 /* a[r][.] += x_r[i] * panel row i over the features; NORMS runs once per (row, i) with
    u = x_r[i]. */
@@ -386,7 +387,7 @@ CLONES static void NAME(const T* X, ptrdiff_t nb, ptrdiff_t d, const T* ct, cons
     T bv[FASTEM_PANEL_ROWS][FASTEM_PANEL];                                                \
     int lv[FASTEM_PANEL_ROWS][FASTEM_PANEL];                                              \
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_PANEL_ROWS) {                            \
-        FASTEM_PANEL_TILE_ROWS(T, X, b0, nb, d, x, m)                                     \
+        FASTEM_TILE_ROWS(T, X, b0, nb, d, x, m, FASTEM_PANEL_ROWS)                        \
         FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_PANEL_ROWS)                             \
         double xx[FASTEM_PANEL_ROWS] = {0};                                               \
         for (ptrdiff_t p = 0; p < n_panels; ++p) {                                        \
@@ -502,9 +503,7 @@ FASTEM_UNUSED static void fastem_nearest_avx2_d(const double* X, ptrdiff_t nb, p
     const __m256d two = _mm256_set1_pd(2.0);
     const __m256d lane0 = _mm256_set_pd(3, 2, 1, 0), lane1 = _mm256_set_pd(7, 6, 5, 4);
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_AVX2_ROWS) {
-        const ptrdiff_t m = nb - b0 < FASTEM_AVX2_ROWS ? nb - b0 : FASTEM_AVX2_ROWS;
-        const double* x[FASTEM_AVX2_ROWS];
-        for (int r = 0; r < FASTEM_AVX2_ROWS; ++r) x[r] = X + (b0 + (r < m ? r : 0)) * d;
+        FASTEM_TILE_ROWS(double, X, b0, nb, d, x, m, FASTEM_AVX2_ROWS)
         FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_AVX2_ROWS)
         __m128d q[FASTEM_AVX2_ROWS];
         __m256d e[FASTEM_AVX2_ROWS][2];
@@ -676,9 +675,7 @@ static void fastem_nearest_avx2_one_f(const float* X, ptrdiff_t nb, ptrdiff_t d,
     const __m256 two = _mm256_set1_ps(2.0f);
     float cols[8][8];
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += 8) {
-        const ptrdiff_t m = nb - b0 < 8 ? nb - b0 : 8;
-        const float* x[8];
-        for (int r = 0; r < 8; ++r) x[r] = X + (b0 + (r < m ? r : 0)) * d;
+        FASTEM_TILE_ROWS(float, X, b0, nb, d, x, m, 8)
         FASTEM_PREFETCH_TILE(X, b0, nb, d, 8)
         __m256 a[8];
         for (int k = 0; k < 8; ++k) a[k] = _mm256_setzero_ps();
@@ -712,9 +709,7 @@ __attribute__((target("avx2,fma")))
 static void fastem_row_norms_avx2_f(const float* X, ptrdiff_t nb, ptrdiff_t d, double* xx) {
     float cols[8][8];
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += 8) {
-        const ptrdiff_t m = nb - b0 < 8 ? nb - b0 : 8;
-        const float* x[8];
-        for (int r = 0; r < 8; ++r) x[r] = X + (b0 + (r < m ? r : 0)) * d;
+        FASTEM_TILE_ROWS(float, X, b0, nb, d, x, m, 8)
         __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
         for (ptrdiff_t i0 = 0; i0 < d; i0 += 8) {
             const ptrdiff_t t = d - i0 < 8 ? d - i0 : 8;
@@ -774,9 +769,7 @@ static void fastem_nearest_avx2_many_f(const float* X, ptrdiff_t nb, ptrdiff_t d
     double xx[FASTEM_BLOCK + 8];
     fastem_row_norms_avx2_f(X, nb, d, xx);
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_AVX2F_ROWS) {
-        const ptrdiff_t m = nb - b0 < FASTEM_AVX2F_ROWS ? nb - b0 : FASTEM_AVX2F_ROWS;
-        const float* x[FASTEM_AVX2F_ROWS];
-        for (int r = 0; r < FASTEM_AVX2F_ROWS; ++r) x[r] = X + (b0 + (r < m ? r : 0)) * d;
+        FASTEM_TILE_ROWS(float, X, b0, nb, d, x, m, FASTEM_AVX2F_ROWS)
         FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_AVX2F_ROWS)
         __m256 bv[FASTEM_AVX2F_ROWS], lv[FASTEM_AVX2F_ROWS];
         ptrdiff_t p = 0;
@@ -837,9 +830,7 @@ FASTEM_UNUSED static void fastem_nearest_avx512_d(const double* X, ptrdiff_t nb,
     const __m512d two = _mm512_set1_pd(2.0);
     const __m512d lanes = _mm512_set_pd(7, 6, 5, 4, 3, 2, 1, 0);
     for (ptrdiff_t b0 = 0; b0 < nb; b0 += FASTEM_AVX512D_ROWS) {
-        const ptrdiff_t m = nb - b0 < FASTEM_AVX512D_ROWS ? nb - b0 : FASTEM_AVX512D_ROWS;
-        const double* x[FASTEM_AVX512D_ROWS];
-        for (int r = 0; r < FASTEM_AVX512D_ROWS; ++r) x[r] = X + (b0 + (r < m ? r : 0)) * d;
+        FASTEM_TILE_ROWS(double, X, b0, nb, d, x, m, FASTEM_AVX512D_ROWS)
         FASTEM_PREFETCH_TILE(X, b0, nb, d, FASTEM_AVX512D_ROWS)
         __m128d q[FASTEM_AVX512D_ROWS];
         __m512d bv[FASTEM_AVX512D_ROWS], bi[FASTEM_AVX512D_ROWS];
